@@ -1,0 +1,3 @@
+from activities.disassociation import DisassociationActivities
+
+__all__ = ["DisassociationActivities"]

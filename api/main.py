@@ -1,0 +1,73 @@
+"""The assocflow HTTP API: a thin layer that reads PostgreSQL and messages workflows.
+
+uvicorn --factory api.main:create_app
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from psycopg_pool import AsyncConnectionPool
+from temporalio.client import Client
+
+from api import problems
+from api.routers import admin, associations, disassociations, health, records
+from assocflow.settings import Settings
+from assocflow.temporal import connect
+from store.accounts import AccountStandingSource, PostgresStanding
+from store.db import migrate, open_pool
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """
+Durable approval of the end of a partner–customer association.
+
+Authenticate with `Authorization: Bearer <token>`. Errors are RFC 9457 problem documents
+(`application/problem+json`) with a stable `code`.
+"""
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    pool: AsyncConnectionPool | None = None,
+    temporal: Client | None = None,
+    standing: AccountStandingSource | None = None,
+) -> FastAPI:
+    """Build the app. Tests pass their own pool and Temporal client; otherwise both are made from
+    the settings when the app starts (and migrations are applied)."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned_pool = pool is None
+        if owned_pool:
+            await migrate(settings.database_url)
+            app.state.pool = await open_pool(
+                settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
+            )
+        else:
+            app.state.pool = pool
+        # Lazy: the API starts (and /readyz reports) even while Temporal is unreachable.
+        app.state.temporal = temporal or await connect(settings, lazy=True)
+        app.state.standing = standing or PostgresStanding(app.state.pool)
+        try:
+            yield
+        finally:
+            if owned_pool:
+                await app.state.pool.close()
+
+    app = FastAPI(
+        title="assocflow",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    problems.install(app)
+    for module in (associations, disassociations, records, admin, health):
+        app.include_router(module.router)
+    return app

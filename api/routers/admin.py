@@ -1,0 +1,207 @@
+"""/v1/admin: operators set up partners, users, customers, standing, associations and tokens."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter, Response
+
+from api.deps import Conn, Operator, Principal
+from api.problems import Problem, not_found
+from api.schemas import (
+    AssociationIn,
+    AssociationPatch,
+    Customer,
+    CustomerIn,
+    NewToken,
+    Partner,
+    PartnerIn,
+    PartnerPatch,
+    PartnerUser,
+    PartnerUserIn,
+    Standing,
+    StandingOut,
+    Token,
+    TokenIn,
+)
+from domain.types import AccountStanding, Association
+from store import accounts, associations, tokens
+
+router = APIRouter(prefix="/v1/admin", tags=["admin"])
+
+
+def _invalid(field: str, message: str) -> Problem:
+    return Problem(
+        422, "validation_error", message, errors=[{"loc": ["body", field], "msg": message}]
+    )
+
+
+async def _check_parent(
+    conn: Conn, partner_type: str, parent_id: UUID | None, self_id: UUID | None = None
+) -> None:
+    """A reseller may sit under a distributor or PSP; nothing else has a parent."""
+    if parent_id is None:
+        return
+    if partner_type != "reseller":
+        raise _invalid("parent_partner_id", "Only a reseller can have a parent partner.")
+    parent = await accounts.get_partner(conn, parent_id)
+    if parent is None or parent_id == self_id:
+        raise _invalid("parent_partner_id", "The parent partner does not exist.")
+    if parent["type"] not in ("distributor", "psp"):
+        raise _invalid("parent_partner_id", "The parent must be a distributor or a PSP.")
+
+
+@router.post("/partners", status_code=201, response_model=Partner)
+async def create_partner(body: PartnerIn, who: Operator, conn: Conn) -> dict:
+    await _check_parent(conn, body.type, body.parent_partner_id)
+    return await accounts.create_partner(conn, body.model_dump())
+
+
+@router.get("/partners", response_model=list[Partner])
+async def list_partners(who: Operator, conn: Conn) -> list[dict]:
+    return await accounts.list_partners(conn)
+
+
+@router.get("/partners/{partner_id}", response_model=Partner)
+async def get_partner(partner_id: UUID, who: Operator, conn: Conn) -> dict:
+    row = await accounts.get_partner(conn, partner_id)
+    if row is None:
+        raise not_found("partner")
+    return row
+
+
+@router.patch("/partners/{partner_id}", response_model=Partner)
+async def update_partner(partner_id: UUID, body: PartnerPatch, who: Operator, conn: Conn) -> dict:
+    changes = body.model_dump(exclude_unset=True)
+    async with conn.transaction():
+        current = await accounts.get_partner(conn, partner_id, lock=True)
+        if current is None:
+            raise not_found("partner")
+        merged = {**current, **changes}
+        if "type" in changes or "parent_partner_id" in changes:
+            await _check_parent(conn, merged["type"], merged["parent_partner_id"], partner_id)
+            if merged["type"] == "reseller" and await accounts.child_partner_ids(conn, partner_id):
+                raise _invalid(
+                    "type", "A partner with resellers under it cannot become a reseller."
+                )
+        return await accounts.update_partner(conn, partner_id, changes)
+
+
+@router.post("/partners/{partner_id}/users", status_code=201, response_model=PartnerUser)
+async def create_partner_user(
+    partner_id: UUID, body: PartnerUserIn, who: Operator, conn: Conn
+) -> dict:
+    if await accounts.get_partner(conn, partner_id) is None:
+        raise not_found("partner")
+    return await accounts.create_partner_user(
+        conn, partner_id, body.name, sorted(set(body.permissions))
+    )
+
+
+@router.post("/customers", status_code=201, response_model=Customer)
+async def create_customer(body: CustomerIn, who: Operator, conn: Conn) -> dict:
+    return await accounts.create_customer(conn, body.name)
+
+
+@router.get("/customers/{customer_id}", response_model=Customer)
+async def get_customer(customer_id: UUID, who: Operator, conn: Conn) -> dict:
+    row = await accounts.get_customer(conn, customer_id)
+    if row is None:
+        raise not_found("customer")
+    return row
+
+
+@router.put("/customers/{customer_id}/standing", response_model=StandingOut)
+async def put_standing(customer_id: UUID, body: Standing, who: Operator, conn: Conn) -> dict:
+    if await accounts.get_customer(conn, customer_id) is None:
+        raise not_found("customer")
+    return await accounts.put_standing(
+        conn, customer_id, AccountStanding.model_validate(body.model_dump())
+    )
+
+
+@router.get("/customers/{customer_id}/standing", response_model=AccountStanding)
+async def get_standing(customer_id: UUID, who: Operator, conn: Conn) -> AccountStanding:
+    if await accounts.get_customer(conn, customer_id) is None:
+        raise not_found("customer")
+    return await accounts.get_standing(conn, customer_id)
+
+
+@router.post("/associations", status_code=201, response_model=Association)
+async def create_association(body: AssociationIn, who: Operator, conn: Conn) -> dict:
+    if await accounts.get_partner(conn, body.partner_id) is None:
+        raise _invalid("partner_id", "The partner does not exist.")
+    if await accounts.get_customer(conn, body.customer_id) is None:
+        raise _invalid("customer_id", "The customer does not exist.")
+    try:
+        return await associations.create(
+            conn, body.partner_id, body.customer_id, body.association_type, _actor(who)
+        )
+    except associations.CustomerAlreadyAssociated as exc:
+        raise Problem(
+            409,
+            "customer_already_associated",
+            "The customer already has an active association; end it first.",
+        ) from exc
+
+
+@router.get("/associations/{association_id}", response_model=Association)
+async def get_association(association_id: UUID, who: Operator, conn: Conn) -> dict:
+    row = await associations.get(conn, association_id)
+    if row is None:
+        raise not_found("association")
+    return row
+
+
+@router.patch("/associations/{association_id}", response_model=Association)
+async def change_association_type(
+    association_id: UUID, body: AssociationPatch, who: Operator, conn: Conn
+) -> dict:
+    row = await associations.change_type(
+        conn, association_id, body.association_type, _actor(who), body.reason
+    )
+    if row is None:
+        raise not_found("association")
+    return row
+
+
+@router.post("/tokens", status_code=201, response_model=NewToken)
+async def create_token(body: TokenIn, who: Operator, conn: Conn, response: Response) -> dict:
+    if body.subject_kind != "operator":
+        try:
+            subject = UUID(body.subject_id)
+        except ValueError as exc:
+            raise _invalid("subject_id", "Must be the id of a partner user or a customer.") from exc
+        lookup = (
+            accounts.get_partner_user
+            if body.subject_kind == "partner_user"
+            else accounts.get_customer
+        )
+        if await lookup(conn, subject) is None:
+            raise _invalid("subject_id", f"No {body.subject_kind} with this id exists.")
+    row, token = await tokens.create(
+        conn,
+        subject_kind=body.subject_kind,
+        subject_id=body.subject_id,
+        created_by=_actor(who),
+        expires_at=body.expires_at,
+        label=body.label,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return {**row, "token": token}
+
+
+@router.get("/tokens", response_model=list[Token])
+async def list_tokens(who: Operator, conn: Conn) -> list[dict]:
+    return await tokens.list_all(conn)
+
+
+@router.delete("/tokens/{token_id}", status_code=204)
+async def revoke_token(token_id: UUID, who: Operator, conn: Conn) -> Response:
+    if await tokens.revoke(conn, token_id) is None:
+        raise not_found("token")
+    return Response(status_code=204)
+
+
+def _actor(who: Principal) -> str:
+    return who.actor.ref

@@ -1,0 +1,45 @@
+"""GET /v1/association-records: who did what, when and why."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+
+from api.deps import Conn, Party
+from api.pages import cursor_problem
+from api.schemas import Limit, Page, Record
+from domain.types import Permission
+from store import records
+
+router = APIRouter(prefix="/v1/association-records", tags=["records"])
+
+
+@router.get("", response_model=Page[Record])
+async def list_records(
+    who: Party,
+    conn: Conn,
+    kind: Literal["association", "type_change", "disassociation"] | None = None,
+    customer_id: UUID | None = None,
+    status: Annotated[str | None, Query(max_length=40)] = None,
+    from_: Annotated[datetime | None, Query(alias="from")] = None,
+    to: datetime | None = None,
+    limit: Limit = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> Page[Record]:
+    who.require(Permission.ASSOCIATIONS_READ)
+    with cursor_problem():
+        rows, next_cursor = await records.list_records(
+            conn,
+            who.read_scope(),
+            kind=kind,
+            customer_id=customer_id,
+            status=status,
+            from_=from_,
+            to=to,
+            limit=limit,
+            cursor=cursor,
+        )
+    return Page(items=[Record.model_validate(r) for r in rows], next_cursor=next_cursor)

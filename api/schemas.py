@@ -1,0 +1,185 @@
+"""Request and response bodies of the HTTP API (the SPEC's field names)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Generic, Literal, TypeVar
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from domain.types import (
+    AccountStanding,
+    Association,
+    AssociationType,
+    CheckResult,
+    DisassociationRequest,
+    PartnerType,
+)
+
+T = TypeVar("T")
+
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Limit = Annotated[int, Field(ge=1, le=100)]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None
+
+
+class CheckBody(Body):
+    association_id: UUID
+
+
+class SubmitBody(Body):
+    association_id: UUID
+    reason: Reason
+    acknowledged: bool = Field(description='The "I understand the preceding statement" box.')
+    verification_code: str | None = Field(default=None, max_length=32)
+
+    @field_validator("acknowledged")
+    @classmethod
+    def _must_acknowledge(cls, value: bool) -> bool:
+        if value is not True:
+            raise ValueError("must be true: the initiator has to acknowledge the statement")
+        return value
+
+
+class AgreeBody(Body):
+    reason: Reason | None = None
+    verification_code: str | None = Field(default=None, max_length=32)
+
+
+class RejectBody(Body):
+    reason: Reason
+    verification_code: str | None = Field(default=None, max_length=32)
+
+
+class WithdrawBody(Body):
+    reason: Reason | None = None
+
+
+class Record(BaseModel):
+    id: UUID
+    kind: Literal["association", "type_change", "disassociation"]
+    action: str
+    association_id: UUID
+    partner_id: UUID
+    customer_id: UUID
+    request_id: UUID | None = None
+    status: str | None = None
+    actor: str
+    reason: str | None = None
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    occurred_at: datetime
+
+
+# --- admin ----------------------------------------------------------------------------------
+
+
+class PartnerIn(Body):
+    name: Name
+    type: PartnerType
+    parent_partner_id: UUID | None = None
+    frozen: bool = False
+
+
+class PartnerPatch(Body):
+    name: Name | None = None
+    type: PartnerType | None = None
+    parent_partner_id: UUID | None = None
+    frozen: bool | None = None
+
+
+class Partner(BaseModel):
+    id: UUID
+    name: str
+    type: PartnerType
+    parent_partner_id: UUID | None
+    frozen: bool
+    verification_required: bool
+    created_at: datetime
+
+
+class PartnerUserIn(Body):
+    name: Name
+    permissions: list[
+        Literal["associations:read", "disassociations:submit", "disassociations:process", "admin"]
+    ] = Field(min_length=1, max_length=4)
+
+
+class PartnerUser(BaseModel):
+    id: UUID
+    partner_id: UUID
+    name: str
+    permissions: list[str]
+    created_at: datetime
+
+
+class CustomerIn(Body):
+    name: Name
+
+
+class Customer(BaseModel):
+    id: UUID
+    name: str
+    verification_required: bool
+    created_at: datetime
+
+
+class Standing(AccountStanding):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StandingOut(AccountStanding):
+    customer_id: UUID
+    updated_at: datetime
+
+
+class AssociationIn(Body):
+    partner_id: UUID
+    customer_id: UUID
+    association_type: AssociationType
+
+
+class AssociationPatch(Body):
+    association_type: AssociationType
+    reason: Reason | None = None
+
+
+class TokenIn(Body):
+    subject_kind: Literal["operator", "partner_user", "customer"]
+    subject_id: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+    ]
+    expires_at: datetime | None = None
+    label: Name | None = None
+
+
+class Token(BaseModel):
+    id: UUID
+    subject_kind: str
+    subject_id: str
+    label: str | None
+    created_by: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+class NewToken(Token):
+    token: str = Field(description="The token itself. It is shown only in this response.")
+
+
+__all__ = [
+    "Association",
+    "CheckResult",
+    "DisassociationRequest",
+]

@@ -1,0 +1,80 @@
+"""Connecting to Temporal the same way from the API, the worker and the tools."""
+
+from __future__ import annotations
+
+import logging
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.envconfig import ClientConfig
+from temporalio.runtime import Runtime
+from temporalio.service import RPCError, RPCStatusCode
+
+from assocflow.settings import Settings
+from workflows.shared import SEARCH_ATTRIBUTES
+
+log = logging.getLogger(__name__)
+
+
+async def connect(
+    settings: Settings, *, lazy: bool = False, runtime: Runtime | None = None
+) -> Client:
+    """A client for the configured cluster.
+
+    TLS and API keys come from Temporal's own environment variables and config file
+    (TEMPORAL_API_KEY, TEMPORAL_TLS_CLIENT_CERT_PATH, TEMPORAL_TLS_CLIENT_KEY_PATH, ...), so a
+    Temporal Cloud namespace needs no assocflow-specific setting.
+    """
+    config = ClientConfig.load_client_connect_config()
+    config["target_host"] = settings.temporal_address
+    config["namespace"] = settings.temporal_namespace
+    return await Client.connect(
+        **config,
+        data_converter=pydantic_data_converter,
+        lazy=lazy,
+        **({"runtime": runtime} if runtime is not None else {}),
+    )
+
+
+async def ensure_search_attributes(client: Client) -> list[str]:
+    """Register assocflow's search attributes that the namespace lacks; returns those added.
+
+    A concurrent registration by another worker ends in "already exists", which is success. A
+    server that cannot list search attributes (the time-skipping test server) is asked to add
+    them all.
+    """
+    try:
+        existing = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=client.namespace)
+        )
+        known = set(existing.custom_attributes) | set(existing.system_attributes)
+    except RPCError as err:
+        if err.status != RPCStatusCode.UNIMPLEMENTED:
+            raise
+        known = set()
+    # The SDK's enum shares its numbers with the API's IndexedValueType.
+    missing = {
+        key.name: IndexedValueType.ValueType(key.indexed_value_type.value)
+        for key in SEARCH_ATTRIBUTES
+        if key.name not in known
+    }
+    if not missing:
+        return []
+    try:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=client.namespace, search_attributes=missing)
+        )
+    except RPCError as err:
+        if (
+            err.status != RPCStatusCode.ALREADY_EXISTS
+            and "already exists" not in err.message.lower()
+        ):
+            raise
+        return []
+    log.info("registered search attributes %s", sorted(missing))
+    return sorted(missing)

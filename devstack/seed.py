@@ -1,0 +1,198 @@
+"""Demo data for `make run`: a small partner network with every case worth trying.
+
+Idempotent: fixed ids and ON CONFLICT DO NOTHING, so a second run changes nothing. Tokens are
+stored hashed like any other; their plaintext is kept in .data/demo-tokens.json (mode 0600) so
+that `make run` can print them again, and re-issued if they no longer work.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from uuid import UUID
+
+import psycopg
+from psycopg.rows import dict_row
+
+from domain.types import AccountStanding
+from store import accounts, tokens
+
+
+def _id(n: int) -> UUID:
+    return UUID(f"00000000-0000-4000-8000-{n:012d}")
+
+
+NORTHWIND, CONTOSO, WINGTIP = _id(101), _id(102), _id(103)
+CONTOSO_ADMIN, CONTOSO_READER, CONTOSO_SUBMITTER, CONTOSO_PROCESSOR, NORTHWIND_ADMIN = (
+    _id(201),
+    _id(202),
+    _id(203),
+    _id(204),
+    _id(205),
+)
+FABRIKAM, TAILSPIN, LITWARE, ADVENTURE, PROSEWARE = _id(301), _id(302), _id(303), _id(304), _id(305)
+A_FABRIKAM, A_TAILSPIN, A_LITWARE, A_ADVENTURE, A_PROSEWARE = (
+    _id(401),
+    _id(402),
+    _id(403),
+    _id(404),
+    _id(405),
+)
+
+PARTNERS = [
+    (NORTHWIND, "Northwind Distribution", "distributor", None, False),
+    (CONTOSO, "Contoso Cloud Services", "reseller", NORTHWIND, False),
+    (WINGTIP, "Wingtip Resellers (frozen)", "reseller", NORTHWIND, True),
+]
+USERS = [
+    (CONTOSO_ADMIN, CONTOSO, "Contoso admin", ["admin"]),
+    (CONTOSO_READER, CONTOSO, "Contoso reader", ["associations:read"]),
+    (
+        CONTOSO_SUBMITTER,
+        CONTOSO,
+        "Contoso submitter",
+        ["associations:read", "disassociations:submit"],
+    ),
+    (
+        CONTOSO_PROCESSOR,
+        CONTOSO,
+        "Contoso processor",
+        ["associations:read", "disassociations:process"],
+    ),
+    (NORTHWIND_ADMIN, NORTHWIND, "Northwind admin", ["admin"]),
+]
+CUSTOMERS = [
+    (FABRIKAM, "Fabrikam", None),
+    (TAILSPIN, "Tailspin Toys", None),
+    (
+        LITWARE,
+        "Litware (failing standing)",
+        AccountStanding(
+            arrears="120.50",
+            orders_awaiting_partner_payment=2,
+            active_reserved_instances=1,
+            active_support_plan=True,
+            currency_set=False,
+        ),
+    ),
+    (ADVENTURE, "Adventure Works", None),
+    (PROSEWARE, "Proseware", None),
+]
+ASSOCIATIONS = [
+    (A_FABRIKAM, CONTOSO, FABRIKAM, "resale"),
+    (A_TAILSPIN, CONTOSO, TAILSPIN, "referral"),
+    (A_LITWARE, CONTOSO, LITWARE, "advance_payment"),
+    (A_ADVENTURE, NORTHWIND, ADVENTURE, "resale"),
+    (A_PROSEWARE, WINGTIP, PROSEWARE, "referral"),
+]
+
+
+@dataclass(frozen=True)
+class DemoToken:
+    env_name: str
+    subject_kind: str
+    subject_id: str
+    who: str
+
+
+DEMO_TOKENS = [
+    DemoToken("OPERATOR_TOKEN", "operator", "demo-operator", "operator"),
+    DemoToken("CONTOSO_ADMIN_TOKEN", "partner_user", str(CONTOSO_ADMIN), "Contoso admin (all)"),
+    DemoToken(
+        "CONTOSO_READER_TOKEN", "partner_user", str(CONTOSO_READER), "Contoso reader (read only)"
+    ),
+    DemoToken(
+        "CONTOSO_SUBMITTER_TOKEN", "partner_user", str(CONTOSO_SUBMITTER), "Contoso submitter"
+    ),
+    DemoToken(
+        "CONTOSO_PROCESSOR_TOKEN", "partner_user", str(CONTOSO_PROCESSOR), "Contoso processor"
+    ),
+    DemoToken(
+        "NORTHWIND_ADMIN_TOKEN", "partner_user", str(NORTHWIND_ADMIN), "Northwind (distributor)"
+    ),
+    DemoToken("FABRIKAM_TOKEN", "customer", str(FABRIKAM), "customer Fabrikam"),
+    DemoToken("TAILSPIN_TOKEN", "customer", str(TAILSPIN), "customer Tailspin Toys"),
+    DemoToken("LITWARE_TOKEN", "customer", str(LITWARE), "customer Litware (failing standing)"),
+]
+
+
+async def seed(database_url: str, tokens_file: Path) -> dict[str, str]:
+    """Insert the demo data if missing; return env name -> token for every demo token."""
+    async with await psycopg.AsyncConnection.connect(
+        database_url, autocommit=True, row_factory=dict_row
+    ) as conn:
+        async with conn.transaction():
+            await _insert_accounts(conn)
+            await _insert_associations(conn)
+        return await _demo_tokens(conn, tokens_file)
+
+
+async def _insert_accounts(conn: psycopg.AsyncConnection) -> None:
+    for partner_id, name, kind, parent, frozen in PARTNERS:
+        await conn.execute(
+            "INSERT INTO partners (id, name, type, parent_partner_id, frozen)"
+            " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
+            (partner_id, name, kind, parent, frozen),
+        )
+    for user_id, partner_id, name, permissions in USERS:
+        await conn.execute(
+            "INSERT INTO partner_users (id, partner_id, name, permissions)"
+            " VALUES (%s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
+            (user_id, partner_id, name, permissions),
+        )
+    for customer_id, name, standing in CUSTOMERS:
+        cur = await conn.execute(
+            "INSERT INTO customers (id, name) VALUES (%s, %s) ON CONFLICT (id) DO NOTHING"
+            " RETURNING id",
+            (customer_id, name),
+        )
+        if await cur.fetchone() and standing is not None:
+            await accounts.put_standing(conn, customer_id, standing)
+
+
+async def _insert_associations(conn: psycopg.AsyncConnection) -> None:
+    for association_id, partner_id, customer_id, kind in ASSOCIATIONS:
+        cur = await conn.execute(
+            "INSERT INTO associations (id, partner_id, customer_id, association_type)"
+            " VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING *",
+            (association_id, partner_id, customer_id, kind),
+        )
+        row = await cur.fetchone()
+        if row is not None:
+            await conn.execute(
+                "INSERT INTO association_records (effect_key, kind, action, association_id,"
+                " partner_id, customer_id, status, actor, after, occurred_at)"
+                " VALUES (%s, 'association', 'associated', %s, %s, %s, 'active',"
+                " 'operator:demo-seed', %s, %s) ON CONFLICT DO NOTHING",
+                (
+                    f"association:{association_id}:associated",
+                    association_id,
+                    partner_id,
+                    customer_id,
+                    psycopg.types.json.Jsonb({"association_type": kind}),
+                    row["associated_at"],
+                ),
+            )
+
+
+async def _demo_tokens(conn: psycopg.AsyncConnection, tokens_file: Path) -> dict[str, str]:
+    saved: dict[str, str] = json.loads(tokens_file.read_text()) if tokens_file.exists() else {}
+    result: dict[str, str] = {}
+    for demo in DEMO_TOKENS:
+        token = saved.get(demo.env_name)
+        if token is None or await tokens.find_valid(conn, token) is None:
+            _, token = await tokens.create(
+                conn,
+                subject_kind=demo.subject_kind,
+                subject_id=demo.subject_id,
+                created_by="operator:demo-seed",
+                label=f"demo: {demo.who}",
+            )
+        result[demo.env_name] = token
+    tokens_file.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(tokens_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump(result, out, indent=2)
+    return result

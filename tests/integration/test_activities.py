@@ -1,0 +1,245 @@
+"""Every activity is safe to retry: running it twice changes nothing the second time."""
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from temporalio.testing import ActivityEnvironment
+
+from activities.disassociation import (
+    AcceptInput,
+    CheckInput,
+    DisassociationActivities,
+    ReminderInput,
+    SettleInput,
+)
+from assocflow.settings import Settings
+from tests.factories import command
+from domain.types import SYSTEM, Actor, RequestStatus, Side
+from store.accounts import PostgresStanding
+
+T0 = datetime(2026, 3, 2, 10, tzinfo=UTC)
+
+
+def activities(pool) -> DisassociationActivities:
+    return DisassociationActivities(pool, PostgresStanding(pool))
+
+
+async def effects(factory, world, request_id) -> dict[str, int]:
+    return {
+        "requests": await factory.count(
+            "SELECT count(*) FROM disassociation_requests WHERE association_id = %s",
+            world.association_id,
+        ),
+        "records": await factory.count(
+            "SELECT count(*) FROM association_records WHERE association_id = %s",
+            world.association_id,
+        ),
+        "notifications": await factory.count(
+            "SELECT count(*) FROM notifications WHERE request_id = %s", request_id
+        ),
+    }
+
+
+async def test_check_activity_reads_the_same_rules_as_the_api(factory, pool):
+    world = await factory.world()
+    result = await ActivityEnvironment().run(
+        activities(pool).run_account_check,
+        CheckInput(
+            association_id=world.association_id,
+            customer_id=world.customer_id,
+            initiator=Side.PARTNER,
+            policy=Settings().policy(),
+            as_of=T0,
+        ),
+    )
+    assert result.passed
+    assert "no_unused_vouchers" in [i.code for i in result.items]
+
+
+async def test_accept_twice_stores_one_request_one_record_one_notification(factory, pool):
+    world = await factory.world()
+    acts, env = activities(pool), ActivityEnvironment()
+    cmd = command(world)
+    first = await env.run(acts.accept_request, AcceptInput(command=cmd, accepted_at=T0))
+    after_first = await effects(factory, world, cmd.request_id)
+    second = await env.run(
+        acts.accept_request, AcceptInput(command=cmd, accepted_at=T0 + timedelta(seconds=5))
+    )
+    assert first.accepted and second.accepted
+    assert second.request == first.request  # the retry returns the request as first accepted
+    assert first.request.respond_by == T0 + timedelta(days=10)
+    assert await effects(factory, world, cmd.request_id) == after_first
+    # The association's own "associated" record, plus "requested".
+    assert after_first == {"requests": 1, "records": 2, "notifications": 1}
+    [note] = await factory.fetch(
+        "SELECT recipient_kind, recipient_id, event_type FROM notifications WHERE request_id = %s",
+        cmd.request_id,
+    )
+    assert note == {
+        "recipient_kind": "partner",
+        "recipient_id": world.partner_id,
+        "event_type": "disassociation.requested",
+    }
+
+
+async def test_settle_twice_ends_the_association_exactly_once(factory, pool):
+    world = await factory.world()
+    acts, env = activities(pool), ActivityEnvironment()
+    cmd = command(world)
+    await env.run(acts.accept_request, AcceptInput(command=cmd, accepted_at=T0))
+    agree = SettleInput(
+        request_id=cmd.request_id,
+        outcome=RequestStatus.AGREED,
+        actor=Actor(kind="partner_user", id=str(world.partner_admin_id), side=Side.PARTNER),
+        reason="fine",
+        decided_at=T0 + timedelta(hours=1),
+    )
+    first = await env.run(acts.settle_request, agree)
+    after_first = await effects(factory, world, cmd.request_id)
+    [association_after_first] = await factory.fetch(
+        "SELECT status, ended_at FROM associations WHERE id = %s", world.association_id
+    )
+    retry = agree.model_copy(update={"decided_at": T0 + timedelta(hours=2)})
+    second = await env.run(acts.settle_request, retry)
+
+    assert first.status is RequestStatus.AGREED and second == first
+    assert association_after_first == {"status": "ended", "ended_at": T0 + timedelta(hours=1)}
+    assert await factory.fetch(
+        "SELECT status, ended_at FROM associations WHERE id = %s", world.association_id
+    ) == [association_after_first]
+    assert await effects(factory, world, cmd.request_id) == after_first
+    events = await factory.fetch(
+        "SELECT event_type, recipient_kind FROM notifications WHERE request_id = %s"
+        " ORDER BY event_type, recipient_kind",
+        cmd.request_id,
+    )
+    assert [(e["event_type"], e["recipient_kind"]) for e in events] == [
+        ("association.ended", "customer"),
+        ("association.ended", "partner"),
+        ("disassociation.agreed", "customer"),
+        ("disassociation.agreed", "partner"),
+        ("disassociation.requested", "partner"),
+    ]
+    actions = await factory.fetch(
+        "SELECT kind, action FROM association_records WHERE association_id = %s ORDER BY kind, action",
+        world.association_id,
+    )
+    assert [(a["kind"], a["action"]) for a in actions] == [
+        ("association", "associated"),
+        ("association", "ended"),
+        ("disassociation", "agreed"),
+        ("disassociation", "requested"),
+    ]
+
+
+async def test_a_second_outcome_never_overrides_the_first(factory, pool):
+    world = await factory.world()
+    acts, env = activities(pool), ActivityEnvironment()
+    cmd = command(world, initiator=Side.PARTNER)
+    await env.run(acts.accept_request, AcceptInput(command=cmd, accepted_at=T0))
+    expire = SettleInput(
+        request_id=cmd.request_id, outcome=RequestStatus.EXPIRED, actor=SYSTEM, decided_at=T0
+    )
+    await env.run(acts.settle_request, expire)
+    late_agree = expire.model_copy(update={"outcome": RequestStatus.AGREED})
+    result = await env.run(acts.settle_request, late_agree)
+    assert result.status is RequestStatus.EXPIRED
+    [association] = await factory.fetch(
+        "SELECT status FROM associations WHERE id = %s", world.association_id
+    )
+    assert association["status"] == "active"
+
+
+async def test_reminder_twice_reminds_once_and_not_after_the_outcome(factory, pool):
+    world = await factory.world()
+    acts, env = activities(pool), ActivityEnvironment()
+    cmd = command(world)
+    await env.run(acts.accept_request, AcceptInput(command=cmd, accepted_at=T0))
+    remind = ReminderInput(request_id=cmd.request_id, at=T0 + timedelta(days=8))
+    assert await env.run(acts.send_reminder, remind)
+    assert await env.run(acts.send_reminder, remind)
+    count = "SELECT count(*) FROM notifications WHERE request_id = %s AND event_type = 'disassociation.reminder'"
+    assert await factory.count(count, cmd.request_id) == 1
+    await env.run(
+        acts.settle_request,
+        SettleInput(
+            request_id=cmd.request_id, outcome=RequestStatus.WITHDRAWN, actor=SYSTEM, decided_at=T0
+        ),
+    )
+    other = await factory.world()
+    cmd2 = command(other)
+    await env.run(acts.accept_request, AcceptInput(command=cmd2, accepted_at=T0))
+    await env.run(
+        acts.settle_request,
+        SettleInput(
+            request_id=cmd2.request_id, outcome=RequestStatus.WITHDRAWN, actor=SYSTEM, decided_at=T0
+        ),
+    )
+    assert not await env.run(
+        acts.send_reminder, remind.model_copy(update={"request_id": cmd2.request_id})
+    )
+    assert await factory.count(count, cmd2.request_id) == 0
+
+
+async def test_twenty_concurrent_acceptances_accept_exactly_one(factory, pool):
+    world = await factory.world()
+    acts, env = activities(pool), ActivityEnvironment()
+    commands = [command(world) for _ in range(20)]
+    results = await asyncio.gather(
+        *(env.run(acts.accept_request, AcceptInput(command=c, accepted_at=T0)) for c in commands)
+    )
+    accepted = [r for r in results if r.accepted]
+    assert len(accepted) == 1
+    assert all(r.check.failed("no_pending_request") for r in results if not r.accepted)
+    assert (
+        await factory.count(
+            "SELECT count(*) FROM disassociation_requests WHERE association_id = %s",
+            world.association_id,
+        )
+        == 1
+    )
+
+
+async def test_request_limit_counts_every_accepted_request_of_the_same_side(factory, pool):
+    world = await factory.world()
+    acts, env = activities(pool), ActivityEnvironment()
+    first = command(world)
+    await env.run(acts.accept_request, AcceptInput(command=first, accepted_at=T0))
+    await env.run(
+        acts.settle_request,
+        SettleInput(
+            request_id=first.request_id,
+            outcome=RequestStatus.WITHDRAWN,
+            actor=SYSTEM,
+            decided_at=T0,
+        ),
+    )
+    again = await env.run(
+        acts.accept_request,
+        AcceptInput(command=command(world), accepted_at=T0 + timedelta(days=30)),
+    )
+    assert not again.accepted and again.check.failed("within_request_limit")
+    assert again.check.next_allowed_at == datetime(2026, 6, 2, 10, tzinfo=UTC)
+    # The other side has its own allowance.
+    partner_side = await env.run(
+        acts.accept_request,
+        AcceptInput(
+            command=command(world, initiator=Side.PARTNER), accepted_at=T0 + timedelta(days=30)
+        ),
+    )
+    assert partner_side.accepted
+    # A configured limit of 2 lets the customer submit a second one.
+    other = await factory.world()
+    c1 = command(other, request_limit=2)
+    await env.run(acts.accept_request, AcceptInput(command=c1, accepted_at=T0))
+    await env.run(
+        acts.settle_request,
+        SettleInput(
+            request_id=c1.request_id, outcome=RequestStatus.REJECTED, actor=SYSTEM, decided_at=T0
+        ),
+    )
+    second = await env.run(
+        acts.accept_request,
+        AcceptInput(command=command(other, request_limit=2), accepted_at=T0 + timedelta(days=1)),
+    )
+    assert second.accepted

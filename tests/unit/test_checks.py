@@ -1,0 +1,140 @@
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from domain.checks import CheckFacts, evaluate
+from domain.types import AccountStanding, Policy, Side, TimeoutOutcome
+
+NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
+POLICY = Policy(
+    response_window=timedelta(days=10),
+    reminder_before=timedelta(hours=48),
+    on_timeout_customer=TimeoutOutcome.AUTO_AGREE,
+    on_timeout_partner=TimeoutOutcome.EXPIRE,
+    request_limit=1,
+    request_window_months=3,
+)
+
+
+def facts(**changes) -> CheckFacts:
+    base = {
+        "association_active": True,
+        "pending_request": False,
+        "accepted_requests": [],
+        "partner_frozen": False,
+        "parent_partner_frozen": False,
+        "standing": AccountStanding(),
+    }
+    base.update(changes)
+    return CheckFacts(**base)
+
+
+def failed(result) -> set[str]:
+    return {item.code for item in result.items if not item.passed}
+
+
+def test_items_follow_the_spec_for_each_initiator():
+    partner = evaluate(Side.PARTNER, facts(), POLICY, NOW)
+    customer = evaluate(Side.CUSTOMER, facts(), POLICY, NOW)
+    assert [i.code for i in partner.items] == [
+        "association_active",
+        "no_pending_request",
+        "within_request_limit",
+        "partner_not_frozen",
+        "customer_not_frozen",
+        "no_orders_awaiting_partner_payment",
+        "no_active_reserved_instances",
+        "no_active_support_plan",
+        "no_unused_vouchers",
+        "no_special_contract",
+        "no_independent_accounting_members",
+    ]
+    assert [i.code for i in customer.items] == [
+        "association_active",
+        "no_pending_request",
+        "within_request_limit",
+        "no_arrears",
+        "no_orders_awaiting_partner_payment",
+        "currency_set",
+        "no_active_reserved_instances",
+        "no_special_contract",
+        "customer_not_frozen",
+    ]
+    assert partner.passed and customer.passed
+    assert all(item.message for item in partner.items + customer.items)
+
+
+@pytest.mark.parametrize(
+    ("standing", "side", "code"),
+    [
+        ({"frozen": True}, Side.PARTNER, "customer_not_frozen"),
+        ({"frozen": True}, Side.CUSTOMER, "customer_not_frozen"),
+        (
+            {"orders_awaiting_partner_payment": 2},
+            Side.PARTNER,
+            "no_orders_awaiting_partner_payment",
+        ),
+        (
+            {"orders_awaiting_partner_payment": 1},
+            Side.CUSTOMER,
+            "no_orders_awaiting_partner_payment",
+        ),
+        ({"active_reserved_instances": 1}, Side.PARTNER, "no_active_reserved_instances"),
+        ({"active_reserved_instances": 3}, Side.CUSTOMER, "no_active_reserved_instances"),
+        ({"active_support_plan": True}, Side.PARTNER, "no_active_support_plan"),
+        ({"unused_vouchers": 4}, Side.PARTNER, "no_unused_vouchers"),
+        ({"special_contract": True}, Side.PARTNER, "no_special_contract"),
+        ({"special_contract": True}, Side.CUSTOMER, "no_special_contract"),
+        ({"independent_accounting_members": 1}, Side.PARTNER, "no_independent_accounting_members"),
+        ({"arrears": Decimal("0.01")}, Side.CUSTOMER, "no_arrears"),
+        ({"currency_set": False}, Side.CUSTOMER, "currency_set"),
+    ],
+)
+def test_each_standing_fact_fails_exactly_its_item(standing, side, code):
+    result = evaluate(side, facts(standing=AccountStanding(**standing)), POLICY, NOW)
+    assert not result.passed
+    assert failed(result) == {code}
+
+
+@pytest.mark.parametrize(
+    ("standing", "side"),
+    [
+        ({"arrears": Decimal("5")}, Side.PARTNER),  # arrears only block the customer's own request
+        ({"currency_set": False}, Side.PARTNER),
+        ({"active_support_plan": True}, Side.CUSTOMER),
+        ({"unused_vouchers": 2}, Side.CUSTOMER),
+        ({"independent_accounting_members": 2}, Side.CUSTOMER),
+    ],
+)
+def test_facts_outside_the_initiators_list_do_not_block(standing, side):
+    assert evaluate(side, facts(standing=AccountStanding(**standing)), POLICY, NOW).passed
+
+
+def test_frozen_partner_or_frozen_parent_distributor_blocks_partner_requests_only():
+    for frozen in ({"partner_frozen": True}, {"parent_partner_frozen": True}):
+        assert failed(evaluate(Side.PARTNER, facts(**frozen), POLICY, NOW)) == {
+            "partner_not_frozen"
+        }
+        assert evaluate(Side.CUSTOMER, facts(**frozen), POLICY, NOW).passed
+    parent = evaluate(Side.PARTNER, facts(parent_partner_frozen=True), POLICY, NOW)
+    assert "distributor" in next(i.message for i in parent.items if i.code == "partner_not_frozen")
+
+
+def test_ended_association_and_pending_request_fail_for_both_sides():
+    for side in Side:
+        assert failed(evaluate(side, facts(association_active=False), POLICY, NOW)) == {
+            "association_active"
+        }
+        assert failed(evaluate(side, facts(pending_request=True), POLICY, NOW)) == {
+            "no_pending_request"
+        }
+
+
+def test_request_limit_names_the_date_a_new_request_is_allowed():
+    result = evaluate(
+        Side.CUSTOMER, facts(accepted_requests=[datetime(2026, 5, 2, 9, tzinfo=UTC)]), POLICY, NOW
+    )
+    assert failed(result) == {"within_request_limit"}
+    assert result.next_allowed_at == datetime(2026, 8, 2, 9, tzinfo=UTC)
+    assert "2026-08-02" in next(i.message for i in result.items if i.code == "within_request_limit")

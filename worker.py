@@ -1,0 +1,71 @@
+"""The assocflow worker: runs the disassociation workflows and their activities.
+
+python worker.py        (configuration from the environment; see assocflow/settings.py)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from psycopg_pool import AsyncConnectionPool
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.disassociation import DisassociationActivities
+from assocflow.settings import Settings
+from assocflow.temporal import connect, ensure_search_attributes
+from store.accounts import AccountStandingSource, PostgresStanding
+from store.db import migrate, open_pool
+from workflows.disassociation import DisassociationWorkflow
+
+log = logging.getLogger("assocflow.worker")
+
+
+def build_worker(
+    client: Client,
+    pool: AsyncConnectionPool,
+    task_queue: str,
+    standing: AccountStandingSource | None = None,
+) -> Worker:
+    acts = DisassociationActivities(pool, standing or PostgresStanding(pool))
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[DisassociationWorkflow],
+        activities=[
+            acts.run_account_check,
+            acts.accept_request,
+            acts.settle_request,
+            acts.send_reminder,
+        ],
+    )
+
+
+async def main() -> None:
+    settings = Settings()
+    await migrate(settings.database_url)
+    pool = await open_pool(
+        settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
+    )
+    try:
+        client = await connect(settings)
+        await ensure_search_attributes(client)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        async with build_worker(client, pool, settings.task_queue):
+            log.info(
+                "worker polling task queue %r on %s", settings.task_queue, settings.temporal_address
+            )
+            await stop.wait()
+            log.info("worker stopping")
+    finally:
+        await pool.close()
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(main())

@@ -1,0 +1,52 @@
+"""How requests are started and decided from outside the worker (the API, tools and tests)."""
+
+from __future__ import annotations
+
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowHandle
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+
+from domain.types import Admission, Decision, DisassociationRequest, SubmitCommand, workflow_id_for
+from workflows import shared
+from workflows.disassociation import DisassociationWorkflow
+
+_START_OPTIONS = {
+    # A retried submit for the same request id joins the running workflow instead of failing...
+    "id_conflict_policy": WorkflowIDConflictPolicy.USE_EXISTING,
+    # ...and a request id is never run twice, even after its workflow has closed.
+    "id_reuse_policy": WorkflowIDReusePolicy.REJECT_DUPLICATE,
+}
+
+
+def _start_kwargs(cmd: SubmitCommand, task_queue: str) -> dict:
+    return {
+        "id": workflow_id_for(cmd.request_id),
+        "task_queue": task_queue,
+        "search_attributes": shared.initial_search_attributes(cmd),
+        "static_summary": shared.static_summary(cmd),
+        "static_details": shared.static_details(cmd),
+        **_START_OPTIONS,
+    }
+
+
+async def submit(client: Client, cmd: SubmitCommand, task_queue: str) -> Admission:
+    """Start the request's workflow and wait for it to be accepted or refused, in one call."""
+    start = WithStartWorkflowOperation(
+        DisassociationWorkflow.run, cmd, **_start_kwargs(cmd, task_queue)
+    )
+    return await client.execute_update_with_start_workflow(
+        DisassociationWorkflow.admission, start_workflow_operation=start
+    )
+
+
+async def start(
+    client: Client, cmd: SubmitCommand, task_queue: str
+) -> WorkflowHandle[DisassociationWorkflow, Admission]:
+    """Start the request's workflow without waiting (for servers without Updates)."""
+    return await client.start_workflow(
+        DisassociationWorkflow.run, cmd, **_start_kwargs(cmd, task_queue)
+    )
+
+
+async def decide(client: Client, workflow_id: str, decision: Decision) -> DisassociationRequest:
+    handle = client.get_workflow_handle_for(DisassociationWorkflow.run, workflow_id)
+    return await handle.execute_update(DisassociationWorkflow.decide, decision)
