@@ -1,0 +1,20 @@
+# One image for both assocflow processes: the API (default command) and the worker.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+WORKDIR /app
+
+COPY pyproject.toml README.md ./
+COPY assocflow ./assocflow
+COPY domain ./domain
+COPY store ./store
+COPY workflows ./workflows
+COPY activities ./activities
+COPY api ./api
+COPY devstack ./devstack
+COPY worker.py ./
+RUN pip install . && useradd --system --uid 10001 assocflow
+USER assocflow
+
+EXPOSE 8000
+CMD ["uvicorn", "--factory", "api.main:create_app", "--host", "0.0.0.0", "--port", "8000"]

@@ -1,0 +1,183 @@
+"""Operators set up real data through /v1/admin, starting from ASSOCFLOW_OPERATOR_TOKEN."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from tests.api.test_disassociations import assert_problem, submit
+from tests.factories import bearer
+
+OPERATOR = bearer("test-operator-token")
+
+
+async def post(api, path, body, headers=OPERATOR):
+    return await api.post(f"/v1/admin{path}", json=body, headers=headers)
+
+
+async def test_an_operator_builds_a_partner_network_and_its_users_can_act(api, factory):
+    distributor = await post(api, "/partners", {"name": "Dist", "type": "distributor"})
+    assert distributor.status_code == 201, distributor.text
+    reseller = await post(
+        api,
+        "/partners",
+        {"name": "Resell", "type": "reseller", "parent_partner_id": distributor.json()["id"]},
+    )
+    assert (
+        reseller.status_code == 201
+        and reseller.json()["parent_partner_id"] == distributor.json()["id"]
+    )
+    user = await post(
+        api, f"/partners/{reseller.json()['id']}/users", {"name": "Ann", "permissions": ["admin"]}
+    )
+    customer = await post(api, "/customers", {"name": "Cust"})
+    association = await post(
+        api,
+        "/associations",
+        {
+            "partner_id": reseller.json()["id"],
+            "customer_id": customer.json()["id"],
+            "association_type": "referral",
+        },
+    )
+    assert association.status_code == 201 and association.json()["status"] == "active"
+    token = await post(
+        api, "/tokens", {"subject_kind": "partner_user", "subject_id": user.json()["id"]}
+    )
+    assert token.status_code == 201 and token.json()["token"].startswith("af_")
+    assert token.headers["cache-control"] == "no-store"
+    # The new token works, sees the association, and may submit.
+    listed = await api.get("/v1/associations", headers=bearer(token.json()["token"]))
+    assert [a["id"] for a in listed.json()["items"]] == [association.json()["id"]]
+    created = await submit(api, token.json()["token"], association.json()["id"])
+    assert created.status_code == 201, created.text
+    # Only the hash is stored.
+    stored = await factory.fetch(
+        "SELECT token_hash FROM api_tokens WHERE id = %s", token.json()["id"]
+    )
+    assert token.json()["token"].encode() not in bytes(stored[0]["token_hash"])
+    assert len(stored[0]["token_hash"]) == 32
+
+
+async def test_standing_is_put_and_drives_the_check(api, factory):
+    world = await factory.world()
+    put = await api.put(
+        f"/v1/admin/customers/{world.customer_id}/standing",
+        json={"active_reserved_instances": 2, "special_contract": True},
+        headers=OPERATOR,
+    )
+    assert put.status_code == 200, put.text
+    assert put.json()["active_reserved_instances"] == 2 and put.json()["currency_set"] is True
+    check = await api.post(
+        "/v1/disassociation-checks",
+        json={"association_id": str(world.association_id)},
+        headers=bearer(world.customer),
+    )
+    failed = {i["code"] for i in check.json()["items"] if not i["passed"]}
+    assert failed == {"no_active_reserved_instances", "no_special_contract"}
+    bad = await api.put(
+        f"/v1/admin/customers/{world.customer_id}/standing",
+        json={"unused_vouchers": -1},
+        headers=OPERATOR,
+    )
+    assert_problem(bad, 422, "validation_error")
+
+
+async def test_type_change_is_recorded_with_before_and_after(api, factory):
+    world = await factory.world(association_type="referral")
+    changed = await api.patch(
+        f"/v1/admin/associations/{world.association_id}",
+        json={"association_type": "resale", "reason": "Contract renewed"},
+        headers=OPERATOR,
+    )
+    assert changed.status_code == 200 and changed.json()["association_type"] == "resale"
+    records = await api.get(
+        "/v1/association-records?kind=type_change", headers=bearer(world.partner_reader)
+    )
+    [record] = records.json()["items"]
+    assert record["before"] == {"association_type": "referral"}
+    assert record["after"] == {"association_type": "resale"}
+    assert record["actor"] == "operator:bootstrap" and record["reason"] == "Contract renewed"
+
+
+async def test_a_customer_has_one_active_partner_at_a_time(api, factory):
+    world = await factory.world()
+    other_partner = await post(api, "/partners", {"name": "Other", "type": "reseller"})
+    again = await post(
+        api,
+        "/associations",
+        {
+            "partner_id": other_partner.json()["id"],
+            "customer_id": str(world.customer_id),
+            "association_type": "resale",
+        },
+    )
+    assert_problem(again, 409, "customer_already_associated")
+
+
+async def test_partner_tiers_are_validated(api):
+    reseller = await post(api, "/partners", {"name": "R", "type": "reseller"})
+    under_reseller = await post(
+        api,
+        "/partners",
+        {"name": "R2", "type": "reseller", "parent_partner_id": reseller.json()["id"]},
+    )
+    assert_problem(under_reseller, 422, "validation_error")
+    distributor = await post(api, "/partners", {"name": "D", "type": "distributor"})
+    nested = await post(
+        api,
+        "/partners",
+        {"name": "D2", "type": "distributor", "parent_partner_id": distributor.json()["id"]},
+    )
+    assert_problem(nested, 422, "validation_error")
+    frozen = await api.patch(
+        f"/v1/admin/partners/{reseller.json()['id']}", json={"frozen": True}, headers=OPERATOR
+    )
+    assert frozen.status_code == 200 and frozen.json()["frozen"] is True
+    bad_permission = await post(
+        api, f"/partners/{reseller.json()['id']}/users", {"name": "x", "permissions": ["root"]}
+    )
+    assert_problem(bad_permission, 422, "validation_error")
+
+
+async def test_revoked_and_expired_tokens_are_401_at_once(api, factory):
+    customer_id, _ = await factory.customer()
+    issued = await post(
+        api, "/tokens", {"subject_kind": "customer", "subject_id": str(customer_id)}
+    )
+    token = issued.json()["token"]
+    assert (await api.get("/v1/associations", headers=bearer(token))).status_code == 200
+    revoked = await api.delete(f"/v1/admin/tokens/{issued.json()['id']}", headers=OPERATOR)
+    assert revoked.status_code == 204
+    assert_problem(await api.get("/v1/associations", headers=bearer(token)), 401, "unauthorized")
+    past = (datetime.now(UTC) - timedelta(seconds=1)).isoformat()
+    expired = await post(
+        api,
+        "/tokens",
+        {"subject_kind": "customer", "subject_id": str(customer_id), "expires_at": past},
+    )
+    assert_problem(
+        await api.get("/v1/associations", headers=bearer(expired.json()["token"])),
+        401,
+        "unauthorized",
+    )
+    listed = await api.get("/v1/admin/tokens", headers=OPERATOR)
+    assert all("token" not in row and "token_hash" not in row for row in listed.json())
+    unknown_subject = await post(
+        api, "/tokens", {"subject_kind": "customer", "subject_id": str(issued.json()["id"])}
+    )
+    assert_problem(unknown_subject, 422, "validation_error")
+
+
+async def test_admin_routes_are_for_operators_only(api, factory):
+    world = await factory.world()
+    for token in (world.partner_admin, world.customer):
+        assert_problem(
+            await post(api, "/customers", {"name": "x"}, headers=bearer(token)), 403, "forbidden"
+        )
+    assert_problem(await post(api, "/customers", {"name": "x"}, headers={}), 401, "unauthorized")
+    # An operator token made through the API works like the bootstrap one.
+    issued = await post(api, "/tokens", {"subject_kind": "operator", "subject_id": "alice"})
+    created = await post(
+        api, "/customers", {"name": "By Alice"}, headers=bearer(issued.json()["token"])
+    )
+    assert created.status_code == 201
