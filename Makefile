@@ -19,6 +19,7 @@ run: $(STAMP)
 	$(PY) -m devstack run
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check --quiet .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

@@ -18,12 +18,11 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from temporalio.client import Client
 
+from api.problems import Problem, forbidden
 from assocflow.settings import Settings
 from domain.types import ADMIN_ROLE, Actor, Permission, Side
 from store import accounts, tokens
 from store.scope import Scope
-
-from api.problems import Problem, forbidden
 
 PrincipalKind = Literal["operator", "partner_user", "customer"]
 

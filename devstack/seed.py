@@ -120,13 +120,27 @@ DEMO_TOKENS = [
 
 async def seed(database_url: str, tokens_file: Path) -> dict[str, str]:
     """Insert the demo data if missing; return env name -> token for every demo token."""
+    saved = _load_tokens(tokens_file)
     async with await psycopg.AsyncConnection.connect(
         database_url, autocommit=True, row_factory=dict_row
     ) as conn:
         async with conn.transaction():
             await _insert_accounts(conn)
             await _insert_associations(conn)
-        return await _demo_tokens(conn, tokens_file)
+        demo = await _demo_tokens(conn, saved)
+    _save_tokens(tokens_file, demo)
+    return demo
+
+
+def _load_tokens(path: Path) -> dict[str, str]:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _save_tokens(path: Path, demo: dict[str, str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump(demo, out, indent=2)
 
 
 async def _insert_accounts(conn: psycopg.AsyncConnection) -> None:
@@ -177,8 +191,8 @@ async def _insert_associations(conn: psycopg.AsyncConnection) -> None:
             )
 
 
-async def _demo_tokens(conn: psycopg.AsyncConnection, tokens_file: Path) -> dict[str, str]:
-    saved: dict[str, str] = json.loads(tokens_file.read_text()) if tokens_file.exists() else {}
+async def _demo_tokens(conn: psycopg.AsyncConnection, saved: dict[str, str]) -> dict[str, str]:
+    """The saved demo tokens that still work, and new ones for the rest."""
     result: dict[str, str] = {}
     for demo in DEMO_TOKENS:
         token = saved.get(demo.env_name)
@@ -191,8 +205,4 @@ async def _demo_tokens(conn: psycopg.AsyncConnection, tokens_file: Path) -> dict
                 label=f"demo: {demo.who}",
             )
         result[demo.env_name] = token
-    tokens_file.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(tokens_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        json.dump(result, out, indent=2)
     return result

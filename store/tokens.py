@@ -16,7 +16,7 @@ from psycopg import AsyncConnection
 
 Row = dict[str, Any]
 
-TOKEN_PREFIX = "af_"
+TOKEN_PREFIX = "af_"  # noqa: S105 - a prefix that makes leaked tokens easy to spot
 COLUMNS = "id, subject_kind, subject_id, label, created_by, created_at, expires_at, revoked_at"
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 from datetime import timedelta
 
 from pydantic import BaseModel
@@ -192,14 +192,12 @@ class DisassociationWorkflow:
         """Wait until a decision is claimed or `deadline` passes; True if one was claimed."""
         remaining = deadline - workflow.now()
         if remaining > timedelta(0):
-            try:
+            with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(
                     lambda: self._claimed is not None,
                     timeout=remaining,
                     timeout_summary=timer_summary,
                 )
-            except asyncio.TimeoutError:
-                pass
         return self._claimed is not None
 
     def _outcome(self, decision: Decision) -> RequestStatus:

@@ -9,7 +9,6 @@ from typing import Annotated, Any
 from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Query, Response
-from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError

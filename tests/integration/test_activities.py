@@ -13,9 +13,9 @@ from activities.disassociation import (
     SettleInput,
 )
 from assocflow.settings import Settings
-from tests.factories import command
 from domain.types import SYSTEM, Actor, RequestStatus, Side
 from store.accounts import PostgresStanding
+from tests.factories import command
 
 T0 = datetime(2026, 3, 2, 10, tzinfo=UTC)
 
@@ -243,3 +243,52 @@ async def test_request_limit_counts_every_accepted_request_of_the_same_side(fact
         AcceptInput(command=command(other, request_limit=2), accepted_at=T0 + timedelta(days=1)),
     )
     assert second.accepted
+
+
+async def test_an_association_ends_once_even_if_a_second_request_were_agreed(factory, pool):
+    """The association's own compare-and-set: a second agreement (which the checks never let
+    through) still cannot end it again, move its end time, or notify twice."""
+    world = await factory.world()
+    acts, env = activities(pool), ActivityEnvironment()
+    first = command(world)
+    await env.run(acts.accept_request, AcceptInput(command=first, accepted_at=T0))
+    agree = SettleInput(
+        request_id=first.request_id, outcome=RequestStatus.AGREED, actor=SYSTEM, decided_at=T0
+    )
+    await env.run(acts.settle_request, agree)
+    second = command(world, initiator=Side.PARTNER)
+    async with pool.connection() as conn:  # slip a second pending request past the checks
+        await conn.execute(
+            "INSERT INTO disassociation_requests (id, association_id, partner_id, customer_id,"
+            " initiator, requested_by, status, reason, submitted_at, respond_by, workflow_id,"
+            " account_check) VALUES (%s, %s, %s, %s, 'partner', 'x', 'pending', 'r', %s, %s, %s, '{}')",
+            (second.request_id, world.association_id, world.partner_id, world.customer_id,
+             T0, T0 + timedelta(days=1), str(second.request_id)),
+        )  # fmt: skip
+    later = agree.model_copy(
+        update={"request_id": second.request_id, "decided_at": T0 + timedelta(days=1)}
+    )
+    await env.run(acts.settle_request, later)
+    [association] = await factory.fetch(
+        "SELECT status, ended_at, ended_by_request_id FROM associations WHERE id = %s",
+        world.association_id,
+    )
+    assert association == {
+        "status": "ended",
+        "ended_at": T0,
+        "ended_by_request_id": first.request_id,
+    }
+    assert (
+        await factory.count(
+            "SELECT count(*) FROM notifications WHERE association_id = %s AND event_type = 'association.ended'",
+            world.association_id,
+        )
+        == 2
+    )  # one to each side, once
+    assert (
+        await factory.count(
+            "SELECT count(*) FROM association_records WHERE association_id = %s AND action = 'ended'",
+            world.association_id,
+        )
+        == 1
+    )
