@@ -3,6 +3,8 @@ run again after a crash at any line (see store/requests.py for how)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from uuid import UUID
 
@@ -56,6 +58,19 @@ class ReminderInput(BaseModel):
     at: datetime
 
 
+def _missing(error_type: str, message: str) -> ApplicationError:
+    """A row that does not exist will not appear on a retry: fail for good."""
+    return ApplicationError(message, type=error_type, non_retryable=True)
+
+
+@contextmanager
+def _final_if_missing(error_type: str) -> Iterator[None]:
+    try:
+        yield
+    except LookupError as exc:
+        raise _missing(error_type, str(exc)) from exc
+
+
 class DisassociationActivities:
     def __init__(self, pool: AsyncConnectionPool, standing: AccountStandingSource):
         self._pool = pool
@@ -74,10 +89,8 @@ class DisassociationActivities:
                 window_months=inp.policy.request_window_months,
             )
         if found is None:
-            raise ApplicationError(
-                f"association {inp.association_id} does not exist",
-                type=ASSOCIATION_NOT_FOUND,
-                non_retryable=True,
+            raise _missing(
+                ASSOCIATION_NOT_FOUND, f"association {inp.association_id} does not exist"
             )
         return evaluate(inp.initiator, found[1], inp.policy, inp.as_of)
 
@@ -85,24 +98,16 @@ class DisassociationActivities:
     async def accept_request(self, inp: AcceptInput) -> Admission:
         standing = await self._standing.standing(inp.command.customer_id)
         async with self._pool.connection() as conn:
-            try:
+            with _final_if_missing(ASSOCIATION_NOT_FOUND):
                 return await requests.accept(conn, inp.command, standing, inp.accepted_at)
-            except LookupError as exc:
-                raise ApplicationError(
-                    str(exc), type=ASSOCIATION_NOT_FOUND, non_retryable=True
-                ) from exc
 
     @activity.defn
     async def settle_request(self, inp: SettleInput) -> DisassociationRequest:
         async with self._pool.connection() as conn:
-            try:
+            with _final_if_missing(REQUEST_NOT_FOUND):
                 return await requests.settle(
                     conn, inp.request_id, inp.outcome, inp.actor, inp.reason, inp.decided_at
                 )
-            except LookupError as exc:
-                raise ApplicationError(
-                    str(exc), type=REQUEST_NOT_FOUND, non_retryable=True
-                ) from exc
 
     @activity.defn
     async def send_reminder(self, inp: ReminderInput) -> bool:

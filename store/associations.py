@@ -12,7 +12,7 @@ from domain.checks import CheckFacts
 from domain.limits import window_start
 from domain.types import AccountStanding, Side
 from store import records
-from store.pagination import keyset_clause, page
+from store.pagination import newest_first
 from store.scope import Scope
 
 Row = dict[str, Any]
@@ -111,25 +111,16 @@ async def list_scoped(
     limit: int,
     cursor: str | None,
 ) -> tuple[list[Row], str | None]:
-    params: dict[str, Any] = {"limit": limit + 1}
-    where = [scope.clause(params)]
-    filters = (
-        ("association_type", association_type),
-        ("status", status),
-        ("customer_id", customer_id),
+    return await newest_first(
+        conn,
+        table="associations",
+        columns=COLUMNS,
+        time_column="associated_at",
+        scope=scope,
+        equals={"association_type": association_type, "status": status, "customer_id": customer_id},
+        limit=limit,
+        cursor=cursor,
     )
-    for column, value in filters:
-        if value is not None:
-            params[column] = value
-            where.append(f"{column} = %({column})s")
-    if (after_cursor := keyset_clause(cursor, "associated_at", params)) is not None:
-        where.append(after_cursor)
-    cur = await conn.execute(
-        f"SELECT {COLUMNS} FROM associations WHERE {' AND '.join(where)}"
-        " ORDER BY associated_at DESC, id DESC LIMIT %(limit)s",
-        params,
-    )
-    return page(await cur.fetchall(), limit, "associated_at")
 
 
 async def check_facts(

@@ -8,6 +8,10 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from psycopg import AsyncConnection
+
+from store.scope import Scope
+
 MAX_LIMIT = 100
 
 
@@ -29,7 +33,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
         raise InvalidCursor("the cursor is not one this API returned") from exc
 
 
-def keyset_clause(cursor: str | None, time_column: str, params: dict[str, Any]) -> str | None:
+def _keyset_clause(cursor: str | None, time_column: str, params: dict[str, Any]) -> str | None:
     """The WHERE clause that starts a newest-first page after `cursor` (None for the first page)."""
     if cursor is None:
         return None
@@ -37,7 +41,7 @@ def keyset_clause(cursor: str | None, time_column: str, params: dict[str, Any]) 
     return f"({time_column}, id) < (%(cursor_at)s, %(cursor_id)s)"
 
 
-def page(
+def _page(
     rows: list[dict[str, Any]], limit: int, time_column: str
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Split a query result fetched with `limit + 1` rows into the page and the next cursor."""
@@ -45,3 +49,40 @@ def page(
         return rows, None
     last = rows[limit - 1]
     return rows[:limit], encode_cursor(last[time_column], last["id"])
+
+
+async def newest_first(
+    conn: AsyncConnection,
+    *,
+    table: str,
+    columns: str,
+    time_column: str,
+    scope: Scope,
+    equals: dict[str, Any],
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of `table`'s rows in `scope`, newest first, with the filters that are not None:
+    `equals` column by column, and `since <= time_column < until`."""
+    params: dict[str, Any] = {"limit": limit + 1}
+    where = [scope.clause(params)]
+    for column, value in equals.items():
+        if value is not None:
+            params[column] = value
+            where.append(f"{column} = %({column})s")
+    if since is not None:
+        params["since"] = since
+        where.append(f"{time_column} >= %(since)s")
+    if until is not None:
+        params["until"] = until
+        where.append(f"{time_column} < %(until)s")
+    if (after_cursor := _keyset_clause(cursor, time_column, params)) is not None:
+        where.append(after_cursor)
+    cur = await conn.execute(
+        f"SELECT {columns} FROM {table} WHERE {' AND '.join(where)}"
+        f" ORDER BY {time_column} DESC, id DESC LIMIT %(limit)s",
+        params,
+    )
+    return _page(await cur.fetchall(), limit, time_column)

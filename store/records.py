@@ -13,7 +13,7 @@ from uuid import UUID
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
-from store.pagination import keyset_clause, page
+from store.pagination import newest_first
 from store.scope import Scope
 
 Row = dict[str, Any]
@@ -76,26 +76,18 @@ async def list_records(
     limit: int,
     cursor: str | None = None,
 ) -> tuple[list[Row], str | None]:
-    params: dict[str, Any] = {"limit": limit + 1}
-    where = [scope.clause(params)]
-    for column, value in (("kind", kind), ("customer_id", customer_id), ("status", status)):
-        if value is not None:
-            params[column] = value
-            where.append(f"{column} = %({column})s")
-    if from_ is not None:
-        params["from_"] = from_
-        where.append("occurred_at >= %(from_)s")
-    if to is not None:
-        params["to"] = to
-        where.append("occurred_at < %(to)s")
-    if (after_cursor := keyset_clause(cursor, "occurred_at", params)) is not None:
-        where.append(after_cursor)
-    cur = await conn.execute(
-        f"SELECT {RECORD_COLUMNS} FROM association_records WHERE {' AND '.join(where)}"
-        " ORDER BY occurred_at DESC, id DESC LIMIT %(limit)s",
-        params,
+    return await newest_first(
+        conn,
+        table="association_records",
+        columns=RECORD_COLUMNS,
+        time_column="occurred_at",
+        scope=scope,
+        equals={"kind": kind, "customer_id": customer_id, "status": status},
+        since=from_,
+        until=to,
+        limit=limit,
+        cursor=cursor,
     )
-    return page(await cur.fetchall(), limit, "occurred_at")
 
 
 async def notify(

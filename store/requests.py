@@ -28,7 +28,7 @@ from domain.types import (
     workflow_id_for,
 )
 from store import associations, records
-from store.pagination import keyset_clause, page
+from store.pagination import newest_first
 from store.scope import Scope
 
 Row = dict[str, Any]
@@ -61,26 +61,21 @@ async def list_scoped(
     limit: int,
     cursor: str | None,
 ) -> tuple[list[Row], str | None]:
-    params: dict[str, Any] = {"limit": limit + 1}
-    where = [scope.clause(params)]
-    filters = (
-        ("status", status),
-        ("association_id", association_id),
-        ("customer_id", customer_id),
-        ("initiator", initiator),
+    return await newest_first(
+        conn,
+        table="disassociation_requests",
+        columns=COLUMNS,
+        time_column="submitted_at",
+        scope=scope,
+        equals={
+            "status": status,
+            "association_id": association_id,
+            "customer_id": customer_id,
+            "initiator": initiator,
+        },
+        limit=limit,
+        cursor=cursor,
     )
-    for column, value in filters:
-        if value is not None:
-            params[column] = value
-            where.append(f"{column} = %({column})s")
-    if (after_cursor := keyset_clause(cursor, "submitted_at", params)) is not None:
-        where.append(after_cursor)
-    cur = await conn.execute(
-        f"SELECT {COLUMNS} FROM disassociation_requests WHERE {' AND '.join(where)}"
-        " ORDER BY submitted_at DESC, id DESC LIMIT %(limit)s",
-        params,
-    )
-    return page(await cur.fetchall(), limit, "submitted_at")
 
 
 async def _names(conn: AsyncConnection, partner_id: UUID, customer_id: UUID) -> tuple[str, str]:

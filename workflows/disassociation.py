@@ -265,6 +265,10 @@ class DisassociationWorkflow:
             self._claim(decision)
         except ApplicationError as refused:
             workflow.logger.warning("Ignored the operator's %s signal: %s", action.value, refused)
+            workflow.set_current_details(
+                f"{workflow.get_current_details()}\n\n> Ignored the `{action.value}` signal from"
+                f" `{payload.operator}`: {refused.message}"
+            )
             return
         await self._settle(decision)
 

@@ -7,6 +7,7 @@ import asyncio
 from datetime import timedelta
 
 import pytest
+from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import WorkflowHandle
 
 from assocflow.settings import Settings
@@ -156,6 +157,14 @@ async def test_operator_signals_settle_a_request_and_a_reject_without_reason_is_
     handle = await starter.start(ts_env.client, cmd, ts_worker.task_queue)
     await admitted(handle)
     await handle.signal(DisassociationWorkflow.reject, OperatorDecision(operator="alice"))
+    for _ in range(100):  # the operator sees why nothing happened
+        details = (
+            await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
+        ).current_details
+        if "Ignored" in details:
+            break
+        await asyncio.sleep(0.05)
+    assert "Ignored the `reject` signal from `alice`: A rejection needs a reason." in details
     await handle.signal(
         DisassociationWorkflow.reject,
         OperatorDecision(operator="alice", reason="Partner confirmed by phone"),
