@@ -3,7 +3,7 @@ description of a request shown in the Temporal UI."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
@@ -66,13 +66,23 @@ def static_details(cmd: SubmitCommand) -> str:
             f"| Customer | {cmd.customer_name} (`{cmd.customer_id}`) |",
             f"| Requested by | `{cmd.requested_by.ref}` |",
             f"| Reason | {cmd.reason} |",
-            f"| Response window | {p.response_window} |",
+            f"| Response window | {_duration(p.response_window)} |",
             f"| On timeout | {on_timeout} |",
             "",
             "Operators may settle it with the `agree` or `reject` signal, input"
             ' `{"operator": "<you>", "reason": "<why>"}` (a reason is required to reject).',
         ]
     )
+
+
+def _duration(span: timedelta) -> str:
+    """10 days, 48 hours, 30 seconds: the largest whole unit."""
+    seconds = int(span.total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds} second{'s' if seconds != 1 else ''}"
 
 
 def _stamp(moment: datetime) -> str:
