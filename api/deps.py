@@ -1,7 +1,9 @@
 """Dependencies shared by every router: settings, the database, Temporal, and who is calling.
 
-Authorization is deny-by-default: a route names the kind of caller it serves (`Partner|Customer`
-for the product API, `Operator` for /v1/admin) and, for partner users, the permission it needs.
+Authorization is deny-by-default: a route names the kind of caller it serves (`Party` — a
+partner user or a customer — for the product API, `Operator` for /v1/admin) and, for partner
+users, the permission it needs. An id outside the caller's scope is 404; a visible object the
+caller may not act on is 403.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from assocflow.settings import Settings
 from domain.types import ADMIN_ROLE, Actor, Permission, Side
 from store import accounts, tokens
 from store.scope import Scope
+from store.verification import Account
 
 PrincipalKind = Literal["operator", "partner_user", "customer"]
 
@@ -34,10 +37,17 @@ class Principal:
     partner_id: UUID | None = None
     partner_type: str | None = None
     permissions: frozenset[str] = field(default_factory=frozenset)
+    admin: bool = False  # a partner user holding the `admin` role
     customer_id: UUID | None = None
     # Partners whose data this caller may read: its own and, for a distributor or PSP, the
     # resellers under it.
     readable_partner_ids: tuple[UUID, ...] = ()
+    verification_required: bool = False
+
+    @property
+    def ref(self) -> str:
+        """The caller as records, audit entries and idempotency keys name it."""
+        return f"{self.kind}:{self.subject_id}"
 
     @property
     def side(self) -> Side | None:
@@ -46,6 +56,15 @@ class Principal:
     @property
     def actor(self) -> Actor:
         return Actor(kind=self.kind, id=self.subject_id, side=self.side)
+
+    @property
+    def account(self) -> Account:
+        """The account the caller acts for: its partner, or the customer itself."""
+        if self.kind == "customer":
+            assert self.customer_id is not None
+            return Account("customer", self.customer_id)
+        assert self.partner_id is not None
+        return Account("partner", self.partner_id)
 
     def read_scope(self) -> Scope:
         if self.kind == "customer":
@@ -59,9 +78,18 @@ class Principal:
             return self.customer_id == customer_id
         return self.kind == "partner_user" and self.partner_id == partner_id
 
-    def require(self, permission: Permission) -> None:
-        if self.kind == "partner_user" and permission.value not in self.permissions:
-            raise forbidden(f"This action needs the `{permission.value}` permission.")
+    def require(self, *permissions: Permission) -> None:
+        """403 unless a partner user holds one of `permissions` (customers act for their whole
+        account and need none)."""
+        if self.kind == "partner_user" and not any(
+            p.value in self.permissions for p in permissions
+        ):
+            needed = " or ".join(f"`{p.value}`" for p in permissions)
+            raise forbidden(f"This action needs the {needed} permission.")
+
+    def require_admin(self) -> None:
+        if self.kind == "partner_user" and not self.admin:
+            raise forbidden("This action needs the partner's `admin` role.")
 
 
 def settings_dep(request: Request) -> Settings:
@@ -96,39 +124,40 @@ def _unauthorized(detail: str) -> Problem:
     return Problem(401, "unauthorized", detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-async def principal(
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    settings: Annotated[Settings, Depends(settings_dep)],
-    pool: Annotated[AsyncConnectionPool, Depends(pool_dep)],
-) -> Principal:
-    if credentials is None or not credentials.credentials:
-        raise _unauthorized("Send a token: `Authorization: Bearer <token>`.")
-    token = credentials.credentials
+async def identify(settings: Settings, conn: AsyncConnection, token: str) -> Principal | None:
+    """Who a bearer token stands for, or None if it is unknown, expired or revoked."""
     bootstrap = settings.operator_token
     if bootstrap is not None and hmac.compare_digest(
         tokens.token_hash(token), tokens.token_hash(bootstrap.get_secret_value())
     ):
         return Principal(kind="operator", subject_id="bootstrap")
-    async with pool.connection() as conn:
-        row = await tokens.find_valid(conn, token)
-        if row is None:
-            raise _unauthorized("The token is unknown, expired or revoked.")
-        return await _load_principal(conn, row["subject_kind"], row["subject_id"])
+    row = await tokens.find_valid(conn, token)
+    if row is None:
+        return None
+    return await _load_principal(conn, row["subject_kind"], row["subject_id"])
 
 
-async def _load_principal(conn: AsyncConnection, kind: PrincipalKind, subject_id: str) -> Principal:
+async def _load_principal(
+    conn: AsyncConnection, kind: PrincipalKind, subject_id: str
+) -> Principal | None:
     if kind == "operator":
         return Principal(kind="operator", subject_id=subject_id)
     if kind == "customer":
         customer = await accounts.get_customer(conn, UUID(subject_id))
         if customer is None:
-            raise _unauthorized("The token's customer no longer exists.")
-        return Principal(kind="customer", subject_id=subject_id, customer_id=customer["id"])
+            return None
+        return Principal(
+            kind="customer",
+            subject_id=subject_id,
+            customer_id=customer["id"],
+            verification_required=customer["verification_required"],
+        )
     user = await accounts.get_partner_user(conn, UUID(subject_id))
     if user is None:
-        raise _unauthorized("The token's user no longer exists.")
+        return None
     granted = set(user["permissions"])
-    if ADMIN_ROLE in granted:
+    admin = ADMIN_ROLE in granted
+    if admin:
         granted |= {p.value for p in Permission}
     children = (
         await accounts.child_partner_ids(conn, user["partner_id"])
@@ -141,8 +170,24 @@ async def _load_principal(conn: AsyncConnection, kind: PrincipalKind, subject_id
         partner_id=user["partner_id"],
         partner_type=user["partner_type"],
         permissions=frozenset(granted),
+        admin=admin,
         readable_partner_ids=(user["partner_id"], *children),
+        verification_required=user["verification_required"],
     )
+
+
+async def principal(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    settings: Annotated[Settings, Depends(settings_dep)],
+    pool: Annotated[AsyncConnectionPool, Depends(pool_dep)],
+) -> Principal:
+    if credentials is None or not credentials.credentials:
+        raise _unauthorized("Send a token: `Authorization: Bearer <token>`.")
+    async with pool.connection() as conn:
+        who = await identify(settings, conn, credentials.credentials)
+    if who is None:
+        raise _unauthorized("The token is unknown, expired or revoked.")
+    return who
 
 
 async def party(who: Annotated[Principal, Depends(principal)]) -> Principal:

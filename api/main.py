@@ -5,18 +5,23 @@ uvicorn --factory api.main:create_app
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
 from psycopg_pool import AsyncConnectionPool
 from temporalio.client import Client
 
 from api import problems
-from api.routers import admin, associations, disassociations, health, records
+from api.bodylimit import BodyLimitMiddleware
+from api.idempotency import IdempotencyMiddleware
+from api.routers import account, admin, associations, disassociations, health, records
 from assocflow.settings import Settings
 from assocflow.temporal import connect
+from store import idempotency, ratelimit
 from store.accounts import AccountStandingSource, PostgresStanding
 from store.db import migrate, open_pool
 
@@ -54,9 +59,11 @@ def create_app(
         # Lazy: the API starts (and /readyz reports) even while Temporal is unreachable.
         app.state.temporal = temporal or await connect(settings, lazy=True)
         app.state.standing = standing or PostgresStanding(app.state.pool)
+        housekeeping = asyncio.create_task(_housekeeping(app.state.pool, settings))
         try:
             yield
         finally:
+            housekeeping.cancel()
             if owned_pool:
                 await app.state.pool.close()
 
@@ -68,6 +75,24 @@ def create_app(
     )
     app.state.settings = settings
     problems.install(app)
-    for module in (associations, disassociations, records, admin, health):
+    app.add_middleware(IdempotencyMiddleware)
+    # Added last, so it runs first: nothing reads more than the cap.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    for module in (associations, disassociations, records, account, admin, health):
         app.include_router(module.router)
     return app
+
+
+HOUSEKEEPING_INTERVAL = 600.0
+
+
+async def _housekeeping(pool: AsyncConnectionPool, settings: Settings) -> None:
+    """Forget idempotency keys past their time and rate-limit windows long closed."""
+    while True:
+        try:
+            async with pool.connection() as conn:
+                await idempotency.purge(conn, settings.idempotency_ttl)
+                await ratelimit.purge(conn, datetime.now(UTC), keep=timedelta(hours=1))
+        except Exception:  # the next round tries again
+            log.exception("housekeeping failed")
+        await asyncio.sleep(HOUSEKEEPING_INTERVAL)

@@ -174,6 +174,17 @@ class Token(BaseModel):
     revoked_at: datetime | None
 
 
+class AuditEntry(BaseModel):
+    id: UUID
+    actor: str
+    action: str
+    target_kind: str
+    target_id: str
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    occurred_at: datetime
+
+
 class NewToken(Token):
     token: str = Field(description="The token itself. It is shown only in this response.")
 

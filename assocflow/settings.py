@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from functools import lru_cache
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -40,11 +39,23 @@ class Settings(BaseSettings):
     request_window_months: int = Field(default=3, ge=0)
 
     operator_token: SecretStr | None = None
+
+    # Abuse limits, per account: "<count>/<second|minute|hour>".
+    rate_limit_submit: str = "20/minute"
+    rate_limit_verification: str = "10/minute"
+    idempotency_ttl: timedelta = timedelta(hours=24)
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     webhook_allow_private: bool = False
 
-    @field_validator("response_window", "reminder_before", mode="before")
+    @field_validator("rate_limit_submit", "rate_limit_verification")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        parse_rate(value)
+        return value
+
+    @field_validator("response_window", "reminder_before", "idempotency_ttl", mode="before")
     @classmethod
     def _seconds_or_iso(cls, value: object) -> object:
         """Environment values are strings: "30" means seconds, anything else ISO 8601."""
@@ -78,6 +89,12 @@ class Settings(BaseSettings):
         )
 
 
-@lru_cache
-def get_settings() -> Settings:
-    return Settings()
+_RATE_UNITS = {"second": 1, "minute": 60, "hour": 3600}
+
+
+def parse_rate(rate: str) -> tuple[int, timedelta]:
+    """ "20/minute" -> (20, 1 minute)."""
+    count, _, unit = rate.partition("/")
+    if not count.strip().isdigit() or int(count) < 1 or unit.strip() not in _RATE_UNITS:
+        raise ValueError(f"{rate!r} is not a rate like '20/minute' (second, minute or hour)")
+    return int(count), timedelta(seconds=_RATE_UNITS[unit.strip()])

@@ -71,7 +71,8 @@ async def create_partner_user(
 
 async def get_partner_user(conn: AsyncConnection, user_id: UUID) -> Row | None:
     cur = await conn.execute(
-        "SELECT u.id, u.partner_id, u.name, u.permissions, p.type AS partner_type"
+        "SELECT u.id, u.partner_id, u.name, u.permissions, p.type AS partner_type,"
+        " p.verification_required"
         " FROM partner_users u JOIN partners p ON p.id = u.partner_id WHERE u.id = %s",
         (user_id,),
     )
@@ -134,3 +135,21 @@ class PostgresStanding:
     async def standing(self, customer_id: UUID) -> AccountStanding:
         async with self._pool.connection() as conn:
             return await get_standing(conn, customer_id)
+
+
+async def set_verification_required(
+    conn: AsyncConnection, account_kind: str, account_id: UUID, value: bool
+) -> None:
+    table = "partners" if account_kind == "partner" else "customers"
+    await conn.execute(
+        f"UPDATE {table} SET verification_required = %s WHERE id = %s", (value, account_id)
+    )
+
+
+async def verification_required(conn: AsyncConnection, account_kind: str, account_id: UUID) -> bool:
+    table = "partners" if account_kind == "partner" else "customers"
+    cur = await conn.execute(
+        f"SELECT verification_required FROM {table} WHERE id = %s", (account_id,)
+    )
+    row = await cur.fetchone()
+    return bool(row and row["verification_required"])

@@ -57,17 +57,18 @@ async def newest_first(
     table: str,
     columns: str,
     time_column: str,
-    scope: Scope,
+    scope: Scope | None,
     equals: dict[str, Any],
     since: datetime | None = None,
     until: datetime | None = None,
+    extra_where: str | None = None,
     limit: int,
     cursor: str | None,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """One page of `table`'s rows in `scope`, newest first, with the filters that are not None:
+    """One page of `table`'s rows in `scope` (None: all, for operators), newest first, with the filters that are not None:
     `equals` column by column, and `since <= time_column < until`."""
     params: dict[str, Any] = {"limit": limit + 1}
-    where = [scope.clause(params)]
+    where = ["true"] if scope is None else [scope.clause(params)]
     for column, value in equals.items():
         if value is not None:
             params[column] = value
@@ -78,6 +79,8 @@ async def newest_first(
     if until is not None:
         params["until"] = until
         where.append(f"{time_column} < %(until)s")
+    if extra_where is not None:
+        where.append(extra_where)
     if (after_cursor := _keyset_clause(cursor, time_column, params)) is not None:
         where.append(after_cursor)
     cur = await conn.execute(

@@ -1,6 +1,6 @@
-"""The association records ("Manage Association Records") and the notification outbox.
+"""The association records ("Manage Association Records"): an append-only log.
 
-Both are written only inside the transaction of the state change they describe, each with an
+A record is written only inside the transaction of the state change it describes, with an
 `effect_key` that makes a retried transaction a no-op instead of a duplicate.
 """
 
@@ -87,37 +87,4 @@ async def list_records(
         until=to,
         limit=limit,
         cursor=cursor,
-    )
-
-
-async def notify(
-    conn: AsyncConnection,
-    *,
-    effect_key: str,
-    recipient_kind: str,
-    recipient_id: UUID,
-    event_type: str,
-    summary: str,
-    data: Row,
-    created_at: datetime,
-    request_id: UUID | None = None,
-    association_id: UUID | None = None,
-) -> None:
-    """Queue one notification (message center + webhooks) in the caller's transaction."""
-    payload = {"type": event_type, "timestamp": created_at.isoformat(), "data": data}
-    await conn.execute(
-        "INSERT INTO notifications (effect_key, recipient_kind, recipient_id, event_type, summary,"
-        " request_id, association_id, payload, created_at)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (effect_key) DO NOTHING",
-        (
-            effect_key,
-            recipient_kind,
-            recipient_id,
-            event_type,
-            summary,
-            request_id,
-            association_id,
-            Jsonb(payload),
-            created_at,
-        ),
     )

@@ -27,7 +27,7 @@ from domain.types import (
     SubmitCommand,
     workflow_id_for,
 )
-from store import associations, records
+from store import associations, notifications, records
 from store.pagination import newest_first
 from store.scope import Scope
 
@@ -316,7 +316,7 @@ async def _notify(
     data = DisassociationRequest.model_validate(request).model_dump(mode="json")
     for side in sides:
         recipient = _recipient_id(request, side)
-        await records.notify(
+        await notifications.notify(
             conn,
             effect_key=f"request:{request['id']}:{event_type}:{side.value}",
             recipient_kind=side.value,

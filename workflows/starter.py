@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from temporalio.client import Client, WithStartWorkflowOperation, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from domain.types import Admission, Decision, DisassociationRequest, SubmitCommand, workflow_id_for
 from workflows import shared
@@ -29,13 +32,27 @@ def _start_kwargs(cmd: SubmitCommand, task_queue: str) -> dict:
 
 
 async def submit(client: Client, cmd: SubmitCommand, task_queue: str) -> Admission:
-    """Start the request's workflow and wait for it to be accepted or refused, in one call."""
+    """Start the request's workflow and wait for it to be accepted or refused, in one call.
+
+    If a workflow for this request id has already run to its end (a retry of a submit whose
+    answer was lost), its result is the answer.
+    """
     start = WithStartWorkflowOperation(
         DisassociationWorkflow.run, cmd, **_start_kwargs(cmd, task_queue)
     )
-    return await client.execute_update_with_start_workflow(
-        DisassociationWorkflow.admission, start_workflow_operation=start
-    )
+    try:
+        return await client.execute_update_with_start_workflow(
+            DisassociationWorkflow.admission, start_workflow_operation=start
+        )
+    except WorkflowAlreadyStartedError:
+        # The start operation keeps the same error for its handle; take it so it is not reported
+        # as never retrieved.
+        with contextlib.suppress(WorkflowAlreadyStartedError):
+            await start.workflow_handle()
+        handle = client.get_workflow_handle_for(
+            DisassociationWorkflow.run, workflow_id_for(cmd.request_id)
+        )
+        return await handle.result()
 
 
 async def start(

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
+from fastapi.encoders import jsonable_encoder
 
 from api.deps import Conn, Operator, Principal
+from api.pages import cursor_problem
 from api.problems import Problem, not_found
 from api.schemas import (
     AssociationIn,
     AssociationPatch,
+    AuditEntry,
     Customer,
     CustomerIn,
+    Limit,
     NewToken,
+    Page,
     Partner,
     PartnerIn,
     PartnerPatch,
@@ -25,7 +31,7 @@ from api.schemas import (
     TokenIn,
 )
 from domain.types import AccountStanding, Association
-from store import accounts, associations, tokens
+from store import accounts, associations, audit, tokens
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
@@ -54,7 +60,10 @@ async def _check_parent(
 @router.post("/partners", status_code=201, response_model=Partner)
 async def create_partner(body: PartnerIn, who: Operator, conn: Conn) -> dict:
     await _check_parent(conn, body.type, body.parent_partner_id)
-    return await accounts.create_partner(conn, body.model_dump())
+    async with conn.transaction():
+        row = await accounts.create_partner(conn, body.model_dump())
+        await _audit(conn, who, "partner.created", "partner", row["id"], after=row)
+    return row
 
 
 @router.get("/partners", response_model=list[Partner])
@@ -100,7 +109,10 @@ async def create_partner_user(
 
 @router.post("/customers", status_code=201, response_model=Customer)
 async def create_customer(body: CustomerIn, who: Operator, conn: Conn) -> dict:
-    return await accounts.create_customer(conn, body.name)
+    async with conn.transaction():
+        row = await accounts.create_customer(conn, body.name)
+        await _audit(conn, who, "customer.created", "customer", row["id"], after=row)
+    return row
 
 
 @router.get("/customers/{customer_id}", response_model=Customer)
@@ -134,9 +146,12 @@ async def create_association(body: AssociationIn, who: Operator, conn: Conn) -> 
     if await accounts.get_customer(conn, body.customer_id) is None:
         raise _invalid("customer_id", "The customer does not exist.")
     try:
-        return await associations.create(
-            conn, body.partner_id, body.customer_id, body.association_type, _actor(who)
-        )
+        async with conn.transaction():
+            row = await associations.create(
+                conn, body.partner_id, body.customer_id, body.association_type, who.ref
+            )
+            await _audit(conn, who, "association.created", "association", row["id"], after=row)
+            return row
     except associations.CustomerAlreadyAssociated as exc:
         raise Problem(
             409,
@@ -157,11 +172,19 @@ async def get_association(association_id: UUID, who: Operator, conn: Conn) -> di
 async def change_association_type(
     association_id: UUID, body: AssociationPatch, who: Operator, conn: Conn
 ) -> dict:
-    row = await associations.change_type(
-        conn, association_id, body.association_type, _actor(who), body.reason
-    )
-    if row is None:
-        raise not_found("association")
+    async with conn.transaction():
+        before = await associations.get(conn, association_id)
+        if before is None:
+            raise not_found("association")
+        row = await associations.change_type(
+            conn, association_id, body.association_type, who.ref, body.reason
+        )
+        if row["association_type"] != before["association_type"]:
+            await _audit(
+                conn, who, "association.type_changed", "association", association_id,
+                before={"association_type": before["association_type"]},
+                after={"association_type": row["association_type"]},
+            )  # fmt: skip
     return row
 
 
@@ -179,14 +202,16 @@ async def create_token(body: TokenIn, who: Operator, conn: Conn, response: Respo
         )
         if await lookup(conn, subject) is None:
             raise _invalid("subject_id", f"No {body.subject_kind} with this id exists.")
-    row, token = await tokens.create(
-        conn,
-        subject_kind=body.subject_kind,
-        subject_id=body.subject_id,
-        created_by=_actor(who),
-        expires_at=body.expires_at,
-        label=body.label,
-    )
+    async with conn.transaction():
+        row, token = await tokens.create(
+            conn,
+            subject_kind=body.subject_kind,
+            subject_id=body.subject_id,
+            created_by=who.ref,
+            expires_at=body.expires_at,
+            label=body.label,
+        )
+        await _audit(conn, who, "token.created", "token", row["id"], after=row)
     response.headers["Cache-Control"] = "no-store"
     return {**row, "token": token}
 
@@ -198,10 +223,31 @@ async def list_tokens(who: Operator, conn: Conn) -> list[dict]:
 
 @router.delete("/tokens/{token_id}", status_code=204)
 async def revoke_token(token_id: UUID, who: Operator, conn: Conn) -> Response:
-    if await tokens.revoke(conn, token_id) is None:
-        raise not_found("token")
+    async with conn.transaction():
+        row = await tokens.revoke(conn, token_id)
+        if row is None:
+            raise not_found("token")
+        await _audit(
+            conn, who, "token.revoked", "token", token_id, after={"revoked_at": row["revoked_at"]}
+        )
     return Response(status_code=204)
 
 
-def _actor(who: Principal) -> str:
-    return who.actor.ref
+@router.get("/audit-log", response_model=Page[AuditEntry])
+async def audit_log(
+    who: Operator,
+    conn: Conn,
+    limit: Limit = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> Page[AuditEntry]:
+    """Who created, froze or changed what, newest first."""
+    with cursor_problem():
+        rows, next_cursor = await audit.list_actions(conn, limit=limit, cursor=cursor)
+    return Page(items=[AuditEntry.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+async def _audit(conn: Conn, who: Principal, action: str, kind: str, target, **change) -> None:
+    await audit.record(
+        conn, who.ref, action, kind, target,
+        **{k: jsonable_encoder(v) for k, v in change.items()},
+    )  # fmt: skip

@@ -6,18 +6,20 @@ import asyncio
 import logging
 from datetime import UTC, datetime
 from typing import Annotated, Any
-from uuid import UUID, uuid4
+from uuid import UUID, uuid4, uuid5
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Header, Query, Response
 from psycopg_pool import AsyncConnectionPool
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import AppSettings, Conn, Party, Pool, Principal, Standing, Temporal
+from api.guards import verified, within_rate
 from api.pages import cursor_problem
 from api.problems import Problem, forbidden, not_found
 from api.schemas import AgreeBody, CheckBody, Limit, Page, RejectBody, SubmitBody, WithdrawBody
+from assocflow.settings import Settings
 from domain.checks import evaluate
 from domain.types import (
     Admission,
@@ -37,6 +39,13 @@ from workflows import starter
 log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["disassociations"])
+
+# Anyone with a part in the process may read requests.
+READ_REQUESTS = (
+    Permission.ASSOCIATIONS_READ,
+    Permission.DISASSOCIATIONS_SUBMIT,
+    Permission.DISASSOCIATIONS_PROCESS,
+)
 
 # How long a submit or a decision waits for the workflow before answering 503.
 WORKFLOW_ANSWER_TIMEOUT = 30.0
@@ -75,6 +84,18 @@ async def check(
     )
     assert found is not None
     return evaluate(who.side, found[1], policy, now)
+
+
+# Request ids made from an Idempotency-Key live in a namespace of their own.
+_REQUEST_IDS = UUID("5f0c36d2-8a53-4c8e-9a43-6f0b1d3c2a77")
+
+
+def _request_id(who: Principal, idempotency_key: str | None) -> UUID:
+    """A retry with the same Idempotency-Key names the same request, so that even a retry after
+    the first attempt's answer was lost joins that request's workflow instead of starting one."""
+    if idempotency_key is None:
+        return uuid4()
+    return uuid5(_REQUEST_IDS, f"{who.ref}:{idempotency_key}")
 
 
 def _refusal(check_result: CheckResult) -> Problem:
@@ -119,14 +140,17 @@ async def submit(
     settings: AppSettings,
     temporal: Temporal,
     response: Response,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> DisassociationRequest:
     async with pool.connection() as conn:
         row = await _association_to_act_on(conn, who, body.association_id)
         partner = await accounts.get_partner(conn, row["partner_id"])
         customer = await accounts.get_customer(conn, row["customer_id"])
     assert who.side is not None
+    await within_rate(pool, who, "submit", settings.rate_limit_submit)
+    await verified(pool, settings, who, "disassociation.submit", body.verification_code)
     cmd = SubmitCommand(
-        request_id=uuid4(),
+        request_id=_request_id(who, idempotency_key),
         association_id=row["id"],
         partner_id=row["partner_id"],
         customer_id=row["customer_id"],
@@ -163,6 +187,7 @@ async def list_requests(
     limit: Limit = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Page[DisassociationRequest]:
+    who.require(*READ_REQUESTS)
     with cursor_problem():
         rows, next_cursor = await requests.list_scoped(
             conn,
@@ -184,6 +209,7 @@ async def get_request(request_id: UUID, who: Party, conn: Conn) -> Disassociatio
     row = await requests.get(conn, request_id, scope=who.read_scope())
     if row is None:
         raise not_found("disassociation request")
+    who.require(*READ_REQUESTS)
     return DisassociationRequest.model_validate(row)
 
 
@@ -194,6 +220,8 @@ async def _decide(
     who: Principal,
     pool: AsyncConnectionPool,
     temporal: Temporal,
+    settings: Settings,
+    verification_code: str | None = None,
 ) -> DisassociationRequest:
     async with pool.connection() as conn:
         row = await requests.get(conn, request_id, scope=who.read_scope())
@@ -214,6 +242,8 @@ async def _decide(
         who.require(Permission.DISASSOCIATIONS_PROCESS)
     if row["status"] != RequestStatus.PENDING:
         raise _not_pending(row["status"])
+    if action is not DecisionAction.WITHDRAW:
+        await verified(pool, settings, who, "disassociation.decide", verification_code)
     decision = Decision(action=action, actor=who.actor, reason=reason)
     try:
         async with asyncio.timeout(WORKFLOW_ANSWER_TIMEOUT):
@@ -253,22 +283,43 @@ def _not_pending(status: str | None) -> Problem:
 
 @router.post("/v1/disassociations/{request_id}/agree", response_model=DisassociationRequest)
 async def agree(
-    request_id: UUID, who: Party, pool: Pool, temporal: Temporal, body: AgreeBody | None = None
+    request_id: UUID,
+    who: Party,
+    pool: Pool,
+    temporal: Temporal,
+    settings: AppSettings,
+    body: AgreeBody | None = None,
 ) -> DisassociationRequest:
-    reason = body.reason if body else None
-    return await _decide(request_id, DecisionAction.AGREE, reason, who, pool, temporal)
+    body = body or AgreeBody()
+    return await _decide(
+        request_id, DecisionAction.AGREE, body.reason, who, pool, temporal, settings,
+        body.verification_code,
+    )  # fmt: skip
 
 
 @router.post("/v1/disassociations/{request_id}/reject", response_model=DisassociationRequest)
 async def reject(
-    request_id: UUID, body: RejectBody, who: Party, pool: Pool, temporal: Temporal
+    request_id: UUID,
+    body: RejectBody,
+    who: Party,
+    pool: Pool,
+    temporal: Temporal,
+    settings: AppSettings,
 ) -> DisassociationRequest:
-    return await _decide(request_id, DecisionAction.REJECT, body.reason, who, pool, temporal)
+    return await _decide(
+        request_id, DecisionAction.REJECT, body.reason, who, pool, temporal, settings,
+        body.verification_code,
+    )  # fmt: skip
 
 
 @router.post("/v1/disassociations/{request_id}/withdraw", response_model=DisassociationRequest)
 async def withdraw(
-    request_id: UUID, who: Party, pool: Pool, temporal: Temporal, body: WithdrawBody | None = None
+    request_id: UUID,
+    who: Party,
+    pool: Pool,
+    temporal: Temporal,
+    settings: AppSettings,
+    body: WithdrawBody | None = None,
 ) -> DisassociationRequest:
     reason = body.reason if body else None
-    return await _decide(request_id, DecisionAction.WITHDRAW, reason, who, pool, temporal)
+    return await _decide(request_id, DecisionAction.WITHDRAW, reason, who, pool, temporal, settings)

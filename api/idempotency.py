@@ -1,0 +1,212 @@
+"""Idempotency-Key for the POST routes that create or decide something.
+
+A retry with the same key and body gets the first response again (with `Idempotent-Replayed:
+true`); the same key with another body is 422 `idempotency_key_reused`. Keys belong to the caller
+and are kept at least `ASSOCFLOW_IDEMPOTENCY_TTL` (24 h). Concurrent retries wait for the first
+to finish. A response of 500 or more is not kept, so a retry runs again; routes that start a
+workflow name it after the key, so such a retry joins the first attempt's workflow.
+
+Routes whose response shows a secret (`POST /v1/admin/tokens`, webhook endpoints) take no key:
+keeping their response would keep the secret.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import re
+import time
+from datetime import timedelta
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.deps import identify
+from api.problems import problem_response
+from store import idempotency
+
+log = logging.getLogger(__name__)
+
+ROUTES = [
+    re.compile(pattern)
+    for pattern in (
+        r"/v1/disassociations",
+        r"/v1/disassociations/[^/]+/(agree|reject|withdraw)",
+        r"/v1/verification-codes",
+        r"/v1/admin/partners",
+        r"/v1/admin/partners/[^/]+/users",
+        r"/v1/admin/customers",
+        r"/v1/admin/associations",
+    )
+]
+_KEY = re.compile(r"[\x21-\x7e]{1,200}")  # visible ASCII
+KEPT_HEADERS = ("content-type", "location", "retry-after", "cache-control")
+# A claim older than this belongs to a process that died; a retry may take it over.
+STALE_AFTER = timedelta(seconds=60)
+WAIT_FOR_FIRST = 40.0  # longer than the API waits on a workflow
+
+
+class IdempotencyMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = Headers(scope=scope) if scope["type"] == "http" else None
+        key = headers.get("idempotency-key") if headers else None
+        if (
+            key is None
+            or scope["method"] != "POST"
+            or not any(r.fullmatch(scope["path"]) for r in ROUTES)
+        ):
+            await self.app(scope, receive, send)
+            return
+        if not _KEY.fullmatch(key):
+            await _send(
+                scope,
+                send,
+                _problem(
+                    422,
+                    "validation_error",
+                    "Idempotency-Key must be 1 to 200 visible ASCII characters.",
+                ),
+            )
+            return
+        state = scope["app"].state
+        body = await _read_body(receive)  # capped by the body-limit middleware around this one
+        caller = await _caller(state, headers)
+        if caller is None:  # let the route answer 401
+            await self.app(scope, _replay_body(body), send)
+            return
+        route = f"POST {scope['path']}"
+        await self._once(scope, send, state.pool, caller, key, route, body)
+
+    async def _once(self, scope, send, pool, caller, key, route, body) -> None:
+        body_hash = _canonical_hash(body)
+        deadline = time.monotonic() + WAIT_FOR_FIRST
+        while True:
+            async with pool.connection() as conn:
+                outcome, stored = await idempotency.claim(
+                    conn, caller, key, route, body_hash, STALE_AFTER
+                )
+            if outcome == "new":
+                await self._run_and_keep(scope, send, pool, caller, key, body)
+                return
+            if outcome == "replay":
+                assert stored is not None
+                await _send_stored(send, stored, replayed=True)
+                return
+            if outcome == "mismatch":
+                await _send(scope, send, _problem(
+                    422, "idempotency_key_reused",
+                    "This Idempotency-Key was used for a different request; use a new key.",
+                ))  # fmt: skip
+                return
+            if time.monotonic() > deadline:
+                await _send(scope, send, _problem(
+                    409, "idempotency_key_in_use",
+                    "A request with this Idempotency-Key is still running; retry shortly.",
+                    headers={"Retry-After": "1"},
+                ))  # fmt: skip
+                return
+            await asyncio.sleep(0.05)
+
+    async def _run_and_keep(self, scope, send, pool, caller, key, body) -> None:
+        captured: list[Message] = []
+
+        async def capture(message: Message) -> None:
+            captured.append(message)
+
+        try:
+            await self.app(scope, _replay_body(body), capture)
+        except BaseException:
+            async with pool.connection() as conn:
+                await idempotency.release(conn, caller, key)
+            raise
+        start = next(m for m in captured if m["type"] == "http.response.start")
+        content = b"".join(
+            m.get("body", b"") for m in captured if m["type"] == "http.response.body"
+        )
+        stored = idempotency.Stored(
+            status_code=start["status"],
+            headers={
+                name.decode().lower(): value.decode()
+                for name, value in start.get("headers", [])
+                if name.decode().lower() in KEPT_HEADERS
+            },
+            body=content,
+        )
+        try:
+            async with pool.connection() as conn:
+                if stored.status_code >= 500:
+                    await idempotency.release(conn, caller, key)
+                else:
+                    await idempotency.complete(conn, caller, key, stored)
+        except Exception:  # the work is done; a lost key only means a retry runs again
+            log.exception("could not keep the response for an Idempotency-Key")
+        for message in captured:
+            await send(message)
+
+
+async def _caller(state, headers: Headers) -> str | None:
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return None
+    async with state.pool.connection() as conn:
+        who = await identify(state.settings, conn, token.strip())
+    return None if who is None else who.ref
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay_body(body: bytes) -> Receive:
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
+
+
+def _canonical_hash(body: bytes) -> bytes:
+    """The same JSON in another spacing or key order is the same body."""
+    try:
+        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+    except ValueError:
+        canonical = body
+    return hashlib.sha256(canonical).digest()
+
+
+def _problem(status: int, code: str, detail: str, headers: dict[str, str] | None = None):
+    return problem_response(status, code, detail, headers=headers)
+
+
+async def _send(scope: Scope, send: Send, response) -> None:
+    async def no_body() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    await response(scope, no_body, send)
+
+
+async def _send_stored(send: Send, stored: idempotency.Stored, *, replayed: bool) -> None:
+    headers = [(k.encode(), v.encode()) for k, v in stored.headers.items()]
+    headers.append((b"content-length", str(len(stored.body)).encode()))
+    if replayed:
+        headers.append((b"idempotent-replayed", b"true"))
+    await send({"type": "http.response.start", "status": stored.status_code, "headers": headers})
+    await send({"type": "http.response.body", "body": stored.body})

@@ -1,0 +1,86 @@
+"""Idempotency keys: the first response to a (caller, key) is stored and replayed to retries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Literal
+
+from psycopg import AsyncConnection
+from psycopg.types.json import Jsonb
+
+Outcome = Literal["new", "replay", "mismatch", "in_progress"]
+
+
+@dataclass(frozen=True)
+class Stored:
+    status_code: int
+    headers: dict[str, str]
+    body: bytes
+
+
+async def claim(
+    conn: AsyncConnection,
+    caller: str,
+    key: str,
+    route: str,
+    body_hash: bytes,
+    stale_after: timedelta,
+) -> tuple[Outcome, Stored | None]:
+    """Claim the key for this request, or say why not.
+
+    "new": this request runs (a first use, or a retry taking over from a process that died while
+    it ran); "replay": the stored response; "mismatch": the key was used for another request;
+    "in_progress": another request with it is still running.
+    """
+    cur = await conn.execute(
+        "INSERT INTO idempotency_keys (caller, key, route, body_hash) VALUES (%s, %s, %s, %s)"
+        " ON CONFLICT DO NOTHING RETURNING caller",
+        (caller, key, route, body_hash),
+    )
+    if await cur.fetchone() is not None:
+        return "new", None
+    cur = await conn.execute(
+        "SELECT route, body_hash, started_at, completed_at, status_code, headers, body,"
+        " started_at < now() - %s AS stale FROM idempotency_keys WHERE caller = %s AND key = %s",
+        (stale_after, caller, key),
+    )
+    row = await cur.fetchone()
+    if row is None:  # released between the two statements: try once more
+        return await claim(conn, caller, key, route, body_hash, stale_after)
+    if row["route"] != route or bytes(row["body_hash"]) != body_hash:
+        return "mismatch", None
+    if row["completed_at"] is not None:
+        return "replay", Stored(row["status_code"], row["headers"], bytes(row["body"]))
+    if row["stale"]:
+        cur = await conn.execute(
+            "UPDATE idempotency_keys SET started_at = now() WHERE caller = %s AND key = %s"
+            " AND completed_at IS NULL AND started_at = %s RETURNING caller",
+            (caller, key, row["started_at"]),
+        )
+        if await cur.fetchone() is not None:
+            return "new", None
+    return "in_progress", None
+
+
+async def complete(conn: AsyncConnection, caller: str, key: str, response: Stored) -> None:
+    await conn.execute(
+        "UPDATE idempotency_keys SET completed_at = now(), status_code = %s, headers = %s, body = %s"
+        " WHERE caller = %s AND key = %s",
+        (response.status_code, Jsonb(response.headers), response.body, caller, key),
+    )
+
+
+async def release(conn: AsyncConnection, caller: str, key: str) -> None:
+    """Forget a claim whose request failed in a way a retry may fix."""
+    await conn.execute(
+        "DELETE FROM idempotency_keys WHERE caller = %s AND key = %s AND completed_at IS NULL",
+        (caller, key),
+    )
+
+
+async def purge(conn: AsyncConnection, older_than: timedelta) -> int:
+    cur = await conn.execute(
+        "DELETE FROM idempotency_keys WHERE started_at < now() - %s", (older_than,)
+    )
+    return cur.rowcount

@@ -1,0 +1,87 @@
+"""Resource limits: rate limits per account (429 with Retry-After), body size, caps."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.api.test_disassociations import assert_problem, submit
+from tests.conftest import api_client, make_settings
+from tests.factories import bearer
+
+pytestmark = pytest.mark.devserver
+
+
+async def test_submits_are_rate_limited_per_account(
+    database_url, task_queue, dev_env, dev_worker, factory
+):
+    settings = make_settings(database_url, task_queue, rate_limit_submit="2/minute")
+    world, other = await factory.world(), await factory.world()
+    async with api_client(settings, dev_env.client) as api:
+        assert (await submit(api, world.customer, world.association_id)).status_code == 201
+        assert_problem(
+            await submit(api, world.customer, world.association_id), 409, "request_pending"
+        )
+        limited = await submit(api, world.customer, world.association_id)
+        assert_problem(limited, 429, "rate_limited")
+        assert 1 <= int(limited.headers["retry-after"]) <= 60
+        # Another account has its own allowance.
+        assert (await submit(api, other.customer, other.association_id)).status_code == 201
+
+
+async def test_verification_codes_are_rate_limited_per_account(
+    database_url, task_queue, dev_env, dev_worker, factory
+):
+    settings = make_settings(database_url, task_queue, rate_limit_verification="3/minute")
+    world = await factory.world()
+    body = {"purpose": "disassociation.submit"}
+    async with api_client(settings, dev_env.client) as api:
+        for _ in range(3):
+            sent = await api.post(
+                "/v1/verification-codes", json=body, headers=bearer(world.customer)
+            )
+            assert sent.status_code == 202
+        limited = await api.post(
+            "/v1/verification-codes", json=body, headers=bearer(world.customer)
+        )
+        assert_problem(limited, 429, "rate_limited")
+        assert "retry-after" in limited.headers
+
+
+async def test_bodies_are_capped(api, factory):
+    world = await factory.world()
+    huge = {
+        "association_id": str(world.association_id),
+        "reason": "x" * (70 * 1024),
+        "acknowledged": True,
+    }
+    response = await api.post("/v1/disassociations", json=huge, headers=bearer(world.customer))
+    assert_problem(response, 413, "payload_too_large")
+    with_key = await api.post(
+        "/v1/disassociations",
+        json=huge,
+        headers={**bearer(world.customer), "Idempotency-Key": "big"},
+    )
+    assert_problem(with_key, 413, "payload_too_large")
+
+
+async def test_lists_and_strings_are_capped(api, factory):
+    world = await factory.world()
+    assert_problem(
+        await api.get("/v1/disassociations?limit=101", headers=bearer(world.customer)),
+        422,
+        "validation_error",
+    )
+    assert_problem(
+        await api.get("/v1/disassociations?limit=0", headers=bearer(world.customer)),
+        422,
+        "validation_error",
+    )
+    operator = bearer("test-operator-token")
+    long_name = await api.post("/v1/admin/customers", json={"name": "n" * 201}, headers=operator)
+    assert_problem(long_name, 422, "validation_error")
+    too_many = await api.post(
+        f"/v1/admin/partners/{world.partner_id}/users",
+        json={"name": "u", "permissions": ["admin"] * 5},
+        headers=operator,
+    )
+    assert_problem(too_many, 422, "validation_error")
