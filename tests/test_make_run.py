@@ -53,11 +53,27 @@ def tokens_in(banner: str) -> dict[str, str]:
     return dict(re.findall(r"^export (\w+_TOKEN)=(\S+)", banner, re.MULTILINE))
 
 
-def walkthrough() -> str:
-    """The README's walkthrough, exactly as a user would paste it."""
+def readme_section(name: str) -> str:
+    """The README's shell blocks between `<!-- name:start -->` and `<!-- name:end -->`, exactly
+    as a user would paste them."""
     readme = (ROOT / "README.md").read_text()
-    section = readme.split("<!-- walkthrough:start -->")[1].split("<!-- walkthrough:end -->")[0]
+    section = readme.split(f"<!-- {name}:start -->")[1].split(f"<!-- {name}:end -->")[0]
     return "\n".join(re.findall(r"```bash\n(.*?)```", section, re.DOTALL))
+
+
+def paste(name: str, data_dir: Path) -> str:
+    script = readme_section(name)
+    assert "source .data/demo.env" in script
+    script = script.replace("source .data/demo.env", f"source {data_dir}/demo.env")
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
 
 
 def test_make_run_serves_the_walkthrough_stops_cleanly_and_keeps_data(tmp_path):
@@ -76,20 +92,13 @@ def test_make_run_serves_the_walkthrough_stops_cleanly_and_keeps_data(tmp_path):
         assert httpx.get(f"{api}/readyz").status_code == 200
         assert httpx.get(f"http://127.0.0.1:{ports[2]}/").status_code == 200  # the Temporal UI
 
-        script = walkthrough()
-        assert "source .data/demo.env" in script
-        script = script.replace("source .data/demo.env", f"source {data_dir}/demo.env")
-        done = subprocess.run(
-            ["bash", "-euo", "pipefail", "-c", script],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
-        assert '"status":"agreed"' in done.stdout
-        assert '"status":"rejected"' in done.stdout
-        assert '"code":"check_failed"' in done.stdout
+        out = paste("walkthrough", data_dir)
+        assert '"status":"agreed"' in out
+        assert '"status":"rejected"' in out
+        assert '"code":"check_failed"' in out
+        last = paste("verification", data_dir).strip().splitlines()
+        assert '"code":"verification_required"' in last[-3]
+        assert '"status":"agreed"' in last[-1]
     finally:
         code = first.interrupt()
     assert code == 0

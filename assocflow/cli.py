@@ -1,0 +1,131 @@
+"""`assocflow`: operators' command line (tokens, migrations), on DATABASE_URL.
+
+assocflow tokens create --subject-kind operator --subject-id alice --expires-in P30D
+assocflow tokens list
+assocflow tokens revoke <token id>
+assocflow migrate
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Literal
+from uuid import UUID
+
+import psycopg
+import typer
+from psycopg.rows import dict_row
+from pydantic import TypeAdapter
+
+from assocflow.settings import Settings
+from store import accounts, audit, tokens
+from store.db import migrate as apply_migrations
+
+app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True)
+tokens_app = typer.Typer(
+    help="Bearer tokens: create (shown once), list, revoke.", no_args_is_help=True
+)
+app.add_typer(tokens_app, name="tokens")
+
+SubjectKind = Literal["operator", "partner_user", "customer"]
+
+
+def _actor() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+async def _connect() -> psycopg.AsyncConnection:
+    return await psycopg.AsyncConnection.connect(
+        Settings().database_url, autocommit=True, row_factory=dict_row
+    )
+
+
+@app.command()
+def migrate() -> None:
+    """Apply the schema migrations that are not applied yet."""
+    applied = asyncio.run(apply_migrations(Settings().database_url))
+    typer.echo("\n".join(applied) if applied else "The schema is up to date.")
+
+
+@tokens_app.command("create")
+def create_token(
+    subject_kind: Annotated[str, typer.Option(help="operator, partner_user or customer")],
+    subject_id: Annotated[
+        str, typer.Option(help="The user's or customer's id; a name for an operator")
+    ],
+    expires_in: Annotated[
+        str | None, typer.Option(help="ISO 8601 duration, e.g. P30D; none: no expiry")
+    ] = None,
+    label: Annotated[str | None, typer.Option(help="What the token is for")] = None,
+) -> None:
+    """Create a token and print it: this is the only time it is shown."""
+    kind: SubjectKind = TypeAdapter(SubjectKind).validate_python(subject_kind)
+    lifetime = None if expires_in is None else TypeAdapter(timedelta).validate_python(expires_in)
+
+    async def run() -> tuple[dict, str]:
+        async with await _connect() as conn:
+            if kind != "operator":
+                lookup = (
+                    accounts.get_partner_user if kind == "partner_user" else accounts.get_customer
+                )
+                if await lookup(conn, UUID(subject_id)) is None:
+                    raise typer.BadParameter(f"no {kind} with id {subject_id}")
+            async with conn.transaction():
+                row, token = await tokens.create(
+                    conn,
+                    subject_kind=kind,
+                    subject_id=subject_id,
+                    created_by=_actor(),
+                    expires_at=None if lifetime is None else datetime.now(UTC) + lifetime,
+                    label=label,
+                )
+                await audit.record(
+                    conn, _actor(), "token.created", "token", row["id"],
+                    after=json.loads(json.dumps(row, default=str)),
+                )  # fmt: skip
+            return row, token
+
+    row, token = asyncio.run(run())
+    typer.echo(f"id:      {row['id']}", err=True)
+    typer.echo(f"expires: {row['expires_at'] or 'never'}", err=True)
+    typer.echo(token)
+
+
+@tokens_app.command("list")
+def list_tokens() -> None:
+    """Every token (never the secret): id, subject, creator, expiry, revocation."""
+
+    async def run() -> list[dict]:
+        async with await _connect() as conn:
+            return await tokens.list_all(conn)
+
+    for row in asyncio.run(run()):
+        state = "revoked" if row["revoked_at"] else "active"
+        typer.echo(
+            f"{row['id']}  {state:7}  {row['subject_kind']}:{row['subject_id']}"
+            f"  by {row['created_by']}  expires {row['expires_at'] or 'never'}"
+        )
+
+
+@tokens_app.command("revoke")
+def revoke_token(token_id: UUID) -> None:
+    """Revoke a token; it is refused (401) from now on."""
+
+    async def run() -> dict | None:
+        async with await _connect() as conn, conn.transaction():
+            row = await tokens.revoke(conn, token_id)
+            if row is not None:
+                await audit.record(conn, _actor(), "token.revoked", "token", token_id)
+            return row
+
+    if asyncio.run(run()) is None:
+        typer.echo(f"No token with id {token_id}.", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"Revoked {token_id}.")
+
+
+if __name__ == "__main__":
+    app()
