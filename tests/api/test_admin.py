@@ -181,3 +181,29 @@ async def test_admin_routes_are_for_operators_only(api, factory):
         api, "/customers", {"name": "By Alice"}, headers=bearer(issued.json()["token"])
     )
     assert created.status_code == 201
+
+
+async def test_operator_actions_are_on_record(api, factory):
+    partner = (await post(api, "/partners", {"name": "Audited", "type": "reseller"})).json()
+    frozen = await api.patch(
+        f"/v1/admin/partners/{partner['id']}", json={"frozen": True}, headers=OPERATOR
+    )
+    assert frozen.status_code == 200
+    renamed = await api.patch(
+        f"/v1/admin/partners/{partner['id']}", json={"name": "Audited 2"}, headers=OPERATOR
+    )
+    assert renamed.status_code == 200
+    log = (await api.get("/v1/admin/audit-log?limit=100", headers=OPERATOR)).json()["items"]
+    mine = [e for e in log if e["target_id"] == partner["id"]]
+    assert [(e["action"], e["before"], e["after"]) for e in mine] == [
+        ("partner.updated", {"name": "Audited"}, {"name": "Audited 2"}),
+        ("partner.frozen", {"frozen": False}, {"frozen": True}),
+        ("partner.created", None, mine[-1]["after"]),
+    ]
+    assert all(e["actor"] == "operator:bootstrap" for e in mine)
+    assert mine[-1]["after"]["name"] == "Audited"
+    assert_problem(
+        await api.get("/v1/admin/audit-log", headers=bearer((await factory.world()).partner_admin)),
+        403,
+        "forbidden",
+    )
