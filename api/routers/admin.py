@@ -93,7 +93,20 @@ async def update_partner(partner_id: UUID, body: PartnerPatch, who: Operator, co
                 raise _invalid(
                     "type", "A partner with resellers under it cannot become a reseller."
                 )
-        return await accounts.update_partner(conn, partner_id, changes)
+        row = await accounts.update_partner(conn, partner_id, changes)
+        changed = {k: v for k, v in changes.items() if current.get(k) != v}
+        if changed:
+            await _audit(
+                conn, who, _partner_action(changed), "partner", partner_id,
+                before={k: current[k] for k in changed}, after=changed,
+            )  # fmt: skip
+        return row
+
+
+def _partner_action(changed: dict) -> str:
+    if "frozen" in changed:
+        return "partner.frozen" if changed["frozen"] else "partner.unfrozen"
+    return "partner.updated"
 
 
 @router.post("/partners/{partner_id}/users", status_code=201, response_model=PartnerUser)
@@ -102,9 +115,12 @@ async def create_partner_user(
 ) -> dict:
     if await accounts.get_partner(conn, partner_id) is None:
         raise not_found("partner")
-    return await accounts.create_partner_user(
-        conn, partner_id, body.name, sorted(set(body.permissions))
-    )
+    async with conn.transaction():
+        row = await accounts.create_partner_user(
+            conn, partner_id, body.name, sorted(set(body.permissions))
+        )
+        await _audit(conn, who, "partner_user.created", "partner_user", row["id"], after=row)
+    return row
 
 
 @router.post("/customers", status_code=201, response_model=Customer)
@@ -127,9 +143,15 @@ async def get_customer(customer_id: UUID, who: Operator, conn: Conn) -> dict:
 async def put_standing(customer_id: UUID, body: Standing, who: Operator, conn: Conn) -> dict:
     if await accounts.get_customer(conn, customer_id) is None:
         raise not_found("customer")
-    return await accounts.put_standing(
-        conn, customer_id, AccountStanding.model_validate(body.model_dump())
-    )
+    standing = AccountStanding.model_validate(body.model_dump())
+    async with conn.transaction():
+        before = await accounts.get_standing(conn, customer_id)
+        row = await accounts.put_standing(conn, customer_id, standing)
+        await _audit(
+            conn, who, "standing.updated", "customer", customer_id,
+            before=before.model_dump(mode="json"), after=standing.model_dump(mode="json"),
+        )  # fmt: skip
+    return row
 
 
 @router.get("/customers/{customer_id}/standing", response_model=AccountStanding)

@@ -67,6 +67,12 @@ async def test_standing_is_put_and_drives_the_check(api, factory):
     )
     assert put.status_code == 200, put.text
     assert put.json()["active_reserved_instances"] == 2 and put.json()["currency_set"] is True
+    [entry] = (await api.get("/v1/admin/audit-log?limit=1", headers=OPERATOR)).json()["items"]
+    assert (entry["action"], entry["target_id"]) == ("standing.updated", str(world.customer_id))
+    assert (
+        entry["before"]["active_reserved_instances"] == 0
+        and entry["after"]["active_reserved_instances"] == 2
+    )
     check = await api.post(
         "/v1/disassociation-checks",
         json={"association_id": str(world.association_id)},
