@@ -18,6 +18,7 @@ from assocflow.settings import Settings
 from assocflow.temporal import connect, ensure_search_attributes
 from store.accounts import AccountStandingSource, PostgresStanding
 from store.db import migrate, open_pool
+from webhooks.relay import WebhookRelay
 from workflows.disassociation import DisassociationWorkflow
 
 log = logging.getLogger("assocflow.worker")
@@ -56,12 +57,17 @@ async def main() -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        relay = WebhookRelay(pool, settings) if settings.webhook_relay else None
         async with build_worker(client, pool, settings.task_queue):
             log.info(
                 "worker polling task queue %r on %s", settings.task_queue, settings.temporal_address
             )
+            relaying = asyncio.create_task(relay.run(stop)) if relay else None
             await stop.wait()
             log.info("worker stopping")
+            if relay is not None and relaying is not None:
+                await relaying
+                await relay.aclose()
     finally:
         await pool.close()
 

@@ -18,7 +18,15 @@ from temporalio.client import Client
 from api import problems
 from api.bodylimit import BodyLimitMiddleware
 from api.idempotency import IdempotencyMiddleware
-from api.routers import account, admin, associations, disassociations, health, records
+from api.routers import (
+    account,
+    admin,
+    associations,
+    disassociations,
+    health,
+    records,
+    webhooks,
+)
 from assocflow.settings import Settings
 from assocflow.temporal import connect
 from store import idempotency, ratelimit
@@ -78,7 +86,7 @@ def create_app(
     app.add_middleware(IdempotencyMiddleware)
     # Added last, so it runs first: nothing reads more than the cap.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    for module in (associations, disassociations, records, account, admin, health):
+    for module in (associations, disassociations, records, account, webhooks, admin, health):
         app.include_router(module.router)
     return app
 

@@ -48,6 +48,16 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     webhook_allow_private: bool = False
+    # Encrypts webhook signing secrets at rest (a Fernet key); webhooks are off without it.
+    encryption_key: SecretStr | None = None
+    # The worker delivers webhooks unless this is off (to run the relay elsewhere).
+    webhook_relay: bool = True
+    webhook_max_attempts: int = Field(default=12, ge=1)
+    webhook_backoff_base: timedelta = timedelta(seconds=5)
+    webhook_backoff_cap: timedelta = timedelta(hours=2)
+    webhook_timeout: timedelta = timedelta(seconds=10)
+    # A delivery claimed by a relay that then died is tried again after this.
+    webhook_lease: timedelta = timedelta(seconds=60)
 
     @field_validator("rate_limit_submit", "rate_limit_verification")
     @classmethod
@@ -55,7 +65,16 @@ class Settings(BaseSettings):
         parse_rate(value)
         return value
 
-    @field_validator("response_window", "reminder_before", "idempotency_ttl", mode="before")
+    @field_validator(
+        "response_window",
+        "reminder_before",
+        "idempotency_ttl",
+        "webhook_backoff_base",
+        "webhook_backoff_cap",
+        "webhook_timeout",
+        "webhook_lease",
+        mode="before",
+    )
     @classmethod
     def _seconds_or_iso(cls, value: object) -> object:
         """Environment values are strings: "30" means seconds, anything else ISO 8601."""

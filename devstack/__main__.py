@@ -22,6 +22,7 @@ from assocflow.settings import Settings
 from devstack import services
 from devstack.seed import DEMO_TOKENS, seed
 from store.db import migrate
+from webhooks.secrets import new_key
 
 ROOT = Path(__file__).resolve().parent.parent
 cli = typer.Typer(add_completion=False, help=__doc__)
@@ -96,6 +97,13 @@ def run(
             DATABASE_URL=database_url,
             TEMPORAL_ADDRESS=temporal_address,
             PYTHONUNBUFFERED="1",
+            # A local stack may send webhooks to local receivers, and keeps its own key for
+            # the endpoints' signing secrets.
+            ASSOCFLOW_WEBHOOK_ALLOW_PRIVATE=os.environ.get(
+                "ASSOCFLOW_WEBHOOK_ALLOW_PRIVATE", "true"
+            ),
+            ASSOCFLOW_ENCRYPTION_KEY=os.environ.get("ASSOCFLOW_ENCRYPTION_KEY")
+            or _local_key(data_dir / "encryption.key"),
         )
         stack.start("worker", [sys.executable, "worker.py"], env, log_dir)
         stack.start(
@@ -131,6 +139,15 @@ def run(
         typer.echo("\nassocflow: stopping…")
     finally:
         stack.stop()
+
+
+def _local_key(path: Path) -> str:
+    """The local stack's encryption key, made once and kept with its data."""
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(new_key())
+    return path.read_text().strip()
 
 
 def _local_postgres(data_dir: Path) -> str:

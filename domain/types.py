@@ -16,6 +16,20 @@ def workflow_id_for(request_id: UUID) -> str:
     return f"disassociation-{request_id}"
 
 
+# Every event a notification (message center and webhook) can carry.
+EVENT_TYPES = (
+    "disassociation.requested",
+    "disassociation.reminder",
+    "disassociation.agreed",
+    "disassociation.auto_agreed",
+    "disassociation.rejected",
+    "disassociation.expired",
+    "disassociation.withdrawn",
+    "association.ended",
+    "verification.code",
+)
+
+
 class PartnerType(StrEnum):
     RESELLER = "reseller"
     DISTRIBUTOR = "distributor"

@@ -13,6 +13,7 @@ from uuid import UUID
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
+from store import webhooks
 from store.pagination import newest_first
 
 Row = dict[str, Any]
@@ -33,12 +34,16 @@ async def notify(
     request_id: UUID | None = None,
     association_id: UUID | None = None,
 ) -> None:
-    """Queue one notification (message center + webhooks) in the caller's transaction."""
+    """Queue one notification (message center + webhooks) in the caller's transaction.
+
+    The payload is the Standard Webhooks body: `type`, `timestamp`, `data`.
+    """
     payload = {"type": event_type, "timestamp": created_at.isoformat(), "data": data}
-    await conn.execute(
+    cur = await conn.execute(
         "INSERT INTO notifications (effect_key, recipient_kind, recipient_id, event_type, summary,"
         " request_id, association_id, payload, created_at)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (effect_key) DO NOTHING",
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (effect_key) DO NOTHING"
+        " RETURNING id",
         (
             effect_key,
             recipient_kind,
@@ -51,6 +56,9 @@ async def notify(
             created_at,
         ),
     )
+    inserted = await cur.fetchone()
+    if inserted is not None:  # on a retried transaction, the deliveries exist already
+        await webhooks.fan_out(conn, inserted["id"], recipient_kind, recipient_id, event_type)
 
 
 async def list_for(

@@ -33,12 +33,14 @@ def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
         raise InvalidCursor("the cursor is not one this API returned") from exc
 
 
-def _keyset_clause(cursor: str | None, time_column: str, params: dict[str, Any]) -> str | None:
+def _keyset_clause(
+    cursor: str | None, time_column: str, id_column: str, params: dict[str, Any]
+) -> str | None:
     """The WHERE clause that starts a newest-first page after `cursor` (None for the first page)."""
     if cursor is None:
         return None
     params["cursor_at"], params["cursor_id"] = decode_cursor(cursor)
-    return f"({time_column}, id) < (%(cursor_at)s, %(cursor_id)s)"
+    return f"({time_column}, {id_column}) < (%(cursor_at)s, %(cursor_id)s)"
 
 
 def _page(
@@ -48,7 +50,7 @@ def _page(
     if len(rows) <= limit:
         return rows, None
     last = rows[limit - 1]
-    return rows[:limit], encode_cursor(last[time_column], last["id"])
+    return rows[:limit], encode_cursor(last[time_column.split(".")[-1]], last["id"])
 
 
 async def newest_first(
@@ -57,6 +59,7 @@ async def newest_first(
     table: str,
     columns: str,
     time_column: str,
+    id_column: str = "id",
     scope: Scope | None,
     equals: dict[str, Any],
     since: datetime | None = None,
@@ -71,8 +74,9 @@ async def newest_first(
     where = ["true"] if scope is None else [scope.clause(params)]
     for column, value in equals.items():
         if value is not None:
-            params[column] = value
-            where.append(f"{column} = %({column})s")
+            name = column.replace(".", "_")
+            params[name] = value
+            where.append(f"{column} = %({name})s")
     if since is not None:
         params["since"] = since
         where.append(f"{time_column} >= %(since)s")
@@ -81,11 +85,11 @@ async def newest_first(
         where.append(f"{time_column} < %(until)s")
     if extra_where is not None:
         where.append(extra_where)
-    if (after_cursor := _keyset_clause(cursor, time_column, params)) is not None:
+    if (after_cursor := _keyset_clause(cursor, time_column, id_column, params)) is not None:
         where.append(after_cursor)
     cur = await conn.execute(
         f"SELECT {columns} FROM {table} WHERE {' AND '.join(where)}"
-        f" ORDER BY {time_column} DESC, id DESC LIMIT %(limit)s",
+        f" ORDER BY {time_column} DESC, {id_column} DESC LIMIT %(limit)s",
         params,
     )
     return _page(await cur.fetchall(), limit, time_column)

@@ -3,9 +3,11 @@ server (Updates) and the time-skipping test server (deadlines in days), one work
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -22,6 +24,8 @@ from assocflow.temporal import ensure_search_attributes
 from devstack import services
 from store.db import migrate, open_pool
 from tests.factories import Factory
+from webhooks.relay import WebhookRelay
+from webhooks.secrets import new_key
 from worker import build_worker
 from workflows.shared import SEARCH_ATTRIBUTES
 
@@ -107,9 +111,32 @@ def make_settings(database_url: str, task_queue: str, **overrides: object) -> Se
     return Settings(database_url=database_url, task_queue=task_queue, **overrides)
 
 
+# Webhooks in tests go to receivers on this machine, and retry in milliseconds, not minutes.
+ENCRYPTION_KEY = new_key()
+WEBHOOKS = {
+    "encryption_key": ENCRYPTION_KEY,
+    "webhook_allow_private": True,
+    "webhook_backoff_base": timedelta(milliseconds=50),
+    "webhook_backoff_cap": timedelta(milliseconds=200),
+    "webhook_timeout": timedelta(seconds=5),
+}
+
+
 @pytest.fixture
 def settings(database_url: str, task_queue: str) -> Settings:
-    return make_settings(database_url, task_queue, operator_token="test-operator-token")
+    return make_settings(database_url, task_queue, operator_token="test-operator-token", **WEBHOOKS)
+
+
+@pytest.fixture
+async def relay(settings: Settings, pool: AsyncConnectionPool) -> AsyncIterator[WebhookRelay]:
+    """The webhook relay, running for one test."""
+    relay = WebhookRelay(pool, settings)
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    yield relay
+    stop.set()
+    await task
+    await relay.aclose()
 
 
 @pytest.fixture

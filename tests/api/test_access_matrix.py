@@ -95,6 +95,21 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/v1/notifications/{notification_id}/read"): row(
         operator=403, partner_admin=200, partner_user_without_permission=200, other_partner=404,
         distributor_of_the_partner=404, customer=404, other_customer=404),
+    ("POST", "/v1/webhook-endpoints"): row(
+        operator=403, partner_admin=201, partner_user_without_permission=403, other_partner=201,
+        distributor_of_the_partner=201, customer=201, other_customer=201),
+    ("GET", "/v1/webhook-endpoints"): row(
+        operator=403, partner_admin=200, partner_user_without_permission=200, other_partner=200,
+        distributor_of_the_partner=200, customer=200, other_customer=200),
+    ("GET", "/v1/webhook-endpoints/{endpoint_id}"): row(
+        operator=403, partner_admin=200, partner_user_without_permission=200, other_partner=404,
+        distributor_of_the_partner=404, customer=404, other_customer=404),
+    ("DELETE", "/v1/webhook-endpoints/{endpoint_id}"): row(
+        operator=403, partner_admin=204, partner_user_without_permission=403, other_partner=404,
+        distributor_of_the_partner=404, customer=404, other_customer=404),
+    ("GET", "/v1/webhook-endpoints/{endpoint_id}/deliveries"): row(
+        operator=403, partner_admin=200, partner_user_without_permission=200, other_partner=404,
+        distributor_of_the_partner=404, customer=404, other_customer=404),
     ("GET", "/v1/admin/partners"): admin(200),
     ("POST", "/v1/admin/partners"): admin(201),
     ("GET", "/v1/admin/partners/{partner_id}"): admin(200),
@@ -122,6 +137,7 @@ BODIES = {
     ("POST", "/v1/disassociations/{request_id}/reject"): lambda w: {"reason": "matrix"},
     ("POST", "/v1/verification-codes"): lambda w: {"purpose": "disassociation.submit"},
     ("PATCH", "/v1/settings"): lambda w: {"verification_required": True},
+    ("POST", "/v1/webhook-endpoints"): lambda w: {"url": "http://127.0.0.1:9/hooks"},
     ("POST", "/v1/admin/partners"): lambda w: {"name": "matrix", "type": "reseller"},
     ("PATCH", "/v1/admin/partners/{partner_id}"): lambda w: {"frozen": False},
     ("POST", "/v1/admin/partners/{partner_id}/users"): lambda w: {"name": "m", "permissions": ["admin"]},
@@ -145,6 +161,7 @@ class MatrixWorld:
     request_id: object | None = None
     notification_id: object | None = None
     token_id: object | None = None
+    endpoint_id: object | None = None
 
 
 async def build(factory, api, path: str) -> MatrixWorld:
@@ -182,6 +199,13 @@ async def build(factory, api, path: str) -> MatrixWorld:
             world.request_id,
         )
         world.notification_id = note["id"]
+    if "{endpoint_id}" in path:
+        created = await api.post(
+            "/v1/webhook-endpoints",
+            json={"url": "http://127.0.0.1:9/hooks"},
+            headers=bearer(w.partner_admin),
+        )
+        world.endpoint_id = created.json()["id"]
     if "{token_id}" in path:
         [token] = await factory.fetch(
             "SELECT id FROM api_tokens WHERE subject_id = %s LIMIT 1", str(w.customer_id)

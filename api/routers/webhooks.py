@@ -1,0 +1,147 @@
+"""Webhook endpoints: register, list, remove, and read what was delivered."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, Field, HttpUrl
+
+from api.deps import AppSettings, Conn, Party
+from api.pages import cursor_problem
+from api.problems import Problem, not_found
+from api.schemas import Body, Limit, Page
+from domain.types import EVENT_TYPES
+from store import webhooks
+from webhooks.relay import webhook_id
+from webhooks.secrets import SecretBox, new_secret
+from webhooks.urls import UnsafeURL, check_url
+
+router = APIRouter(prefix="/v1/webhook-endpoints", tags=["webhooks"])
+
+EventType = Literal[EVENT_TYPES]  # type: ignore[valid-type]
+
+
+class EndpointIn(Body):
+    url: HttpUrl = Field(description="Where to POST events; a public http(s) address.")
+    description: str | None = Field(default=None, max_length=200)
+    event_types: list[EventType] | None = Field(
+        default=None, max_length=len(EVENT_TYPES), description="Only these events; all if absent."
+    )
+
+
+class Endpoint(BaseModel):
+    id: UUID
+    url: str
+    description: str | None = None
+    event_types: list[str] | None = None
+    enabled: bool
+    disabled_reason: str | None = None
+    created_at: datetime
+
+
+class NewEndpoint(Endpoint):
+    secret: str = Field(
+        description="The `whsec_` signing secret. It is shown only in this response."
+    )
+
+
+class Attempt(BaseModel):
+    attempt: int
+    attempted_at: datetime
+    status_code: int | None = None
+    error: str | None = None
+    duration_ms: int
+
+
+class Delivery(BaseModel):
+    id: UUID
+    webhook_id: str
+    notification_id: UUID
+    event_type: str
+    status: Literal["pending", "delivered", "failed", "cancelled"]
+    attempts: int
+    last_status: int | None = None
+    last_error: str | None = None
+    next_attempt_at: datetime | None = None
+    delivered_at: datetime | None = None
+    created_at: datetime
+    attempt_log: list[Attempt]
+
+
+@router.post("", status_code=201, response_model=NewEndpoint)
+async def create_endpoint(
+    body: EndpointIn, who: Party, conn: Conn, settings: AppSettings, response: Response
+) -> dict[str, Any]:
+    who.require_admin()
+    key = settings.encryption_key.get_secret_value() if settings.encryption_key else None
+    box = SecretBox(key)
+    if not box.available:
+        raise Problem(
+            503, "webhooks_unavailable", "Webhooks need ASSOCFLOW_ENCRYPTION_KEY on the server."
+        )
+    url = str(body.url)
+    try:
+        await check_url(url, allow_private=settings.webhook_allow_private)
+    except UnsafeURL as exc:
+        raise Problem(
+            422, "validation_error", str(exc), errors=[{"loc": ["body", "url"], "msg": str(exc)}]
+        ) from exc
+    secret = new_secret()
+    account = who.account
+    row = await webhooks.create_endpoint(
+        conn, account.kind, account.id, url, body.description, body.event_types, box.seal(secret)
+    )
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Location"] = f"/v1/webhook-endpoints/{row['id']}"
+    return {**row, "secret": secret}
+
+
+@router.get("", response_model=list[Endpoint])
+async def list_endpoints(who: Party, conn: Conn) -> list[dict[str, Any]]:
+    account = who.account
+    return await webhooks.list_endpoints(conn, account.kind, account.id)
+
+
+async def _own_endpoint(conn: Conn, who: Party, endpoint_id: UUID) -> dict[str, Any]:
+    account = who.account
+    row = await webhooks.get_endpoint(conn, account.kind, account.id, endpoint_id)
+    if row is None:
+        raise not_found("webhook endpoint")
+    return row
+
+
+@router.get("/{endpoint_id}", response_model=Endpoint)
+async def get_endpoint(endpoint_id: UUID, who: Party, conn: Conn) -> dict[str, Any]:
+    return await _own_endpoint(conn, who, endpoint_id)
+
+
+@router.delete("/{endpoint_id}", status_code=204)
+async def delete_endpoint(endpoint_id: UUID, who: Party, conn: Conn) -> Response:
+    await _own_endpoint(conn, who, endpoint_id)
+    who.require_admin()
+    account = who.account
+    await webhooks.delete_endpoint(conn, account.kind, account.id, endpoint_id)
+    return Response(status_code=204)
+
+
+@router.get("/{endpoint_id}/deliveries", response_model=Page[Delivery])
+async def list_deliveries(
+    endpoint_id: UUID,
+    who: Party,
+    conn: Conn,
+    limit: Limit = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> Page[Delivery]:
+    """What was sent to this endpoint, newest first, each with its attempts."""
+    await _own_endpoint(conn, who, endpoint_id)
+    with cursor_problem():
+        rows, next_cursor = await webhooks.list_deliveries(
+            conn, endpoint_id, limit=limit, cursor=cursor
+        )
+    items = [
+        Delivery.model_validate({**r, "webhook_id": webhook_id(r["notification_id"])}) for r in rows
+    ]
+    return Page(items=items, next_cursor=next_cursor)

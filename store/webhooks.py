@@ -1,0 +1,193 @@
+"""Webhook endpoints and their deliveries.
+
+A delivery row is made for each enabled endpoint of the recipient in the transaction that writes
+the notification, so an event can no more be lost for webhooks than for the message center. The
+relay claims due deliveries with a lease (SKIP LOCKED), so several workers share the work and a
+delivery whose worker died is taken up again when its lease runs out.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from psycopg import AsyncConnection
+
+from store.pagination import newest_first
+
+Row = dict[str, Any]
+
+CHANNEL = "assocflow_webhook_deliveries"
+ENDPOINT_COLUMNS = (
+    "id, owner_kind, owner_id, url, description, event_types, enabled, disabled_reason, created_at"
+)
+
+
+async def create_endpoint(
+    conn: AsyncConnection,
+    owner_kind: str,
+    owner_id: UUID,
+    url: str,
+    description: str | None,
+    event_types: list[str] | None,
+    secret_encrypted: bytes,
+) -> Row:
+    cur = await conn.execute(
+        "INSERT INTO webhook_endpoints (owner_kind, owner_id, url, description, event_types,"
+        f" secret_encrypted) VALUES (%s, %s, %s, %s, %s, %s) RETURNING {ENDPOINT_COLUMNS}",
+        (owner_kind, owner_id, url, description, event_types, secret_encrypted),
+    )
+    return await cur.fetchone()
+
+
+async def list_endpoints(conn: AsyncConnection, owner_kind: str, owner_id: UUID) -> list[Row]:
+    cur = await conn.execute(
+        f"SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE owner_kind = %s AND owner_id = %s"
+        " AND deleted_at IS NULL ORDER BY created_at, id",
+        (owner_kind, owner_id),
+    )
+    return await cur.fetchall()
+
+
+async def get_endpoint(
+    conn: AsyncConnection, owner_kind: str, owner_id: UUID, endpoint_id: UUID
+) -> Row | None:
+    cur = await conn.execute(
+        f"SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = %s AND owner_kind = %s"
+        " AND owner_id = %s AND deleted_at IS NULL",
+        (endpoint_id, owner_kind, owner_id),
+    )
+    return await cur.fetchone()
+
+
+async def delete_endpoint(
+    conn: AsyncConnection, owner_kind: str, owner_id: UUID, endpoint_id: UUID
+) -> bool:
+    """Remove the endpoint and cancel what it still had to receive."""
+    async with conn.transaction():
+        cur = await conn.execute(
+            "UPDATE webhook_endpoints SET deleted_at = now(), enabled = false WHERE id = %s"
+            " AND owner_kind = %s AND owner_id = %s AND deleted_at IS NULL RETURNING id",
+            (endpoint_id, owner_kind, owner_id),
+        )
+        if await cur.fetchone() is None:
+            return False
+        await _cancel_pending(conn, endpoint_id)
+    return True
+
+
+async def fan_out(
+    conn: AsyncConnection,
+    notification_id: UUID,
+    recipient_kind: str,
+    recipient_id: UUID,
+    event_type: str,
+) -> None:
+    """Queue the notification for each enabled endpoint of its recipient (caller's transaction)."""
+    cur = await conn.execute(
+        "INSERT INTO webhook_deliveries (endpoint_id, notification_id)"
+        " SELECT id, %s FROM webhook_endpoints WHERE owner_kind = %s AND owner_id = %s"
+        " AND enabled AND deleted_at IS NULL AND (event_types IS NULL OR %s = ANY(event_types))"
+        " ON CONFLICT DO NOTHING",
+        (notification_id, recipient_kind, recipient_id, event_type),
+    )
+    if cur.rowcount:
+        await conn.execute(f"NOTIFY {CHANNEL}")  # delivered when the transaction commits
+
+
+async def claim_due(conn: AsyncConnection, batch: int, lease: timedelta) -> list[Row]:
+    """Lease up to `batch` due deliveries to this relay and count the attempt."""
+    cur = await conn.execute(
+        "WITH due AS ("
+        "  SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= now()"
+        "  AND (lease_until IS NULL OR lease_until < now())"
+        "  ORDER BY next_attempt_at LIMIT %s FOR UPDATE SKIP LOCKED)"
+        " UPDATE webhook_deliveries d SET lease_until = now() + %s, attempts = d.attempts + 1"
+        " FROM due, webhook_endpoints e, notifications n"
+        " WHERE d.id = due.id AND e.id = d.endpoint_id AND n.id = d.notification_id"
+        " RETURNING d.id, d.attempts, d.endpoint_id, d.notification_id, e.url,"
+        " e.secret_encrypted, n.payload",
+        (batch, lease),
+    )
+    return await cur.fetchall()
+
+
+async def seconds_until_next_due(conn: AsyncConnection) -> float | None:
+    cur = await conn.execute(
+        "SELECT extract(epoch FROM min(next_attempt_at) - now()) AS due_in"
+        " FROM webhook_deliveries WHERE status = 'pending'"
+    )
+    due_in = (await cur.fetchone())["due_in"]
+    return None if due_in is None else float(due_in)
+
+
+async def record_attempt(
+    conn: AsyncConnection,
+    delivery: Row,
+    *,
+    status_code: int | None,
+    error: str | None,
+    duration_ms: int,
+    outcome: str,
+    next_attempt_at: datetime | None = None,
+) -> None:
+    """Log one attempt and move the delivery on: 'delivered', 'pending' (again at
+    `next_attempt_at`), 'failed' (out of attempts) or 'gone' (410: the endpoint is disabled)."""
+    async with conn.transaction():
+        await conn.execute(
+            "INSERT INTO webhook_attempts (delivery_id, attempt, status_code, error, duration_ms)"
+            " VALUES (%s, %s, %s, %s, %s)",
+            (delivery["id"], delivery["attempts"], status_code, error, duration_ms),
+        )
+        status = {"gone": "cancelled"}.get(outcome, outcome)
+        await conn.execute(
+            "UPDATE webhook_deliveries SET status = %s, lease_until = NULL, last_status = %s,"
+            " last_error = %s, next_attempt_at = coalesce(%s, next_attempt_at),"
+            " delivered_at = CASE WHEN %s = 'delivered' THEN now() END WHERE id = %s",
+            (status, status_code, error, next_attempt_at, status, delivery["id"]),
+        )
+        if outcome == "gone":
+            await conn.execute(
+                "UPDATE webhook_endpoints SET enabled = false,"
+                " disabled_reason = 'The endpoint answered 410 Gone.' WHERE id = %s",
+                (delivery["endpoint_id"],),
+            )
+            await _cancel_pending(conn, delivery["endpoint_id"])
+
+
+async def _cancel_pending(conn: AsyncConnection, endpoint_id: UUID) -> None:
+    await conn.execute(
+        "UPDATE webhook_deliveries SET status = 'cancelled', lease_until = NULL"
+        " WHERE endpoint_id = %s AND status = 'pending'",
+        (endpoint_id,),
+    )
+
+
+async def list_deliveries(
+    conn: AsyncConnection, endpoint_id: UUID, *, limit: int, cursor: str | None
+) -> tuple[list[Row], str | None]:
+    rows, next_cursor = await newest_first(
+        conn,
+        table="webhook_deliveries d JOIN notifications n ON n.id = d.notification_id",
+        columns="d.id, d.created_at, d.notification_id, n.event_type, d.status, d.attempts,"
+        " d.last_status, d.last_error, d.next_attempt_at, d.delivered_at",
+        time_column="d.created_at",
+        id_column="d.id",
+        scope=None,
+        equals={"d.endpoint_id": endpoint_id},
+        limit=limit,
+        cursor=cursor,
+    )
+    if rows:
+        cur = await conn.execute(
+            "SELECT delivery_id, attempt, attempted_at, status_code, error, duration_ms"
+            " FROM webhook_attempts WHERE delivery_id = ANY(%s) ORDER BY attempt",
+            ([r["id"] for r in rows],),
+        )
+        by_delivery: dict[UUID, list[Row]] = {}
+        for attempt in await cur.fetchall():
+            by_delivery.setdefault(attempt.pop("delivery_id"), []).append(attempt)
+        for r in rows:
+            r["attempt_log"] = by_delivery.get(r["id"], [])
+    return rows, next_cursor

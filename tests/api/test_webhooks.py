@@ -1,0 +1,260 @@
+"""Webhooks end to end with a real HTTP receiver: signed per Standard Webhooks, retried with the
+same webhook-id until delivered, disabled by 410, never on private addresses unless allowed, and
+never in the way of a decision."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from tests.api.test_disassociations import assert_problem, decide, submit
+from tests.conftest import api_client, make_settings
+from tests.factories import bearer
+from tests.receiver import Receiver
+
+pytestmark = pytest.mark.devserver
+
+
+@pytest.fixture
+def receiver():
+    receiver = Receiver()
+    yield receiver
+    receiver.close()
+
+
+async def register(api, token, url, **extra) -> dict:
+    response = await api.post(
+        "/v1/webhook-endpoints", json={"url": url, **extra}, headers=bearer(token)
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def eventually(check, seconds: float = 20.0):
+    for _ in range(int(seconds / 0.05)):
+        result = await check()
+        if result:
+            return result
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+async def deliveries(api, token, endpoint_id) -> list[dict]:
+    page = await api.get(f"/v1/webhook-endpoints/{endpoint_id}/deliveries", headers=bearer(token))
+    assert page.status_code == 200, page.text
+    return page.json()["items"]
+
+
+async def test_a_delivery_is_signed_and_verifies_with_the_receivers_secret(
+    api, relay, factory, receiver
+):
+    world = await factory.world()
+    endpoint = await register(api, world.customer, receiver.url)
+    assert endpoint["secret"].startswith("whsec_") and endpoint["enabled"] is True
+    assert (
+        "secret"
+        not in (
+            await api.get(f"/v1/webhook-endpoints/{endpoint['id']}", headers=bearer(world.customer))
+        ).json()
+    )
+    request = (await submit(api, world.partner_admin, world.association_id)).json()
+
+    await eventually(lambda: asyncio.sleep(0, receiver.received))
+    [got] = receiver.received
+    payload = Webhook(endpoint["secret"]).verify(got.body, got.headers)
+    assert payload["type"] == "disassociation.requested"
+    assert payload["data"]["request"]["id"] == request["id"]
+    [note] = await factory.fetch(
+        "SELECT id FROM notifications WHERE request_id = %s AND recipient_kind = 'customer'",
+        request["id"],
+    )
+    assert got.headers["webhook-id"] == f"msg_{note['id'].hex}"
+    with pytest.raises(WebhookVerificationError):  # another secret does not verify it
+        Webhook("whsec_" + "A" * 32).verify(got.body, got.headers)
+    [delivery] = await eventually(lambda: _delivered(api, world.customer, endpoint["id"]))
+    assert delivery["webhook_id"] == got.headers["webhook-id"] and delivery["attempts"] == 1
+
+
+async def _delivered(api, token, endpoint_id):
+    items = await deliveries(api, token, endpoint_id)
+    return items if items and all(d["status"] == "delivered" for d in items) else None
+
+
+async def test_a_failing_receiver_gets_every_attempt_with_the_same_id_until_it_succeeds(
+    api, relay, factory
+):
+    receiver = Receiver(statuses=[500, 502, 503])
+    try:
+        world = await factory.world()
+        endpoint = await register(api, world.partner_admin, receiver.url)
+        await submit(api, world.customer, world.association_id)
+        [delivery] = await eventually(lambda: _delivered(api, world.partner_admin, endpoint["id"]))
+        assert len(receiver.received) == 4
+        assert {r.headers["webhook-id"] for r in receiver.received} == {delivery["webhook_id"]}
+        assert {r.body for r in receiver.received} == {receiver.received[0].body}
+        assert delivery["attempts"] == 4 and delivery["last_status"] == 204
+        assert [a["status_code"] for a in delivery["attempt_log"]] == [500, 502, 503, 204]
+        for got in receiver.received:  # each attempt is signed afresh
+            Webhook(endpoint["secret"]).verify(got.body, got.headers)
+    finally:
+        receiver.close()
+
+
+async def test_410_disables_the_endpoint(api, relay, factory):
+    receiver = Receiver(default=410)
+    try:
+        world = await factory.world()
+        endpoint = await register(api, world.customer, receiver.url)
+        request = (await submit(api, world.partner_admin, world.association_id)).json()
+
+        async def disabled():
+            current = await api.get(
+                f"/v1/webhook-endpoints/{endpoint['id']}", headers=bearer(world.customer)
+            )
+            return current.json() if not current.json()["enabled"] else None
+
+        gone = await eventually(disabled)
+        assert "410" in gone["disabled_reason"]
+        [delivery] = await deliveries(api, world.customer, endpoint["id"])
+        assert delivery["status"] == "cancelled" and delivery["attempts"] == 1
+        await decide(api, world.customer, request["id"], "reject", reason="no")
+        await asyncio.sleep(0.3)
+        assert len(receiver.received) == 1  # nothing more goes to a disabled endpoint
+        assert len(await deliveries(api, world.customer, endpoint["id"])) == 1
+    finally:
+        receiver.close()
+
+
+async def test_a_receiver_that_never_succeeds_is_given_up_on(
+    database_url, task_queue, dev_env, dev_worker, factory, pool
+):
+    from tests.conftest import WEBHOOKS
+    from webhooks.relay import WebhookRelay
+
+    settings = make_settings(database_url, task_queue, **{**WEBHOOKS, "webhook_max_attempts": 3})
+    receiver = Receiver(default=500)
+    relay = WebhookRelay(pool, settings)
+    stop = asyncio.Event()
+    running = asyncio.create_task(relay.run(stop))
+    try:
+        async with api_client(settings, dev_env.client) as api:
+            world = await factory.world()
+            endpoint = await register(api, world.customer, receiver.url)
+            await submit(api, world.partner_admin, world.association_id)
+
+            async def failed():
+                items = await deliveries(api, world.customer, endpoint["id"])
+                return items if items and items[0]["status"] == "failed" else None
+
+            [delivery] = await eventually(failed)
+            assert delivery["attempts"] == 3 and len(receiver.received) == 3
+    finally:
+        stop.set()
+        await running
+        await relay.aclose()
+        receiver.close()
+
+
+async def test_endpoints_only_get_the_events_they_asked_for(api, relay, factory, receiver):
+    world = await factory.world()
+    await register(api, world.customer, receiver.url, event_types=["disassociation.rejected"])
+    request = (await submit(api, world.partner_admin, world.association_id)).json()
+    await decide(api, world.customer, request["id"], "reject", reason="not now")
+    await eventually(lambda: asyncio.sleep(0, receiver.received))
+    await asyncio.sleep(0.3)
+    assert [json.loads(r.body)["type"] for r in receiver.received] == ["disassociation.rejected"]
+
+
+async def test_private_and_loopback_urls_are_refused_unless_allowed(
+    database_url, task_queue, dev_env, factory
+):
+    from tests.conftest import WEBHOOKS
+
+    settings = make_settings(
+        database_url, task_queue, **{**WEBHOOKS, "webhook_allow_private": False}
+    )
+    world = await factory.world()
+    async with api_client(settings, dev_env.client) as api:
+        for url in (
+            "http://127.0.0.1:9/hooks", "http://localhost/hooks", "http://10.1.2.3/hooks",
+            "http://192.168.0.10/hooks", "http://169.254.169.254/latest", "http://[::1]/hooks",
+            "http://[::ffff:127.0.0.1]/hooks", "http://0.0.0.0/hooks", "ftp://example.org/x",
+        ):  # fmt: skip
+            response = await api.post(
+                "/v1/webhook-endpoints", json={"url": url}, headers=bearer(world.customer)
+            )
+            assert_problem(response, 422, "validation_error")
+        # A public address is accepted (and nothing is sent to it: no event happens here).
+        public = await api.post(
+            "/v1/webhook-endpoints",
+            json={"url": "https://93.184.215.14/hooks"},
+            headers=bearer(world.customer),
+        )
+        assert public.status_code == 201
+        await api.delete(
+            f"/v1/webhook-endpoints/{public.json()['id']}", headers=bearer(world.customer)
+        )
+
+
+async def test_a_decision_never_waits_on_a_webhook(api, relay, factory):
+    receiver = Receiver()
+    receiver.gate.clear()  # the receiver hangs until released
+    try:
+        world = await factory.world()
+        await register(api, world.customer, receiver.url)
+        await register(api, world.partner_admin, receiver.url)
+        request = (await submit(api, world.customer, world.association_id)).json()
+        agreed = await decide(api, world.partner_admin, request["id"], "agree")
+        assert agreed.status_code == 200 and agreed.json()["status"] == "agreed"
+        assert receiver.received == []  # every webhook is still held while the decision is done
+    finally:
+        receiver.close()
+
+
+async def test_only_the_owner_sees_and_removes_its_endpoints(api, factory, receiver):
+    world, other = await factory.world(), await factory.world()
+    endpoint = await register(api, world.partner_admin, receiver.url)
+    listed = await api.get("/v1/webhook-endpoints", headers=bearer(world.partner_reader))
+    assert [e["id"] for e in listed.json()] == [endpoint["id"]]
+    for token in (other.partner_admin, world.customer, world.distributor_admin):
+        assert_problem(
+            await api.get(f"/v1/webhook-endpoints/{endpoint['id']}", headers=bearer(token)),
+            404,
+            "not_found",
+        )
+        assert_problem(
+            await api.delete(f"/v1/webhook-endpoints/{endpoint['id']}", headers=bearer(token)),
+            404,
+            "not_found",
+        )
+    assert_problem(
+        await api.delete(
+            f"/v1/webhook-endpoints/{endpoint['id']}", headers=bearer(world.partner_reader)
+        ),
+        403,
+        "forbidden",
+    )
+    assert_problem(
+        await api.post(
+            "/v1/webhook-endpoints",
+            json={"url": receiver.url},
+            headers=bearer(world.partner_submitter),
+        ),
+        403,
+        "forbidden",
+    )
+    assert (
+        await api.delete(
+            f"/v1/webhook-endpoints/{endpoint['id']}", headers=bearer(world.partner_admin)
+        )
+    ).status_code == 204
+    assert (
+        await api.get("/v1/webhook-endpoints", headers=bearer(world.partner_admin))
+    ).json() == []
+    [row] = await factory.fetch(
+        "SELECT secret_encrypted FROM webhook_endpoints WHERE id = %s", endpoint["id"]
+    )
+    assert endpoint["secret"].encode() not in bytes(row["secret_encrypted"])  # kept encrypted
