@@ -17,4 +17,5 @@ RUN pip install . && useradd --system --uid 10001 assocflow
 USER assocflow
 
 EXPOSE 8000
-CMD ["uvicorn", "--factory", "api.main:create_app", "--host", "0.0.0.0", "--port", "8000"]
+ENV ASSOCFLOW_API_HOST=0.0.0.0 ASSOCFLOW_API_PORT=8000 ASSOCFLOW_WORKER_METRICS_ADDRESS=0.0.0.0:9464
+CMD ["python", "-m", "api"]

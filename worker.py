@@ -8,14 +8,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Callable
 
 from psycopg_pool import AsyncConnectionPool
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 from temporalio.worker import Worker
 
 from activities.disassociation import DisassociationActivities
+from assocflow import logs, metrics
 from assocflow.settings import Settings
 from assocflow.temporal import connect, ensure_search_attributes
+from assocflow.temporal import runtime as temporal_runtime
 from store.accounts import AccountStandingSource, PostgresStanding
 from store.db import migrate, open_pool
 from webhooks.relay import WebhookRelay
@@ -44,6 +48,13 @@ def build_worker(
     )
 
 
+def _delivery_counter(runtime: Runtime) -> Callable[[str], None]:
+    counter = runtime.metric_meter.create_counter(
+        metrics.WEBHOOK_DELIVERIES, "Webhook delivery attempts by outcome."
+    )
+    return lambda outcome: counter.add(1, {"outcome": outcome})
+
+
 async def main() -> None:
     settings = Settings()
     await migrate(settings.database_url)
@@ -51,13 +62,18 @@ async def main() -> None:
         settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
     )
     try:
-        client = await connect(settings)
+        runtime = temporal_runtime(settings.worker_metrics_address or None)
+        client = await connect(settings, runtime=runtime)
         await ensure_search_attributes(client)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        relay = WebhookRelay(pool, settings) if settings.webhook_relay else None
+        relay = (
+            WebhookRelay(pool, settings, on_outcome=_delivery_counter(runtime))
+            if settings.webhook_relay
+            else None
+        )
         async with build_worker(client, pool, settings.task_queue):
             log.info(
                 "worker polling task queue %r on %s", settings.task_queue, settings.temporal_address
@@ -73,5 +89,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure()
     asyncio.run(main())

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Literal
 from uuid import UUID
 
+import structlog
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from psycopg import AsyncConnection
@@ -187,6 +188,9 @@ async def principal(
         who = await identify(settings, conn, credentials.credentials)
     if who is None:
         raise _unauthorized("The token is unknown, expired or revoked.")
+    structlog.contextvars.bind_contextvars(caller=who.ref)
+    if who.kind != "operator":
+        structlog.contextvars.bind_contextvars(account=f"{who.account.kind}:{who.account.id}")
     return who
 
 

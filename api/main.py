@@ -18,6 +18,7 @@ from temporalio.client import Client
 from api import problems
 from api.bodylimit import BodyLimitMiddleware
 from api.idempotency import IdempotencyMiddleware
+from api.observability import ObservabilityMiddleware
 from api.routers import (
     account,
     admin,
@@ -29,6 +30,7 @@ from api.routers import (
 )
 from assocflow.settings import Settings
 from assocflow.temporal import connect
+from assocflow.temporal import runtime as temporal_runtime
 from store import idempotency, ratelimit
 from store.accounts import AccountStandingSource, PostgresStanding
 from store.db import migrate, open_pool
@@ -65,7 +67,9 @@ def create_app(
         else:
             app.state.pool = pool
         # Lazy: the API starts (and /readyz reports) even while Temporal is unreachable.
-        app.state.temporal = temporal or await connect(settings, lazy=True)
+        app.state.temporal = temporal or await connect(
+            settings, lazy=True, runtime=temporal_runtime()
+        )
         app.state.standing = standing or PostgresStanding(app.state.pool)
         housekeeping = asyncio.create_task(_housekeeping(app.state.pool, settings))
         try:
@@ -84,6 +88,7 @@ def create_app(
     app.state.settings = settings
     problems.install(app)
     app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(ObservabilityMiddleware)
     # Added last, so it runs first: nothing reads more than the cap.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     for module in (associations, disassociations, records, account, webhooks, admin, health):

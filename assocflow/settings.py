@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     rate_limit_verification: str = "10/minute"
     idempotency_ttl: timedelta = timedelta(hours=24)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    # Where the worker serves Prometheus metrics ("host:port"; empty: none).
+    worker_metrics_address: str = "127.0.0.1:9464"
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     webhook_allow_private: bool = False

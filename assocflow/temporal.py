@@ -12,13 +12,42 @@ from temporalio.api.operatorservice.v1 import (
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfig
-from temporalio.runtime import Runtime
+from temporalio.runtime import (
+    LogForwardingConfig,
+    LoggingConfig,
+    PrometheusConfig,
+    Runtime,
+    TelemetryConfig,
+)
 from temporalio.service import RPCError, RPCStatusCode
 
+from assocflow.metrics import DECISION_LATENCY, DECISION_LATENCY_BUCKETS
 from assocflow.settings import Settings
 from workflows.shared import SEARCH_ATTRIBUTES
 
 log = logging.getLogger(__name__)
+
+
+def runtime(metrics_address: str | None = None) -> Runtime:
+    """A Temporal runtime whose core logs go through Python logging (so they are JSON like the
+    rest) and that, given an address, serves Prometheus metrics there."""
+    metrics = (
+        PrometheusConfig(
+            bind_address=metrics_address,
+            histogram_bucket_overrides={DECISION_LATENCY: DECISION_LATENCY_BUCKETS},
+        )
+        if metrics_address
+        else None
+    )
+    return Runtime(
+        telemetry=TelemetryConfig(
+            logging=LoggingConfig(
+                filter="WARN",
+                forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")),
+            ),
+            metrics=metrics,
+        )
+    )
 
 
 async def connect(

@@ -108,17 +108,7 @@ def run(
         stack.start("worker", [sys.executable, "worker.py"], env, log_dir)
         stack.start(
             "api",
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--factory",
-                "api.main:create_app",
-                "--host",
-                settings.api_host,
-                "--port",
-                str(settings.api_port),
-            ],
+            [sys.executable, "-m", "api"],
             env,
             log_dir,
         )

@@ -21,6 +21,7 @@ from temporalio.worker import Worker
 from api.main import create_app
 from assocflow.settings import Settings
 from assocflow.temporal import ensure_search_attributes
+from assocflow.temporal import runtime as temporal_runtime
 from devstack import services
 from store.db import migrate, open_pool
 from tests.factories import Factory
@@ -92,10 +93,23 @@ def task_queue() -> str:
 
 
 @pytest.fixture(scope="session")
+def worker_metrics_url() -> str:
+    return f"http://127.0.0.1:{services.free_port()}/metrics"
+
+
+@pytest.fixture(scope="session")
 async def dev_worker(
-    dev_env: WorkflowEnvironment, pool: AsyncConnectionPool, task_queue: str
+    dev_env: WorkflowEnvironment,
+    pool: AsyncConnectionPool,
+    task_queue: str,
+    worker_metrics_url: str,
 ) -> AsyncIterator[Worker]:
-    async with build_worker(dev_env.client, pool, task_queue) as worker:
+    """The worker, as worker.py runs it: its client's runtime serves Prometheus metrics."""
+    address = worker_metrics_url.removeprefix("http://").removesuffix("/metrics")
+    client = await dev_env.connect_client(
+        runtime=temporal_runtime(address), data_converter=pydantic_data_converter
+    )
+    async with build_worker(client, pool, task_queue) as worker:
         yield worker
 
 

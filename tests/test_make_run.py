@@ -4,6 +4,7 @@ process it started, and a second run keeps the data."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -76,6 +77,30 @@ def paste(name: str, data_dir: Path) -> str:
     return done.stdout
 
 
+def assert_logs_are_json_with_ids_and_no_secrets(log_dir: Path, secrets: list[str]) -> None:
+    """Both processes log one JSON object a line, with the ids an operator searches by, and never
+    a token or a verification code."""
+    for name in ("api", "worker"):
+        text = (log_dir / f"{name}.log").read_text()
+        for secret in secrets:
+            assert secret not in text, f"a secret is in {name}.log"
+        lines = [json.loads(line) for line in text.splitlines() if line.strip()]
+        assert lines and all({"timestamp", "level", "event"} <= set(line) for line in lines)
+        if name == "api":
+            requests = [line for line in lines if line["event"] == "request"]
+            assert all(line["request_id"] and line["route"] for line in requests)
+            assert any(line.get("caller", "").startswith("customer:") for line in requests)
+            assert any(line.get("account", "").startswith("partner:") for line in requests)
+        else:
+            settled = [line for line in lines if line["event"] == "request settled"]
+            assert settled and all(
+                line["temporal_workflow"]["workflow_id"] == f"disassociation-{line['request_id']}"
+                and line["partner_id"]
+                and line["customer_id"]
+                for line in settled
+            )
+
+
 def test_make_run_serves_the_walkthrough_stops_cleanly_and_keeps_data(tmp_path):
     data_dir = tmp_path / "data"
     ports = [services.free_port() for _ in range(3)]
@@ -97,11 +122,21 @@ def test_make_run_serves_the_walkthrough_stops_cleanly_and_keeps_data(tmp_path):
         assert '"status":"rejected"' in out
         assert '"code":"check_failed"' in out
         last = paste("verification", data_dir).strip().splitlines()
+        got = httpx.get(
+            f"{api}/v1/notifications?limit=100",
+            headers={"Authorization": f"Bearer {tokens['CONTOSO_PROCESSOR_TOKEN']}"},
+        )
+        inbox = got.json()["items"]
+        codes = [
+            n["payload"]["data"]["code"] for n in inbox if n["event_type"] == "verification.code"
+        ]
+        assert codes, got.text
         assert '"code":"verification_required"' in last[-3]
         assert '"status":"agreed"' in last[-1]
     finally:
         code = first.interrupt()
     assert code == 0
+    assert_logs_are_json_with_ids_and_no_secrets(data_dir / "logs", [*tokens.values(), *codes])
     for port in ports:
         assert services.port_is_free(port)
     assert not (data_dir / "postgres" / "postmaster.pid").exists()

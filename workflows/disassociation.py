@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
         ReminderInput,
         SettleInput,
     )
+    from assocflow import metrics
     from domain import decisions
     from domain.types import (
         SYSTEM,
@@ -72,9 +73,13 @@ class DisassociationWorkflow:
         self._admission = await self._admit()
         if not self._admission.accepted:
             self._show_refused(self._admission.check)
+            failed = [i.code for i in self._admission.check.items if not i.passed]
+            self._log("request refused", failed_items=failed)
             return self._admission
         self._request = self._admission.request
         assert self._request is not None
+        self._meter_add(metrics.REQUESTS_ACCEPTED)
+        self._log("request accepted", respond_by=self._request.respond_by.isoformat())
         workflow.upsert_search_attributes(
             [
                 shared.REQUEST_STATUS.value_set(RequestStatus.PENDING.value),
@@ -179,6 +184,8 @@ class DisassociationWorkflow:
                 summary="Remind the counterpart",
             )
             self._reminded = True
+            self._meter_add(metrics.REMINDERS_SENT)
+            self._log("reminder sent")
             self._show_pending(reminder_at)
         if not await self._claimed_before(request.respond_by, "respond_by"):
             timeout = Decision(action=DecisionAction.TIMEOUT, actor=SYSTEM)
@@ -243,6 +250,15 @@ class DisassociationWorkflow:
             + (" and end the association" if outcome.ends_association else ""),
         )
         settled = self._request
+        self._meter_add(metrics.REQUESTS_SETTLED, outcome=settled.status.value)
+        self._log("request settled", outcome=settled.status.value, decided_by=settled.decided_by)
+        if settled.decided_at is not None:
+            latency = (settled.decided_at - settled.submitted_at).total_seconds()
+            workflow.metric_meter().create_histogram_float(
+                metrics.DECISION_LATENCY, "From submission to outcome.", "s"
+            ).record(
+                latency, {"initiator": self._cmd.initiator.value, "outcome": settled.status.value}
+            )
         workflow.upsert_search_attributes([shared.REQUEST_STATUS.value_set(settled.status.value)])
         workflow.set_current_details(
             shared.settled_details(
@@ -271,6 +287,24 @@ class DisassociationWorkflow:
             )
             return
         await self._settle(decision)
+
+    def _log(self, event: str, **fields: object) -> None:
+        """A log line with the request's ids (Temporal adds the workflow's; none on replay)."""
+        cmd = self._cmd
+        ids = {
+            "request_id": str(cmd.request_id),
+            "association_id": str(cmd.association_id),
+            "partner_id": str(cmd.partner_id),
+            "customer_id": str(cmd.customer_id),
+            "initiator": cmd.initiator.value,
+        }
+        workflow.logger.info(event, extra={**ids, **fields})
+
+    def _meter_add(self, name: str, **attributes: str) -> None:
+        """Count a business event; Temporal records workflow metrics once, never on replay."""
+        workflow.metric_meter().create_counter(name).add(
+            1, {"initiator": self._cmd.initiator.value, **attributes}
+        )
 
     # --- what operators see -----------------------------------------------------------------
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID, uuid4, uuid5
@@ -19,6 +18,8 @@ from api.guards import verified, within_rate
 from api.pages import cursor_problem
 from api.problems import Problem, forbidden, not_found
 from api.schemas import AgreeBody, CheckBody, Limit, Page, RejectBody, SubmitBody, WithdrawBody
+from assocflow import logs
+from assocflow.metrics import SUBMISSIONS
 from assocflow.settings import Settings
 from domain.checks import evaluate
 from domain.types import (
@@ -36,7 +37,7 @@ from domain.types import (
 from store import accounts, associations, requests
 from workflows import starter
 
-log = logging.getLogger(__name__)
+log = logs.get(__name__)
 
 router = APIRouter(tags=["disassociations"])
 
@@ -170,7 +171,13 @@ async def submit(
             f"Request {cmd.request_id} was started but not yet checked; look it up shortly."
         ) from exc
     if not admission.accepted:
-        raise _refusal(admission.check)
+        refusal = _refusal(admission.check)
+        SUBMISSIONS.labels(who.side.value, refusal.code).inc()
+        raise refusal
+    SUBMISSIONS.labels(who.side.value, "accepted").inc()
+    log.info(
+        "request accepted", request_id=str(cmd.request_id), association_id=str(cmd.association_id)
+    )
     assert admission.request is not None
     response.headers["Location"] = f"/v1/disassociations/{admission.request.id}"
     return admission.request

@@ -6,7 +6,8 @@ import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from psycopg_pool import AsyncConnectionPool
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 
@@ -16,6 +17,12 @@ from api.problems import problem_response
 router = APIRouter(tags=["health"])
 
 READY_CHECK_TIMEOUT = 3.0
+
+
+@router.get("/metrics", response_class=PlainTextResponse)
+async def prometheus_metrics() -> PlainTextResponse:
+    """assocflow's API metrics in the Prometheus text format."""
+    return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/healthz")

@@ -127,6 +127,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("DELETE", "/v1/admin/tokens/{token_id}"): admin(204),
     ("GET", "/v1/admin/audit-log"): admin(200),
     ("GET", "/healthz"): everyone(200),
+    ("GET", "/metrics"): everyone(200),
     ("GET", "/readyz"): everyone(200),
 }  # fmt: skip
 

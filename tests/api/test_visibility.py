@@ -4,15 +4,18 @@ and current details that follow the request's state; and their `agree`/`reject` 
 from __future__ import annotations
 
 import asyncio
+import uuid
+from datetime import timedelta
 
 import pytest
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import WorkflowHandle
 
-from domain.types import AccountStanding, OperatorDecision
+from domain.types import AccountStanding, OperatorDecision, Side
 from tests.api.test_disassociations import decide, submit
-from tests.factories import bearer
-from workflows import shared
+from tests.factories import bearer, command
+from worker import build_worker
+from workflows import shared, starter
 from workflows.disassociation import DisassociationWorkflow
 
 pytestmark = pytest.mark.devserver
@@ -103,3 +106,39 @@ async def test_operators_settle_by_signal_on_the_dev_server(api, factory, dev_en
     assert seen["status"] == "rejected"
     assert seen["decided_by"] == "operator:ops@example" and seen["decision_reason"] == "Duplicate"
     assert (await search_attributes(handle))["RequestStatus"] == "rejected"
+
+
+async def test_every_stage_shows_in_search_attributes_and_details(dev_env, pool, factory):
+    """From start (no worker yet) through the reminder to a timeout, on a queue of its own."""
+    queue = f"stages-{uuid.uuid4().hex[:8]}"
+    world = await factory.world()
+    cmd = command(
+        world,
+        Side.CUSTOMER,
+        response_window=timedelta(seconds=4),
+        reminder_before=timedelta(seconds=2),
+    )
+    handle = await starter.start(dev_env.client, cmd, queue)
+    started = await search_attributes(handle)
+    assert started["RequestStatus"] == "checking" and started["Initiator"] == "customer"
+    assert started["RespondBy"] is None
+    assert "Customer-initiated" in await (await handle.describe()).static_summary()
+
+    async def until(predicate, what):
+        for _ in range(200):
+            if predicate(await search_attributes(handle), await current_details(handle)):
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"never saw {what}")
+
+    async with build_worker(dev_env.client, pool, queue):
+        await until(
+            lambda sa, d: sa["RequestStatus"] == "pending" and "Reminder" in d and "due" in d,
+            "pending",
+        )
+        await until(lambda sa, d: "sent at" in d, "the reminder sent")
+        await until(
+            lambda sa, d: sa["RequestStatus"] == "auto_agreed" and d.startswith("**Auto-agreed**"),
+            "the outcome",
+        )
+    assert (await search_attributes(handle))["RespondBy"] is not None

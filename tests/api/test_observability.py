@@ -1,0 +1,86 @@
+"""Metrics move with a request's lifecycle: the API's on /metrics, the worker's (Temporal SDK and
+business counters) on its Prometheus endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import httpx
+import pytest
+
+from domain.types import AccountStanding
+from tests.api.test_disassociations import decide, submit
+
+pytestmark = pytest.mark.devserver
+
+
+def sample(text: str, name: str, **labels: str) -> float:
+    """The sum of a metric's samples whose labels include `labels` (0 if none)."""
+    total = 0.0
+    for line in text.splitlines():
+        match = re.match(rf"^{re.escape(name)}(?:\{{(.*)\}})? (\S+)$", line)
+        if not match:
+            continue
+        found = dict(re.findall(r'(\w+)="([^"]*)"', match.group(1) or ""))
+        if all(found.get(k) == v for k, v in labels.items()):
+            total += float(match.group(2))
+    return total
+
+
+async def scrape(url: str) -> str:
+    async with httpx.AsyncClient() as client:
+        return (await client.get(url)).text
+
+
+async def test_api_metrics_count_requests_by_route_status_and_outcome(api, factory):
+    world = await factory.world()
+    failing = await factory.world(standing=AccountStanding(currency_set=False))
+    before = (await api.get("/metrics")).text
+    request = (await submit(api, world.customer, world.association_id)).json()
+    await submit(api, failing.customer, failing.association_id)
+    await api.get(
+        f"/v1/disassociations/{request['id']}",
+        headers={"Authorization": f"Bearer {world.customer}"},
+    )
+    await api.get("/v1/no-such-route")
+    after = (await api.get("/metrics")).text
+    route = {"method": "POST", "route": "/v1/disassociations"}
+
+    def delta(name, **labels):
+        return sample(after, name, **labels) - sample(before, name, **labels)
+
+    assert delta("assocflow_http_requests_total", **route, status="201") == 1
+    assert delta("assocflow_http_requests_total", **route, status="422") == 1
+    assert delta("assocflow_http_request_duration_seconds_count", **route) == 2
+    assert delta("assocflow_submissions_total", initiator="customer", result="accepted") == 1
+    assert delta("assocflow_submissions_total", initiator="customer", result="check_failed") == 1
+    # Paths with ids are counted by their template, not one series per id.
+    templated = {"method": "GET", "route": "/v1/disassociations/{request_id}", "status": "200"}
+    assert delta("assocflow_http_requests_total", **templated) == 1
+    assert (
+        delta("assocflow_http_requests_total", method="GET", route="unmatched", status="404") == 1
+    )
+    assert request["id"] not in after
+
+
+async def test_worker_metrics_follow_the_lifecycle(api, factory, dev_worker, worker_metrics_url):
+    world = await factory.world()
+    before = await scrape(worker_metrics_url)
+    request = (await submit(api, world.customer, world.association_id)).json()
+    await decide(api, world.partner_admin, request["id"], "agree")
+    await asyncio.sleep(1.5)  # the runtime exports metrics periodically
+    after = await scrape(worker_metrics_url)
+
+    def delta(name, **labels):
+        return sample(after, name, **labels) - sample(before, name, **labels)
+
+    assert delta("assocflow_requests_accepted", initiator="customer") == 1
+    assert delta("assocflow_requests_settled", initiator="customer", outcome="agreed") == 1
+    assert (
+        delta("assocflow_decision_latency_seconds_count", initiator="customer", outcome="agreed")
+        == 1
+    )
+    assert delta("assocflow_decision_latency_seconds_bucket", outcome="agreed", le="60") == 1
+    # The Temporal SDK's own metrics come from the same endpoint.
+    assert "temporal_workflow_completed" in after or "temporal_request" in after
