@@ -11,6 +11,7 @@ COPY store ./store
 COPY workflows ./workflows
 COPY activities ./activities
 COPY api ./api
+COPY webhooks ./webhooks
 COPY devstack ./devstack
 COPY worker.py ./
 RUN pip install . && useradd --system --uid 10001 assocflow

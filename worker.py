@@ -33,11 +33,16 @@ def build_worker(
     pool: AsyncConnectionPool,
     task_queue: str,
     standing: AccountStandingSource | None = None,
+    *,
+    max_concurrent_activities: int = 100,
+    max_concurrent_workflow_tasks: int = 100,
 ) -> Worker:
     acts = DisassociationActivities(pool, standing or PostgresStanding(pool))
     return Worker(
         client,
         task_queue=task_queue,
+        max_concurrent_activities=max_concurrent_activities,
+        max_concurrent_workflow_tasks=max_concurrent_workflow_tasks,
         workflows=[DisassociationWorkflow],
         activities=[
             acts.run_account_check,
@@ -74,7 +79,14 @@ async def main() -> None:
             if settings.webhook_relay
             else None
         )
-        async with build_worker(client, pool, settings.task_queue):
+        worker = build_worker(
+            client,
+            pool,
+            settings.task_queue,
+            max_concurrent_activities=settings.worker_max_concurrent_activities,
+            max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
+        )
+        async with worker:
             log.info(
                 "worker polling task queue %r on %s", settings.task_queue, settings.temporal_address
             )

@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     rate_limit_verification: str = "10/minute"
     idempotency_ttl: timedelta = timedelta(hours=24)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    # Worker tuning: each running activity holds a database connection, so keep
+    # ASSOCFLOW_DB_POOL_MAX near ASSOCFLOW_WORKER_MAX_CONCURRENT_ACTIVITIES.
+    worker_max_concurrent_activities: int = Field(default=100, ge=1)
+    worker_max_concurrent_workflow_tasks: int = Field(default=100, ge=2)
     # Where the worker serves Prometheus metrics ("host:port"; empty: none).
     worker_metrics_address: str = "127.0.0.1:9464"
     api_host: str = "127.0.0.1"

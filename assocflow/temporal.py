@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import (
@@ -59,7 +60,10 @@ async def connect(
     (TEMPORAL_API_KEY, TEMPORAL_TLS_CLIENT_CERT_PATH, TEMPORAL_TLS_CLIENT_KEY_PATH, ...), so a
     Temporal Cloud namespace needs no assocflow-specific setting.
     """
-    config = ClientConfig.load_client_connect_config()
+    # An empty variable (as a compose file passes an unset one) means "not set", not "".
+    config = ClientConfig.load_client_connect_config(
+        override_env_vars={name: value for name, value in os.environ.items() if value}
+    )
     config["target_host"] = settings.temporal_address
     config["namespace"] = settings.temporal_namespace
     return await Client.connect(

@@ -115,7 +115,7 @@ def run(
         services.wait_for_port(
             settings.api_host, settings.api_port, timeout=60, process=stack.procs[-1][1]
         )
-        _write_env_file(data_dir / "demo.env", demo, settings, database_url)
+        _write_env_file(data_dir / "demo.env", demo, settings, database_url, temporal_address)
         _print_banner(
             settings, demo, data_dir, ui_port if "TEMPORAL_ADDRESS" not in os.environ else None
         )
@@ -165,11 +165,12 @@ def _local_temporal(stack: Stack, data_dir: Path, port: int, ui_port: int) -> st
 
 
 def _write_env_file(
-    path: Path, demo: dict[str, str], settings: Settings, database_url: str
+    path: Path, demo: dict[str, str], settings: Settings, database_url: str, temporal: str
 ) -> None:
     lines = [
         f"export API=http://{settings.api_host}:{settings.api_port}",
         f"export DATABASE_URL='{database_url}'",  # for the `assocflow` CLI
+        f"export TEMPORAL_ADDRESS={temporal}",  # for the `temporal` CLI
     ]
     lines += [f"export {name}={token}" for name, token in demo.items()]
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

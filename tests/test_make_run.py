@@ -133,6 +133,15 @@ def test_make_run_serves_the_walkthrough_stops_cleanly_and_keeps_data(tmp_path):
         assert codes, got.text
         assert '"code":"verification_required"' in last[-3]
         assert '"status":"agreed"' in last[-1]
+        operated = paste("operating", data_dir)
+        settled = json.loads(operated.strip().splitlines()[-1])
+        listed = [line for line in operated.splitlines() if "disassociation-" in line]
+        assert listed == [
+            next(line for line in listed if settled["id"] in line)
+        ]  # only it is pending
+        assert "Total: 0" in operated  # no customer-initiated request is pending
+        assert "Signal workflow succeeded" in operated
+        assert settled["status"] == "rejected" and settled["decided_by"] == "operator:alice"
     finally:
         code = first.interrupt()
     assert code == 0
