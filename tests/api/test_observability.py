@@ -84,3 +84,19 @@ async def test_worker_metrics_follow_the_lifecycle(api, factory, dev_worker, wor
     assert delta("assocflow_decision_latency_seconds_bucket", outcome="agreed", le="60") == 1
     # The Temporal SDK's own metrics come from the same endpoint.
     assert "temporal_workflow_completed" in after or "temporal_request" in after
+
+
+async def test_readiness_fails_while_temporal_is_unreachable(settings):
+    from assocflow.temporal import connect
+    from devstack import services
+    from tests.conftest import api_client
+
+    nowhere = settings.model_copy(update={"temporal_address": f"127.0.0.1:{services.free_port()}"})
+    unreachable = await connect(nowhere, lazy=True)
+    async with api_client(nowhere, unreachable) as api:
+        assert (await api.get("/healthz")).status_code == 200
+        ready = await api.get("/readyz")
+    assert ready.status_code == 503 and ready.headers["content-type"] == "application/problem+json"
+    assert ready.json()["code"] == "not_ready"
+    assert ready.json()["checks"]["postgres"] == "ok"
+    assert ready.json()["checks"]["temporal"].startswith("unavailable")
