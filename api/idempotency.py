@@ -43,8 +43,10 @@ ROUTES = [
 ]
 _KEY = re.compile(r"[\x21-\x7e]{1,200}")  # visible ASCII
 KEPT_HEADERS = ("content-type", "location", "retry-after", "cache-control")
-# A claim older than this belongs to a process that died; a retry may take it over.
-STALE_AFTER = timedelta(seconds=60)
+# The process running a request renews its claim every HEARTBEAT; a claim not renewed for
+# STALE_AFTER belongs to a process that died, and a retry may take it over.
+HEARTBEAT = 5.0
+STALE_AFTER = timedelta(seconds=15)
 WAIT_FOR_FIRST = 40.0  # longer than the API waits on a workflow
 
 
@@ -118,12 +120,15 @@ class IdempotencyMiddleware:
         async def capture(message: Message) -> None:
             captured.append(message)
 
+        renewing = asyncio.create_task(_renew(pool, caller, key))
         try:
             await self.app(scope, _replay_body(body), capture)
         except BaseException:
             async with pool.connection() as conn:
                 await idempotency.release(conn, caller, key)
             raise
+        finally:
+            renewing.cancel()
         start = next(m for m in captured if m["type"] == "http.response.start")
         content = b"".join(
             m.get("body", b"") for m in captured if m["type"] == "http.response.body"
@@ -147,6 +152,17 @@ class IdempotencyMiddleware:
             log.exception("could not keep the response for an Idempotency-Key")
         for message in captured:
             await send(message)
+
+
+async def _renew(pool, caller: str, key: str) -> None:
+    """Keep the claim fresh while its request runs (a decision may wait on a workflow)."""
+    while True:
+        await asyncio.sleep(HEARTBEAT)
+        try:
+            async with pool.connection() as conn:
+                await idempotency.renew(conn, caller, key)
+        except Exception:  # a missed renewal only lets a retry take over sooner
+            log.warning("could not renew an Idempotency-Key claim", exc_info=True)
 
 
 async def _caller(state, headers: Headers) -> str | None:

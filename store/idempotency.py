@@ -71,6 +71,14 @@ async def complete(conn: AsyncConnection, caller: str, key: str, response: Store
     )
 
 
+async def renew(conn: AsyncConnection, caller: str, key: str) -> None:
+    await conn.execute(
+        "UPDATE idempotency_keys SET started_at = now() WHERE caller = %s AND key = %s"
+        " AND completed_at IS NULL",
+        (caller, key),
+    )
+
+
 async def release(conn: AsyncConnection, caller: str, key: str) -> None:
     """Forget a claim whose request failed in a way a retry may fix."""
     await conn.execute(

@@ -37,7 +37,8 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import shared
 
-ACTIVITY_TIMEOUT = timedelta(seconds=30)
+# Each activity is one short transaction; a worker that dies mid-activity is noticed this soon.
+ACTIVITY_TIMEOUT = timedelta(seconds=10)
 # Database outages are waited out, never turned into a lost request: retries do not give up.
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),

