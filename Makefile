@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install reset compose-tool
+.PHONY: run test lint install reset compose-tool histories
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ compose-tool:
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+
+# Record the workflow histories the replay test checks (after an intended workflow change).
+histories: $(STAMP)
+	ASSOCFLOW_RECORD_HISTORIES=1 $(PY) -m pytest -q tests/workflows/test_replay.py -k test_record_
 
 # Forget the local stack's data (PostgreSQL, Temporal state, demo tokens).
 reset:
