@@ -28,6 +28,7 @@ from api.routers import (
     records,
     webhooks,
 )
+from api.schemas import ERRORS
 from assocflow.settings import Settings
 from assocflow.temporal import connect
 from assocflow.temporal import runtime as temporal_runtime
@@ -91,8 +92,9 @@ def create_app(
     app.add_middleware(ObservabilityMiddleware)
     # Added last, so it runs first: nothing reads more than the cap.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    for module in (associations, disassociations, records, account, webhooks, admin, health):
-        app.include_router(module.router)
+    for module in (associations, disassociations, records, account, webhooks, admin):
+        app.include_router(module.router, responses=ERRORS)
+    app.include_router(health.router)
     return app
 
 

@@ -28,6 +28,40 @@ class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class ProblemDetail(BaseModel):
+    """An RFC 9457 problem document; `code` is stable, other members depend on it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    code: str
+    detail: str | None = None
+
+
+def _problem(description: str) -> dict[str, Any]:
+    ref = {"schema": {"$ref": "#/components/schemas/ProblemDetail"}}
+    return {
+        "model": ProblemDetail,
+        "description": description,
+        "content": {"application/problem+json": ref},
+    }
+
+
+# The errors every product and admin route may answer with.
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: _problem("No token, or an unknown, expired or revoked one (`unauthorized`)."),
+    403: _problem("Visible, but not for this caller (`forbidden`, `verification_required`)."),
+    404: _problem("Nothing with this id is visible to the caller (`not_found`)."),
+    409: _problem("The state forbids it (`request_pending`, `not_pending`, ...)."),
+    413: _problem("The body is too large (`payload_too_large`)."),
+    422: _problem("The input is not valid (`validation_error`, `check_failed`, ...)."),
+    429: _problem("Too many requests or failed codes (`rate_limited`, `verification_locked`)."),
+    503: _problem("Temporal did not answer in time (`temporarily_unavailable`)."),
+}
+
+
 class Page(BaseModel, Generic[T]):
     items: list[T]
     next_cursor: str | None = None

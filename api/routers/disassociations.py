@@ -132,7 +132,6 @@ def _unavailable(detail: str) -> Problem:
     "/v1/disassociations",
     status_code=201,
     response_model=DisassociationRequest,
-    responses={409: {"description": "request_pending or request_limit_reached"}, 422: {}},
 )
 async def submit(
     body: SubmitBody,
