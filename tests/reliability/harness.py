@@ -150,3 +150,65 @@ def record_figures(name: str, **figures: Any) -> None:
             )
             + "\n"
         )
+
+
+@dataclass
+class AppStack:
+    """An API and a worker process on a database of their own."""
+
+    url: str
+    database_url: str
+    procs: list[Any]
+
+    def stop(self) -> None:
+        from devstack import services
+
+        for proc in self.procs:
+            services.stop(proc)
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _spawn(args: list[str], env: dict[str, str], log: Path) -> Any:
+    import subprocess
+    import sys
+
+    with open(log, "wb") as out:
+        return subprocess.Popen(
+            [sys.executable, *args], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+
+
+async def start_app_stack(
+    postgres_server_url: str, temporal_address: str, logs: Path, **settings: str
+) -> AppStack:
+    """A fresh database (migrated), a worker without the webhook relay, and an API, each a real
+    process; `settings` are ASSOCFLOW_* variables (without the prefix) for both."""
+    from devstack import services
+    from store.db import migrate
+    from tests.conftest import ENCRYPTION_KEY
+
+    database_url = services.ensure_database(
+        postgres_server_url, f"assocflow_{uuid.uuid4().hex[:10]}"
+    )
+    await migrate(database_url)
+    port = services.free_port()
+    env = services.child_env(
+        DATABASE_URL=database_url,
+        TEMPORAL_ADDRESS=temporal_address,
+        ASSOCFLOW_TASK_QUEUE=f"stack-{uuid.uuid4().hex[:8]}",
+        ASSOCFLOW_API_PORT=str(port),
+        ASSOCFLOW_ENCRYPTION_KEY=ENCRYPTION_KEY,
+        ASSOCFLOW_WEBHOOK_RELAY="false",  # nothing made here is ever delivered anywhere
+        ASSOCFLOW_WORKER_METRICS_ADDRESS="",
+        ASSOCFLOW_RATE_LIMIT_SUBMIT="100000/minute",
+        ASSOCFLOW_RATE_LIMIT_VERIFICATION="100000/minute",
+        **{f"ASSOCFLOW_{k.upper()}": v for k, v in settings.items()},
+    )
+    procs = [
+        _spawn(args, env, logs / f"{name}.log")
+        for name, args in (("worker", ["worker.py"]), ("api", ["-m", "api"]))
+    ]
+    services.wait_for_port("127.0.0.1", port, timeout=60, process=procs[-1])
+    return AppStack(f"http://127.0.0.1:{port}", database_url, procs)

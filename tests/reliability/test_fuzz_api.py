@@ -7,9 +7,6 @@ that nothing it creates can ever be delivered anywhere.
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import uuid
 from pathlib import Path
 
 import hypothesis
@@ -22,55 +19,28 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from devstack import services
-from store.db import migrate, open_pool
-from tests.conftest import ENCRYPTION_KEY
+from store.db import open_pool
 from tests.factories import Factory
-from tests.reliability.harness import record_figures
+from tests.reliability.harness import record_figures, start_app_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 OPERATOR_TOKEN = "fuzz-operator-token"
 EXAMPLES_PER_OPERATION = 25
 
 
-def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
-    with open(log, "wb") as out:
-        return subprocess.Popen(
-            [sys.executable, *args], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-
-
 @pytest.fixture(scope="module")
 async def fuzz_stack(postgres_server_url, dev_env, tmp_path_factory):
-    name = f"assocflow_fuzz_{uuid.uuid4().hex[:8]}"
-    database_url = services.ensure_database(postgres_server_url, name)
-    await migrate(database_url)
-    pool = await open_pool(database_url, max_size=2)
+    stack = await start_app_stack(
+        postgres_server_url,
+        dev_env.client.service_client.config.target_host,
+        tmp_path_factory.mktemp("fuzz"),
+        operator_token=OPERATOR_TOKEN,
+    )
+    pool = await open_pool(stack.database_url, max_size=2)
     world = await Factory(pool).world()
     await pool.close()
-    port, queue = services.free_port(), f"fuzz-{uuid.uuid4().hex[:8]}"
-    env = services.child_env(
-        DATABASE_URL=database_url,
-        TEMPORAL_ADDRESS=dev_env.client.service_client.config.target_host,
-        ASSOCFLOW_TASK_QUEUE=queue,
-        ASSOCFLOW_API_PORT=str(port),
-        ASSOCFLOW_OPERATOR_TOKEN=OPERATOR_TOKEN,
-        ASSOCFLOW_ENCRYPTION_KEY=ENCRYPTION_KEY,
-        ASSOCFLOW_WEBHOOK_RELAY="false",
-        ASSOCFLOW_WORKER_METRICS_ADDRESS="",
-        ASSOCFLOW_RATE_LIMIT_SUBMIT="100000/minute",
-        ASSOCFLOW_RATE_LIMIT_VERIFICATION="100000/minute",
-    )
-    logs = tmp_path_factory.mktemp("fuzz")
-    procs = [
-        _start(args, env, logs / f"{name}.log")
-        for name, args in (("worker", ["worker.py"]), ("api", ["-m", "api"]))
-    ]
-    services.wait_for_port("127.0.0.1", port, timeout=60, process=procs[1])
-    yield {"url": f"http://127.0.0.1:{port}", "partner_admin": world.partner_admin}
-    for proc in procs:
-        services.stop(proc)
-    services.drop_database(postgres_server_url, name)
+    yield {"url": stack.url, "partner_admin": world.partner_admin}
+    stack.stop()
 
 
 @pytest.fixture(scope="module")
