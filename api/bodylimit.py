@@ -1,4 +1,6 @@
-"""A cap on request bodies, answered with a problem document (413 `payload_too_large`)."""
+"""Limits on what a request may carry, checked before anything reads it: a cap on the body (413
+`payload_too_large`) and no NUL character in the query string (422), which PostgreSQL cannot
+store or compare."""
 
 from __future__ import annotations
 
@@ -20,6 +22,12 @@ class BodyLimitMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if b"%00" in scope.get("query_string", b""):
+            response = problem_response(
+                422, "validation_error", "The query string must not contain the NUL character."
+            )
+            await response(scope, receive, send)
             return
         declared = Headers(scope=scope).get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:

@@ -6,7 +6,14 @@ from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from domain.types import (
     AccountStanding,
@@ -24,8 +31,28 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Limit = Annotated[int, Field(ge=1, le=100)]
 
 
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("text must not contain the NUL character")
+    if isinstance(value, dict):
+        for item in value.values():
+            _without_nul(item)
+    elif isinstance(value, list):
+        for item in value:
+            _without_nul(item)
+    return value
+
+
 class Body(BaseModel):
+    """A request body: unknown members and NUL characters (which PostgreSQL cannot store) are
+    refused with 422."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        return _without_nul(data)
 
 
 class ProblemDetail(BaseModel):

@@ -85,3 +85,24 @@ async def test_lists_and_strings_are_capped(api, factory):
         headers=operator,
     )
     assert_problem(too_many, 422, "validation_error")
+
+
+async def test_nul_characters_are_refused_not_a_server_error(api, factory):
+    world = await factory.world()
+    operator = bearer("test-operator-token")
+    assert_problem(
+        await api.post("/v1/admin/customers", json={"name": "a\x00b"}, headers=operator),
+        422,
+        "validation_error",
+    )
+    body = {"association_id": str(world.association_id), "reason": "x\x00", "acknowledged": True}
+    assert_problem(
+        await api.post("/v1/disassociations", json=body, headers=bearer(world.customer)),
+        422,
+        "validation_error",
+    )
+    assert_problem(
+        await api.get("/v1/association-records?status=a%00", headers=bearer(world.customer)),
+        422,
+        "validation_error",
+    )
