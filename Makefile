@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install reset compose-tool histories
+.PHONY: run test lint install reset compose-tool histories proof
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,12 @@ compose-tool:
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+
+# The reliability runs alone (they are part of `make test` too); figures in build/.
+proof: $(STAMP)
+	rm -f build/reliability-figures.jsonl
+	$(PY) -m pytest -q tests/reliability tests/workflows/test_replay.py
+	$(PY) -m tests.reliability.report
 
 # Record the workflow histories the replay test checks (after an intended workflow change).
 histories: $(STAMP)

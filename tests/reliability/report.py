@@ -1,0 +1,39 @@
+"""Print the latest figures of each reliability test as a Markdown table (for
+docs/RELIABILITY.md): `python -m tests.reliability.report`."""
+
+from __future__ import annotations
+
+import json
+
+from tests.reliability.harness import FIGURES
+
+COMMANDS = {
+    "worker_sigkilled": "pytest tests/reliability/test_faults.py -k worker_sigkilled",
+    "postgres_stopped": "pytest tests/reliability/test_faults.py -k postgres_stopped",
+    "temporal_restarted": "pytest tests/reliability/test_faults.py -k temporal_restarted",
+    "api_restarted": "pytest tests/reliability/test_faults.py -k api_restarted",
+    "race_submits": "pytest tests/reliability/test_races.py -k submits",
+    "race_decisions": "pytest tests/reliability/test_races.py -k decisions",
+    "schemathesis": "pytest tests/reliability/test_fuzz_api.py",
+    "hypothesis_state_machine": "pytest tests/reliability/test_model.py",
+}
+
+
+def latest() -> dict[str, dict]:
+    rows: dict[str, dict] = {}
+    for line in FIGURES.read_text().splitlines():
+        row = json.loads(line)
+        rows[row["test"]] = row
+    return rows
+
+
+def main() -> None:
+    print("| run | figures | command |")
+    print("|---|---|---|")
+    for name, row in latest().items():
+        figures = ", ".join(f"{k}: {v}" for k, v in row.items() if k not in ("test", "at"))
+        print(f"| {name} | {figures} | `.venv/bin/python -m {COMMANDS.get(name, 'pytest')}` |")
+
+
+if __name__ == "__main__":
+    main()
