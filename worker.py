@@ -14,6 +14,7 @@ from psycopg_pool import AsyncConnectionPool
 from temporalio.client import Client
 from temporalio.runtime import Runtime
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.disassociation import DisassociationActivities
 from assocflow import logs, metrics
@@ -26,6 +27,14 @@ from webhooks.relay import WebhookRelay
 from workflows.disassociation import DisassociationWorkflow
 
 log = logging.getLogger("assocflow.worker")
+
+# assocflow's own modules that workflows use hold no state a workflow could change: they are
+# shared with the sandbox instead of run again for every workflow.
+WORKFLOW_RUNNER = SandboxedWorkflowRunner(
+    restrictions=SandboxRestrictions.default.with_passthrough_modules(
+        "activities", "assocflow", "domain", "store", "workflows.shared"
+    )
+)
 
 
 def build_worker(
@@ -41,6 +50,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue,
+        workflow_runner=WORKFLOW_RUNNER,
         max_concurrent_activities=max_concurrent_activities,
         max_concurrent_workflow_tasks=max_concurrent_workflow_tasks,
         workflows=[DisassociationWorkflow],

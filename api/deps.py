@@ -93,19 +93,20 @@ class Principal:
             raise forbidden("This action needs the partner's `admin` role.")
 
 
-def settings_dep(request: Request) -> Settings:
+# Plain `def` dependencies would each be sent to a thread by FastAPI: these are all `async`.
+async def settings_dep(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def pool_dep(request: Request) -> AsyncConnectionPool:
+async def pool_dep(request: Request) -> AsyncConnectionPool:
     return request.app.state.pool
 
 
-def temporal_dep(request: Request) -> Client:
+async def temporal_dep(request: Request) -> Client:
     return request.app.state.temporal
 
 
-def standing_dep(request: Request) -> accounts.AccountStandingSource:
+async def standing_dep(request: Request) -> accounts.AccountStandingSource:
     return request.app.state.standing
 
 
@@ -132,60 +133,52 @@ async def identify(settings: Settings, conn: AsyncConnection, token: str) -> Pri
         tokens.token_hash(token), tokens.token_hash(bootstrap.get_secret_value())
     ):
         return Principal(kind="operator", subject_id="bootstrap")
-    row = await tokens.find_valid(conn, token)
+    row = await tokens.find_subject(conn, token)
     if row is None:
         return None
-    return await _load_principal(conn, row["subject_kind"], row["subject_id"])
-
-
-async def _load_principal(
-    conn: AsyncConnection, kind: PrincipalKind, subject_id: str
-) -> Principal | None:
+    kind, subject_id = row["subject_kind"], row["subject_id"]
     if kind == "operator":
         return Principal(kind="operator", subject_id=subject_id)
     if kind == "customer":
-        customer = await accounts.get_customer(conn, UUID(subject_id))
-        if customer is None:
+        if row["customer_id"] is None:  # the customer no longer exists
             return None
         return Principal(
             kind="customer",
             subject_id=subject_id,
-            customer_id=customer["id"],
-            verification_required=customer["verification_required"],
+            customer_id=row["customer_id"],
+            verification_required=row["verification_required"],
         )
-    user = await accounts.get_partner_user(conn, UUID(subject_id))
-    if user is None:
+    if row["partner_id"] is None:  # the user no longer exists
         return None
-    granted = set(user["permissions"])
+    granted = set(row["permissions"])
     admin = ADMIN_ROLE in granted
     if admin:
         granted |= {p.value for p in Permission}
-    children = (
-        await accounts.child_partner_ids(conn, user["partner_id"])
-        if user["partner_type"] in ("distributor", "psp")
-        else []
-    )
     return Principal(
         kind="partner_user",
         subject_id=subject_id,
-        partner_id=user["partner_id"],
-        partner_type=user["partner_type"],
+        partner_id=row["partner_id"],
+        partner_type=row["partner_type"],
         permissions=frozenset(granted),
         admin=admin,
-        readable_partner_ids=(user["partner_id"], *children),
-        verification_required=user["verification_required"],
+        readable_partner_ids=(row["partner_id"], *row["child_partner_ids"]),
+        verification_required=row["verification_required"],
     )
 
 
 async def principal(
+    request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     settings: Annotated[Settings, Depends(settings_dep)],
     pool: Annotated[AsyncConnectionPool, Depends(pool_dep)],
 ) -> Principal:
     if credentials is None or not credentials.credentials:
         raise _unauthorized("Send a token: `Authorization: Bearer <token>`.")
-    async with pool.connection() as conn:
-        who = await identify(settings, conn, credentials.credentials)
+    # The idempotency middleware may have identified the caller already for this request.
+    who = getattr(request.state, "principal", None)
+    if who is None:
+        async with pool.connection() as conn:
+            who = await identify(settings, conn, credentials.credentials)
     if who is None:
         raise _unauthorized("The token is unknown, expired or revoked.")
     structlog.contextvars.bind_contextvars(caller=who.ref)

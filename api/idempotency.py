@@ -77,7 +77,7 @@ class IdempotencyMiddleware:
             return
         state = scope["app"].state
         body = await _read_body(receive)  # capped by the body-limit middleware around this one
-        caller = await _caller(state, headers)
+        caller = await _caller(scope, headers)
         if caller is None:  # let the route answer 401
             await self.app(scope, _replay_body(body), send)
             return
@@ -165,13 +165,18 @@ async def _renew(pool, caller: str, key: str) -> None:
             log.warning("could not renew an Idempotency-Key claim", exc_info=True)
 
 
-async def _caller(state, headers: Headers) -> str | None:
+async def _caller(scope: Scope, headers: Headers) -> str | None:
+    """The caller's ref; the principal is left in the request's state for the route to reuse."""
     scheme, _, token = headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         return None
+    state = scope["app"].state
     async with state.pool.connection() as conn:
         who = await identify(state.settings, conn, token.strip())
-    return None if who is None else who.ref
+    if who is None:
+        return None
+    scope.setdefault("state", {})["principal"] = who
+    return who.ref
 
 
 async def _read_body(receive: Receive) -> bytes:

@@ -31,6 +31,8 @@ class Stack:
     # ASSOCFLOW_* settings for the worker and the API, on top of the defaults below.
     settings: dict[str, str] = field(default_factory=dict)
     encryption_key: str = field(default_factory=new_key)
+    # Keep Temporal's state in a file (so it survives a restart) or only in memory (faster).
+    temporal_state_file: bool = True
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     @property
@@ -47,6 +49,10 @@ class Stack:
         self._pg = services.embedded_postgres(self.workdir / "postgres", keep=False)
         self.database_url = services.ensure_database(self._pg.get_uri(), "assocflow")
 
+    @property
+    def postgres_pid(self) -> int:
+        return self._pg.get_pid()
+
     def stop_postgres(self) -> None:
         """A fast shutdown: open connections are cut, as in a database outage."""
         embedded_postgres.pg_ctl(
@@ -60,7 +66,7 @@ class Stack:
 
     def start_temporal(self) -> None:
         self.procs["temporal"] = services.start_temporal_dev_server(
-            db_file=self.workdir / "temporal.db",
+            db_file=self.workdir / "temporal.db" if self.temporal_state_file else None,
             port=self.temporal_port,
             ui_port=None,
             log_file=self.workdir / "temporal.log",

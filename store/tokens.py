@@ -58,6 +58,30 @@ async def find_valid(conn: AsyncConnection, token: str) -> Row | None:
     return await cur.fetchone()
 
 
+async def find_subject(conn: AsyncConnection, token: str) -> Row | None:
+    """For a valid token, in one query: its subject and what authorization needs of it (the
+    partner user's partner, permissions and the resellers under it; or the customer)."""
+    cur = await conn.execute(
+        "SELECT t.subject_kind, t.subject_id, u.partner_id, p.type AS partner_type,"
+        " u.permissions, c.id AS customer_id,"
+        " coalesce(p.verification_required, c.verification_required, false)"
+        "   AS verification_required,"
+        " CASE WHEN p.type IN ('distributor', 'psp') THEN ARRAY("
+        "   SELECT child.id FROM partners child WHERE child.parent_partner_id = p.id"
+        "   ORDER BY child.id) ELSE '{}' END AS child_partner_ids"
+        " FROM api_tokens t"
+        " LEFT JOIN partner_users u ON t.subject_kind = 'partner_user'"
+        "   AND u.id = CASE WHEN t.subject_kind = 'partner_user' THEN t.subject_id::uuid END"
+        " LEFT JOIN partners p ON p.id = u.partner_id"
+        " LEFT JOIN customers c ON t.subject_kind = 'customer'"
+        "   AND c.id = CASE WHEN t.subject_kind = 'customer' THEN t.subject_id::uuid END"
+        " WHERE t.token_hash = %s AND t.revoked_at IS NULL"
+        " AND (t.expires_at IS NULL OR t.expires_at > now())",
+        (token_hash(token),),
+    )
+    return await cur.fetchone()
+
+
 async def revoke(conn: AsyncConnection, token_id: UUID) -> Row | None:
     cur = await conn.execute(
         "UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE id = %s"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 from datetime import timedelta
 
-from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -36,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         SubmitCommand,
     )
     from workflows import shared
+    from workflows.shared import RequestState
 
 # Each activity is one short transaction; a worker that dies mid-activity is noticed this soon.
 ACTIVITY_TIMEOUT = timedelta(seconds=10)
@@ -46,14 +46,6 @@ RETRY = RetryPolicy(
     maximum_interval=timedelta(seconds=30),
     non_retryable_error_types=[ASSOCIATION_NOT_FOUND, REQUEST_NOT_FOUND],
 )
-
-
-class RequestState(BaseModel):
-    """What the `state` query returns."""
-
-    admission: Admission | None = None
-    request: DisassociationRequest | None = None
-    settling_as: RequestStatus | None = None
 
 
 @workflow.defn(name="Disassociation")

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from pydantic import BaseModel
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
 from domain.decisions import timeout_outcome
-from domain.types import RequestStatus, Side, SubmitCommand
+from domain.types import Admission, DisassociationRequest, RequestStatus, Side, SubmitCommand
 
 PARTNER_ID = SearchAttributeKey.for_keyword("PartnerId")
 CUSTOMER_ID = SearchAttributeKey.for_keyword("CustomerId")
@@ -18,6 +19,17 @@ REQUEST_STATUS = SearchAttributeKey.for_keyword("RequestStatus")
 RESPOND_BY = SearchAttributeKey.for_datetime("RespondBy")
 
 SEARCH_ATTRIBUTES = (PARTNER_ID, CUSTOMER_ID, ASSOCIATION_ID, INITIATOR, REQUEST_STATUS, RESPOND_BY)
+
+
+class RequestState(BaseModel):
+    """What the workflow's `state` query returns. Defined here, outside the workflow module,
+    because the sandbox runs that module again for every workflow and building a pydantic model
+    each time is the costliest thing it would do."""
+
+    admission: Admission | None = None
+    request: DisassociationRequest | None = None
+    settling_as: RequestStatus | None = None
+
 
 # RequestStatus also takes two values of its own before a request is pending.
 CHECKING = "checking"

@@ -1,0 +1,1 @@
+"""assocflow's benchmarks: `make bench`, or `python -m bench --help`. Figures in docs/PERFORMANCE.md."""

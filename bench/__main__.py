@@ -1,0 +1,111 @@
+"""assocflow's benchmarks, each on a fresh stack of real processes on this machine.
+
+python -m bench lifecycle --lifecycles 300 --concurrency 20 --rate 15 --seconds 20
+python -m bench pending --requests 10000
+python -m bench records --rows 1000000
+python -m bench all
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from assocflow.settings import Settings
+from assocflow.temporal import connect
+from bench import common
+from bench.lifecycle import Assocflow, Baseline, closed_loop, open_loop
+
+app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True)
+
+
+@app.callback()
+def main() -> None:
+    """assocflow's benchmarks."""
+
+
+RESULTS = Path(__file__).resolve().parent.parent / "build" / "bench"
+
+
+def report(name: str, result: dict) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    result = {
+        "benchmark": name,
+        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": common.machine(),
+        **result,
+    }
+    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2))
+    typer.echo(json.dumps(result, indent=2))
+
+
+async def _lifecycle(
+    lifecycles: int, concurrency: int, rate: float, seconds: float, warmup: int
+) -> dict:
+    # A reminder timer would be one more timer than the baseline has: off, for the same shape.
+    async with (
+        common.running_stack(reminder_before="PT0S") as stack,
+        common.baseline_worker(stack) as queue,
+    ):
+        arrivals = int(rate * seconds)
+        population = await common.populate(stack.database_url, warmup + lifecycles + arrivals)
+        client = await connect(Settings(temporal_address=stack.temporal_address))
+        ours, bare = Assocflow(stack.api, population, concurrency), Baseline(client, queue)
+        parties = population.parties
+        warm, throughput_parties, latency_parties = (
+            parties[:warmup], parties[warmup : warmup + lifecycles], parties[warmup + lifecycles :],
+        )  # fmt: skip
+        await closed_loop(ours.lifecycle, warm, concurrency)
+        await closed_loop(bare.lifecycle, warm, concurrency)
+        meter = common.CpuMeter(common.stack_pids(stack))
+        ours_rate, _ = await closed_loop(ours.lifecycle, throughput_parties, concurrency)
+        ours_cpu = meter.used()
+        meter = common.CpuMeter(common.stack_pids(stack))
+        bare_rate, _ = await closed_loop(bare.lifecycle, throughput_parties, concurrency)
+        bare_cpu = meter.used()
+        ours_latency = await open_loop(ours.lifecycle, latency_parties, rate)
+        bare_latency = await open_loop(bare.lifecycle, latency_parties, rate)
+        await ours.aclose()
+    submit, decide = common.summary_ms(ours_latency.submit), common.summary_ms(ours_latency.decide)
+    bare_submit, bare_decide = (
+        common.summary_ms(bare_latency.submit),
+        common.summary_ms(bare_latency.decide),
+    )
+    return {
+        "throughput_ratio": round(ours_rate / bare_rate, 3),
+        "submit_p99_ratio": round(submit["p99"] / bare_submit["p99"], 2),
+        "decide_p99_ratio": round(decide["p99"] / bare_decide["p99"], 2),
+        "assocflow_lifecycles_per_second": round(ours_rate, 1),
+        "baseline_lifecycles_per_second": round(bare_rate, 1),
+        "cpu_seconds_assocflow_run": ours_cpu,
+        "cpu_seconds_baseline_run": bare_cpu,
+        "lifecycles": lifecycles,
+        "concurrency": concurrency,
+        "open_loop_rate_per_second": rate,
+        "open_loop_seconds": seconds,
+        "assocflow_submit_ms": submit,
+        "baseline_submit_ms": bare_submit,
+        "assocflow_decide_ms": decide,
+        "baseline_decide_ms": bare_decide,
+    }
+
+
+@app.command()
+def lifecycle(
+    lifecycles: Annotated[int, typer.Option(help="Lifecycles for the throughput run.")] = 300,
+    concurrency: Annotated[int, typer.Option(help="Lifecycles in flight (closed loop).")] = 20,
+    rate: Annotated[float, typer.Option(help="Arrivals per second (open loop).")] = 15.0,
+    seconds: Annotated[float, typer.Option(help="Length of the open-loop run.")] = 20.0,
+    warmup: Annotated[int, typer.Option(help="Lifecycles run first and not counted.")] = 40,
+) -> None:
+    """Throughput and latency of full lifecycles, and of the bare Temporal baseline."""
+    report("lifecycle", asyncio.run(_lifecycle(lifecycles, concurrency, rate, seconds, warmup)))
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,181 @@
+"""What every benchmark needs: a fresh stack, demo-free data made in bulk, and statistics."""
+
+from __future__ import annotations
+
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import uuid
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import psycopg
+from psycopg.rows import dict_row
+
+from devstack.stack import ROOT, Stack
+from store import tokens
+from store.db import migrate
+
+
+def percentile(samples: list[float], q: float) -> float:
+    """The q-th percentile (0-100) by nearest rank."""
+    ordered = sorted(samples)
+    if not ordered:
+        return float("nan")
+    rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
+    return ordered[rank]
+
+
+def summary_ms(samples: list[float]) -> dict[str, float]:
+    """p50/p95/p99/mean of latencies given in seconds, in milliseconds."""
+    return {
+        "n": len(samples),
+        "p50": round(percentile(samples, 50) * 1000, 2),
+        "p95": round(percentile(samples, 95) * 1000, 2),
+        "p99": round(percentile(samples, 99) * 1000, 2),
+        "mean": round(statistics.fmean(samples) * 1000, 2) if samples else float("nan"),
+    }
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    memory = psutil.virtual_memory().total / 2**30
+    return f"{psutil.cpu_count()} cores ({cpu}), {memory:.0f} GiB, Python {platform.python_version()}, {platform.system()}"
+
+
+def stack_pids(stack: Stack) -> dict[str, int]:
+    import os
+
+    pids = {name: proc.pid for name, proc in stack.procs.items()}
+    return {**pids, "postgres": stack.postgres_pid, "bench client": os.getpid()}
+
+
+def rss_mb(pid: int) -> float:
+    return psutil.Process(pid).memory_info().rss / 2**20
+
+
+class CpuMeter:
+    """CPU seconds each process of the stack (with its children) uses between two readings."""
+
+    def __init__(self, pids: dict[str, int]):
+        self.procs = {name: psutil.Process(pid) for name, pid in pids.items()}
+        self.start = self._read()
+
+    def _read(self) -> dict[str, float]:
+        seconds = {}
+        for name, proc in self.procs.items():
+            total = 0.0
+            # The stack's processes are the bench client's children: count it alone.
+            children = [] if name == "bench client" else proc.children(recursive=True)
+            for p in [proc, *children]:
+                try:
+                    times = p.cpu_times()
+                    total += times.user + times.system
+                except psutil.NoSuchProcess:
+                    pass
+            seconds[name] = total
+        return seconds
+
+    def used(self) -> dict[str, float]:
+        now = self._read()
+        return {name: round(now[name] - self.start[name], 1) for name in now}
+
+
+@asynccontextmanager
+async def running_stack(**settings: str):
+    """PostgreSQL, the Temporal dev server, worker.py and the API, fresh, in a temporary folder."""
+    with tempfile.TemporaryDirectory(prefix="assocflow-bench-") as workdir:
+        # Temporal's state in memory: the benchmarks measure assocflow, not SQLite's fsync.
+        stack = Stack(Path(workdir), settings=settings, temporal_state_file=False)
+        stack.start_postgres()
+        await migrate(stack.database_url)
+        stack.start_temporal()
+        stack.start("worker")
+        stack.start("api")
+        try:
+            yield stack
+        finally:
+            stack.stop_all()
+
+
+def _spawn_baseline(stack: Stack, queue: str) -> subprocess.Popen:
+    with open(stack.workdir / "baseline.log", "wb") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "bench.baseline", stack.temporal_address, queue],
+            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+
+@asynccontextmanager
+async def baseline_worker(stack: Stack):
+    """The bare Temporal baseline's worker, a process of its own like assocflow's."""
+    queue = f"baseline-{uuid.uuid4().hex[:8]}"
+    proc = _spawn_baseline(stack, queue)
+    stack.procs["baseline"] = proc
+    try:
+        yield queue
+    finally:
+        stack.procs.pop("baseline", None)
+        proc.terminate()
+        proc.wait(10)
+
+
+@dataclass
+class Party:
+    association_id: str
+    customer_token: str
+
+
+@dataclass
+class Population:
+    partner_token: str
+    parties: list[Party]
+
+
+async def populate(database_url: str, size: int) -> Population:
+    """One reseller with an admin, and `size` customers, each associated with it and holding a
+    token: made with set-based SQL so that 10,000 take seconds."""
+    async with await psycopg.AsyncConnection.connect(database_url, row_factory=dict_row) as conn:
+        partner = (
+            await (
+                await conn.execute(
+                    "INSERT INTO partners (name, type) VALUES ('Bench Reseller', 'reseller') RETURNING id"
+                )
+            ).fetchone()
+        )["id"]
+        user = (
+            await (
+                await conn.execute(
+                    "INSERT INTO partner_users (partner_id, name, permissions) VALUES (%s, 'bench', '{admin}')"
+                    " RETURNING id",
+                    (partner,),
+                )
+            ).fetchone()
+        )["id"]
+        _, partner_token = await tokens.create(
+            conn, subject_kind="partner_user", subject_id=str(user), created_by="bench"
+        )
+        rows = await (
+            await conn.execute(
+                "WITH c AS (INSERT INTO customers (name) SELECT 'bench customer ' || g"
+                " FROM generate_series(1, %s) g RETURNING id)"
+                " INSERT INTO associations (partner_id, customer_id, association_type)"
+                " SELECT %s, id, 'resale' FROM c RETURNING id, customer_id",
+                (size, partner),
+            )
+        ).fetchall()
+        parties = []
+        async with conn.cursor() as cur:
+            plain = {row["customer_id"]: tokens.new_token() for row in rows}
+            await cur.executemany(
+                "INSERT INTO api_tokens (token_hash, subject_kind, subject_id, created_by)"
+                " VALUES (%s, 'customer', %s, 'bench')",
+                [(tokens.token_hash(t), str(c)) for c, t in plain.items()],
+            )
+        parties = [Party(str(row["id"]), plain[row["customer_id"]]) for row in rows]
+        await conn.commit()
+    return Population(partner_token, parties)

@@ -1,0 +1,114 @@
+"""Full lifecycles through the HTTP API (submit -> check -> accept -> agree -> association ended
+-> notifications written), against the bare Temporal baseline of the same shape on the same
+server: throughput (closed loop) and latency (open loop)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import httpx
+from temporalio.client import Client, WithStartWorkflowOperation
+from temporalio.common import WorkflowIDConflictPolicy
+
+from bench.baseline import BaselineWorkflow
+from bench.common import Party, Population
+
+WINDOW_SECONDS = 864000.0  # ten days: nothing times out during a run
+
+
+@dataclass
+class Latencies:
+    submit: list[float] = field(default_factory=list)
+    decide: list[float] = field(default_factory=list)
+
+
+class Assocflow:
+    """One lifecycle through the API, as a partner's and a customer's systems would drive it."""
+
+    def __init__(self, api: str, population: Population, concurrency: int):
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        self.http = httpx.AsyncClient(base_url=api, timeout=60, limits=limits)
+        self.partner = {"Authorization": f"Bearer {population.partner_token}"}
+
+    async def lifecycle(self, party: Party, latencies: Latencies) -> None:
+        started = time.perf_counter()
+        submitted = await self.http.post(
+            "/v1/disassociations",
+            json={"association_id": party.association_id, "reason": "bench", "acknowledged": True},
+            headers={"Authorization": f"Bearer {party.customer_token}"},
+        )
+        assert submitted.status_code == 201, submitted.text
+        latencies.submit.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        agreed = await self.http.post(
+            f"/v1/disassociations/{submitted.json()['id']}/agree", headers=self.partner
+        )
+        assert agreed.status_code == 200 and agreed.json()["status"] == "agreed", agreed.text
+        latencies.decide.append(time.perf_counter() - started)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+
+class Baseline:
+    """The same shape on bare Temporal: update-with-start until admitted, then an Update."""
+
+    def __init__(self, client: Client, task_queue: str):
+        self.client = client
+        self.task_queue = task_queue
+
+    async def lifecycle(self, _: Party, latencies: Latencies) -> None:
+        workflow_id = f"baseline-{uuid.uuid4()}"
+        started = time.perf_counter()
+        start = WithStartWorkflowOperation(
+            BaselineWorkflow.run,
+            WINDOW_SECONDS,
+            id=workflow_id,
+            task_queue=self.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        )
+        await self.client.execute_update_with_start_workflow(
+            BaselineWorkflow.admission, start_workflow_operation=start
+        )
+        latencies.submit.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        handle = self.client.get_workflow_handle_for(BaselineWorkflow.run, workflow_id)
+        await handle.execute_update(BaselineWorkflow.decide, "agree")
+        latencies.decide.append(time.perf_counter() - started)
+
+
+Lifecycle = Callable[[Party, Latencies], Awaitable[None]]
+
+
+async def closed_loop(
+    lifecycle: Lifecycle, parties: list[Party], concurrency: int
+) -> tuple[float, Latencies]:
+    """Run one lifecycle per party, `concurrency` at a time; returns lifecycles per second."""
+    latencies = Latencies()
+    queue = list(parties)
+
+    async def runner() -> None:
+        while queue:
+            await lifecycle(queue.pop(), latencies)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(runner() for _ in range(concurrency)))
+    return len(parties) / (time.perf_counter() - started), latencies
+
+
+async def open_loop(lifecycle: Lifecycle, parties: list[Party], rate: float) -> Latencies:
+    """Start a lifecycle every 1/rate seconds whatever the answers (no coordinated omission)."""
+    latencies = Latencies()
+    tasks = []
+    started = time.perf_counter()
+    for n, party in enumerate(parties):
+        delay = started + n / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(lifecycle(party, latencies)))
+    await asyncio.gather(*tasks)
+    return latencies
