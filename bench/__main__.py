@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import statistics
 import time
 from pathlib import Path
 from typing import Annotated
@@ -45,7 +46,7 @@ def report(name: str, result: dict) -> None:
 
 
 async def _lifecycle(
-    lifecycles: int, concurrency: int, rate: float, seconds: float, warmup: int
+    lifecycles: int, concurrency: int, rate: float, seconds: float, warmup: int, rounds: int
 ) -> dict:
     # A reminder timer would be one more timer than the baseline has: off, for the same shape.
     async with (
@@ -62,12 +63,19 @@ async def _lifecycle(
         )  # fmt: skip
         await closed_loop(ours.lifecycle, warm, concurrency)
         await closed_loop(bare.lifecycle, warm, concurrency)
-        meter = common.CpuMeter(common.stack_pids(stack))
-        ours_rate, _ = await closed_loop(ours.lifecycle, throughput_parties, concurrency)
-        ours_cpu = meter.used()
-        meter = common.CpuMeter(common.stack_pids(stack))
-        bare_rate, _ = await closed_loop(bare.lifecycle, throughput_parties, concurrency)
-        bare_cpu = meter.used()
+        # Rounds that alternate the two, so that a slow moment of the machine does not land on
+        # one of them only; the median round counts.
+        ours_rates, bare_rates, ours_cpu, bare_cpu = [], [], {}, {}
+        per_round = len(throughput_parties) // rounds
+        for r in range(rounds):
+            batch = throughput_parties[r * per_round : (r + 1) * per_round]
+            meter = common.CpuMeter(common.stack_pids(stack))
+            ours_rates.append((await closed_loop(ours.lifecycle, batch, concurrency))[0])
+            ours_cpu = common.add(ours_cpu, meter.used())
+            meter = common.CpuMeter(common.stack_pids(stack))
+            bare_rates.append((await closed_loop(bare.lifecycle, batch, concurrency))[0])
+            bare_cpu = common.add(bare_cpu, meter.used())
+        ours_rate, bare_rate = statistics.median(ours_rates), statistics.median(bare_rates)
         ours_latency = await open_loop(ours.lifecycle, latency_parties, rate)
         bare_latency = await open_loop(bare.lifecycle, latency_parties, rate)
         await ours.aclose()
@@ -82,8 +90,9 @@ async def _lifecycle(
         "decide_p99_ratio": round(decide["p99"] / bare_decide["p99"], 2),
         "assocflow_lifecycles_per_second": round(ours_rate, 1),
         "baseline_lifecycles_per_second": round(bare_rate, 1),
-        "cpu_seconds_assocflow_run": ours_cpu,
-        "cpu_seconds_baseline_run": bare_cpu,
+        "round_ratios": [round(o / b, 3) for o, b in zip(ours_rates, bare_rates, strict=True)],
+        "cpu_ms_per_lifecycle_assocflow": common.per(ours_cpu, lifecycles),
+        "cpu_ms_per_lifecycle_baseline": common.per(bare_cpu, lifecycles),
         "lifecycles": lifecycles,
         "concurrency": concurrency,
         "open_loop_rate_per_second": rate,
@@ -102,9 +111,11 @@ def lifecycle(
     rate: Annotated[float, typer.Option(help="Arrivals per second (open loop).")] = 15.0,
     seconds: Annotated[float, typer.Option(help="Length of the open-loop run.")] = 20.0,
     warmup: Annotated[int, typer.Option(help="Lifecycles run first and not counted.")] = 40,
+    rounds: Annotated[int, typer.Option(help="Alternating rounds of each (median counts).")] = 5,
 ) -> None:
     """Throughput and latency of full lifecycles, and of the bare Temporal baseline."""
-    report("lifecycle", asyncio.run(_lifecycle(lifecycles, concurrency, rate, seconds, warmup)))
+    result = asyncio.run(_lifecycle(lifecycles, concurrency, rate, seconds, warmup, rounds))
+    report("lifecycle", result)
 
 
 if __name__ == "__main__":

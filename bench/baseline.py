@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from temporalio import activity, workflow
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 TIMEOUT = timedelta(seconds=10)
 
@@ -68,10 +68,11 @@ async def main(address: str, task_queue: str) -> None:
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-    # The same worker settings as worker.py's defaults.
+    # The same worker settings as worker.py's.
     async with Worker(
         client,
         task_queue=task_queue,
+        workflow_runner=UnsandboxedWorkflowRunner(),
         workflows=[BaselineWorkflow],
         activities=[noop_check, noop_accept, noop_settle],
         max_concurrent_activities=100,

@@ -47,6 +47,16 @@ def machine() -> str:
     return f"{psutil.cpu_count()} cores ({cpu}), {memory:.0f} GiB, Python {platform.python_version()}, {platform.system()}"
 
 
+def add(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
+    return {k: round(a.get(k, 0) + b.get(k, 0), 2) for k in {*a, *b}}
+
+
+def per(cpu_seconds: dict[str, float], count: int) -> dict[str, float]:
+    """CPU milliseconds per unit of work, by process, with the total."""
+    ms = {name: round(s * 1000 / count, 1) for name, s in sorted(cpu_seconds.items()) if s}
+    return {**ms, "total": round(sum(ms.values()), 1)}
+
+
 def stack_pids(stack: Stack) -> dict[str, int]:
     import os
 
@@ -100,6 +110,8 @@ async def running_stack(**settings: str):
             yield stack
         finally:
             stack.stop_all()
+            # Before its folder goes: PostgreSQL would otherwise outlive its data directory.
+            stack.stop_postgres()
 
 
 def _spawn_baseline(stack: Stack, queue: str) -> subprocess.Popen:

@@ -133,7 +133,8 @@ async def check_facts(
     window_months: int,
     lock: bool = False,
 ) -> tuple[Row, CheckFacts] | None:
-    """The association and the facts the account check reads; None if there is no association.
+    """The association (with its partner's and customer's names) and the facts the account check
+    reads; None if there is no association.
 
     With `lock`, the association row stays locked until the transaction ends, so that the check
     and the insert of a new request cannot interleave with another submit.
@@ -141,8 +142,10 @@ async def check_facts(
     cur = await conn.execute(
         "SELECT a.id, a.partner_id, a.customer_id, a.association_type, a.status,"
         " a.associated_at, a.ended_at, p.frozen AS partner_frozen,"
-        " coalesce(parent.frozen, false) AS parent_partner_frozen"
+        " coalesce(parent.frozen, false) AS parent_partner_frozen,"
+        " p.name AS partner_name, c.name AS customer_name"
         " FROM associations a JOIN partners p ON p.id = a.partner_id"
+        " JOIN customers c ON c.id = a.customer_id"
         " LEFT JOIN partners parent ON parent.id = p.parent_partner_id"
         f" WHERE a.id = %s{' FOR UPDATE OF a' if lock else ''}",
         (association_id,),
@@ -170,3 +173,15 @@ async def check_facts(
         standing=standing,
     )
     return row, facts
+
+
+async def lock_with_names(conn: AsyncConnection, association_id: UUID) -> Row:
+    """The association, locked for this transaction, with its partner's and customer's names."""
+    cur = await conn.execute(
+        "SELECT a.id, a.partner_id, a.customer_id, a.association_type, a.status, a.associated_at,"
+        " a.ended_at, p.name AS partner_name, c.name AS customer_name"
+        " FROM associations a JOIN partners p ON p.id = a.partner_id"
+        " JOIN customers c ON c.id = a.customer_id WHERE a.id = %s FOR UPDATE OF a",
+        (association_id,),
+    )
+    return await cur.fetchone()

@@ -6,6 +6,7 @@ A notification is written in the transaction of the state change it reports (wit
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -24,9 +25,7 @@ COLUMNS = "id, event_type, summary, request_id, association_id, payload, created
 async def notify(
     conn: AsyncConnection,
     *,
-    effect_key: str,
-    recipient_kind: str,
-    recipient_id: UUID,
+    recipients: Sequence[tuple[str, UUID, str]],
     event_type: str,
     summary: str,
     data: Row,
@@ -34,31 +33,42 @@ async def notify(
     request_id: UUID | None = None,
     association_id: UUID | None = None,
 ) -> None:
-    """Queue one notification (message center + webhooks) in the caller's transaction.
+    """Queue one event for each (recipient kind, recipient id, effect key) — the message center
+    row, and a webhook delivery per enabled endpoint of the recipient — in one statement of the
+    caller's transaction. A retried transaction adds nothing: the effect keys are taken.
 
     The payload is the Standard Webhooks body: `type`, `timestamp`, `data`.
     """
     payload = {"type": event_type, "timestamp": created_at.isoformat(), "data": data}
     cur = await conn.execute(
-        "INSERT INTO notifications (effect_key, recipient_kind, recipient_id, event_type, summary,"
-        " request_id, association_id, payload, created_at)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (effect_key) DO NOTHING"
-        " RETURNING id",
-        (
-            effect_key,
-            recipient_kind,
-            recipient_id,
-            event_type,
-            summary,
-            request_id,
-            association_id,
-            Jsonb(payload),
-            created_at,
-        ),
+        "WITH queued AS ("
+        "  INSERT INTO notifications (effect_key, recipient_kind, recipient_id, event_type,"
+        "  summary, request_id, association_id, payload, created_at)"
+        "  SELECT r.effect_key, r.kind, r.id, %(event_type)s, %(summary)s, %(request_id)s,"
+        "  %(association_id)s, %(payload)s, %(created_at)s"
+        "  FROM unnest(%(keys)s::text[], %(kinds)s::text[], %(ids)s::uuid[]) AS r(effect_key, kind, id)"
+        "  ON CONFLICT (effect_key) DO NOTHING"
+        "  RETURNING id, recipient_kind, recipient_id, event_type)"
+        " INSERT INTO webhook_deliveries (endpoint_id, notification_id)"
+        " SELECT e.id, q.id FROM queued q JOIN webhook_endpoints e"
+        "  ON e.owner_kind = q.recipient_kind AND e.owner_id = q.recipient_id"
+        "  AND e.enabled AND e.deleted_at IS NULL"
+        "  AND (e.event_types IS NULL OR q.event_type = ANY(e.event_types))"
+        " ON CONFLICT DO NOTHING",
+        {
+            "keys": [key for _, _, key in recipients],
+            "kinds": [kind for kind, _, _ in recipients],
+            "ids": [recipient for _, recipient, _ in recipients],
+            "event_type": event_type,
+            "summary": summary,
+            "request_id": request_id,
+            "association_id": association_id,
+            "payload": Jsonb(payload),
+            "created_at": created_at,
+        },
     )
-    inserted = await cur.fetchone()
-    if inserted is not None:  # on a retried transaction, the deliveries exist already
-        await webhooks.fan_out(conn, inserted["id"], recipient_kind, recipient_id, event_type)
+    if cur.rowcount:  # wake the webhook relay when this transaction commits
+        await conn.execute(f"NOTIFY {webhooks.CHANNEL}")
 
 
 async def list_for(

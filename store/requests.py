@@ -78,16 +78,6 @@ async def list_scoped(
     )
 
 
-async def _names(conn: AsyncConnection, partner_id: UUID, customer_id: UUID) -> tuple[str, str]:
-    cur = await conn.execute(
-        "SELECT (SELECT name FROM partners WHERE id = %s) AS partner,"
-        " (SELECT name FROM customers WHERE id = %s) AS customer",
-        (partner_id, customer_id),
-    )
-    row = await cur.fetchone()
-    return row["partner"], row["customer"]
-
-
 def _recipient_id(request: Row, side: Side) -> UUID:
     return request["partner_id"] if side is Side.PARTNER else request["customer_id"]
 
@@ -160,9 +150,7 @@ async def accept(
             status=RequestStatus.PENDING.value,
             reason=cmd.reason,
         )
-        partner, customer = await _names(
-            conn, association["partner_id"], association["customer_id"]
-        )
+        partner, customer = association["partner_name"], association["customer_name"]
         who = f"Partner {partner}" if cmd.initiator is Side.PARTNER else f"Customer {customer}"
         await _notify(
             conn,
@@ -205,7 +193,7 @@ async def settle(
             if current is None:
                 raise LookupError(f"request {request_id} does not exist")
             return DisassociationRequest.model_validate(current)
-        association = await associations.get(conn, request["association_id"], lock=True)
+        association = await associations.lock_with_names(conn, request["association_id"])
         await records.add_record(
             conn,
             effect_key=f"request:{request_id}:{outcome.value}",
@@ -218,7 +206,7 @@ async def settle(
             status=outcome.value,
             reason=reason,
         )
-        partner, customer = await _names(conn, request["partner_id"], request["customer_id"])
+        partner, customer = association["partner_name"], association["customer_name"]
         await _notify(
             conn,
             request,
@@ -276,11 +264,17 @@ async def _end_association(
 async def remind(conn: AsyncConnection, request_id: UUID, at: datetime) -> bool:
     """Remind the counterpart of a request that is still pending; True if it was (or had been)."""
     async with conn.transaction():
-        request = await get(conn, request_id)
+        cur = await conn.execute(
+            f"SELECT {COLUMNS}, (SELECT name FROM partners WHERE id = r.partner_id) AS partner,"
+            " (SELECT name FROM customers WHERE id = r.customer_id) AS customer"
+            " FROM disassociation_requests r WHERE id = %s",
+            (request_id,),
+        )
+        request = await cur.fetchone()
         if request is None or request["status"] != RequestStatus.PENDING.value:
             return False
         counterpart = Side(request["initiator"]).other
-        partner, customer = await _names(conn, request["partner_id"], request["customer_id"])
+        partner, customer = request["partner"], request["customer"]
         await _notify(
             conn,
             request,
@@ -313,18 +307,20 @@ async def _notify(
     summary: str,
     at: datetime,
 ) -> None:
-    data = DisassociationRequest.model_validate(request).model_dump(mode="json")
-    for side in sides:
-        recipient = _recipient_id(request, side)
-        await notifications.notify(
-            conn,
-            effect_key=f"request:{request['id']}:{event_type}:{side.value}",
-            recipient_kind=side.value,
-            recipient_id=recipient,
-            event_type=event_type,
-            summary=summary,
-            data={"request": data},
-            created_at=at,
-            request_id=request["id"],
-            association_id=request["association_id"],
-        )
+    await notifications.notify(
+        conn,
+        recipients=[
+            (
+                side.value,
+                _recipient_id(request, side),
+                f"request:{request['id']}:{event_type}:{side.value}",
+            )
+            for side in sides
+        ],
+        event_type=event_type,
+        summary=summary,
+        data={"request": DisassociationRequest.model_validate(request).model_dump(mode="json")},
+        created_at=at,
+        request_id=request["id"],
+        association_id=request["association_id"],
+    )

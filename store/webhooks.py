@@ -1,7 +1,7 @@
 """Webhook endpoints and their deliveries.
 
 A delivery row is made for each enabled endpoint of the recipient in the transaction that writes
-the notification, so an event can no more be lost for webhooks than for the message center. The
+the notification (store/notifications.py), so an event can no more be lost for webhooks than for the message center. The
 relay claims due deliveries with a lease (SKIP LOCKED), so several workers share the work and a
 delivery whose worker died is taken up again when its lease runs out.
 """
@@ -75,25 +75,6 @@ async def delete_endpoint(
             return False
         await _cancel_pending(conn, endpoint_id)
     return True
-
-
-async def fan_out(
-    conn: AsyncConnection,
-    notification_id: UUID,
-    recipient_kind: str,
-    recipient_id: UUID,
-    event_type: str,
-) -> None:
-    """Queue the notification for each enabled endpoint of its recipient (caller's transaction)."""
-    cur = await conn.execute(
-        "INSERT INTO webhook_deliveries (endpoint_id, notification_id)"
-        " SELECT id, %s FROM webhook_endpoints WHERE owner_kind = %s AND owner_id = %s"
-        " AND enabled AND deleted_at IS NULL AND (event_types IS NULL OR %s = ANY(event_types))"
-        " ON CONFLICT DO NOTHING",
-        (notification_id, recipient_kind, recipient_id, event_type),
-    )
-    if cur.rowcount:
-        await conn.execute(f"NOTIFY {CHANNEL}")  # delivered when the transaction commits
 
 
 async def claim_due(conn: AsyncConnection, batch: int, lease: timedelta) -> list[Row]:

@@ -115,9 +115,7 @@ async def send_code(body: CodeRequest, who: Party, pool: Pool, settings: AppSett
         code_id, code, expires_at = await verification.issue(conn, account, body.purpose, now)
         await notifications.notify(
             conn,
-            effect_key=f"verification:{code_id}",
-            recipient_kind=account.kind,
-            recipient_id=account.id,
+            recipients=[(account.kind, account.id, f"verification:{code_id}")],
             event_type="verification.code",
             summary=f"Your assocflow verification code is {code} ({body.purpose}). It expires at"
             f" {expires_at:%H:%M} UTC and works once.",

@@ -74,7 +74,7 @@ async def test_pages_walk_every_notification_once_newest_first(api, factory, poo
     async with pool.connection() as conn:
         for n in range(57):  # some share a timestamp: the id breaks the tie
             await notifications.notify(
-                conn, effect_key=f"test:{uuid.uuid4()}", recipient_kind="customer", recipient_id=customer_id,
+                conn, recipients=[("customer", customer_id, f"test:{uuid.uuid4()}")],
                 event_type="disassociation.reminder", summary=f"n{n}", data={"n": n},
                 created_at=start + timedelta(minutes=n // 3),
             )  # fmt: skip

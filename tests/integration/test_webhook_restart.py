@@ -70,8 +70,8 @@ async def test_no_notification_is_lost_when_the_relay_dies_mid_delivery(
         async with conn.transaction():
             for n in range(EVENTS):
                 await notifications.notify(
-                    conn, effect_key=f"test:{uuid.uuid4()}", recipient_kind="customer",
-                    recipient_id=customer_id, event_type="disassociation.reminder",
+                    conn, recipients=[("customer", customer_id, f"test:{uuid.uuid4()}")],
+                    event_type="disassociation.reminder",
                     summary=f"event {n}", data={"n": n}, created_at=datetime.now(UTC),
                 )  # fmt: skip
     address = dev_env.client.service_client.config.target_host
