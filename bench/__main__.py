@@ -19,7 +19,7 @@ import typer
 
 from assocflow.settings import Settings
 from assocflow.temporal import connect
-from bench import common
+from bench import common, pending
 from bench.lifecycle import Assocflow, Baseline, closed_loop, open_loop
 
 app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True)
@@ -116,6 +116,49 @@ def lifecycle(
     """Throughput and latency of full lifecycles, and of the bare Temporal baseline."""
     result = asyncio.run(_lifecycle(lifecycles, concurrency, rate, seconds, warmup, rounds))
     report("lifecycle", result)
+
+
+async def _pending(requests: int, idle: float, concurrency: int) -> dict:
+    import psycopg
+
+    async with common.running_stack(reminder_before="PT0S") as stack:
+        population = await common.populate(stack.database_url, requests)
+        client = await connect(Settings(temporal_address=stack.temporal_address))
+        worker = stack.procs["worker"].pid
+        idle_worker_mb = common.rss_mb(worker)
+        seconds = await pending.hold(stack, client, population, concurrency)
+        holding_mb = common.rss_mb(worker)
+        await asyncio.sleep(idle)
+        after_idle_mb = common.rss_mb(worker)
+        async with await psycopg.AsyncConnection.connect(stack.database_url) as conn:
+            order = "SELECT id::text FROM disassociation_requests WHERE status = 'pending' ORDER BY submitted_at {} LIMIT 5"
+            oldest = [r[0] for r in await (await conn.execute(order.format("ASC"))).fetchall()]
+            newest = [r[0] for r in await (await conn.execute(order.format("DESC"))).fetchall()]
+        long_idle = [await pending.decide_on(stack.api, population, r) for r in oldest]
+        recent = [await pending.decide_on(stack.api, population, r) for r in newest]
+        final_mb = common.rss_mb(worker)
+    return {
+        "worker_rss_mb_holding": round(holding_mb, 1),
+        "target_rss_mb": 300,
+        "pending_requests": requests,
+        "worker_rss_mb_idle_before": round(idle_worker_mb, 1),
+        "worker_rss_mb_after_idle": round(after_idle_mb, 1),
+        "worker_rss_mb_after_decisions": round(final_mb, 1),
+        "seconds_to_hold_all": round(seconds, 1),
+        "idle_seconds_before_deciding": idle,
+        "decision_ms_long_idle": common.summary_ms(long_idle),
+        "decision_ms_recent": common.summary_ms(recent),
+    }
+
+
+@app.command("pending")
+def pending_command(
+    requests: Annotated[int, typer.Option(help="Pending requests to hold.")] = 10_000,
+    idle: Annotated[float, typer.Option(help="Seconds they all wait before a decision.")] = 60.0,
+    concurrency: Annotated[int, typer.Option(help="Starts in flight while filling.")] = 50,
+) -> None:
+    """Worker memory with many pending requests, and a decision on a long-idle one."""
+    report("pending", asyncio.run(_pending(requests, idle, concurrency)))
 
 
 if __name__ == "__main__":

@@ -139,11 +139,13 @@ async def baseline_worker(stack: Stack):
 @dataclass
 class Party:
     association_id: str
+    customer_id: str
     customer_token: str
 
 
 @dataclass
 class Population:
+    partner_id: str
     partner_token: str
     parties: list[Party]
 
@@ -188,6 +190,9 @@ async def populate(database_url: str, size: int) -> Population:
                 " VALUES (%s, 'customer', %s, 'bench')",
                 [(tokens.token_hash(t), str(c)) for c, t in plain.items()],
             )
-        parties = [Party(str(row["id"]), plain[row["customer_id"]]) for row in rows]
+        parties = [
+            Party(str(row["id"]), str(row["customer_id"]), plain[row["customer_id"]])
+            for row in rows
+        ]
         await conn.commit()
-    return Population(partner_token, parties)
+    return Population(str(partner), partner_token, parties)
