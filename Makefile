@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install reset compose-tool histories proof
+.PHONY: run test lint install reset compose-tool histories proof bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ proof: $(STAMP)
 	rm -f build/reliability-figures.jsonl
 	$(PY) -m pytest -q tests/reliability tests/workflows/test_replay.py
 	$(PY) -m tests.reliability.report
+
+# The benchmarks (docs/PERFORMANCE.md), each on a fresh local stack; sizes via BENCH_ARGS, e.g.
+#   make bench BENCH_ARGS="--lifecycles 500 --pending-requests 20000 --records-rows 2000000"
+bench: $(STAMP)
+	$(PY) -m bench all $(BENCH_ARGS)
 
 # Record the workflow histories the replay test checks (after an intended workflow change).
 histories: $(STAMP)

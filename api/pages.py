@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any
+
+from fastapi import Response
+from pydantic import BaseModel, TypeAdapter
 
 from api.problems import Problem
+from api.schemas import Page
 from store.pagination import InvalidCursor
 
 
@@ -18,3 +24,18 @@ def cursor_problem() -> Iterator[None]:
         raise Problem(
             422, "validation_error", str(exc), errors=[{"loc": ["query", "cursor"]}]
         ) from exc
+
+
+@lru_cache
+def _page_adapter(model: type[BaseModel]) -> TypeAdapter:
+    return TypeAdapter(Page[model])  # type: ignore[valid-type]
+
+
+def page_response(
+    model: type[BaseModel], rows: list[dict[str, Any]], next_cursor: str | None
+) -> Response:
+    """A page of rows as JSON, validated once (a route's `response_model` would validate the
+    items a second time; the routes keep it for the OpenAPI schema)."""
+    adapter = _page_adapter(model)
+    page = adapter.validate_python({"items": rows, "next_cursor": next_cursor})
+    return Response(adapter.dump_json(page), media_type="application/json")

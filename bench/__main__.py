@@ -19,7 +19,7 @@ import typer
 
 from assocflow.settings import Settings
 from assocflow.temporal import connect
-from bench import common, pending
+from bench import common, pending, records
 from bench.lifecycle import Assocflow, Baseline, closed_loop, open_loop
 
 app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True)
@@ -159,6 +159,64 @@ def pending_command(
 ) -> None:
     """Worker memory with many pending requests, and a decision on a long-idle one."""
     report("pending", asyncio.run(_pending(requests, idle, concurrency)))
+
+
+async def _records(rows: int, repeat: int, limit: int) -> dict:
+    async with common.running_stack() as stack:
+        data = await records.fill(stack.database_url, rows)
+        results = await records.measure(stack.api, stack.database_url, data, repeat, limit)
+    worst = max(r["p95_ratio"] for r in results.values())
+    return {
+        "worst_p95_ratio": worst,
+        "target_p95_ratio": 1.5,
+        "rows": rows,
+        "big_partner_rows": data["big_partner_rows"],
+        "insert_seconds": data["insert_seconds"],
+        "page_size": limit,
+        "repeat": repeat,
+        "queries": results,
+    }
+
+
+@app.command("records")
+def records_command(
+    rows: Annotated[int, typer.Option(help="Association records to create.")] = 1_000_000,
+    repeat: Annotated[int, typer.Option(help="Calls per query.")] = 200,
+    limit: Annotated[int, typer.Option(help="Page size.")] = 50,
+) -> None:
+    """GET /v1/association-records at scale, against the same SQL run bare."""
+    report("records", asyncio.run(_records(rows, repeat, limit)))
+
+
+@app.command("all")
+def all_benchmarks(
+    lifecycles: Annotated[int, typer.Option(help="Lifecycles for the throughput run.")] = 300,
+    concurrency: Annotated[int, typer.Option(help="Lifecycles in flight (closed loop).")] = 10,
+    rate: Annotated[float, typer.Option(help="Arrivals per second (open loop).")] = 5.0,
+    seconds: Annotated[float, typer.Option(help="Length of the open-loop run.")] = 30.0,
+    pending_requests: Annotated[int, typer.Option(help="Pending requests to hold.")] = 10_000,
+    idle: Annotated[float, typer.Option(help="Seconds they wait before a decision.")] = 60.0,
+    records_rows: Annotated[int, typer.Option(help="Association records to create.")] = 1_000_000,
+) -> None:
+    """Every benchmark, then the ratios and targets in one table."""
+    results = {
+        "lifecycle": asyncio.run(_lifecycle(lifecycles, concurrency, rate, seconds, 40, 5)),
+        "pending": asyncio.run(_pending(pending_requests, idle, 50)),
+        "records": asyncio.run(_records(records_rows, 200, 50)),
+    }
+    for name, result in results.items():
+        report(name, result)
+    life, pend, rec = results["lifecycle"], results["pending"], results["records"]
+    rows = [
+        ("lifecycle throughput, assocflow / bare Temporal", life["throughput_ratio"], ">= 0.8", life["throughput_ratio"] >= 0.8),
+        ("submit p99, assocflow / bare", life["submit_p99_ratio"], "<= 2", life["submit_p99_ratio"] <= 2),
+        ("decision p99, assocflow / bare", life["decide_p99_ratio"], "<= 2", life["decide_p99_ratio"] <= 2),
+        (f"worker RSS with {pend['pending_requests']} pending (MB)", pend["worker_rss_mb_holding"], "< 300", pend["worker_rss_mb_holding"] < 300),
+        ("records p95, API / bare SQL (worst query)", rec["worst_p95_ratio"], "<= 1.5", rec["worst_p95_ratio"] <= 1.5),
+    ]  # fmt: skip
+    typer.echo("\n| measure | value | target | met |\n|---|---|---|---|")
+    for measure, value, target, met in rows:
+        typer.echo(f"| {measure} | {value} | {target} | {'yes' if met else 'no'} |")
 
 
 if __name__ == "__main__":

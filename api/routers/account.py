@@ -6,12 +6,12 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from api.deps import AppSettings, Conn, Party, Pool, Principal
 from api.guards import verified, within_rate
-from api.pages import cursor_problem
+from api.pages import cursor_problem, page_response
 from api.problems import not_found
 from api.schemas import Body, Limit, Page
 from domain.types import Permission
@@ -132,14 +132,14 @@ async def list_notifications(
     unread: bool | None = None,
     limit: Limit = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
-) -> Page[Notification]:
+) -> Response:
     """The account's message center, newest first; `unread=true` for the unread ones."""
     account = who.account
     with cursor_problem():
         rows, next_cursor = await notifications.list_for(
             conn, account.kind, account.id, unread=unread, limit=limit, cursor=cursor
         )
-    return Page(items=[Notification.model_validate(r) for r in rows], next_cursor=next_cursor)
+    return page_response(Notification, rows, next_cursor)
 
 
 @router.post("/v1/notifications/{notification_id}/read", response_model=Notification)

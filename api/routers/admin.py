@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 from fastapi.encoders import jsonable_encoder
 
 from api.deps import Conn, Operator, Principal
-from api.pages import cursor_problem
+from api.pages import cursor_problem, page_response
 from api.problems import Problem, not_found
 from api.schemas import (
     AssociationIn,
@@ -261,11 +261,11 @@ async def audit_log(
     conn: Conn,
     limit: Limit = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
-) -> Page[AuditEntry]:
+) -> Response:
     """Who created, froze or changed what, newest first."""
     with cursor_problem():
         rows, next_cursor = await audit.list_actions(conn, limit=limit, cursor=cursor)
-    return Page(items=[AuditEntry.model_validate(r) for r in rows], next_cursor=next_cursor)
+    return page_response(AuditEntry, rows, next_cursor)
 
 
 async def _audit(conn: Conn, who: Principal, action: str, kind: str, target, **change) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from api.deps import Conn, Party
-from api.pages import cursor_problem
+from api.pages import cursor_problem, page_response
 from api.problems import not_found
 from api.schemas import Limit, Page
 from domain.types import Association, AssociationStatus, AssociationType, Permission
@@ -26,7 +26,7 @@ async def list_associations(
     customer_id: UUID | None = None,
     limit: Limit = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
-) -> Page[Association]:
+) -> Response:
     who.require(Permission.ASSOCIATIONS_READ)
     with cursor_problem():
         rows, next_cursor = await associations.list_scoped(
@@ -38,7 +38,7 @@ async def list_associations(
             limit=limit,
             cursor=cursor,
         )
-    return Page(items=[Association.model_validate(r) for r in rows], next_cursor=next_cursor)
+    return page_response(Association, rows, next_cursor)
 
 
 @router.get("/{association_id}", response_model=Association)

@@ -15,7 +15,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import AppSettings, Conn, Party, Pool, Principal, Standing, Temporal
 from api.guards import verified, within_rate
-from api.pages import cursor_problem
+from api.pages import cursor_problem, page_response
 from api.problems import Problem, forbidden, not_found
 from api.schemas import AgreeBody, CheckBody, Limit, Page, RejectBody, SubmitBody, WithdrawBody
 from assocflow import logs
@@ -192,7 +192,7 @@ async def list_requests(
     initiator: Side | None = None,
     limit: Limit = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
-) -> Page[DisassociationRequest]:
+) -> Response:
     who.require(*READ_REQUESTS)
     with cursor_problem():
         rows, next_cursor = await requests.list_scoped(
@@ -205,9 +205,7 @@ async def list_requests(
             limit=limit,
             cursor=cursor,
         )
-    return Page(
-        items=[DisassociationRequest.model_validate(r) for r in rows], next_cursor=next_cursor
-    )
+    return page_response(DisassociationRequest, rows, next_cursor)
 
 
 @router.get("/v1/disassociations/{request_id}", response_model=DisassociationRequest)

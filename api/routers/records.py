@@ -6,10 +6,10 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from api.deps import Conn, Party
-from api.pages import cursor_problem
+from api.pages import cursor_problem, page_response
 from api.schemas import Limit, Page, Record
 from domain.types import Permission
 from store import records
@@ -28,7 +28,7 @@ async def list_records(
     to: datetime | None = None,
     limit: Limit = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
-) -> Page[Record]:
+) -> Response:
     who.require(Permission.ASSOCIATIONS_READ)
     with cursor_problem():
         rows, next_cursor = await records.list_records(
@@ -42,4 +42,4 @@ async def list_records(
             limit=limit,
             cursor=cursor,
         )
-    return Page(items=[Record.model_validate(r) for r in rows], next_cursor=next_cursor)
+    return page_response(Record, rows, next_cursor)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field, HttpUrl
 
 from api.deps import AppSettings, Conn, Party
-from api.pages import cursor_problem
+from api.pages import cursor_problem, page_response
 from api.problems import Problem, not_found
 from api.schemas import Body, Limit, Page
 from domain.types import EVENT_TYPES
@@ -134,14 +134,12 @@ async def list_deliveries(
     conn: Conn,
     limit: Limit = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
-) -> Page[Delivery]:
+) -> Response:
     """What was sent to this endpoint, newest first, each with its attempts."""
     await _own_endpoint(conn, who, endpoint_id)
     with cursor_problem():
         rows, next_cursor = await webhooks.list_deliveries(
             conn, endpoint_id, limit=limit, cursor=cursor
         )
-    items = [
-        Delivery.model_validate({**r, "webhook_id": webhook_id(r["notification_id"])}) for r in rows
-    ]
-    return Page(items=items, next_cursor=next_cursor)
+    items = [{**r, "webhook_id": webhook_id(r["notification_id"])} for r in rows]
+    return page_response(Delivery, items, next_cursor)
