@@ -71,7 +71,7 @@ async def newest_first(
     """One page of `table`'s rows in `scope` (None: all, for operators), newest first, with the filters that are not None:
     `equals` column by column, and `since <= time_column < until`."""
     params: dict[str, Any] = {"limit": limit + 1}
-    where = ["true"] if scope is None else [scope.clause(params)]
+    where: list[str] = []
     for column, value in equals.items():
         if value is not None:
             name = column.replace(".", "_")
@@ -87,9 +87,23 @@ async def newest_first(
         where.append(extra_where)
     if (after_cursor := _keyset_clause(cursor, time_column, id_column, params)) is not None:
         where.append(after_cursor)
-    cur = await conn.execute(
-        f"SELECT {columns} FROM {table} WHERE {' AND '.join(where)}"
-        f" ORDER BY {time_column} DESC, {id_column} DESC LIMIT %(limit)s",
-        params,
-    )
+    order = f" ORDER BY {time_column} DESC, {id_column} DESC LIMIT %(limit)s"
+    if scope is not None and scope.customer_id is None and len(scope.partner_ids) > 1:
+        # `partner_id = ANY(...)` would read every matching row and sort them: take each
+        # partner's newest rows from its index instead, then merge those few.
+        parts = []
+        for n, partner in enumerate(scope.partners()):
+            clause = partner.clause(params).replace("scope_partner_id", f"scope_partner_{n}")
+            params[f"scope_partner_{n}"] = params.pop("scope_partner_id")
+            parts.append(
+                f"(SELECT {columns} FROM {table} WHERE {' AND '.join([clause, *where])}{order})"
+            )
+        merged = f"SELECT * FROM ({' UNION ALL '.join(parts)}) merged"
+        outer = f" ORDER BY {time_column.split('.')[-1]} DESC, id DESC LIMIT %(limit)s"
+        cur = await conn.execute(merged + outer, params)
+    else:
+        scoped = ["true"] if scope is None else [scope.clause(params)]
+        cur = await conn.execute(
+            f"SELECT {columns} FROM {table} WHERE {' AND '.join([*scoped, *where])}{order}", params
+        )
     return _page(await cur.fetchall(), limit, time_column)

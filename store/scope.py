@@ -18,5 +18,12 @@ class Scope:
         if self.customer_id is not None:
             params["scope_customer_id"] = self.customer_id
             return f"{prefix}customer_id = %(scope_customer_id)s"
+        if len(self.partner_ids) == 1:  # equality keeps an ordered index scan possible
+            params["scope_partner_id"] = self.partner_ids[0]
+            return f"{prefix}partner_id = %(scope_partner_id)s"
         params["scope_partner_ids"] = list(self.partner_ids)
         return f"{prefix}partner_id = ANY(%(scope_partner_ids)s)"
+
+    def partners(self) -> list[Scope]:
+        """One scope per partner of a multi-partner scope (a distributor and its resellers)."""
+        return [Scope(partner_ids=(partner,)) for partner in self.partner_ids]

@@ -135,3 +135,22 @@ async def test_records_are_scoped_and_validated(api, factory, seeded):
         422,
         "validation_error",
     )
+
+
+async def test_a_distributor_pages_through_its_resellers_records_merged(api, factory, pool, seeded):
+    """A multi-partner scope reads each reseller's newest rows and merges them: the pages must be
+    exactly the combined history, newest first, without a gap or a repeat."""
+    sibling = await factory.partner("reseller", parent=seeded.distributor_id)
+    sibling_customer, _ = await factory.customer()
+    await factory.association(sibling, sibling_customer)
+    await seed_records(factory, pool, type("W", (), {
+        "partner_id": sibling, "customer_id": sibling_customer,
+        "association_id": (await factory.fetch("SELECT id FROM associations WHERE customer_id = %s", sibling_customer))[0]["id"],
+    })())  # fmt: skip
+    items = await walk(api, seeded.distributor_admin, "kind=disassociation")
+    truth = await factory.fetch(
+        "SELECT id FROM association_records WHERE partner_id = ANY(%s) AND kind = 'disassociation'"
+        " ORDER BY occurred_at DESC, id DESC",
+        [seeded.partner_id, sibling],
+    )
+    assert [r["id"] for r in items] == [str(r["id"]) for r in truth] and len(truth) > 1000
