@@ -20,6 +20,7 @@ from store.scope import Scope
 BIG_PARTNER_CUSTOMERS = 2000
 OTHER_PARTNERS, OTHER_CUSTOMERS_EACH = 99, 10
 START = datetime(2025, 1, 1, tzinfo=UTC)
+DEEP_OFFSET = 50_000  # rows before the deep page (a third of the big partner's at most)
 
 
 async def fill(database_url: str, rows: int) -> dict[str, Any]:
@@ -85,13 +86,14 @@ async def fill(database_url: str, rows: int) -> dict[str, Any]:
         big_rows = (await (await conn.execute(
             "SELECT count(*) AS n FROM association_records WHERE partner_id = %s", (big,)
         )).fetchone())["n"]  # fmt: skip
+        deep_offset = min(DEEP_OFFSET, big_rows // 3)
         deep = (await (await conn.execute(
             "SELECT occurred_at, id FROM association_records WHERE partner_id = %s"
-            " ORDER BY occurred_at DESC, id DESC OFFSET 50000 LIMIT 1", (big,)
+            " ORDER BY occurred_at DESC, id DESC OFFSET %s LIMIT 1", (big, deep_offset)
         )).fetchone())  # fmt: skip
         deep_kind = (await (await conn.execute(
             "SELECT occurred_at, id FROM association_records WHERE partner_id = %s AND kind = 'disassociation'"
-            " ORDER BY occurred_at DESC, id DESC OFFSET 50000 LIMIT 1", (big,)
+            " ORDER BY occurred_at DESC, id DESC OFFSET %s LIMIT 1", (big, deep_offset)
         )).fetchone())  # fmt: skip
     return {
         "partner_id": big,
@@ -99,6 +101,7 @@ async def fill(database_url: str, rows: int) -> dict[str, Any]:
         "customer_id": customer,
         "big_partner_rows": big_rows,
         "insert_seconds": round(insert_seconds, 1),
+        "deep_offset": deep_offset,
         "deep_cursor": encode_cursor(deep["occurred_at"], deep["id"]),
         # A week from the middle of the history the records cover.
         "week_from": (START + timedelta(seconds=rows * 30 / 2)).isoformat(),
@@ -116,7 +119,7 @@ def queries(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
         "kind=disassociation&status=agreed": {"kind": "disassociation", "status": "agreed"},
         "customer_id": {"customer_id": str(data["customer_id"])},
         "from/to one week": {"from": data["week_from"], "to": data["week_to"]},
-        "deep page (50,000 rows in)": {"cursor": data["deep_cursor"]},
+        f"deep page ({data['deep_offset']:,} rows in)": {"cursor": data["deep_cursor"]},
         "deep page, kind=disassociation": {
             "kind": "disassociation",
             "cursor": data["deep_kind_cursor"],
