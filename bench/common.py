@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import platform
 import statistics
-import subprocess
-import sys
 import tempfile
 import uuid
 from contextlib import asynccontextmanager
@@ -16,7 +14,8 @@ import psutil
 import psycopg
 from psycopg.rows import dict_row
 
-from devstack.stack import ROOT, Stack
+from devstack import services
+from devstack.stack import Stack
 from store import tokens
 from store.db import migrate
 
@@ -114,19 +113,13 @@ async def running_stack(**settings: str):
             stack.stop_postgres()
 
 
-def _spawn_baseline(stack: Stack, queue: str) -> subprocess.Popen:
-    with open(stack.workdir / "baseline.log", "wb") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "bench.baseline", stack.temporal_address, queue],
-            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-
-
 @asynccontextmanager
 async def baseline_worker(stack: Stack):
     """The bare Temporal baseline's worker, a process of its own like assocflow's."""
     queue = f"baseline-{uuid.uuid4().hex[:8]}"
-    proc = _spawn_baseline(stack, queue)
+    proc = services.spawn_python(
+        ["-m", "bench.baseline", stack.temporal_address, queue], stack.workdir / "baseline.log"
+    )
     stack.procs["baseline"] = proc
     try:
         yield queue

@@ -24,7 +24,7 @@ from devstack.seed import DEMO_TOKENS, seed
 from store.db import migrate
 from webhooks.secrets import new_key
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = services.ROOT
 cli = typer.Typer(add_completion=False, help=__doc__)
 
 
@@ -43,17 +43,10 @@ class Stack:
         self.procs.append((name, proc))
 
     def start(self, name: str, args: list[str], env: dict[str, str], log_dir: Path) -> None:
-        log_dir.mkdir(parents=True, exist_ok=True)
-        with open(log_dir / f"{name}.log", "ab") as log:
-            proc = subprocess.Popen(
-                args,
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self.add(name, proc)
+        """`python <args>`, logging to `log_dir/<name>.log`."""
+        self.add(
+            name, services.spawn_python(args, log_dir / f"{name}.log", env=env, new_session=True)
+        )
 
     def dead(self) -> str | None:
         for name, proc in self.procs:
@@ -105,10 +98,10 @@ def run(
             ASSOCFLOW_ENCRYPTION_KEY=os.environ.get("ASSOCFLOW_ENCRYPTION_KEY")
             or _local_key(data_dir / "encryption.key"),
         )
-        stack.start("worker", [sys.executable, "worker.py"], env, log_dir)
+        stack.start("worker", ["worker.py"], env, log_dir)
         stack.start(
             "api",
-            [sys.executable, "-m", "api"],
+            ["-m", "api"],
             env,
             log_dir,
         )

@@ -16,6 +16,28 @@ from psycopg import conninfo, sql
 from workflows.shared import SEARCH_ATTRIBUTES
 
 BIN = Path(sys.executable).parent
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def spawn(
+    args: list[str], log_file: Path, *, env: dict[str, str] | None = None, new_session: bool = False
+) -> subprocess.Popen:
+    """Start a process from the repository root, its output appended to `log_file`."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_file, "ab") as log:
+        return subprocess.Popen(
+            args,
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=new_session,
+        )
+
+
+def spawn_python(args: list[str], log_file: Path, **kwargs: object) -> subprocess.Popen:
+    """`python <args>` with this interpreter: worker.py, `-m api`, ..."""
+    return spawn([sys.executable, *args], log_file, **kwargs)  # type: ignore[arg-type]
 
 
 def temporal_cli() -> Path:
@@ -70,9 +92,7 @@ def start_temporal_dev_server(
     if db_file is not None:
         args += ["--db-filename", str(db_file)]
     args += ["--ui-port", str(ui_port)] if ui_port else ["--headless"]
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_file, "ab") as log:
-        proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = spawn(args, log_file, new_session=True)
     wait_for_port(ip, port, timeout=60, process=proc)
     return proc
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +16,6 @@ import httpx
 from devstack import services
 from webhooks.secrets import new_key
 
-ROOT = Path(__file__).resolve().parents[1]
 OPERATOR_TOKEN = "stack-operator-token"
 
 
@@ -90,11 +88,8 @@ class Stack:
         )
 
     def start(self, name: str) -> None:
-        args = {"worker": [sys.executable, "worker.py"], "api": [sys.executable, "-m", "api"]}[name]
-        with open(self.workdir / f"{name}.log", "ab") as log:
-            self.procs[name] = subprocess.Popen(
-                args, cwd=ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT
-            )
+        args = {"worker": ["worker.py"], "api": ["-m", "api"]}[name]
+        self.procs[name] = services.spawn_python(args, self.workdir / f"{name}.log", env=self.env())
         if name == "api":
             services.wait_for_port("127.0.0.1", self.api_port, timeout=60, process=self.procs[name])
             httpx.get(f"{self.api}/healthz", timeout=10).raise_for_status()

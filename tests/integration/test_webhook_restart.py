@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import subprocess
-import sys
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +21,6 @@ from webhooks.secrets import SecretBox, new_secret
 
 pytestmark = pytest.mark.devserver
 
-ROOT = Path(__file__).resolve().parents[2]
 EVENTS = 30
 
 
@@ -37,10 +35,7 @@ def start_worker(database_url: str, address: str, log: Path) -> subprocess.Popen
         ASSOCFLOW_WEBHOOK_BACKOFF_BASE="0.05",
         ASSOCFLOW_WEBHOOK_BACKOFF_CAP="0.2",
     )
-    with open(log, "ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "worker.py"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
+    return services.spawn_python(["worker.py"], log, env=env)
 
 
 async def statuses(factory, endpoint_id) -> dict[str, int]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import signal
 import subprocess
-import sys
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -20,17 +19,12 @@ from workflows.disassociation import DisassociationWorkflow
 
 pytestmark = pytest.mark.devserver
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 def start_worker(database_url: str, address: str, task_queue: str, log: Path) -> subprocess.Popen:
     env = services.child_env(
         DATABASE_URL=database_url, TEMPORAL_ADDRESS=address, ASSOCFLOW_TASK_QUEUE=task_queue
     )
-    with open(log, "ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "worker.py"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
+    return services.spawn_python(["worker.py"], log, env=env)
 
 
 async def statuses(factory, request_ids) -> dict:

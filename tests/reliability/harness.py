@@ -167,19 +167,6 @@ class AppStack:
             services.stop(proc)
 
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _spawn(args: list[str], env: dict[str, str], log: Path) -> Any:
-    import subprocess
-    import sys
-
-    with open(log, "wb") as out:
-        return subprocess.Popen(
-            [sys.executable, *args], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-
-
 async def start_app_stack(
     postgres_server_url: str, temporal_address: str, logs: Path, **settings: str
 ) -> AppStack:
@@ -207,7 +194,7 @@ async def start_app_stack(
         **{f"ASSOCFLOW_{k.upper()}": v for k, v in settings.items()},
     )
     procs = [
-        _spawn(args, env, logs / f"{name}.log")
+        services.spawn_python(args, logs / f"{name}.log", env=env)
         for name, args in (("worker", ["worker.py"]), ("api", ["-m", "api"]))
     ]
     services.wait_for_port("127.0.0.1", port, timeout=60, process=procs[-1])
