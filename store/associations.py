@@ -175,13 +175,21 @@ async def check_facts(
     return row, facts
 
 
-async def lock_with_names(conn: AsyncConnection, association_id: UUID) -> Row:
-    """The association, locked for this transaction, with its partner's and customer's names."""
+async def get_with_names(
+    conn: AsyncConnection, association_id: UUID, *, scope: Scope | None = None, lock: bool = False
+) -> Row | None:
+    """The association with its partner's and customer's names, in one query; with `lock`, the
+    association stays locked until the transaction ends."""
+    params: dict[str, Any] = {"id": association_id}
+    where = ["a.id = %(id)s"]
+    if scope is not None:
+        where.append(scope.clause(params, alias="a"))
     cur = await conn.execute(
         "SELECT a.id, a.partner_id, a.customer_id, a.association_type, a.status, a.associated_at,"
         " a.ended_at, p.name AS partner_name, c.name AS customer_name"
         " FROM associations a JOIN partners p ON p.id = a.partner_id"
-        " JOIN customers c ON c.id = a.customer_id WHERE a.id = %s FOR UPDATE OF a",
-        (association_id,),
+        f" JOIN customers c ON c.id = a.customer_id WHERE {' AND '.join(where)}"
+        f"{' FOR UPDATE OF a' if lock else ''}",
+        params,
     )
     return await cur.fetchone()

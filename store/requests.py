@@ -193,7 +193,7 @@ async def settle(
             if current is None:
                 raise LookupError(f"request {request_id} does not exist")
             return DisassociationRequest.model_validate(current)
-        association = await associations.lock_with_names(conn, request["association_id"])
+        association = await associations.get_with_names(conn, request["association_id"], lock=True)
         await records.add_record(
             conn,
             effect_key=f"request:{request_id}:{outcome.value}",

@@ -34,7 +34,7 @@ from domain.types import (
     SubmitCommand,
     workflow_id_for,
 )
-from store import accounts, associations, requests
+from store import associations, requests
 from workflows import starter
 
 log = logs.get(__name__)
@@ -55,9 +55,10 @@ WORKFLOW_ANSWER_TIMEOUT = 30.0
 async def _association_to_act_on(
     conn: Conn, who: Principal, association_id: UUID
 ) -> dict[str, Any]:
-    """The association, if the caller may start a request on it: 404 if it cannot see it, 403 if
+    """The association (with the names the workflow shows), if the caller may start a request on
+    it: 404 if it cannot see it, 403 if
     it sees it but is not one of its two parties or lacks the permission."""
-    row = await associations.get(conn, association_id, scope=who.read_scope())
+    row = await associations.get_with_names(conn, association_id, scope=who.read_scope())
     if row is None:
         raise not_found("association")
     if not who.may_act_on(row["partner_id"], row["customer_id"]):
@@ -144,8 +145,6 @@ async def submit(
 ) -> DisassociationRequest:
     async with pool.connection() as conn:
         row = await _association_to_act_on(conn, who, body.association_id)
-        partner = await accounts.get_partner(conn, row["partner_id"])
-        customer = await accounts.get_customer(conn, row["customer_id"])
     assert who.side is not None
     await within_rate(pool, who, "submit", settings.rate_limit_submit)
     await verified(pool, settings, who, "disassociation.submit", body.verification_code)
@@ -154,8 +153,8 @@ async def submit(
         association_id=row["id"],
         partner_id=row["partner_id"],
         customer_id=row["customer_id"],
-        partner_name=partner["name"],
-        customer_name=customer["name"],
+        partner_name=row["partner_name"],
+        customer_name=row["customer_name"],
         association_type=row["association_type"],
         initiator=who.side,
         requested_by=who.actor,
