@@ -56,8 +56,8 @@ async def _association_to_act_on(
     conn: Conn, who: Principal, association_id: UUID
 ) -> dict[str, Any]:
     """The association (with the names the workflow shows), if the caller may start a request on
-    it: 404 if it cannot see it, 403 if
-    it sees it but is not one of its two parties or lacks the permission."""
+    it: 404 if it cannot see it, 403 if it sees it but is not one of its two parties or lacks the
+    permission."""
     row = await associations.get_with_names(conn, association_id, scope=who.read_scope())
     if row is None:
         raise not_found("association")
