@@ -94,20 +94,25 @@ class Principal:
 
 
 # Plain `def` dependencies would each be sent to a thread by FastAPI: these are all `async`.
+# Each returns what api/main.py's lifespan put on `app.state` (whose attributes are untyped).
 async def settings_dep(request: Request) -> Settings:
-    return request.app.state.settings
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 async def pool_dep(request: Request) -> AsyncConnectionPool:
-    return request.app.state.pool
+    pool: AsyncConnectionPool = request.app.state.pool
+    return pool
 
 
 async def temporal_dep(request: Request) -> Client:
-    return request.app.state.temporal
+    temporal: Client = request.app.state.temporal
+    return temporal
 
 
 async def standing_dep(request: Request) -> accounts.AccountStandingSource:
-    return request.app.state.standing
+    standing: accounts.AccountStandingSource = request.app.state.standing
+    return standing
 
 
 async def connection(

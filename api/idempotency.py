@@ -20,7 +20,9 @@ import re
 import time
 from datetime import timedelta
 
+from psycopg_pool import AsyncConnectionPool
 from starlette.datastructures import Headers
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.deps import identify
@@ -55,8 +57,11 @@ class IdempotencyMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = Headers(scope=scope) if scope["type"] == "http" else None
-        key = headers.get("idempotency-key") if headers else None
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        key = headers.get("idempotency-key")
         if (
             key is None
             or scope["method"] != "POST"
@@ -84,7 +89,16 @@ class IdempotencyMiddleware:
         route = f"POST {scope['path']}"
         await self._once(scope, send, state.pool, caller, key, route, body)
 
-    async def _once(self, scope, send, pool, caller, key, route, body) -> None:
+    async def _once(
+        self,
+        scope: Scope,
+        send: Send,
+        pool: AsyncConnectionPool,
+        caller: str,
+        key: str,
+        route: str,
+        body: bytes,
+    ) -> None:
         body_hash = _canonical_hash(body)
         deadline = time.monotonic() + WAIT_FOR_FIRST
         while True:
@@ -114,7 +128,15 @@ class IdempotencyMiddleware:
                 return
             await asyncio.sleep(0.05)
 
-    async def _run_and_keep(self, scope, send, pool, caller, key, body) -> None:
+    async def _run_and_keep(
+        self,
+        scope: Scope,
+        send: Send,
+        pool: AsyncConnectionPool,
+        caller: str,
+        key: str,
+        body: bytes,
+    ) -> None:
         captured: list[Message] = []
 
         async def capture(message: Message) -> None:
@@ -154,7 +176,7 @@ class IdempotencyMiddleware:
             await send(message)
 
 
-async def _renew(pool, caller: str, key: str) -> None:
+async def _renew(pool: AsyncConnectionPool, caller: str, key: str) -> None:
     """Keep the claim fresh while its request runs (a decision may wait on a workflow)."""
     while True:
         await asyncio.sleep(HEARTBEAT)
@@ -213,11 +235,13 @@ def _canonical_hash(body: bytes) -> bytes:
     return hashlib.sha256(canonical).digest()
 
 
-def _problem(status: int, code: str, detail: str, headers: dict[str, str] | None = None):
+def _problem(
+    status: int, code: str, detail: str, headers: dict[str, str] | None = None
+) -> Response:
     return problem_response(status, code, detail, headers=headers)
 
 
-async def _send(scope: Scope, send: Send, response) -> None:
+async def _send(scope: Scope, send: Send, response: Response) -> None:
     async def no_body() -> Message:
         return {"type": "http.request", "body": b"", "more_body": False}
 

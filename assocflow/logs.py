@@ -11,17 +11,17 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from typing import Any
 
 import structlog
 import temporalio.activity
 import temporalio.workflow
 from structlog.stdlib import ExtraAdder, ProcessorFormatter
+from structlog.typing import EventDict, Processor, WrappedLogger
 
 _SECRETS = re.compile(r"\b(af_|whsec_)[A-Za-z0-9_\-+/=]{8,}")
 
 
-def _mask_secrets(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+def _mask_secrets(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
     for key, value in event.items():
         if isinstance(value, str) and ("af_" in value or "whsec_" in value):
             event[key] = _SECRETS.sub(r"\1[redacted]", value)
@@ -29,7 +29,7 @@ def _mask_secrets(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
 
 
 def configure(level: str = "INFO") -> None:
-    shared = [
+    shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,

@@ -13,7 +13,7 @@ import json
 import statistics
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -33,7 +33,7 @@ def main() -> None:
 RESULTS = Path(__file__).resolve().parent.parent / "build" / "bench"
 
 
-def report(name: str, result: dict) -> None:
+def report(name: str, result: dict[str, Any]) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     result = {
         "benchmark": name,
@@ -47,7 +47,7 @@ def report(name: str, result: dict) -> None:
 
 async def _lifecycle(
     lifecycles: int, concurrency: int, rate: float, seconds: float, warmup: int, rounds: int
-) -> dict:
+) -> dict[str, Any]:
     # A reminder timer would be one more timer than the baseline has: off, for the same shape.
     async with (
         common.running_stack(reminder_before="PT0S") as stack,
@@ -65,7 +65,10 @@ async def _lifecycle(
         await closed_loop(bare.lifecycle, warm, concurrency)
         # Rounds that alternate the two, so that a slow moment of the machine does not land on
         # one of them only; the median round counts.
-        ours_rates, bare_rates, ours_cpu, bare_cpu = [], [], {}, {}
+        ours_rates: list[float] = []
+        bare_rates: list[float] = []
+        ours_cpu: dict[str, float] = {}
+        bare_cpu: dict[str, float] = {}
         per_round = len(throughput_parties) // rounds
         for r in range(rounds):
             batch = throughput_parties[r * per_round : (r + 1) * per_round]
@@ -118,7 +121,7 @@ def lifecycle(
     report("lifecycle", result)
 
 
-async def _pending(requests: int, idle: float, concurrency: int) -> dict:
+async def _pending(requests: int, idle: float, concurrency: int) -> dict[str, Any]:
     import psycopg
 
     async with common.running_stack(reminder_before="PT0S") as stack:
@@ -161,7 +164,7 @@ def pending_command(
     report("pending", asyncio.run(_pending(requests, idle, concurrency)))
 
 
-async def _records(rows: int, repeat: int, limit: int) -> dict:
+async def _records(rows: int, repeat: int, limit: int) -> dict[str, Any]:
     async with common.running_stack() as stack:
         data = await records.fill(stack.database_url, rows)
         results = await records.measure(stack.api, stack.database_url, data, repeat, limit)

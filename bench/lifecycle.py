@@ -7,8 +7,9 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 from temporalio.client import Client, WithStartWorkflowOperation
@@ -81,7 +82,7 @@ class Baseline:
         latencies.decide.append(time.perf_counter() - started)
 
 
-Lifecycle = Callable[[Party, Latencies], Awaitable[None]]
+Lifecycle = Callable[[Party, Latencies], Coroutine[Any, Any, None]]
 
 
 async def closed_loop(
@@ -103,7 +104,7 @@ async def closed_loop(
 async def open_loop(lifecycle: Lifecycle, parties: list[Party], rate: float) -> Latencies:
     """Start a lifecycle every 1/rate seconds whatever the answers (no coordinated omission)."""
     latencies = Latencies()
-    tasks = []
+    tasks: list[asyncio.Task[None]] = []
     started = time.perf_counter()
     for n, party in enumerate(parties):
         delay = started + n / rate - time.perf_counter()

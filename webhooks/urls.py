@@ -43,7 +43,10 @@ async def check_url(url: str, *, allow_private: bool) -> None:
     except OSError as exc:
         raise UnsafeURL(f"The host {parts.hostname!r} does not resolve.") from exc
     for *_, sockaddr in infos:
-        address = ipaddress.ip_address(sockaddr[0].split("%")[0])
+        host = sockaddr[0]
+        if not isinstance(host, str):  # not an IP address: nothing to call
+            raise UnsafeURL(f"The host {parts.hostname!r} does not resolve to an IP address.")
+        address = ipaddress.ip_address(host.split("%")[0])
         if _forbidden(address):
             raise UnsafeURL(
                 f"The host {parts.hostname!r} resolves to {address}, a private, loopback or"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -188,7 +188,7 @@ class DisassociationWorkflow:
             lambda: self._request is not None and self._request.status is not RequestStatus.PENDING
         )
 
-    async def _claimed_before(self, deadline, timer_summary: str) -> bool:
+    async def _claimed_before(self, deadline: datetime, timer_summary: str) -> bool:
         """Wait until a decision is claimed or `deadline` passes; True if one was claimed."""
         remaining = deadline - workflow.now()
         if remaining > timedelta(0):
@@ -301,7 +301,7 @@ class DisassociationWorkflow:
 
     # --- what operators see -----------------------------------------------------------------
 
-    def _show_pending(self, reminder_at) -> None:
+    def _show_pending(self, reminder_at: datetime | None) -> None:
         assert self._request is not None
         workflow.set_current_details(
             shared.pending_details(self._cmd, self._request.respond_by, reminder_at, self._reminded)

@@ -3,31 +3,42 @@
 from __future__ import annotations
 
 import contextlib
+from typing import TypedDict
 
 from temporalio.client import Client, WithStartWorkflowOperation, WorkflowHandle
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import (
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from domain.types import Admission, Decision, DisassociationRequest, SubmitCommand, workflow_id_for
 from workflows import shared
 from workflows.disassociation import DisassociationWorkflow
 
-_START_OPTIONS = {
-    # A retried submit for the same request id joins the running workflow instead of failing...
-    "id_conflict_policy": WorkflowIDConflictPolicy.USE_EXISTING,
-    # ...and a request id is never run twice, even after its workflow has closed.
-    "id_reuse_policy": WorkflowIDReusePolicy.REJECT_DUPLICATE,
-}
+
+class _StartOptions(TypedDict):
+    id: str
+    task_queue: str
+    search_attributes: TypedSearchAttributes
+    static_summary: str
+    static_details: str
+    id_conflict_policy: WorkflowIDConflictPolicy
+    id_reuse_policy: WorkflowIDReusePolicy
 
 
-def _start_kwargs(cmd: SubmitCommand, task_queue: str) -> dict:
+def _start_kwargs(cmd: SubmitCommand, task_queue: str) -> _StartOptions:
     return {
         "id": workflow_id_for(cmd.request_id),
         "task_queue": task_queue,
         "search_attributes": shared.initial_search_attributes(cmd),
         "static_summary": shared.static_summary(cmd),
         "static_details": shared.static_details(cmd),
-        **_START_OPTIONS,
+        # A retried submit for the same request id joins the running workflow instead of failing...
+        "id_conflict_policy": WorkflowIDConflictPolicy.USE_EXISTING,
+        # ...and a request id is never run twice, even after its workflow has closed.
+        "id_reuse_policy": WorkflowIDReusePolicy.REJECT_DUPLICATE,
     }
 
 
