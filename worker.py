@@ -1,23 +1,30 @@
 """The assocflow worker: runs the disassociation workflows and their activities.
 
-python worker.py        (configuration from the environment; see assocflow/settings.py)
+python worker.py   or   assocflow worker     (configuration from the environment; see
+assocflow/settings.py). It waits for PostgreSQL and Temporal when they are not up yet, and exits 0
+on SIGINT or SIGTERM once running activities have finished.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import signal
 import sys
 from collections.abc import Callable
+from datetime import timedelta
+from typing import NoReturn
 
+import psycopg
 from psycopg_pool import AsyncConnectionPool
 from temporalio.client import Client
 from temporalio.runtime import Runtime
+from temporalio.service import RPCError
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.disassociation import DisassociationActivities
 from assocflow import logs, metrics
+from assocflow.process import STOP_SIGNALS, first_success, run_main, stop_signals_interrupt
 from assocflow.settings import Settings
 from assocflow.temporal import connect, ensure_search_attributes
 from assocflow.temporal import runtime as temporal_runtime
@@ -33,6 +40,12 @@ log = logging.getLogger("assocflow.worker")
 # (docs/PERFORMANCE.md). Determinism is still checked where it is cheap: the replay tests run
 # every recorded path through the sandboxed Replayer, which refuses non-deterministic calls.
 WORKFLOW_RUNNER = UnsandboxedWorkflowRunner()
+# On a stop, running activities (each one short transaction) get this long to finish, so that
+# none is cut off mid-way and retried elsewhere for nothing.
+GRACEFUL_SHUTDOWN = timedelta(seconds=10)
+# Failures that mean "not up yet": the worker waits for the service instead of exiting.
+DATABASE_DOWN = (psycopg.OperationalError, OSError)
+TEMPORAL_DOWN = (RuntimeError, RPCError, OSError)
 
 
 def build_worker(
@@ -51,6 +64,7 @@ def build_worker(
         workflow_runner=WORKFLOW_RUNNER,
         max_concurrent_activities=max_concurrent_activities,
         max_concurrent_workflow_tasks=max_concurrent_workflow_tasks,
+        graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         workflows=[DisassociationWorkflow],
         activities=[
             acts.run_account_check,
@@ -70,48 +84,77 @@ def _delivery_counter(runtime: Runtime) -> Callable[[str], None]:
 
 async def main() -> None:
     settings = Settings()
-    await migrate(settings.database_url)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in STOP_SIGNALS:
+        loop.add_signal_handler(sig, stop.set)
+    migrated = await first_success(
+        "PostgreSQL", lambda: migrate(settings.database_url), stop, transient=DATABASE_DOWN
+    )
+    if migrated is None:
+        return
     pool = await open_pool(
         settings.database_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max
     )
     try:
-        runtime = temporal_runtime(settings.worker_metrics_address or None)
-        client = await connect(settings, runtime=runtime)
-        await ensure_search_attributes(client)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        relay = (
-            WebhookRelay(pool, settings, on_outcome=_delivery_counter(runtime))
-            if settings.webhook_relay
-            else None
-        )
-        worker = build_worker(
-            client,
-            pool,
-            settings.task_queue,
-            max_concurrent_activities=settings.worker_max_concurrent_activities,
-            max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
-        )
-        async with worker:
-            log.info(
-                "worker polling task queue %r on %s", settings.task_queue, settings.temporal_address
-            )
-            relaying = asyncio.create_task(relay.run(stop)) if relay else None
-            await stop.wait()
-            log.info("worker stopping")
-            if relay is not None and relaying is not None:
-                await relaying
-                await relay.aclose()
+        await _serve(settings, pool, stop)
     finally:
         await pool.close()
+    log.info("worker stopped")
 
 
-if __name__ == "__main__":
+async def _serve(settings: Settings, pool: AsyncConnectionPool, stop: asyncio.Event) -> None:
+    runtime = temporal_runtime(settings.worker_metrics_address or None)
+    client = await first_success(
+        "Temporal", lambda: connect(settings, runtime=runtime), stop, transient=TEMPORAL_DOWN
+    )
+    if client is None or await first_success(
+        "Temporal's search attributes", lambda: ensure_search_attributes(client), stop,
+        transient=TEMPORAL_DOWN,
+    ) is None:  # fmt: skip
+        return
+    relay = (
+        WebhookRelay(pool, settings, on_outcome=_delivery_counter(runtime))
+        if settings.webhook_relay
+        else None
+    )
+    worker = build_worker(
+        client,
+        pool,
+        settings.task_queue,
+        max_concurrent_activities=settings.worker_max_concurrent_activities,
+        max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
+    )
+    async with worker:
+        log.info(
+            "worker polling task queue %r on %s",
+            settings.task_queue,
+            client.service_client.config.target_host,
+        )
+        relaying = asyncio.create_task(relay.run(stop)) if relay else None
+        await stop.wait()
+        log.info("worker stopping")
+        if relay is not None and relaying is not None:
+            await relaying
+            await relay.aclose()
+
+
+def serve() -> None:
+    """Serve until SIGINT or SIGTERM (`assocflow worker` runs this)."""
     # The workflow sandbox imports the workflow module again for every workflow it starts:
     # without cached bytecode each of those is a compile. Keep the cache even where the
     # environment asks Python not to write one (PYTHONDONTWRITEBYTECODE).
     sys.dont_write_bytecode = False
     logs.configure()
-    asyncio.run(main())
+    stop_signals_interrupt()  # until main() installs its own handlers: stop at once
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())
+
+
+def run() -> NoReturn:
+    """`python worker.py`: serve, then exit 0 once stopped."""
+    run_main(serve)
+
+
+if __name__ == "__main__":
+    run()
