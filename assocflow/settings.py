@@ -20,14 +20,11 @@ class Settings(BaseSettings):
     db_pool_min: int = Field(default=1, ge=1)
     db_pool_max: int = Field(default=10, ge=1)
 
-    temporal_address: str = Field(
-        default="127.0.0.1:7233",
-        validation_alias=AliasChoices("TEMPORAL_ADDRESS", "ASSOCFLOW_TEMPORAL_ADDRESS"),
-    )
-    temporal_namespace: str = Field(
-        default="default",
-        validation_alias=AliasChoices("TEMPORAL_NAMESPACE", "ASSOCFLOW_TEMPORAL_NAMESPACE"),
-    )
+    # Unset, Temporal's own environment configuration decides (TEMPORAL_ADDRESS,
+    # TEMPORAL_NAMESPACE, a TOML profile in TEMPORAL_CONFIG_FILE chosen by TEMPORAL_PROFILE, TLS
+    # and API key); ASSOCFLOW_TEMPORAL_ADDRESS and ASSOCFLOW_TEMPORAL_NAMESPACE only override it.
+    temporal_address: str | None = None
+    temporal_namespace: str | None = None
     task_queue: str = "assocflow"
 
     # The lifecycle policy. Durations accept ISO 8601 ("P10D", "PT30S") or seconds ("30").

@@ -12,7 +12,7 @@ from temporalio.api.operatorservice.v1 import (
 )
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.envconfig import ClientConfig
+from temporalio.envconfig import ClientConfig, ClientConnectConfig
 from temporalio.runtime import (
     LogForwardingConfig,
     LoggingConfig,
@@ -51,26 +51,37 @@ def runtime(metrics_address: str | None = None) -> Runtime:
     )
 
 
-async def connect(
-    settings: Settings, *, lazy: bool = False, runtime: Runtime | None = None
-) -> Client:
-    """A client for the configured cluster.
+# Where a client connects when neither Temporal's configuration nor the settings name a cluster.
+LOCAL_TEMPORAL = "127.0.0.1:7233"
 
-    TLS and API keys come from Temporal's own environment variables and config file
-    (TEMPORAL_API_KEY, TEMPORAL_TLS_CLIENT_CERT_PATH, TEMPORAL_TLS_CLIENT_KEY_PATH, ...), so a
-    Temporal Cloud namespace needs no assocflow-specific setting.
-    """
+
+def connect_config(settings: Settings) -> ClientConnectConfig:
+    """Client.connect's arguments from Temporal's own environment configuration: the profile
+    (TEMPORAL_PROFILE, default "default") of the TOML file (TEMPORAL_CONFIG_FILE, or the
+    platform's default location) with TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY,
+    TEMPORAL_TLS_* over it. Only what assocflow's settings set explicitly overrides that."""
     # An empty variable (as a compose file passes an unset one) means "not set", not "".
     config = ClientConfig.load_client_connect_config(
         override_env_vars={name: value for name, value in os.environ.items() if value}
     )
-    config["target_host"] = settings.temporal_address
-    config["namespace"] = settings.temporal_namespace
+    if settings.temporal_address:
+        config["target_host"] = settings.temporal_address
+    if settings.temporal_namespace:
+        config["namespace"] = settings.temporal_namespace
+    config.setdefault("target_host", LOCAL_TEMPORAL)
+    return config
+
+
+async def connect(
+    settings: Settings, *, lazy: bool = False, runtime: Runtime | None = None
+) -> Client:
+    """A client for the configured cluster (see `connect_config`): a Temporal Cloud namespace or
+    any other cluster needs no assocflow-specific setting."""
     return await Client.connect(
-        **config,
+        **connect_config(settings),
         data_converter=pydantic_data_converter,
         lazy=lazy,
-        **({"runtime": runtime} if runtime is not None else {}),
+        runtime=runtime or Runtime.default(),
     )
 
 
