@@ -7,11 +7,14 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint install reset compose-tool histories proof bench
 
+# The first run says what it is doing: pip prints each package as it fetches and installs it.
 $(STAMP): pyproject.toml
+	@echo "assocflow: installing into $(VENV) (first run, or pyproject.toml changed; about a minute)…"
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --progress-bar off -e '.[dev]'
 	touch $(STAMP)
+	@echo "assocflow: installed."
 
 install: $(STAMP)
 
@@ -20,6 +23,8 @@ run: $(STAMP)
 
 test: $(STAMP) compose-tool
 	$(VENV)/bin/ruff check --quiet .
+	$(VENV)/bin/ruff format --check --quiet .
+	$(VENV)/bin/mypy
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The compose file is checked with `docker-compose config` (no Docker engine needed): install
@@ -32,6 +37,8 @@ compose-tool:
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 # The reliability runs alone (they are part of `make test` too); figures in build/.
 proof: $(STAMP)

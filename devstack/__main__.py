@@ -8,16 +8,19 @@ then migrations, demo data, the worker and the API. Ctrl-C stops everything it s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from assocflow.process import STOP_SIGNALS
 from assocflow.settings import Settings
 from devstack import services
 from devstack.seed import DEMO_TOKENS, seed
@@ -37,15 +40,24 @@ class Stack:
     """The processes this run started, stopped in reverse order."""
 
     def __init__(self) -> None:
-        self.procs: list[tuple[str, subprocess.Popen]] = []
+        self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.log_offsets: dict[str, int] = {}
 
-    def add(self, name: str, proc: subprocess.Popen) -> None:
+    def add(self, name: str, proc: subprocess.Popen[bytes]) -> None:
         self.procs.append((name, proc))
 
     def start(self, name: str, args: list[str], env: dict[str, str], log_dir: Path) -> None:
-        """`python <args>`, logging to `log_dir/<name>.log`."""
-        self.add(
-            name, services.spawn_python(args, log_dir / f"{name}.log", env=env, new_session=True)
+        """`python <args>`, logging to `log_dir/<name>.log` (appended to across runs)."""
+        log = log_dir / f"{name}.log"
+        self.log_offsets[name] = log.stat().st_size if log.exists() else 0
+        with _stop_signals_held():
+            self.add(name, services.spawn_python(args, log, env=env, new_session=True))
+
+    def wait_for_log(self, name: str, needle: str, log_dir: Path, *, timeout: float) -> None:
+        """Until `name` writes a line containing `needle` in this run."""
+        proc = dict(self.procs)[name]
+        services.wait_for_log_line(
+            log_dir / f"{name}.log", needle, self.log_offsets[name], timeout=timeout, process=proc
         )
 
     def dead(self) -> str | None:
@@ -62,30 +74,33 @@ class Stack:
 @cli.command()
 def run(
     data_dir: Annotated[Path, typer.Option(help="Where local state lives.")] = ROOT / ".data",
-    temporal_port: Annotated[int, typer.Option(help="Temporal dev server gRPC port.")] = 7233,
-    ui_port: Annotated[int, typer.Option(help="Temporal Web UI port.")] = 8233,
+    temporal_port: Annotated[
+        int,
+        typer.Option(help="Temporal dev server gRPC port.", envvar="ASSOCFLOW_DEV_TEMPORAL_PORT"),
+    ] = 7233,
+    ui_port: Annotated[
+        int, typer.Option(help="Temporal Web UI port.", envvar="ASSOCFLOW_DEV_UI_PORT")
+    ] = 8233,
 ) -> None:
     """Start PostgreSQL, Temporal, the worker and the API; print where to go and the tokens."""
     settings = Settings()
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     log_dir = data_dir / "logs"
+    external_temporal = os.environ.get("TEMPORAL_ADDRESS")
+    _refuse_busy_ports(settings, None if external_temporal else (temporal_port, ui_port))
+    # Ctrl-C and SIGTERM stop start-up at once, wherever it is, and a running stack alike.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     stack = Stack()
-    stopping = False
-
-    def request_stop(*_: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
     try:
         database_url = os.environ.get("DATABASE_URL") or _local_postgres(data_dir)
-        temporal_address = os.environ.get("TEMPORAL_ADDRESS") or _local_temporal(
+        temporal_address = external_temporal or _local_temporal(
             stack, data_dir, temporal_port, ui_port
         )
-        asyncio.run(migrate(database_url))
+        applied = asyncio.run(migrate(database_url))
+        _say("schema", f"up to date ({len(applied)} migration(s) applied now)")
         demo = asyncio.run(seed(database_url, data_dir / "demo-tokens.json"))
+        _say("demo data", "in place")
         env = services.child_env(
             DATABASE_URL=database_url,
             TEMPORAL_ADDRESS=temporal_address,
@@ -99,29 +114,71 @@ def run(
             or _local_key(data_dir / "encryption.key"),
         )
         stack.start("worker", ["worker.py"], env, log_dir)
-        stack.start(
-            "api",
-            ["-m", "api"],
-            env,
-            log_dir,
-        )
-        services.wait_for_port(
-            settings.api_host, settings.api_port, timeout=60, process=stack.procs[-1][1]
-        )
+        stack.wait_for_log("worker", WORKER_READY, log_dir, timeout=120)
+        _say("worker", f"polling task queue {settings.task_queue!r}")
+        api = f"http://{settings.api_host}:{settings.api_port}"
+        stack.start("api", ["-m", "api"], env, log_dir)
+        services.wait_for_http(f"{api}/healthz", timeout=60, process=stack.procs[-1][1])
+        _say("API", f"ready on {api}")
         _write_env_file(data_dir / "demo.env", demo, settings, database_url, temporal_address)
-        _print_banner(
-            settings, demo, data_dir, ui_port if "TEMPORAL_ADDRESS" not in os.environ else None
-        )
-        while not stopping:
-            if (name := stack.dead()) is not None:
-                typer.echo(
-                    f"assocflow: the {name} exited; see {log_dir / (name + '.log')}", err=True
-                )
-                raise typer.Exit(1)
+        _print_banner(settings, demo, data_dir, None if external_temporal else ui_port)
+        while (name := stack.dead()) is None:
             time.sleep(0.5)
+        typer.echo(f"assocflow: the {name} exited; see {log_dir / (name + '.log')}", err=True)
+        raise typer.Exit(1)
+    except KeyboardInterrupt:
         typer.echo("\nassocflow: stopping…")
+    except services.ServiceFailed as failed:
+        typer.echo(f"assocflow: {failed}", err=True)
+        raise typer.Exit(1) from None
     finally:
         stack.stop()
+
+
+@contextlib.contextmanager
+def _stop_signals_held() -> Iterator[None]:
+    """Ctrl-C waits while a process is started and registered, so that no process can be started
+    without being stopped with the rest; the signal is delivered right after."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+
+
+# The worker's log line once it polls its task queue.
+WORKER_READY = "worker polling task queue"
+
+
+def _say(service: str, what: str) -> None:
+    typer.echo(f"assocflow: {service:<10} {what}")
+
+
+def _refuse_busy_ports(settings: Settings, temporal_ports: tuple[int, int] | None) -> None:
+    """Every port the stack will listen on must be free before anything starts; a busy one is
+    named with the setting that moves it."""
+    wanted = [(settings.api_host, settings.api_port, "the API", "set ASSOCFLOW_API_PORT")]
+    if settings.worker_metrics_address:
+        host, _, metrics_port = settings.worker_metrics_address.rpartition(":")
+        wanted.append(
+            (host or "127.0.0.1", int(metrics_port), "the worker's metrics",
+             "set ASSOCFLOW_WORKER_METRICS_ADDRESS (empty: no metrics)"),
+        )  # fmt: skip
+    if temporal_ports is not None:
+        temporal, ui = temporal_ports
+        wanted += [
+            ("127.0.0.1", temporal, "Temporal",
+             "set ASSOCFLOW_DEV_TEMPORAL_PORT, or TEMPORAL_ADDRESS to use a running Temporal"),
+            ("127.0.0.1", ui, "the Temporal UI", "set ASSOCFLOW_DEV_UI_PORT"),
+        ]  # fmt: skip
+    busy = [w for w in wanted if not services.port_is_free(w[1], w[0])]
+    for host, port, what, remedy in busy:
+        typer.echo(
+            f"assocflow: port {port} on {host} ({what}) is in use: stop what uses it or {remedy}.",
+            err=True,
+        )
+    if busy:
+        raise typer.Exit(1)
 
 
 def _local_key(path: Path) -> str:
@@ -134,26 +191,25 @@ def _local_key(path: Path) -> str:
 
 
 def _local_postgres(data_dir: Path) -> str:
+    _say("PostgreSQL", "starting (embedded)…")
     server = services.embedded_postgres(data_dir / "postgres", keep=True)
-    return services.ensure_database(server.get_uri(), "assocflow")
+    url = services.ensure_database(server.get_uri(), "assocflow")
+    _say("PostgreSQL", f"ready, data in {data_dir / 'postgres'}")
+    return url
 
 
 def _local_temporal(stack: Stack, data_dir: Path, port: int, ui_port: int) -> str:
-    for busy in (p for p in (port, ui_port) if not services.port_is_free(p)):
-        typer.echo(
-            f"assocflow: port {busy} is in use. Stop what uses it, pass --temporal-port/--ui-port,"
-            " or set TEMPORAL_ADDRESS to use a running Temporal.",
-            err=True,
+    _say("Temporal", "starting the dev server…")
+    with _stop_signals_held():
+        proc = services.spawn_temporal_dev_server(
+            db_file=data_dir / "temporal.db",
+            port=port,
+            ui_port=ui_port,
+            log_file=data_dir / "logs" / "temporal.log",
         )
-        raise typer.Exit(1)
-    typer.echo("assocflow: starting the Temporal dev server…")
-    proc = services.start_temporal_dev_server(
-        db_file=data_dir / "temporal.db",
-        port=port,
-        ui_port=ui_port,
-        log_file=data_dir / "logs" / "temporal.log",
-    )
-    stack.add("temporal", proc)
+        stack.add("temporal", proc)
+    services.wait_for_port("127.0.0.1", port, timeout=60, process=proc)
+    _say("Temporal", f"ready on 127.0.0.1:{port}, Web UI on http://127.0.0.1:{ui_port}")
     return f"127.0.0.1:{port}"
 
 

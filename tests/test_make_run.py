@@ -8,6 +8,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -17,18 +18,25 @@ import httpx
 import pytest
 
 from devstack import services
+from tests.processes import json_log_lines
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.timeout(300)
 
 
 class Run:
-    def __init__(self, data_dir: Path, api_port: int, temporal_port: int, ui_port: int):
+    """`make run` on ports chosen free (API, Temporal, UI, worker metrics), so that it runs beside
+    a developer's own `make run`."""
+
+    def __init__(self, data_dir: Path, ports: list[int]):
+        api_port, temporal_port, ui_port, metrics_port = ports
         env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "TEMPORAL_ADDRESS")}
         env["ASSOCFLOW_API_PORT"] = str(api_port)
+        env["ASSOCFLOW_WORKER_METRICS_ADDRESS"] = f"127.0.0.1:{metrics_port}"
+        env["ASSOCFLOW_DEV_TEMPORAL_PORT"] = str(temporal_port)
+        env["ASSOCFLOW_DEV_UI_PORT"] = str(ui_port)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "devstack", "run", "--data-dir", str(data_dir),
-             "--temporal-port", str(temporal_port), "--ui-port", str(ui_port)],
+            [sys.executable, "-m", "devstack", "run", "--data-dir", str(data_dir)],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
         self.output: list[str] = []
@@ -45,8 +53,20 @@ class Run:
                 return "".join(self.output)
         raise AssertionError("make run did not come up:\n" + "".join(self.output))
 
-    def interrupt(self) -> int:
-        self.proc.send_signal(signal.SIGINT)
+    def wait_for(self, needle: str, timeout: float = 120) -> str:
+        deadline = time.monotonic() + timeout
+        assert self.proc.stdout is not None
+        while time.monotonic() < deadline:
+            line = self.proc.stdout.readline()
+            if not line and self.proc.poll() is not None:
+                break
+            self.output.append(line)
+            if needle in line:
+                return line
+        raise AssertionError(f"make run never said {needle!r}:\n" + "".join(self.output))
+
+    def interrupt(self, how: signal.Signals = signal.SIGINT) -> int:
+        self.proc.send_signal(how)
         return self.proc.wait(timeout=60)
 
 
@@ -84,7 +104,7 @@ def assert_logs_are_json_with_ids_and_no_secrets(log_dir: Path, secrets: list[st
         text = (log_dir / f"{name}.log").read_text()
         for secret in secrets:
             assert secret not in text, f"a secret is in {name}.log"
-        lines = [json.loads(line) for line in text.splitlines() if line.strip()]
+        lines = json_log_lines(log_dir / f"{name}.log")
         assert lines and all({"timestamp", "level", "event"} <= set(line) for line in lines)
         if name == "api":
             requests = [line for line in lines if line["event"] == "request"]
@@ -103,12 +123,19 @@ def assert_logs_are_json_with_ids_and_no_secrets(log_dir: Path, secrets: list[st
 
 def test_make_run_serves_the_walkthrough_stops_cleanly_and_keeps_data(tmp_path):
     data_dir = tmp_path / "data"
-    ports = [services.free_port() for _ in range(3)]
+    ports = [services.free_port() for _ in range(4)]
     api = f"http://127.0.0.1:{ports[0]}"
 
-    first = Run(data_dir, *ports)
+    first = Run(data_dir, ports)
     try:
         banner = first.wait_until_up()
+        # Each service says when it is up, in the order they start.
+        said = re.findall(
+            r"^assocflow: (.{10}) (?:ready|polling|up to date|in place)", banner, re.M
+        )
+        assert [service.strip() for service in said] == [
+            "PostgreSQL", "Temporal", "schema", "demo data", "worker", "API",
+        ], banner  # fmt: skip
         assert f"{api}/docs" in banner and f"http://127.0.0.1:{ports[2]}" in banner
         tokens = tokens_in(banner)
         assert {"OPERATOR_TOKEN", "CONTOSO_ADMIN_TOKEN", "FABRIKAM_TOKEN", "LITWARE_TOKEN"} <= set(
@@ -150,7 +177,7 @@ def test_make_run_serves_the_walkthrough_stops_cleanly_and_keeps_data(tmp_path):
         assert services.port_is_free(port)
     assert not (data_dir / "postgres" / "postmaster.pid").exists()
 
-    second = Run(data_dir, *ports)
+    second = Run(data_dir, ports)
     try:
         banner = second.wait_until_up()
         assert tokens_in(banner) == tokens  # the same data, the same demo tokens
@@ -160,4 +187,41 @@ def test_make_run_serves_the_walkthrough_stops_cleanly_and_keeps_data(tmp_path):
         )
         assert fabrikam.json()["status"] == "ended"  # ended by the walkthrough, still ended
     finally:
-        assert second.interrupt() == 0
+        assert second.interrupt(signal.SIGTERM) == 0  # as a process manager stops it
+    assert_logs_are_json_with_ids_and_no_secrets(data_dir / "logs", [*tokens.values(), *codes])
+    for port in ports:
+        assert services.port_is_free(port)
+
+
+@pytest.mark.parametrize("busy", ["API", "Temporal", "metrics"])
+def test_a_busy_port_is_named_before_anything_starts(tmp_path, busy):
+    ports = [services.free_port() for _ in range(4)]
+    taken = ports[["API", "Temporal", "UI", "metrics"].index(busy)]
+    variable = {
+        "API": "ASSOCFLOW_API_PORT",
+        "Temporal": "ASSOCFLOW_DEV_TEMPORAL_PORT",
+        "metrics": "ASSOCFLOW_WORKER_METRICS_ADDRESS",
+    }[busy]
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", taken))
+        holder.listen()
+        run = Run(tmp_path / "data", ports)
+        assert run.proc.wait(timeout=30) == 1
+    assert run.proc.stdout is not None
+    said = run.proc.stdout.read()
+    assert f"port {taken}" in said and variable in said, said
+    assert not (tmp_path / "data" / "postgres").exists()  # nothing was started
+
+
+def test_ctrl_c_during_start_up_stops_at_once(tmp_path):
+    ports = [services.free_port() for _ in range(4)]
+    run = Run(tmp_path / "data", ports)
+    try:
+        run.wait_for("Temporal   starting")
+    finally:
+        started = time.monotonic()
+        code = run.interrupt()
+    assert code == 0 and time.monotonic() - started < 15, "".join(run.output)
+    for port in ports:
+        assert services.port_is_free(port)
+    assert not (tmp_path / "data" / "postgres" / "postmaster.pid").exists()

@@ -15,6 +15,7 @@ import pytest
 from devstack import services
 from store import notifications, webhooks
 from tests.conftest import ENCRYPTION_KEY
+from tests.processes import start_worker
 from tests.receiver import Receiver
 from webhooks.relay import webhook_id
 from webhooks.secrets import SecretBox, new_secret
@@ -24,18 +25,19 @@ pytestmark = pytest.mark.devserver
 EVENTS = 30
 
 
-def start_worker(database_url: str, address: str, log: Path) -> subprocess.Popen:
-    env = services.child_env(
-        DATABASE_URL=database_url,
-        TEMPORAL_ADDRESS=address,
-        ASSOCFLOW_TASK_QUEUE=f"relay-{uuid.uuid4().hex[:8]}",
-        ASSOCFLOW_ENCRYPTION_KEY=ENCRYPTION_KEY,
-        ASSOCFLOW_WEBHOOK_ALLOW_PRIVATE="true",
-        ASSOCFLOW_WEBHOOK_LEASE="PT2S",
-        ASSOCFLOW_WEBHOOK_BACKOFF_BASE="0.05",
-        ASSOCFLOW_WEBHOOK_BACKOFF_CAP="0.2",
+def start_relay(database_url: str, address: str, log: Path) -> subprocess.Popen[bytes]:
+    """A worker (its relay delivering to local receivers within milliseconds)."""
+    return start_worker(
+        database_url,
+        address,
+        f"relay-{uuid.uuid4().hex[:8]}",
+        log,
+        encryption_key=ENCRYPTION_KEY,
+        webhook_allow_private="true",
+        webhook_lease="PT2S",
+        webhook_backoff_base="0.05",
+        webhook_backoff_cap="0.2",
     )
-    return services.spawn_python(["worker.py"], log, env=env)
 
 
 async def statuses(factory, endpoint_id) -> dict[str, int]:
@@ -70,7 +72,7 @@ async def test_no_notification_is_lost_when_the_relay_dies_mid_delivery(
                     summary=f"event {n}", data={"n": n}, created_at=datetime.now(UTC),
                 )  # fmt: skip
     address = dev_env.client.service_client.config.target_host
-    worker = start_worker(database_url, address, tmp_path / "worker.log")
+    worker = start_relay(database_url, address, tmp_path / "worker.log")
     try:
         for _ in range(400):  # until the relay has the deliveries in flight
             in_flight = await factory.count(
@@ -88,7 +90,7 @@ async def test_no_notification_is_lost_when_the_relay_dies_mid_delivery(
         before_restart = await statuses(factory, endpoint["id"])
         assert before_restart == {"pending": EVENTS}, before_restart
 
-        worker = start_worker(database_url, address, tmp_path / "worker.log")
+        worker = start_relay(database_url, address, tmp_path / "worker.log")
         for _ in range(600):
             if await statuses(factory, endpoint["id"]) == {"delivered": EVENTS}:
                 break

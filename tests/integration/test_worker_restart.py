@@ -4,27 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import subprocess
 import uuid
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 from devstack import services
 from domain.types import OperatorDecision, Side
 from tests.factories import command
+from tests.processes import start_worker
 from workflows import starter
 from workflows.disassociation import DisassociationWorkflow
 
 pytestmark = pytest.mark.devserver
-
-
-def start_worker(database_url: str, address: str, task_queue: str, log: Path) -> subprocess.Popen:
-    env = services.child_env(
-        DATABASE_URL=database_url, TEMPORAL_ADDRESS=address, ASSOCFLOW_TASK_QUEUE=task_queue
-    )
-    return services.spawn_python(["worker.py"], log, env=env)
 
 
 async def statuses(factory, request_ids) -> dict:
