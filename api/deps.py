@@ -141,33 +141,33 @@ async def identify(settings: Settings, conn: AsyncConnection, token: str) -> Pri
     row = await tokens.find_subject(conn, token)
     if row is None:
         return None
-    kind, subject_id = row["subject_kind"], row["subject_id"]
+    kind, subject_id = row.subject_kind, row.subject_id
     if kind == "operator":
         return Principal(kind="operator", subject_id=subject_id)
     if kind == "customer":
-        if row["customer_id"] is None:  # the customer no longer exists
+        if row.customer_id is None:  # the customer no longer exists
             return None
         return Principal(
             kind="customer",
             subject_id=subject_id,
-            customer_id=row["customer_id"],
-            verification_required=row["verification_required"],
+            customer_id=row.customer_id,
+            verification_required=row.verification_required,
         )
-    if row["partner_id"] is None:  # the user no longer exists
+    if row.partner_id is None or row.permissions is None:  # the user no longer exists
         return None
-    granted = set(row["permissions"])
+    granted = set(row.permissions)
     admin = ADMIN_ROLE in granted
     if admin:
         granted |= {p.value for p in Permission}
     return Principal(
         kind="partner_user",
         subject_id=subject_id,
-        partner_id=row["partner_id"],
-        partner_type=row["partner_type"],
+        partner_id=row.partner_id,
+        partner_type=row.partner_type,
         permissions=frozenset(granted),
         admin=admin,
-        readable_partner_ids=(row["partner_id"], *row["child_partner_ids"]),
-        verification_required=row["verification_required"],
+        readable_partner_ids=(row.partner_id, *row.child_partner_ids),
+        verification_required=row.verification_required,
     )
 
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
-from typing import Any
+from typing import TypeVar
 
 from fastapi import Response
-from pydantic import BaseModel, TypeAdapter
 
 from api.problems import Problem
 from api.schemas import Page
 from store.pagination import InvalidCursor
+
+T = TypeVar("T")
 
 
 @contextmanager
@@ -26,16 +26,8 @@ def cursor_problem() -> Iterator[None]:
         ) from exc
 
 
-@lru_cache
-def _page_adapter(model: type[BaseModel]) -> TypeAdapter:
-    return TypeAdapter(Page[model])  # type: ignore[valid-type]
-
-
-def page_response(
-    model: type[BaseModel], rows: list[dict[str, Any]], next_cursor: str | None
-) -> Response:
-    """A page of rows as JSON, validated once (a route's `response_model` would validate the
-    items a second time; the routes keep it for the OpenAPI schema)."""
-    adapter = _page_adapter(model)
-    page = adapter.validate_python({"items": rows, "next_cursor": next_cursor})
-    return Response(adapter.dump_json(page), media_type="application/json")
+def page_response(page: Page[T]) -> Response:
+    """A page as JSON. The store returns its rows as the item model already, so the page takes
+    them as they are (a route's `response_model` would validate the items again; the routes keep
+    it for the OpenAPI schema)."""
+    return Response(page.model_dump_json(), media_type="application/json")

@@ -24,6 +24,9 @@ from domain.types import (
     PartnerType,
 )
 
+# Responses that show a row as stored are the store's row models themselves.
+from store.rows import AuditEntry, Customer, Partner, PartnerUser, Record, Token
+
 T = TypeVar("T")
 
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
@@ -126,22 +129,6 @@ class WithdrawBody(Body):
     reason: Reason | None = None
 
 
-class Record(BaseModel):
-    id: UUID
-    kind: Literal["association", "type_change", "disassociation"]
-    action: str
-    association_id: UUID
-    partner_id: UUID
-    customer_id: UUID
-    request_id: UUID | None = None
-    status: str | None = None
-    actor: str
-    reason: str | None = None
-    before: dict[str, Any] | None = None
-    after: dict[str, Any] | None = None
-    occurred_at: datetime
-
-
 # --- admin ----------------------------------------------------------------------------------
 
 
@@ -159,16 +146,6 @@ class PartnerPatch(Body):
     frozen: bool | None = None
 
 
-class Partner(BaseModel):
-    id: UUID
-    name: str
-    type: PartnerType
-    parent_partner_id: UUID | None
-    frozen: bool
-    verification_required: bool
-    created_at: datetime
-
-
 class PartnerUserIn(Body):
     name: Name
     permissions: list[
@@ -176,23 +153,8 @@ class PartnerUserIn(Body):
     ] = Field(min_length=1, max_length=4)
 
 
-class PartnerUser(BaseModel):
-    id: UUID
-    partner_id: UUID
-    name: str
-    permissions: list[str]
-    created_at: datetime
-
-
 class CustomerIn(Body):
     name: Name
-
-
-class Customer(BaseModel):
-    id: UUID
-    name: str
-    verification_required: bool
-    created_at: datetime
 
 
 class Standing(AccountStanding):
@@ -224,34 +186,18 @@ class TokenIn(Body):
     label: Name | None = None
 
 
-class Token(BaseModel):
-    id: UUID
-    subject_kind: str
-    subject_id: str
-    label: str | None
-    created_by: str
-    created_at: datetime
-    expires_at: datetime | None
-    revoked_at: datetime | None
-
-
-class AuditEntry(BaseModel):
-    id: UUID
-    actor: str
-    action: str
-    target_kind: str
-    target_id: str
-    before: dict[str, Any] | None = None
-    after: dict[str, Any] | None = None
-    occurred_at: datetime
-
-
 class NewToken(Token):
     token: str = Field(description="The token itself. It is shown only in this response.")
 
 
 __all__ = [
     "Association",
+    "AuditEntry",
     "CheckResult",
+    "Customer",
     "DisassociationRequest",
+    "Partner",
+    "PartnerUser",
+    "Record",
+    "Token",
 ]

@@ -6,18 +6,23 @@ import platform
 import statistics
 import tempfile
 import uuid
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
+from uuid import UUID
 
 import psutil
 import psycopg
-from psycopg.rows import dict_row
+from psycopg.abc import Params, QueryNoTemplate
 
 from devstack import services
 from devstack.stack import Stack
 from store import tokens
-from store.db import migrate
+from store.db import Connection, fetch_all, fetch_value, migrate
+
+T = TypeVar("T")
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -64,7 +69,8 @@ def stack_pids(stack: Stack) -> dict[str, int]:
 
 
 def rss_mb(pid: int) -> float:
-    return psutil.Process(pid).memory_info().rss / 2**20
+    rss: int = psutil.Process(pid).memory_info().rss
+    return rss / 2**20
 
 
 class CpuMeter:
@@ -95,7 +101,7 @@ class CpuMeter:
 
 
 @asynccontextmanager
-async def running_stack(**settings: str):
+async def running_stack(**settings: str) -> AsyncIterator[Stack]:
     """PostgreSQL, the Temporal dev server, worker.py and the API, fresh, in a temporary folder."""
     with tempfile.TemporaryDirectory(prefix="assocflow-bench-") as workdir:
         # Temporal's state in memory: the benchmarks measure assocflow, not SQLite's fsync.
@@ -114,7 +120,7 @@ async def running_stack(**settings: str):
 
 
 @asynccontextmanager
-async def baseline_worker(stack: Stack):
+async def baseline_worker(stack: Stack) -> AsyncIterator[str]:
     """The bare Temporal baseline's worker, a process of its own like assocflow's."""
     queue = f"baseline-{uuid.uuid4().hex[:8]}"
     proc = services.spawn_python(
@@ -143,49 +149,56 @@ class Population:
     parties: list[Party]
 
 
+async def value(
+    conn: Connection, kind: type[T], query: QueryNoTemplate, params: Params | None = None
+) -> T:
+    """The one value a query that always returns one (an INSERT ... RETURNING, a count) returns."""
+    found = await fetch_value(conn, kind, query, params)
+    assert found is not None, query
+    return found
+
+
+@dataclass(frozen=True)
+class _NewAssociation:
+    id: UUID
+    customer_id: UUID
+
+
 async def populate(database_url: str, size: int) -> Population:
     """One reseller with an admin, and `size` customers, each associated with it and holding a
     token: made with set-based SQL so that 10,000 take seconds."""
-    async with await psycopg.AsyncConnection.connect(database_url, row_factory=dict_row) as conn:
-        partner = (
-            await (
-                await conn.execute(
-                    "INSERT INTO partners (name, type) VALUES ('Bench Reseller', 'reseller') RETURNING id"
-                )
-            ).fetchone()
-        )["id"]
-        user = (
-            await (
-                await conn.execute(
-                    "INSERT INTO partner_users (partner_id, name, permissions) VALUES (%s, 'bench', '{admin}')"
-                    " RETURNING id",
-                    (partner,),
-                )
-            ).fetchone()
-        )["id"]
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        partner = await value(
+            conn,
+            UUID,
+            "INSERT INTO partners (name, type) VALUES ('Bench Reseller', 'reseller') RETURNING id",
+        )
+        user = await value(
+            conn,
+            UUID,
+            "INSERT INTO partner_users (partner_id, name, permissions) VALUES (%s, 'bench', '{admin}')"
+            " RETURNING id",
+            (partner,),
+        )
         _, partner_token = await tokens.create(
             conn, subject_kind="partner_user", subject_id=str(user), created_by="bench"
         )
-        rows = await (
-            await conn.execute(
-                "WITH c AS (INSERT INTO customers (name) SELECT 'bench customer ' || g"
-                " FROM generate_series(1, %s) g RETURNING id)"
-                " INSERT INTO associations (partner_id, customer_id, association_type)"
-                " SELECT %s, id, 'resale' FROM c RETURNING id, customer_id",
-                (size, partner),
-            )
-        ).fetchall()
-        parties = []
+        rows = await fetch_all(
+            conn,
+            _NewAssociation,
+            "WITH c AS (INSERT INTO customers (name) SELECT 'bench customer ' || g"
+            " FROM generate_series(1, %s) g RETURNING id)"
+            " INSERT INTO associations (partner_id, customer_id, association_type)"
+            " SELECT %s, id, 'resale' FROM c RETURNING id, customer_id",
+            (size, partner),
+        )
         async with conn.cursor() as cur:
-            plain = {row["customer_id"]: tokens.new_token() for row in rows}
+            plain = {row.customer_id: tokens.new_token() for row in rows}
             await cur.executemany(
                 "INSERT INTO api_tokens (token_hash, subject_kind, subject_id, created_by)"
                 " VALUES (%s, 'customer', %s, 'bench')",
                 [(tokens.token_hash(t), str(c)) for c, t in plain.items()],
             )
-        parties = [
-            Party(str(row["id"]), str(row["customer_id"]), plain[row["customer_id"]])
-            for row in rows
-        ]
+        parties = [Party(str(row.id), str(row.customer_id), plain[row.customer_id]) for row in rows]
         await conn.commit()
     return Population(str(partner), partner_token, parties)

@@ -12,11 +12,14 @@ from temporalio.client import Client
 
 from assocflow.settings import Settings
 from bench import common
+from devstack.stack import Stack
 from domain.types import Actor, AssociationType, Side, SubmitCommand
 from workflows import starter
 
 
-async def hold(stack, client: Client, population: common.Population, concurrency: int) -> float:
+async def hold(
+    stack: Stack, client: Client, population: common.Population, concurrency: int
+) -> float:
     """Start one request per party without waiting, then wait until all are pending; seconds."""
     policy = Settings(reminder_before="PT0S").policy()
     started = time.perf_counter()
@@ -40,10 +43,10 @@ async def hold(stack, client: Client, population: common.Population, concurrency
 
     async with await psycopg.AsyncConnection.connect(stack.database_url) as conn:
         while True:
-            cur = await conn.execute(
-                "SELECT count(*) FROM disassociation_requests WHERE status = 'pending'"
+            pending = await common.value(
+                conn, int, "SELECT count(*) FROM disassociation_requests WHERE status = 'pending'"
             )
-            if (await cur.fetchone())[0] >= len(population.parties):
+            if pending >= len(population.parties):
                 break
             await asyncio.sleep(1)
     return time.perf_counter() - started

@@ -4,16 +4,17 @@ pages, through the API and as the same SQL run bare (the store function the rout
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import httpx
 import psycopg
-from psycopg.rows import dict_row
 
 from bench import common
 from store import records, tokens
+from store.db import fetch_one
 from store.pagination import encode_cursor
 from store.scope import Scope
 
@@ -23,19 +24,25 @@ START = datetime(2025, 1, 1, tzinfo=UTC)
 DEEP_OFFSET = 50_000  # rows before the deep page (a third of the big partner's at most)
 
 
+@dataclass(frozen=True)
+class _Position:
+    """Where a page ends: what a cursor names."""
+
+    occurred_at: datetime
+    id: UUID
+
+
 async def fill(database_url: str, rows: int) -> dict[str, Any]:
     """One big reseller (60 % of the records, 2000 customers) among 99 others; every kind and
     status; one record every 30 s of history. Set-based SQL, then ANALYZE."""
-    async with await psycopg.AsyncConnection.connect(
-        database_url, row_factory=dict_row, autocommit=True
-    ) as conn:
-        big = (await (await conn.execute(
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        big = await common.value(conn, UUID,
             "INSERT INTO partners (name, type) VALUES ('Big Reseller', 'reseller') RETURNING id"
-        )).fetchone())["id"]  # fmt: skip
-        user = (await (await conn.execute(
+        )  # fmt: skip
+        user = await common.value(conn, UUID,
             "INSERT INTO partner_users (partner_id, name, permissions) VALUES (%s, 'bench', '{admin}') RETURNING id",
             (big,),
-        )).fetchone())["id"]  # fmt: skip
+        )  # fmt: skip
         _, token = await tokens.create(
             conn, subject_kind="partner_user", subject_id=str(user), created_by="bench"
         )
@@ -80,21 +87,22 @@ async def fill(database_url: str, rows: int) -> dict[str, Any]:
         )
         insert_seconds = time.perf_counter() - started
         await conn.execute("ANALYZE association_records")
-        customer = (await (await conn.execute(
+        customer = await common.value(conn, UUID,
             "SELECT customer_id FROM associations WHERE partner_id = %s LIMIT 1", (big,)
-        )).fetchone())["customer_id"]  # fmt: skip
-        big_rows = (await (await conn.execute(
+        )  # fmt: skip
+        big_rows = await common.value(conn, int,
             "SELECT count(*) AS n FROM association_records WHERE partner_id = %s", (big,)
-        )).fetchone())["n"]  # fmt: skip
+        )  # fmt: skip
         deep_offset = min(DEEP_OFFSET, big_rows // 3)
-        deep = (await (await conn.execute(
+        deep = await fetch_one(conn, _Position,
             "SELECT occurred_at, id FROM association_records WHERE partner_id = %s"
             " ORDER BY occurred_at DESC, id DESC OFFSET %s LIMIT 1", (big, deep_offset)
-        )).fetchone())  # fmt: skip
-        deep_kind = (await (await conn.execute(
+        )  # fmt: skip
+        deep_kind = await fetch_one(conn, _Position,
             "SELECT occurred_at, id FROM association_records WHERE partner_id = %s AND kind = 'disassociation'"
             " ORDER BY occurred_at DESC, id DESC OFFSET %s LIMIT 1", (big, deep_offset)
-        )).fetchone())  # fmt: skip
+        )  # fmt: skip
+        assert deep is not None and deep_kind is not None
     return {
         "partner_id": big,
         "token": token,
@@ -102,11 +110,11 @@ async def fill(database_url: str, rows: int) -> dict[str, Any]:
         "big_partner_rows": big_rows,
         "insert_seconds": round(insert_seconds, 1),
         "deep_offset": deep_offset,
-        "deep_cursor": encode_cursor(deep["occurred_at"], deep["id"]),
+        "deep_cursor": encode_cursor(deep.occurred_at, deep.id),
         # A week from the middle of the history the records cover.
         "week_from": (START + timedelta(seconds=rows * 30 / 2)).isoformat(),
         "week_to": (START + timedelta(seconds=rows * 30 / 2, days=7)).isoformat(),
-        "deep_kind_cursor": encode_cursor(deep_kind["occurred_at"], deep_kind["id"]),
+        "deep_kind_cursor": encode_cursor(deep_kind.occurred_at, deep_kind.id),
     }
 
 
@@ -140,14 +148,12 @@ def store_arguments(params: dict[str, str]) -> dict[str, Any]:
 
 async def measure(
     api: str, database_url: str, data: dict[str, Any], repeat: int, limit: int
-) -> dict:
-    results = {}
+) -> dict[str, dict[str, Any]]:
+    results: dict[str, dict[str, Any]] = {}
     scope = Scope(partner_ids=(data["partner_id"],))
     async with (
         httpx.AsyncClient(base_url=api, timeout=30) as http,
-        await psycopg.AsyncConnection.connect(
-            database_url, row_factory=dict_row, autocommit=True
-        ) as conn,
+        await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn,
     ):
         headers = {"Authorization": f"Bearer {data['token']}"}
         for name, params in queries(data).items():

@@ -14,10 +14,11 @@ from pathlib import Path
 from uuid import UUID
 
 import psycopg
-from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 
-from domain.types import AccountStanding
+from domain.types import AccountStanding, Association
 from store import accounts, tokens
+from store.db import fetch_one
 
 
 def _id(n: int) -> UUID:
@@ -121,9 +122,7 @@ DEMO_TOKENS = [
 async def seed(database_url: str, tokens_file: Path) -> dict[str, str]:
     """Insert the demo data if missing; return env name -> token for every demo token."""
     saved = _load_tokens(tokens_file)
-    async with await psycopg.AsyncConnection.connect(
-        database_url, autocommit=True, row_factory=dict_row
-    ) as conn:
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
         async with conn.transaction():
             await _insert_accounts(conn)
             await _insert_associations(conn)
@@ -168,12 +167,13 @@ async def _insert_accounts(conn: psycopg.AsyncConnection) -> None:
 
 async def _insert_associations(conn: psycopg.AsyncConnection) -> None:
     for association_id, partner_id, customer_id, kind in ASSOCIATIONS:
-        cur = await conn.execute(
+        row = await fetch_one(
+            conn,
+            Association,
             "INSERT INTO associations (id, partner_id, customer_id, association_type)"
             " VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING *",
             (association_id, partner_id, customer_id, kind),
         )
-        row = await cur.fetchone()
         if row is not None:
             await conn.execute(
                 "INSERT INTO association_records (effect_key, kind, action, association_id,"
@@ -185,8 +185,8 @@ async def _insert_associations(conn: psycopg.AsyncConnection) -> None:
                     association_id,
                     partner_id,
                     customer_id,
-                    psycopg.types.json.Jsonb({"association_type": kind}),
-                    row["associated_at"],
+                    Jsonb({"association_type": kind}),
+                    row.associated_at,
                 ),
             )
 

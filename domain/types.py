@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Literal
+from typing import Literal, get_args
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -17,7 +17,7 @@ def workflow_id_for(request_id: UUID) -> str:
 
 
 # Every event a notification (message center and webhook) can carry.
-EVENT_TYPES = (
+EventType = Literal[
     "disassociation.requested",
     "disassociation.reminder",
     "disassociation.agreed",
@@ -27,7 +27,8 @@ EVENT_TYPES = (
     "disassociation.withdrawn",
     "association.ended",
     "verification.code",
-)
+]
+EVENT_TYPES: tuple[str, ...] = get_args(EventType)
 
 
 class PartnerType(StrEnum):

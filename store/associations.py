@@ -6,16 +6,14 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from psycopg import AsyncConnection
-
 from domain.checks import CheckFacts
 from domain.limits import window_start
-from domain.types import AccountStanding, Side
+from domain.types import AccountStanding, Association, Side
 from store import records
+from store.db import Connection, fetch_all, fetch_one, fetch_value
 from store.pagination import newest_first
+from store.rows import AssociationFacts, NamedAssociation, RecentRequest
 from store.scope import Scope
-
-Row = dict[str, Any]
 
 COLUMNS = "id, partner_id, customer_id, association_type, status, associated_at, ended_at"
 
@@ -25,51 +23,55 @@ class CustomerAlreadyAssociated(Exception):
 
 
 async def create(
-    conn: AsyncConnection, partner_id: UUID, customer_id: UUID, association_type: str, actor: str
-) -> Row:
+    conn: Connection, partner_id: UUID, customer_id: UUID, association_type: str, actor: str
+) -> Association:
     """A new active association, with its record, in one transaction."""
     async with conn.transaction():
-        cur = await conn.execute(
+        row = await fetch_one(
+            conn,
+            Association,
             "INSERT INTO associations (partner_id, customer_id, association_type)"
             " VALUES (%s, %s, %s) ON CONFLICT DO NOTHING"
             f" RETURNING {COLUMNS}",
             (partner_id, customer_id, association_type),
         )
-        row = await cur.fetchone()
         if row is None:
             raise CustomerAlreadyAssociated(str(customer_id))
         await records.add_record(
             conn,
-            effect_key=f"association:{row['id']}:associated",
+            effect_key=f"association:{row.id}:associated",
             kind="association",
             action="associated",
             association=row,
             actor=actor,
-            occurred_at=row["associated_at"],
+            occurred_at=row.associated_at,
             status="active",
-            after={"association_type": row["association_type"]},
+            after={"association_type": row.association_type},
         )
     return row
 
 
 async def change_type(
-    conn: AsyncConnection,
+    conn: Connection,
     association_id: UUID,
     association_type: str,
     actor: str,
     reason: str | None,
-) -> Row | None:
+) -> Association | None:
     """Change the association type and record before/after; a no-op change records nothing."""
     async with conn.transaction():
         current = await get(conn, association_id, lock=True)
-        if current is None or current["association_type"] == association_type:
+        if current is None or current.association_type == association_type:
             return current
-        cur = await conn.execute(
+        row = await fetch_one(
+            conn,
+            Association,
             f"UPDATE associations SET association_type = %s WHERE id = %s RETURNING {COLUMNS}",
             (association_type, association_id),
         )
-        row = await cur.fetchone()
-        now = (await (await conn.execute("SELECT now() AS now")).fetchone())["now"]
+        assert row is not None  # the row is locked: it is still there
+        now = await fetch_value(conn, datetime, "SELECT now() AS now")
+        assert now is not None
         await records.add_record(
             conn,
             effect_key=f"association:{association_id}:type:{now.isoformat()}",
@@ -78,31 +80,32 @@ async def change_type(
             association=row,
             actor=actor,
             occurred_at=now,
-            status=row["status"],
+            status=row.status,
             reason=reason,
-            before={"association_type": current["association_type"]},
+            before={"association_type": current.association_type},
             after={"association_type": association_type},
         )
     return row
 
 
 async def get(
-    conn: AsyncConnection, association_id: UUID, *, scope: Scope | None = None, lock: bool = False
-) -> Row | None:
+    conn: Connection, association_id: UUID, *, scope: Scope | None = None, lock: bool = False
+) -> Association | None:
     params: dict[str, Any] = {"id": association_id}
     where = ["id = %(id)s"]
     if scope is not None:
         where.append(scope.clause(params))
-    cur = await conn.execute(
+    return await fetch_one(
+        conn,
+        Association,
         f"SELECT {COLUMNS} FROM associations WHERE {' AND '.join(where)}"
         f"{' FOR UPDATE' if lock else ''}",
         params,
     )
-    return await cur.fetchone()
 
 
 async def list_scoped(
-    conn: AsyncConnection,
+    conn: Connection,
     scope: Scope,
     *,
     association_type: str | None,
@@ -110,9 +113,10 @@ async def list_scoped(
     customer_id: UUID | None,
     limit: int,
     cursor: str | None,
-) -> tuple[list[Row], str | None]:
+) -> tuple[list[Association], str | None]:
     return await newest_first(
         conn,
+        Association,
         table="associations",
         columns=COLUMNS,
         time_column="associated_at",
@@ -124,7 +128,7 @@ async def list_scoped(
 
 
 async def check_facts(
-    conn: AsyncConnection,
+    conn: Connection,
     association_id: UUID,
     initiator: Side,
     standing: AccountStanding,
@@ -132,14 +136,16 @@ async def check_facts(
     as_of: datetime,
     window_months: int,
     lock: bool = False,
-) -> tuple[Row, CheckFacts] | None:
+) -> tuple[AssociationFacts, CheckFacts] | None:
     """The association (with its partner's and customer's names) and the facts the account check
     reads; None if there is no association.
 
     With `lock`, the association row stays locked until the transaction ends, so that the check
     and the insert of a new request cannot interleave with another submit.
     """
-    cur = await conn.execute(
+    row = await fetch_one(
+        conn,
+        AssociationFacts,
         "SELECT a.id, a.partner_id, a.customer_id, a.association_type, a.status,"
         " a.associated_at, a.ended_at, p.frozen AS partner_frozen,"
         " coalesce(parent.frozen, false) AS parent_partner_frozen,"
@@ -150,41 +156,43 @@ async def check_facts(
         f" WHERE a.id = %s{' FOR UPDATE OF a' if lock else ''}",
         (association_id,),
     )
-    row = await cur.fetchone()
     if row is None:
         return None
     since = window_start(as_of, window_months)
-    cur = await conn.execute(
+    requests = await fetch_all(
+        conn,
+        RecentRequest,
         "SELECT initiator, status, submitted_at FROM disassociation_requests"
         " WHERE association_id = %s AND (status = 'pending' OR submitted_at > %s)",
         (association_id, since),
     )
-    requests = await cur.fetchall()
     facts = CheckFacts(
-        association_active=row["status"] == "active",
-        pending_request=any(r["status"] == "pending" for r in requests),
+        association_active=row.status == "active",
+        pending_request=any(r.status == "pending" for r in requests),
         accepted_requests=[
-            r["submitted_at"]
+            r.submitted_at
             for r in requests
-            if r["initiator"] == initiator.value and r["submitted_at"] > since
+            if r.initiator == initiator.value and r.submitted_at > since
         ],
-        partner_frozen=row["partner_frozen"],
-        parent_partner_frozen=row["parent_partner_frozen"],
+        partner_frozen=row.partner_frozen,
+        parent_partner_frozen=row.parent_partner_frozen,
         standing=standing,
     )
     return row, facts
 
 
 async def get_with_names(
-    conn: AsyncConnection, association_id: UUID, *, scope: Scope | None = None, lock: bool = False
-) -> Row | None:
+    conn: Connection, association_id: UUID, *, scope: Scope | None = None, lock: bool = False
+) -> NamedAssociation | None:
     """The association with its partner's and customer's names, in one query; with `lock`, the
     association stays locked until the transaction ends."""
     params: dict[str, Any] = {"id": association_id}
     where = ["a.id = %(id)s"]
     if scope is not None:
         where.append(scope.clause(params, alias="a"))
-    cur = await conn.execute(
+    return await fetch_one(
+        conn,
+        NamedAssociation,
         "SELECT a.id, a.partner_id, a.customer_id, a.association_type, a.status, a.associated_at,"
         " a.ended_at, p.name AS partner_name, c.name AS customer_name"
         " FROM associations a JOIN partners p ON p.id = a.partner_id"
@@ -192,4 +200,3 @@ async def get_with_names(
         f"{' FOR UPDATE OF a' if lock else ''}",
         params,
     )
-    return await cur.fetchone()

@@ -5,20 +5,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
+from store.db import Connection
 from store.pagination import newest_first
+from store.rows import AuditEntry
 
 COLUMNS = "id, actor, action, target_kind, target_id, before, after, occurred_at"
 
 
 async def record(
-    conn: AsyncConnection,
+    conn: Connection,
     actor: str,
     action: str,
     target_kind: str,
-    target_id: Any,
+    target_id: object,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
 ) -> None:
@@ -37,10 +38,11 @@ async def record(
 
 
 async def list_actions(
-    conn: AsyncConnection, *, limit: int, cursor: str | None
-) -> tuple[list[dict[str, Any]], str | None]:
+    conn: Connection, *, limit: int, cursor: str | None
+) -> tuple[list[AuditEntry], str | None]:
     return await newest_first(
         conn,
+        AuditEntry,
         table="audit_log",
         columns=COLUMNS,
         time_column="occurred_at",

@@ -1,16 +1,25 @@
-"""Connection pool and versioned migrations."""
+"""Connection pool, versioned migrations, and the typed reads every store module makes."""
 
 from __future__ import annotations
 
 import logging
 import re
 from importlib import resources
+from typing import TypeAlias, TypeVar
 
 import psycopg
-from psycopg.rows import dict_row
+from psycopg import AsyncConnection
+from psycopg.abc import Params, QueryNoTemplate
+from psycopg.rows import class_row, scalar_row
 from psycopg_pool import AsyncConnectionPool
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# What store functions take: a connection with any row factory, since each of their queries
+# sets its own (the pool's connections make tuples).
+Connection: TypeAlias = AsyncConnection[object]
 
 # Any constant works; it only has to be the same for every process that migrates this database.
 MIGRATION_LOCK_KEY = 0x61737366  # "assf"
@@ -47,7 +56,7 @@ async def migrate(database_url: str) -> list[str]:
                 if version in done:
                     continue
                 async with conn.transaction():
-                    await conn.execute(sql)  # type: ignore[arg-type]
+                    await conn.execute(sql)
                     await conn.execute(
                         "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
                         (version, name),
@@ -66,9 +75,55 @@ async def open_pool(
         database_url,
         min_size=min_size,
         max_size=max_size,
-        kwargs={"row_factory": dict_row, "autocommit": True},
+        kwargs={"autocommit": True},
         open=False,
         name="assocflow",
     )
     await pool.open(wait=True, timeout=30)
     return pool
+
+
+async def fetch_one(
+    conn: Connection, row: type[T], query: QueryNoTemplate, params: Params | None = None
+) -> T | None:
+    """The query's first row as a `row` (made from its columns by name), or None."""
+    cur = conn.cursor(row_factory=class_row(row))
+    await cur.execute(query, params)
+    return await cur.fetchone()
+
+
+async def fetch_all(
+    conn: Connection, row: type[T], query: QueryNoTemplate, params: Params | None = None
+) -> list[T]:
+    """The query's rows as `row`s (made from their columns by name)."""
+    cur = conn.cursor(row_factory=class_row(row))
+    await cur.execute(query, params)
+    return await cur.fetchall()
+
+
+async def fetch_value(
+    conn: Connection, kind: type[T], query: QueryNoTemplate, params: Params | None = None
+) -> T | None:
+    """The first column of the query's first row; None if there is no row or the value is NULL.
+
+    Raises TypeError if the value is not a `kind`.
+    """
+    cur = conn.cursor(row_factory=scalar_row)
+    await cur.execute(query, params)
+    value = await cur.fetchone()
+    if value is None or isinstance(value, kind):
+        return value
+    raise TypeError(f"expected {kind.__name__}, the query returned {type(value).__name__}")
+
+
+async def fetch_values(
+    conn: Connection, kind: type[T], query: QueryNoTemplate, params: Params | None = None
+) -> list[T]:
+    """The first column of each of the query's rows. Raises TypeError if one is not a `kind`."""
+    cur = conn.cursor(row_factory=scalar_row)
+    await cur.execute(query, params)
+    values = await cur.fetchall()
+    for value in values:
+        if not isinstance(value, kind):
+            raise TypeError(f"expected {kind.__name__}, the query returned {type(value).__name__}")
+    return values

@@ -6,8 +6,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
 
-from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
+
+from store.db import Connection, fetch_one
+from store.rows import IdempotencyKey
 
 Outcome = Literal["new", "replay", "mismatch", "in_progress"]
 
@@ -20,7 +22,7 @@ class Stored:
 
 
 async def claim(
-    conn: AsyncConnection,
+    conn: Connection,
     caller: str,
     key: str,
     route: str,
@@ -40,30 +42,33 @@ async def claim(
     )
     if await cur.fetchone() is not None:
         return "new", None
-    cur = await conn.execute(
+    row = await fetch_one(
+        conn,
+        IdempotencyKey,
         "SELECT route, body_hash, started_at, completed_at, status_code, headers, body,"
         " started_at < now() - %s AS stale FROM idempotency_keys WHERE caller = %s AND key = %s",
         (stale_after, caller, key),
     )
-    row = await cur.fetchone()
     if row is None:  # released between the two statements: try once more
         return await claim(conn, caller, key, route, body_hash, stale_after)
-    if row["route"] != route or bytes(row["body_hash"]) != body_hash:
+    if row.route != route or row.body_hash != body_hash:
         return "mismatch", None
-    if row["completed_at"] is not None:
-        return "replay", Stored(row["status_code"], row["headers"], bytes(row["body"]))
-    if row["stale"]:
+    if row.completed_at is not None:
+        # complete() sets the response with completed_at.
+        assert row.status_code is not None and row.headers is not None and row.body is not None
+        return "replay", Stored(row.status_code, row.headers, row.body)
+    if row.stale:
         cur = await conn.execute(
             "UPDATE idempotency_keys SET started_at = now() WHERE caller = %s AND key = %s"
             " AND completed_at IS NULL AND started_at = %s RETURNING caller",
-            (caller, key, row["started_at"]),
+            (caller, key, row.started_at),
         )
         if await cur.fetchone() is not None:
             return "new", None
     return "in_progress", None
 
 
-async def complete(conn: AsyncConnection, caller: str, key: str, response: Stored) -> None:
+async def complete(conn: Connection, caller: str, key: str, response: Stored) -> None:
     await conn.execute(
         "UPDATE idempotency_keys SET completed_at = now(), status_code = %s, headers = %s, body = %s"
         " WHERE caller = %s AND key = %s",
@@ -71,7 +76,7 @@ async def complete(conn: AsyncConnection, caller: str, key: str, response: Store
     )
 
 
-async def renew(conn: AsyncConnection, caller: str, key: str) -> None:
+async def renew(conn: Connection, caller: str, key: str) -> None:
     await conn.execute(
         "UPDATE idempotency_keys SET started_at = now() WHERE caller = %s AND key = %s"
         " AND completed_at IS NULL",
@@ -79,7 +84,7 @@ async def renew(conn: AsyncConnection, caller: str, key: str) -> None:
     )
 
 
-async def release(conn: AsyncConnection, caller: str, key: str) -> None:
+async def release(conn: Connection, caller: str, key: str) -> None:
     """Forget a claim whose request failed in a way a retry may fix."""
     await conn.execute(
         "DELETE FROM idempotency_keys WHERE caller = %s AND key = %s AND completed_at IS NULL",
@@ -87,7 +92,7 @@ async def release(conn: AsyncConnection, caller: str, key: str) -> None:
     )
 
 
-async def purge(conn: AsyncConnection, older_than: timedelta) -> int:
+async def purge(conn: Connection, older_than: timedelta) -> int:
     cur = await conn.execute(
         "DELETE FROM idempotency_keys WHERE started_at < now() - %s", (older_than,)
     )

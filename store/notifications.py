@@ -11,24 +11,23 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
 from store import webhooks
+from store.db import Connection, fetch_one
 from store.pagination import newest_first
-
-Row = dict[str, Any]
+from store.rows import Notification
 
 COLUMNS = "id, event_type, summary, request_id, association_id, payload, created_at, read_at"
 
 
 async def notify(
-    conn: AsyncConnection,
+    conn: Connection,
     *,
     recipients: Sequence[tuple[str, UUID, str]],
     event_type: str,
     summary: str,
-    data: Row,
+    data: dict[str, Any],
     created_at: datetime,
     request_id: UUID | None = None,
     association_id: UUID | None = None,
@@ -72,16 +71,17 @@ async def notify(
 
 
 async def list_for(
-    conn: AsyncConnection,
+    conn: Connection,
     recipient_kind: str,
     recipient_id: UUID,
     *,
     unread: bool | None,
     limit: int,
     cursor: str | None,
-) -> tuple[list[Row], str | None]:
+) -> tuple[list[Notification], str | None]:
     return await newest_first(
         conn,
+        Notification,
         table="notifications",
         columns=COLUMNS,
         time_column="created_at",
@@ -98,13 +98,14 @@ async def list_for(
 
 
 async def mark_read(
-    conn: AsyncConnection, recipient_kind: str, recipient_id: UUID, notification_id: UUID
-) -> Row | None:
+    conn: Connection, recipient_kind: str, recipient_id: UUID, notification_id: UUID
+) -> Notification | None:
     """Mark one of the recipient's notifications read (again is fine); None if not theirs."""
-    cur = await conn.execute(
+    return await fetch_one(
+        conn,
+        Notification,
         "UPDATE notifications SET read_at = coalesce(read_at, now())"
         " WHERE id = %s AND recipient_kind = %s AND recipient_id = %s"
         f" RETURNING {COLUMNS}",
         (notification_id, recipient_kind, recipient_id),
     )
-    return await cur.fetchone()

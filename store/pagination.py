@@ -5,14 +5,23 @@ from __future__ import annotations
 import base64
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
-from psycopg import AsyncConnection
-
+from store.db import Connection, fetch_all
 from store.scope import Scope
 
 MAX_LIMIT = 100
+
+
+class Keyed(Protocol):
+    """A row a page can end on: the cursor names its id (and its time column's value)."""
+
+    @property
+    def id(self) -> UUID: ...
+
+
+K = TypeVar("K", bound=Keyed)
 
 
 class InvalidCursor(ValueError):
@@ -43,18 +52,18 @@ def _keyset_clause(
     return f"({time_column}, {id_column}) < (%(cursor_at)s, %(cursor_id)s)"
 
 
-def _page(
-    rows: list[dict[str, Any]], limit: int, time_column: str
-) -> tuple[list[dict[str, Any]], str | None]:
+def _page(rows: list[K], limit: int, time_column: str) -> tuple[list[K], str | None]:
     """Split a query result fetched with `limit + 1` rows into the page and the next cursor."""
     if len(rows) <= limit:
         return rows, None
     last = rows[limit - 1]
-    return rows[:limit], encode_cursor(last[time_column.split(".")[-1]], last["id"])
+    moment: datetime = getattr(last, time_column.split(".")[-1])
+    return rows[:limit], encode_cursor(moment, last.id)
 
 
 async def newest_first(
-    conn: AsyncConnection,
+    conn: Connection,
+    row: type[K],
     *,
     table: str,
     columns: str,
@@ -67,9 +76,10 @@ async def newest_first(
     extra_where: str | None = None,
     limit: int,
     cursor: str | None,
-) -> tuple[list[dict[str, Any]], str | None]:
-    """One page of `table`'s rows in `scope` (None: all, for operators), newest first, with the filters that are not None:
-    `equals` column by column, and `since <= time_column < until`."""
+) -> tuple[list[K], str | None]:
+    """One page of `table`'s rows in `scope` (None: all, for operators), newest first, as `row`s
+    (made from `columns` by name), with the filters that are not None: `equals` column by column,
+    and `since <= time_column < until`."""
     params: dict[str, Any] = {"limit": limit + 1}
     where: list[str] = []
     for column, value in equals.items():
@@ -100,10 +110,13 @@ async def newest_first(
             )
         merged = f"SELECT * FROM ({' UNION ALL '.join(parts)}) merged"
         outer = f" ORDER BY {time_column.split('.')[-1]} DESC, id DESC LIMIT %(limit)s"
-        cur = await conn.execute(merged + outer, params)
+        rows = await fetch_all(conn, row, merged + outer, params)
     else:
         scoped = ["true"] if scope is None else [scope.clause(params)]
-        cur = await conn.execute(
-            f"SELECT {columns} FROM {table} WHERE {' AND '.join([*scoped, *where])}{order}", params
+        rows = await fetch_all(
+            conn,
+            row,
+            f"SELECT {columns} FROM {table} WHERE {' AND '.join([*scoped, *where])}{order}",
+            params,
         )
-    return _page(await cur.fetchall(), limit, time_column)
+    return _page(rows, limit, time_column)

@@ -4,28 +4,30 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from psycopg import AsyncConnection
+from store.db import Connection, fetch_value
 
 
 async def hit(
-    conn: AsyncConnection, bucket: str, limit: int, window: timedelta, now: datetime
+    conn: Connection, bucket: str, limit: int, window: timedelta, now: datetime
 ) -> timedelta | None:
     """Count one hit; None if it is within `limit` per `window`, else the time until the next
     window opens."""
     seconds = int(window.total_seconds())
     start = datetime.fromtimestamp(int(now.timestamp()) // seconds * seconds, tz=now.tzinfo)
-    cur = await conn.execute(
+    hits = await fetch_value(
+        conn,
+        int,
         "INSERT INTO rate_limits (bucket, window_start, hits) VALUES (%s, %s, 1)"
         " ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_limits.hits + 1"
         " RETURNING hits",
         (bucket, start),
     )
-    hits = (await cur.fetchone())["hits"]
+    assert hits is not None  # the statement inserts or updates the row, and returns it
     if hits <= limit:
         return None
     return start + window - now
 
 
-async def purge(conn: AsyncConnection, now: datetime, keep: timedelta) -> int:
+async def purge(conn: Connection, now: datetime, keep: timedelta) -> int:
     cur = await conn.execute("DELETE FROM rate_limits WHERE window_start < %s", (now - keep,))
     return cur.rowcount

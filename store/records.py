@@ -10,13 +10,13 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
+from domain.types import Association
+from store.db import Connection
 from store.pagination import newest_first
+from store.rows import Record
 from store.scope import Scope
-
-Row = dict[str, Any]
 
 RECORD_COLUMNS = (
     "id, kind, action, association_id, partner_id, customer_id, request_id, status, actor,"
@@ -25,19 +25,19 @@ RECORD_COLUMNS = (
 
 
 async def add_record(
-    conn: AsyncConnection,
+    conn: Connection,
     *,
     effect_key: str,
     kind: str,
     action: str,
-    association: Row,
+    association: Association,
     actor: str,
     occurred_at: datetime,
     request_id: UUID | None = None,
     status: str | None = None,
     reason: str | None = None,
-    before: Row | None = None,
-    after: Row | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
 ) -> None:
     await conn.execute(
         "INSERT INTO association_records (effect_key, kind, action, association_id, partner_id,"
@@ -50,9 +50,9 @@ async def add_record(
             "effect_key": effect_key,
             "kind": kind,
             "action": action,
-            "association_id": association["id"],
-            "partner_id": association["partner_id"],
-            "customer_id": association["customer_id"],
+            "association_id": association.id,
+            "partner_id": association.partner_id,
+            "customer_id": association.customer_id,
             "request_id": request_id,
             "status": status,
             "actor": actor,
@@ -65,7 +65,7 @@ async def add_record(
 
 
 async def list_records(
-    conn: AsyncConnection,
+    conn: Connection,
     scope: Scope,
     *,
     kind: str | None = None,
@@ -75,9 +75,10 @@ async def list_records(
     to: datetime | None = None,
     limit: int,
     cursor: str | None = None,
-) -> tuple[list[Row], str | None]:
+) -> tuple[list[Record], str | None]:
     return await newest_first(
         conn,
+        Record,
         table="association_records",
         columns=RECORD_COLUMNS,
         time_column="occurred_at",

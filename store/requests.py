@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
 from domain.checks import evaluate
@@ -20,6 +19,7 @@ from domain.types import (
     AccountStanding,
     Actor,
     Admission,
+    Association,
     CheckResult,
     DisassociationRequest,
     RequestStatus,
@@ -28,10 +28,10 @@ from domain.types import (
     workflow_id_for,
 )
 from store import associations, notifications, records
+from store.db import Connection, fetch_one, fetch_value
 from store.pagination import newest_first
+from store.rows import NamedAssociation, NamedRequest
 from store.scope import Scope
-
-Row = dict[str, Any]
 
 COLUMNS = (
     "id, association_id, partner_id, customer_id, initiator, status, reason, submitted_at,"
@@ -39,19 +39,27 @@ COLUMNS = (
 )
 
 
-async def get(conn: AsyncConnection, request_id: UUID, *, scope: Scope | None = None) -> Row | None:
+# The fields of a request that its notifications carry (not the names a NamedRequest adds).
+_REQUEST_FIELDS = set(DisassociationRequest.model_fields)
+
+
+async def get(
+    conn: Connection, request_id: UUID, *, scope: Scope | None = None
+) -> DisassociationRequest | None:
     params: dict[str, Any] = {"id": request_id}
     where = ["id = %(id)s"]
     if scope is not None:
         where.append(scope.clause(params))
-    cur = await conn.execute(
-        f"SELECT {COLUMNS} FROM disassociation_requests WHERE {' AND '.join(where)}", params
+    return await fetch_one(
+        conn,
+        DisassociationRequest,
+        f"SELECT {COLUMNS} FROM disassociation_requests WHERE {' AND '.join(where)}",
+        params,
     )
-    return await cur.fetchone()
 
 
 async def list_scoped(
-    conn: AsyncConnection,
+    conn: Connection,
     scope: Scope,
     *,
     status: str | None,
@@ -60,9 +68,10 @@ async def list_scoped(
     initiator: str | None,
     limit: int,
     cursor: str | None,
-) -> tuple[list[Row], str | None]:
+) -> tuple[list[DisassociationRequest], str | None]:
     return await newest_first(
         conn,
+        DisassociationRequest,
         table="disassociation_requests",
         columns=COLUMNS,
         time_column="submitted_at",
@@ -78,8 +87,8 @@ async def list_scoped(
     )
 
 
-def _recipient_id(request: Row, side: Side) -> UUID:
-    return request["partner_id"] if side is Side.PARTNER else request["customer_id"]
+def _recipient_id(request: DisassociationRequest, side: Side) -> UUID:
+    return request.partner_id if side is Side.PARTNER else request.customer_id
 
 
 def _stamp(moment: datetime) -> str:
@@ -87,21 +96,21 @@ def _stamp(moment: datetime) -> str:
 
 
 async def accept(
-    conn: AsyncConnection, cmd: SubmitCommand, standing: AccountStanding, accepted_at: datetime
+    conn: Connection, cmd: SubmitCommand, standing: AccountStanding, accepted_at: datetime
 ) -> Admission:
     """Check again under the association's lock and, if it passes, accept the request: the request
     row, its record and the counterpart's notification in one transaction."""
     async with conn.transaction():
         existing = await get(conn, cmd.request_id)
         if existing is not None:  # a retry of an acceptance that already committed
-            cur = await conn.execute(
+            account_check = await fetch_value(
+                conn,
+                dict,
                 "SELECT account_check FROM disassociation_requests WHERE id = %s",
                 (cmd.request_id,),
             )
-            check = CheckResult.model_validate((await cur.fetchone())["account_check"])
-            return Admission(
-                accepted=True, check=check, request=DisassociationRequest.model_validate(existing)
-            )
+            check = CheckResult.model_validate(account_check)
+            return Admission(accepted=True, check=check, request=existing)
         found = await associations.check_facts(
             conn,
             cmd.association_id,
@@ -117,7 +126,9 @@ async def accept(
         check = evaluate(cmd.initiator, facts, cmd.policy, accepted_at)
         if not check.passed:
             return Admission(accepted=False, check=check)
-        cur = await conn.execute(
+        request = await fetch_one(
+            conn,
+            DisassociationRequest,
             "INSERT INTO disassociation_requests (id, association_id, partner_id, customer_id,"
             " initiator, requested_by, status, reason, submitted_at, respond_by, workflow_id,"
             " account_check)"
@@ -125,9 +136,9 @@ async def accept(
             f" RETURNING {COLUMNS}",
             (
                 cmd.request_id,
-                association["id"],
-                association["partner_id"],
-                association["customer_id"],
+                association.id,
+                association.partner_id,
+                association.customer_id,
                 cmd.initiator.value,
                 cmd.requested_by.ref,
                 cmd.reason,
@@ -137,7 +148,7 @@ async def accept(
                 Jsonb(check.model_dump(mode="json")),
             ),
         )
-        request = await cur.fetchone()
+        assert request is not None  # an INSERT ... RETURNING returns the row it inserted
         await records.add_record(
             conn,
             effect_key=f"request:{cmd.request_id}:requested",
@@ -150,7 +161,7 @@ async def accept(
             status=RequestStatus.PENDING.value,
             reason=cmd.reason,
         )
-        partner, customer = association["partner_name"], association["customer_name"]
+        partner, customer = association.partner_name, association.customer_name
         who = f"Partner {partner}" if cmd.initiator is Side.PARTNER else f"Customer {customer}"
         await _notify(
             conn,
@@ -158,16 +169,14 @@ async def accept(
             "disassociation.requested",
             [cmd.initiator.other],
             f"{who} asked to end the association between {partner} and {customer}; "
-            f"agree or reject by {_stamp(request['respond_by'])}.",
+            f"agree or reject by {_stamp(request.respond_by)}.",
             accepted_at,
         )
-    return Admission(
-        accepted=True, check=check, request=DisassociationRequest.model_validate(request)
-    )
+    return Admission(accepted=True, check=check, request=request)
 
 
 async def settle(
-    conn: AsyncConnection,
+    conn: Connection,
     request_id: UUID,
     outcome: RequestStatus,
     actor: Actor,
@@ -181,19 +190,21 @@ async def settle(
     """
     assert outcome is not RequestStatus.PENDING
     async with conn.transaction():
-        cur = await conn.execute(
+        request = await fetch_one(
+            conn,
+            DisassociationRequest,
             "UPDATE disassociation_requests SET status = %s, decided_at = %s, decided_by = %s,"
             " decision_reason = %s WHERE id = %s AND status = 'pending'"
             f" RETURNING {COLUMNS}",
             (outcome.value, decided_at, actor.ref, reason, request_id),
         )
-        request = await cur.fetchone()
         if request is None:
             current = await get(conn, request_id)
             if current is None:
                 raise LookupError(f"request {request_id} does not exist")
-            return DisassociationRequest.model_validate(current)
-        association = await associations.get_with_names(conn, request["association_id"], lock=True)
+            return current
+        association = await associations.get_with_names(conn, request.association_id, lock=True)
+        assert association is not None  # a request's association exists (a foreign key)
         await records.add_record(
             conn,
             effect_key=f"request:{request_id}:{outcome.value}",
@@ -206,7 +217,7 @@ async def settle(
             status=outcome.value,
             reason=reason,
         )
-        partner, customer = association["partner_name"], association["customer_name"]
+        partner, customer = association.partner_name, association.customer_name
         await _notify(
             conn,
             request,
@@ -217,37 +228,38 @@ async def settle(
         )
         if outcome.ends_association:
             await _end_association(conn, association, request, actor, decided_at, partner, customer)
-    return DisassociationRequest.model_validate(request)
+    return request
 
 
 async def _end_association(
-    conn: AsyncConnection,
-    association: Row,
-    request: Row,
+    conn: Connection,
+    association: NamedAssociation,
+    request: DisassociationRequest,
     actor: Actor,
     ended_at: datetime,
     partner: str,
     customer: str,
 ) -> None:
-    cur = await conn.execute(
+    ended = await fetch_one(
+        conn,
+        Association,
         "UPDATE associations SET status = 'ended', ended_at = %s, ended_by_request_id = %s"
         f" WHERE id = %s AND status = 'active' RETURNING {associations.COLUMNS}",
-        (ended_at, request["id"], association["id"]),
+        (ended_at, request.id, association.id),
     )
-    ended = await cur.fetchone()
     if ended is None:  # already ended: by this request on an earlier try, or by an operator
         return
     await records.add_record(
         conn,
-        effect_key=f"association:{association['id']}:ended",
+        effect_key=f"association:{association.id}:ended",
         kind="association",
         action="ended",
         association=ended,
         actor=actor.ref,
         occurred_at=ended_at,
-        request_id=request["id"],
+        request_id=request.id,
         status="ended",
-        reason=f"Disassociation request {request['id']} was {request['status']}.",
+        reason=f"Disassociation request {request.id} was {request.status.value}.",
         before={"status": "active"},
         after={"status": "ended"},
     )
@@ -261,33 +273,36 @@ async def _end_association(
     )
 
 
-async def remind(conn: AsyncConnection, request_id: UUID, at: datetime) -> bool:
+async def remind(conn: Connection, request_id: UUID, at: datetime) -> bool:
     """Remind the counterpart of a request that is still pending; True if it was (or had been)."""
     async with conn.transaction():
-        cur = await conn.execute(
+        request = await fetch_one(
+            conn,
+            NamedRequest,
             f"SELECT {COLUMNS}, (SELECT name FROM partners WHERE id = r.partner_id) AS partner,"
             " (SELECT name FROM customers WHERE id = r.customer_id) AS customer"
             " FROM disassociation_requests r WHERE id = %s",
             (request_id,),
         )
-        request = await cur.fetchone()
-        if request is None or request["status"] != RequestStatus.PENDING.value:
+        if request is None or request.status is not RequestStatus.PENDING:
             return False
-        counterpart = Side(request["initiator"]).other
-        partner, customer = request["partner"], request["customer"]
+        counterpart = request.initiator.other
+        partner, customer = request.partner, request.customer
         await _notify(
             conn,
             request,
             "disassociation.reminder",
             [counterpart],
             f"Reminder: the request to end the association between {partner} and {customer} "
-            f"awaits your answer until {_stamp(request['respond_by'])}.",
+            f"awaits your answer until {_stamp(request.respond_by)}.",
             at,
         )
     return True
 
 
-def _outcome_summary(outcome: RequestStatus, request: Row, partner: str, customer: str) -> str:
+def _outcome_summary(
+    outcome: RequestStatus, request: DisassociationRequest, partner: str, customer: str
+) -> str:
     between = f"the association between {partner} and {customer}"
     return {
         RequestStatus.AGREED: f"The request to end {between} was agreed.",
@@ -300,8 +315,8 @@ def _outcome_summary(outcome: RequestStatus, request: Row, partner: str, custome
 
 
 async def _notify(
-    conn: AsyncConnection,
-    request: Row,
+    conn: Connection,
+    request: DisassociationRequest,
     event_type: str,
     sides: list[Side],
     summary: str,
@@ -313,14 +328,14 @@ async def _notify(
             (
                 side.value,
                 _recipient_id(request, side),
-                f"request:{request['id']}:{event_type}:{side.value}",
+                f"request:{request.id}:{event_type}:{side.value}",
             )
             for side in sides
         ],
         event_type=event_type,
         summary=summary,
-        data={"request": DisassociationRequest.model_validate(request).model_dump(mode="json")},
+        data={"request": request.model_dump(mode="json", include=_REQUEST_FIELDS)},
         created_at=at,
-        request_id=request["id"],
-        association_id=request["association_id"],
+        request_id=request.id,
+        association_id=request.association_id,
     )

@@ -9,12 +9,10 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
-from psycopg import AsyncConnection
-
-Row = dict[str, Any]
+from store.db import Connection, fetch_all, fetch_one
+from store.rows import Token, TokenSubject
 
 TOKEN_PREFIX = "af_"  # noqa: S105 - a prefix that makes leaked tokens easy to spot
 COLUMNS = "id, subject_kind, subject_id, label, created_by, created_at, expires_at, revoked_at"
@@ -29,7 +27,7 @@ def token_hash(token: str) -> bytes:
 
 
 async def create(
-    conn: AsyncConnection,
+    conn: Connection,
     *,
     subject_kind: str,
     subject_id: str,
@@ -37,31 +35,37 @@ async def create(
     expires_at: datetime | None = None,
     label: str | None = None,
     token: str | None = None,
-) -> tuple[Row, str]:
+) -> tuple[Token, str]:
     """Store a new token and return its row and the token itself (the only time it is seen)."""
     token = token or new_token()
-    cur = await conn.execute(
+    row = await fetch_one(
+        conn,
+        Token,
         "INSERT INTO api_tokens (token_hash, subject_kind, subject_id, label, created_by, expires_at)"
         f" VALUES (%s, %s, %s, %s, %s, %s) RETURNING {COLUMNS}",
         (token_hash(token), subject_kind, subject_id, label, created_by, expires_at),
     )
-    return await cur.fetchone(), token
+    assert row is not None  # an INSERT ... RETURNING returns the row it inserted
+    return row, token
 
 
-async def find_valid(conn: AsyncConnection, token: str) -> Row | None:
+async def find_valid(conn: Connection, token: str) -> Token | None:
     """The token's row if it exists, is not revoked and has not expired."""
-    cur = await conn.execute(
+    return await fetch_one(
+        conn,
+        Token,
         f"SELECT {COLUMNS} FROM api_tokens WHERE token_hash = %s AND revoked_at IS NULL"
         " AND (expires_at IS NULL OR expires_at > now())",
         (token_hash(token),),
     )
-    return await cur.fetchone()
 
 
-async def find_subject(conn: AsyncConnection, token: str) -> Row | None:
+async def find_subject(conn: Connection, token: str) -> TokenSubject | None:
     """For a valid token, in one query: its subject and what authorization needs of it (the
     partner user's partner, permissions and the resellers under it; or the customer)."""
-    cur = await conn.execute(
+    return await fetch_one(
+        conn,
+        TokenSubject,
         "SELECT t.subject_kind, t.subject_id, u.partner_id, p.type AS partner_type,"
         " u.permissions, c.id AS customer_id,"
         " coalesce(p.verification_required, c.verification_required, false)"
@@ -79,18 +83,19 @@ async def find_subject(conn: AsyncConnection, token: str) -> Row | None:
         " AND (t.expires_at IS NULL OR t.expires_at > now())",
         (token_hash(token),),
     )
-    return await cur.fetchone()
 
 
-async def revoke(conn: AsyncConnection, token_id: UUID) -> Row | None:
-    cur = await conn.execute(
+async def revoke(conn: Connection, token_id: UUID) -> Token | None:
+    return await fetch_one(
+        conn,
+        Token,
         "UPDATE api_tokens SET revoked_at = coalesce(revoked_at, now()) WHERE id = %s"
         f" RETURNING {COLUMNS}",
         (token_id,),
     )
-    return await cur.fetchone()
 
 
-async def list_all(conn: AsyncConnection) -> list[Row]:
-    cur = await conn.execute(f"SELECT {COLUMNS} FROM api_tokens ORDER BY created_at DESC, id DESC")
-    return await cur.fetchall()
+async def list_all(conn: Connection) -> list[Token]:
+    return await fetch_all(
+        conn, Token, f"SELECT {COLUMNS} FROM api_tokens ORDER BY created_at DESC, id DESC"
+    )

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from psycopg import AsyncConnection
+from store.db import Connection, fetch_one, fetch_value
+from store.rows import VerificationCode, VerificationState
 
 CODE_LIFETIME = timedelta(minutes=10)
 MAX_FAILURES = 5
@@ -46,22 +47,25 @@ def new_code() -> str:
 
 
 async def issue(
-    conn: AsyncConnection, account: Account, purpose: str, now: datetime
+    conn: Connection, account: Account, purpose: str, now: datetime
 ) -> tuple[UUID, str, datetime]:
     """Store a new code (its hash) and return (id, code, expires_at); the newest code of a
     purpose is the only one that counts."""
     code, salt = new_code(), os.urandom(16)
     expires_at = now + CODE_LIFETIME
-    cur = await conn.execute(
+    code_id = await fetch_value(
+        conn,
+        UUID,
         "INSERT INTO verification_codes (account_kind, account_id, purpose, salt, code_hash,"
         " created_at, expires_at) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
         (account.kind, account.id, purpose, salt, _hash(code, salt), now, expires_at),
     )
-    return (await cur.fetchone())["id"], code, expires_at
+    assert code_id is not None  # an INSERT ... RETURNING returns the row it inserted
+    return code_id, code, expires_at
 
 
 async def verify(
-    conn: AsyncConnection, account: Account, purpose: str, code: str, now: datetime
+    conn: Connection, account: Account, purpose: str, code: str, now: datetime
 ) -> None:
     """Consume `code` or raise VerificationFailed. A failure is committed before it is raised."""
     async with conn.transaction():
@@ -71,54 +75,54 @@ async def verify(
 
 
 async def _check_and_count(
-    conn: AsyncConnection, account: Account, purpose: str, code: str, now: datetime
+    conn: Connection, account: Account, purpose: str, code: str, now: datetime
 ) -> VerificationFailed | None:
     await conn.execute(
         "INSERT INTO verification_state (account_kind, account_id) VALUES (%s, %s)"
         " ON CONFLICT DO NOTHING",
         (account.kind, account.id),
     )
-    cur = await conn.execute(
+    state = await fetch_one(
+        conn,
+        VerificationState,
         "SELECT failed_attempts, locked_until FROM verification_state"
         " WHERE account_kind = %s AND account_id = %s FOR UPDATE",
         (account.kind, account.id),
     )
-    state = await cur.fetchone()
-    if state["locked_until"] is not None and state["locked_until"] > now:
-        return _locked(state["locked_until"] - now)
-    cur = await conn.execute(
+    assert state is not None  # inserted just above if it was missing
+    if state.locked_until is not None and state.locked_until > now:
+        return _locked(state.locked_until - now)
+    latest = await fetch_one(
+        conn,
+        VerificationCode,
         "SELECT id, salt, code_hash, expires_at, used_at FROM verification_codes"
         " WHERE account_kind = %s AND account_id = %s AND purpose = %s"
         " ORDER BY created_at DESC LIMIT 1",
         (account.kind, account.id, purpose),
     )
-    latest = await cur.fetchone()
     candidate = code.strip()
-    matches = (
-        latest is not None
-        and len(candidate) == 6
-        and hmac.compare_digest(_hash(candidate, bytes(latest["salt"])), bytes(latest["code_hash"]))
-    )
-    if not matches:
-        return await _count_failure(conn, account, state["failed_attempts"] + 1, now)
+    if (
+        latest is None
+        or len(candidate) != 6
+        or not hmac.compare_digest(_hash(candidate, latest.salt), latest.code_hash)
+    ):
+        return await _count_failure(conn, account, state.failed_attempts + 1, now)
     # The right code, but no longer usable: not a guess, so not a failure either.
-    if latest["used_at"] is not None:
+    if latest.used_at is not None:
         return VerificationFailed(
             "verification_code_expired", "This code was already used; request a new one."
         )
-    if latest["expires_at"] <= now:
+    if latest.expires_at <= now:
         return VerificationFailed(
             "verification_code_expired", "This code has expired; request a new one."
         )
-    await conn.execute(
-        "UPDATE verification_codes SET used_at = %s WHERE id = %s", (now, latest["id"])
-    )
+    await conn.execute("UPDATE verification_codes SET used_at = %s WHERE id = %s", (now, latest.id))
     await _set_state(conn, account, 0, None)
     return None
 
 
 async def _count_failure(
-    conn: AsyncConnection, account: Account, failures: int, now: datetime
+    conn: Connection, account: Account, failures: int, now: datetime
 ) -> VerificationFailed:
     if failures >= MAX_FAILURES:
         await _set_state(conn, account, 0, now + LOCK_DURATION)
@@ -143,7 +147,7 @@ def _locked(remaining: timedelta, after_failures: bool = False) -> VerificationF
 
 
 async def _set_state(
-    conn: AsyncConnection, account: Account, failures: int, locked_until: datetime | None
+    conn: Connection, account: Account, failures: int, locked_until: datetime | None
 ) -> None:
     await conn.execute(
         "UPDATE verification_state SET failed_attempts = %s, locked_until = %s"

@@ -9,14 +9,13 @@ delivery whose worker died is taken up again when its lease runs out.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from decimal import Decimal
 from uuid import UUID
 
-from psycopg import AsyncConnection
-
+from domain.types import EventType
+from store.db import Connection, fetch_all, fetch_one, fetch_value
 from store.pagination import newest_first
-
-Row = dict[str, Any]
+from store.rows import DeliveryAttempt, DueDelivery, WebhookDelivery, WebhookEndpoint
 
 CHANNEL = "assocflow_webhook_deliveries"
 ENDPOINT_COLUMNS = (
@@ -25,44 +24,51 @@ ENDPOINT_COLUMNS = (
 
 
 async def create_endpoint(
-    conn: AsyncConnection,
+    conn: Connection,
     owner_kind: str,
     owner_id: UUID,
     url: str,
     description: str | None,
-    event_types: list[str] | None,
+    event_types: list[EventType] | None,
     secret_encrypted: bytes,
-) -> Row:
-    cur = await conn.execute(
+) -> WebhookEndpoint:
+    row = await fetch_one(
+        conn,
+        WebhookEndpoint,
         "INSERT INTO webhook_endpoints (owner_kind, owner_id, url, description, event_types,"
         f" secret_encrypted) VALUES (%s, %s, %s, %s, %s, %s) RETURNING {ENDPOINT_COLUMNS}",
         (owner_kind, owner_id, url, description, event_types, secret_encrypted),
     )
-    return await cur.fetchone()
+    assert row is not None  # an INSERT ... RETURNING returns the row it inserted
+    return row
 
 
-async def list_endpoints(conn: AsyncConnection, owner_kind: str, owner_id: UUID) -> list[Row]:
-    cur = await conn.execute(
+async def list_endpoints(
+    conn: Connection, owner_kind: str, owner_id: UUID
+) -> list[WebhookEndpoint]:
+    return await fetch_all(
+        conn,
+        WebhookEndpoint,
         f"SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE owner_kind = %s AND owner_id = %s"
         " AND deleted_at IS NULL ORDER BY created_at, id",
         (owner_kind, owner_id),
     )
-    return await cur.fetchall()
 
 
 async def get_endpoint(
-    conn: AsyncConnection, owner_kind: str, owner_id: UUID, endpoint_id: UUID
-) -> Row | None:
-    cur = await conn.execute(
+    conn: Connection, owner_kind: str, owner_id: UUID, endpoint_id: UUID
+) -> WebhookEndpoint | None:
+    return await fetch_one(
+        conn,
+        WebhookEndpoint,
         f"SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = %s AND owner_kind = %s"
         " AND owner_id = %s AND deleted_at IS NULL",
         (endpoint_id, owner_kind, owner_id),
     )
-    return await cur.fetchone()
 
 
 async def delete_endpoint(
-    conn: AsyncConnection, owner_kind: str, owner_id: UUID, endpoint_id: UUID
+    conn: Connection, owner_kind: str, owner_id: UUID, endpoint_id: UUID
 ) -> bool:
     """Remove the endpoint and cancel what it still had to receive."""
     async with conn.transaction():
@@ -77,9 +83,11 @@ async def delete_endpoint(
     return True
 
 
-async def claim_due(conn: AsyncConnection, batch: int, lease: timedelta) -> list[Row]:
+async def claim_due(conn: Connection, batch: int, lease: timedelta) -> list[DueDelivery]:
     """Lease up to `batch` due deliveries to this relay and count the attempt."""
-    cur = await conn.execute(
+    return await fetch_all(
+        conn,
+        DueDelivery,
         "WITH due AS ("
         "  SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= now()"
         "  AND (lease_until IS NULL OR lease_until < now())"
@@ -91,21 +99,21 @@ async def claim_due(conn: AsyncConnection, batch: int, lease: timedelta) -> list
         " e.secret_encrypted, n.payload",
         (batch, lease),
     )
-    return await cur.fetchall()
 
 
-async def seconds_until_next_due(conn: AsyncConnection) -> float | None:
-    cur = await conn.execute(
+async def seconds_until_next_due(conn: Connection) -> float | None:
+    due_in = await fetch_value(
+        conn,
+        Decimal,
         "SELECT extract(epoch FROM min(next_attempt_at) - now()) AS due_in"
-        " FROM webhook_deliveries WHERE status = 'pending'"
+        " FROM webhook_deliveries WHERE status = 'pending'",
     )
-    due_in = (await cur.fetchone())["due_in"]
     return None if due_in is None else float(due_in)
 
 
 async def record_attempt(
-    conn: AsyncConnection,
-    delivery: Row,
+    conn: Connection,
+    delivery: DueDelivery,
     *,
     status_code: int | None,
     error: str | None,
@@ -119,25 +127,25 @@ async def record_attempt(
         await conn.execute(
             "INSERT INTO webhook_attempts (delivery_id, attempt, status_code, error, duration_ms)"
             " VALUES (%s, %s, %s, %s, %s)",
-            (delivery["id"], delivery["attempts"], status_code, error, duration_ms),
+            (delivery.id, delivery.attempts, status_code, error, duration_ms),
         )
         status = {"gone": "cancelled"}.get(outcome, outcome)
         await conn.execute(
             "UPDATE webhook_deliveries SET status = %s, lease_until = NULL, last_status = %s,"
             " last_error = %s, next_attempt_at = coalesce(%s, next_attempt_at),"
             " delivered_at = CASE WHEN %s = 'delivered' THEN now() END WHERE id = %s",
-            (status, status_code, error, next_attempt_at, status, delivery["id"]),
+            (status, status_code, error, next_attempt_at, status, delivery.id),
         )
         if outcome == "gone":
             await conn.execute(
                 "UPDATE webhook_endpoints SET enabled = false,"
                 " disabled_reason = 'The endpoint answered 410 Gone.' WHERE id = %s",
-                (delivery["endpoint_id"],),
+                (delivery.endpoint_id,),
             )
-            await _cancel_pending(conn, delivery["endpoint_id"])
+            await _cancel_pending(conn, delivery.endpoint_id)
 
 
-async def _cancel_pending(conn: AsyncConnection, endpoint_id: UUID) -> None:
+async def _cancel_pending(conn: Connection, endpoint_id: UUID) -> None:
     await conn.execute(
         "UPDATE webhook_deliveries SET status = 'cancelled', lease_until = NULL"
         " WHERE endpoint_id = %s AND status = 'pending'",
@@ -146,10 +154,12 @@ async def _cancel_pending(conn: AsyncConnection, endpoint_id: UUID) -> None:
 
 
 async def list_deliveries(
-    conn: AsyncConnection, endpoint_id: UUID, *, limit: int, cursor: str | None
-) -> tuple[list[Row], str | None]:
+    conn: Connection, endpoint_id: UUID, *, limit: int, cursor: str | None
+) -> tuple[list[WebhookDelivery], str | None]:
+    """A page of the endpoint's deliveries, newest first, each with its attempts."""
     rows, next_cursor = await newest_first(
         conn,
+        WebhookDelivery,
         table="webhook_deliveries d JOIN notifications n ON n.id = d.notification_id",
         columns="d.id, d.created_at, d.notification_id, n.event_type, d.status, d.attempts,"
         " d.last_status, d.last_error, d.next_attempt_at, d.delivered_at",
@@ -161,14 +171,16 @@ async def list_deliveries(
         cursor=cursor,
     )
     if rows:
-        cur = await conn.execute(
+        attempts = await fetch_all(
+            conn,
+            DeliveryAttempt,
             "SELECT delivery_id, attempt, attempted_at, status_code, error, duration_ms"
             " FROM webhook_attempts WHERE delivery_id = ANY(%s) ORDER BY attempt",
-            ([r["id"] for r in rows],),
+            ([r.id for r in rows],),
         )
-        by_delivery: dict[UUID, list[Row]] = {}
-        for attempt in await cur.fetchall():
-            by_delivery.setdefault(attempt.pop("delivery_id"), []).append(attempt)
+        by_delivery: dict[UUID, list[DeliveryAttempt]] = {}
+        for attempt in attempts:
+            by_delivery.setdefault(attempt.delivery_id, []).append(attempt)
         for r in rows:
-            r["attempt_log"] = by_delivery.get(r["id"], [])
+            r.attempt_log = by_delivery.get(r.id, [])
     return rows, next_cursor

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from assocflow.settings import Settings
@@ -65,24 +66,24 @@ class Factory:
                     "frozen": frozen,
                 },
             )
-        return row["id"]
+        return row.id
 
     async def user(self, partner_id: UUID, permissions: list[str]) -> tuple[UUID, str]:
         async with self.pool.connection() as conn:
             row = await accounts.create_partner_user(conn, partner_id, "user", permissions)
-        return row["id"], await self.token("partner_user", row["id"])
+        return row.id, await self.token("partner_user", row.id)
 
     async def customer(self, standing: AccountStanding | None = None) -> tuple[UUID, str]:
         async with self.pool.connection() as conn:
             row = await accounts.create_customer(conn, f"customer {uuid.uuid4().hex[:6]}")
             if standing is not None:
-                await accounts.put_standing(conn, row["id"], standing)
-        return row["id"], await self.token("customer", row["id"])
+                await accounts.put_standing(conn, row.id, standing)
+        return row.id, await self.token("customer", row.id)
 
     async def association(self, partner_id: UUID, customer_id: UUID, kind: str = "resale") -> UUID:
         async with self.pool.connection() as conn:
             row = await associations.create(conn, partner_id, customer_id, kind, "operator:tests")
-        return row["id"]
+        return row.id
 
     async def world(
         self,
@@ -101,14 +102,12 @@ class Factory:
         _, distributor_admin = await self.user(distributor, ["admin"])
         customer_id, customer = await self.customer(standing)
         association = await self.association(partner, customer_id, association_type)
-        async with self.pool.connection() as conn:
-            names = await (
-                await conn.execute(
-                    "SELECT (SELECT name FROM partners WHERE id = %s) AS p,"
-                    " (SELECT name FROM customers WHERE id = %s) AS c",
-                    (partner, customer_id),
-                )
-            ).fetchone()
+        [names] = await self.fetch(
+            "SELECT (SELECT name FROM partners WHERE id = %s) AS p,"
+            " (SELECT name FROM customers WHERE id = %s) AS c",
+            partner,
+            customer_id,
+        )
         return World(
             distributor_id=distributor,
             partner_id=partner,
@@ -126,8 +125,9 @@ class Factory:
         )
 
     async def fetch(self, query: str, *params: Any) -> list[dict[str, Any]]:
-        async with self.pool.connection() as conn:
-            cur = await conn.execute(query, params)
+        """Raw SQL for what a test checks in the database, each row a dict."""
+        async with self.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute(query, params)
             return await cur.fetchall()
 
     async def count(self, query: str, *params: Any) -> int:

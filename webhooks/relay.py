@@ -16,7 +16,7 @@ import random
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from uuid import UUID
 
 import httpx
 import psycopg
@@ -25,6 +25,7 @@ from standardwebhooks.webhooks import Webhook
 
 from assocflow.settings import Settings
 from store import webhooks as store
+from store.rows import DueDelivery
 from webhooks.secrets import SecretBox
 from webhooks.urls import UnsafeURL, check_url
 
@@ -41,7 +42,7 @@ def backoff(attempt: int, base: timedelta, cap: timedelta, rand: Callable[[], fl
     return timedelta(seconds=ceiling * (0.5 + 0.5 * rand()))
 
 
-def webhook_id(notification_id: Any) -> str:
+def webhook_id(notification_id: UUID) -> str:
     """Stable for an event across attempts, so receivers can drop duplicates."""
     return f"msg_{notification_id.hex}"
 
@@ -117,7 +118,7 @@ class WebhookRelay:
         await asyncio.gather(*(self._attempt(delivery) for delivery in due))
         return len(due)
 
-    async def _attempt(self, delivery: dict[str, Any]) -> None:
+    async def _attempt(self, delivery: DueDelivery) -> None:
         started = time.monotonic()
         status_code, error = None, None
         try:
@@ -127,10 +128,10 @@ class WebhookRelay:
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"[:500]
         except Exception as exc:  # a sealed secret that no longer opens, say: keep trying
-            log.exception("webhook delivery %s failed", delivery["id"])
+            log.exception("webhook delivery %s failed", delivery.id)
             error = f"{type(exc).__name__}"
         duration_ms = int((time.monotonic() - started) * 1000)
-        outcome, next_at = self._outcome(delivery["attempts"], status_code)
+        outcome, next_at = self._outcome(delivery.attempts, status_code)
         self._on_outcome(outcome)
         async with self._pool.connection() as conn:
             await store.record_attempt(
@@ -138,14 +139,14 @@ class WebhookRelay:
                 outcome=outcome, next_attempt_at=next_at,
             )  # fmt: skip
 
-    async def _send(self, delivery: dict[str, Any]) -> int:
-        await check_url(delivery["url"], allow_private=self._settings.webhook_allow_private)
-        body = json.dumps(delivery["payload"], separators=(",", ":"))
-        message_id = webhook_id(delivery["notification_id"])
+    async def _send(self, delivery: DueDelivery) -> int:
+        await check_url(delivery.url, allow_private=self._settings.webhook_allow_private)
+        body = json.dumps(delivery.payload, separators=(",", ":"))
+        message_id = webhook_id(delivery.notification_id)
         now = datetime.now(UTC)
-        secret = self._box.open(bytes(delivery["secret_encrypted"]))
+        secret = self._box.open(delivery.secret_encrypted)
         response = await self._http.post(
-            delivery["url"],
+            delivery.url,
             content=body.encode(),
             headers={
                 "content-type": "application/json",

@@ -16,6 +16,7 @@ from api.problems import not_found
 from api.schemas import Body, Limit, Page
 from domain.types import Permission
 from store import accounts, audit, notifications, verification
+from store.rows import Notification
 
 router = APIRouter(tags=["account"])
 
@@ -39,17 +40,6 @@ class CodeSent(BaseModel):
     purpose: Purpose
     expires_at: datetime
     sent_to: Literal["message_center"] = "message_center"
-
-
-class Notification(BaseModel):
-    id: UUID
-    event_type: str
-    summary: str
-    request_id: UUID | None = None
-    association_id: UUID | None = None
-    payload: dict
-    created_at: datetime
-    read_at: datetime | None = None
 
 
 @router.get("/v1/settings", response_model=AccountSettings)
@@ -139,7 +129,7 @@ async def list_notifications(
         rows, next_cursor = await notifications.list_for(
             conn, account.kind, account.id, unread=unread, limit=limit, cursor=cursor
         )
-    return page_response(Notification, rows, next_cursor)
+    return page_response(Page[Notification](items=rows, next_cursor=next_cursor))
 
 
 @router.post("/v1/notifications/{notification_id}/read", response_model=Notification)
@@ -148,4 +138,4 @@ async def mark_read(notification_id: UUID, who: Party, conn: Conn) -> Notificati
     row = await notifications.mark_read(conn, account.kind, account.id, notification_id)
     if row is None:
         raise not_found("notification")
-    return Notification.model_validate(row)
+    return row

@@ -38,7 +38,7 @@ async def list_associations(
             limit=limit,
             cursor=cursor,
         )
-    return page_response(Association, rows, next_cursor)
+    return page_response(Page[Association](items=rows, next_cursor=next_cursor))
 
 
 @router.get("/{association_id}", response_model=Association)
@@ -47,4 +47,4 @@ async def get_association(association_id: UUID, who: Party, conn: Conn) -> Assoc
     if row is None:
         raise not_found("association")
     who.require(Permission.ASSOCIATIONS_READ)
-    return Association.model_validate(row)
+    return row

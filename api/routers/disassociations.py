@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID, uuid4, uuid5
 
 from fastapi import APIRouter, Header, Query, Response
@@ -35,6 +35,7 @@ from domain.types import (
     workflow_id_for,
 )
 from store import associations, requests
+from store.rows import NamedAssociation
 from workflows import starter
 
 log = logs.get(__name__)
@@ -54,14 +55,14 @@ WORKFLOW_ANSWER_TIMEOUT = 30.0
 
 async def _association_to_act_on(
     conn: Conn, who: Principal, association_id: UUID
-) -> dict[str, Any]:
+) -> NamedAssociation:
     """The association (with the names the workflow shows), if the caller may start a request on
     it: 404 if it cannot see it, 403 if it sees it but is not one of its two parties or lacks the
     permission."""
     row = await associations.get_with_names(conn, association_id, scope=who.read_scope())
     if row is None:
         raise not_found("association")
-    if not who.may_act_on(row["partner_id"], row["customer_id"]):
+    if not who.may_act_on(row.partner_id, row.customer_id):
         raise forbidden("Only the association's own partner or customer may request its end.")
     who.require(Permission.DISASSOCIATIONS_SUBMIT)
     return row
@@ -78,9 +79,9 @@ async def check(
     now = datetime.now(UTC)
     found = await associations.check_facts(
         conn,
-        row["id"],
+        row.id,
         who.side,
-        await standing.standing(row["customer_id"]),
+        await standing.standing(row.customer_id),
         as_of=now,
         window_months=policy.request_window_months,
     )
@@ -150,12 +151,12 @@ async def submit(
     await verified(pool, settings, who, "disassociation.submit", body.verification_code)
     cmd = SubmitCommand(
         request_id=_request_id(who, idempotency_key),
-        association_id=row["id"],
-        partner_id=row["partner_id"],
-        customer_id=row["customer_id"],
-        partner_name=row["partner_name"],
-        customer_name=row["customer_name"],
-        association_type=row["association_type"],
+        association_id=row.id,
+        partner_id=row.partner_id,
+        customer_id=row.customer_id,
+        partner_name=row.partner_name,
+        customer_name=row.customer_name,
+        association_type=row.association_type,
         initiator=who.side,
         requested_by=who.actor,
         reason=body.reason,
@@ -204,7 +205,7 @@ async def list_requests(
             limit=limit,
             cursor=cursor,
         )
-    return page_response(DisassociationRequest, rows, next_cursor)
+    return page_response(Page[DisassociationRequest](items=rows, next_cursor=next_cursor))
 
 
 @router.get("/v1/disassociations/{request_id}", response_model=DisassociationRequest)
@@ -213,7 +214,7 @@ async def get_request(request_id: UUID, who: Party, conn: Conn) -> Disassociatio
     if row is None:
         raise not_found("disassociation request")
     who.require(*READ_REQUESTS)
-    return DisassociationRequest.model_validate(row)
+    return row
 
 
 async def _decide(
@@ -230,8 +231,8 @@ async def _decide(
         row = await requests.get(conn, request_id, scope=who.read_scope())
     if row is None:
         raise not_found("disassociation request")
-    initiator = Side(row["initiator"])
-    if not who.may_act_on(row["partner_id"], row["customer_id"]):
+    initiator = row.initiator
+    if not who.may_act_on(row.partner_id, row.customer_id):
         raise forbidden(
             "Only the association's own partner or customer may decide on this request."
         )
@@ -243,8 +244,8 @@ async def _decide(
         if who.side is not initiator.other:
             raise forbidden(f"Only the counterpart ({initiator.other}) may {action} this request.")
         who.require(Permission.DISASSOCIATIONS_PROCESS)
-    if row["status"] != RequestStatus.PENDING:
-        raise _not_pending(row["status"])
+    if row.status is not RequestStatus.PENDING:
+        raise _not_pending(row.status)
     if action is not DecisionAction.WITHDRAW:
         await verified(pool, settings, who, "disassociation.decide", verification_code)
     decision = Decision(action=action, actor=who.actor, reason=reason)
@@ -265,7 +266,7 @@ async def _decide(
         if err.status == RPCStatusCode.NOT_FOUND:  # the workflow has closed: it was settled
             async with pool.connection() as conn:
                 current = await requests.get(conn, request_id)
-            raise _not_pending(current["status"] if current else None) from err
+            raise _not_pending(current.status if current else None) from err
         raise
     except TimeoutError as exc:
         raise _unavailable(

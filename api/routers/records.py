@@ -42,4 +42,4 @@ async def list_records(
             limit=limit,
             cursor=cursor,
         )
-    return page_response(Record, rows, next_cursor)
+    return page_response(Page[Record](items=rows, next_cursor=next_cursor))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
@@ -13,15 +13,14 @@ from api.deps import AppSettings, Conn, Party
 from api.pages import cursor_problem, page_response
 from api.problems import Problem, not_found
 from api.schemas import Body, Limit, Page
-from domain.types import EVENT_TYPES
+from domain.types import EVENT_TYPES, EventType
 from store import webhooks
+from store.rows import WebhookEndpoint
 from webhooks.relay import webhook_id
 from webhooks.secrets import SecretBox, new_secret
 from webhooks.urls import UnsafeURL, check_url
 
 router = APIRouter(prefix="/v1/webhook-endpoints", tags=["webhooks"])
-
-EventType = Literal[EVENT_TYPES]  # type: ignore[valid-type]
 
 
 class EndpointIn(Body):
@@ -74,7 +73,7 @@ class Delivery(BaseModel):
 @router.post("", status_code=201, response_model=NewEndpoint)
 async def create_endpoint(
     body: EndpointIn, who: Party, conn: Conn, settings: AppSettings, response: Response
-) -> dict[str, Any]:
+) -> NewEndpoint:
     who.require_admin()
     key = settings.encryption_key.get_secret_value() if settings.encryption_key else None
     box = SecretBox(key)
@@ -95,17 +94,17 @@ async def create_endpoint(
         conn, account.kind, account.id, url, body.description, body.event_types, box.seal(secret)
     )
     response.headers["Cache-Control"] = "no-store"
-    response.headers["Location"] = f"/v1/webhook-endpoints/{row['id']}"
-    return {**row, "secret": secret}
+    response.headers["Location"] = f"/v1/webhook-endpoints/{row.id}"
+    return NewEndpoint(**row.model_dump(), secret=secret)
 
 
 @router.get("", response_model=list[Endpoint])
-async def list_endpoints(who: Party, conn: Conn) -> list[dict[str, Any]]:
+async def list_endpoints(who: Party, conn: Conn) -> list[WebhookEndpoint]:
     account = who.account
     return await webhooks.list_endpoints(conn, account.kind, account.id)
 
 
-async def _own_endpoint(conn: Conn, who: Party, endpoint_id: UUID) -> dict[str, Any]:
+async def _own_endpoint(conn: Conn, who: Party, endpoint_id: UUID) -> WebhookEndpoint:
     account = who.account
     row = await webhooks.get_endpoint(conn, account.kind, account.id, endpoint_id)
     if row is None:
@@ -114,7 +113,7 @@ async def _own_endpoint(conn: Conn, who: Party, endpoint_id: UUID) -> dict[str, 
 
 
 @router.get("/{endpoint_id}", response_model=Endpoint)
-async def get_endpoint(endpoint_id: UUID, who: Party, conn: Conn) -> dict[str, Any]:
+async def get_endpoint(endpoint_id: UUID, who: Party, conn: Conn) -> WebhookEndpoint:
     return await _own_endpoint(conn, who, endpoint_id)
 
 
@@ -141,5 +140,8 @@ async def list_deliveries(
         rows, next_cursor = await webhooks.list_deliveries(
             conn, endpoint_id, limit=limit, cursor=cursor
         )
-    items = [{**r, "webhook_id": webhook_id(r["notification_id"])} for r in rows]
-    return page_response(Delivery, items, next_cursor)
+    items = [
+        Delivery.model_validate({**r.model_dump(), "webhook_id": webhook_id(r.notification_id)})
+        for r in rows
+    ]
+    return page_response(Page[Delivery](items=items, next_cursor=next_cursor))

@@ -13,6 +13,7 @@ from typing import Any
 from uuid import UUID
 
 import httpx
+from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from store import accounts, associations, tokens
@@ -86,26 +87,26 @@ async def make_scenario(pool: AsyncConnectionPool, size: int) -> Scenario:
                 "frozen": False,
             },
         )
-        user = await accounts.create_partner_user(conn, partner["id"], "admin", ["admin"])
+        user = await accounts.create_partner_user(conn, partner.id, "admin", ["admin"])
         _, partner_token = await tokens.create(
             conn,
             subject_kind="partner_user",
-            subject_id=str(user["id"]),
+            subject_id=str(user.id),
             created_by="operator:tests",
         )
-        scenario = Scenario(partner["id"], partner_token)
+        scenario = Scenario(partner.id, partner_token)
         for n in range(size):
             customer = await accounts.create_customer(conn, f"customer {n}")
             _, token = await tokens.create(
                 conn,
                 subject_kind="customer",
-                subject_id=str(customer["id"]),
+                subject_id=str(customer.id),
                 created_by="operator:tests",
             )
             association = await associations.create(
-                conn, partner["id"], customer["id"], "resale", "operator:tests"
+                conn, partner.id, customer.id, "resale", "operator:tests"
             )
-            scenario.parties.append(Party(customer["id"], token, association["id"]))
+            scenario.parties.append(Party(customer.id, token, association.id))
     return scenario
 
 
@@ -123,13 +124,13 @@ async def counts(pool: AsyncConnectionPool, scenario: Scenario) -> dict[str, Any
         " WHERE association_id = ANY(%s) GROUP BY 1",
     }
     result: dict[str, Any] = {}
-    async with pool.connection() as conn:
+    async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
         for name, query in queries.items():
-            rows = await (await conn.execute(query, (ids,))).fetchall()
+            rows = await (await cur.execute(query, (ids,))).fetchall()
             result[name] = {row["k"]: row["n"] for row in rows}
         result["associations_ended_twice"] = (
             await (
-                await conn.execute(
+                await cur.execute(
                     "SELECT count(*) AS n FROM (SELECT association_id FROM association_records"
                     " WHERE association_id = ANY(%s) AND kind = 'association' AND action = 'ended'"
                     " GROUP BY 1 HAVING count(*) > 1) twice",

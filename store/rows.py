@@ -1,0 +1,250 @@
+"""The rows store queries return, where no domain model (domain/types.py) describes them.
+
+Each query builds its rows with psycopg's `class_row`, so a field here is named like the column
+(or alias) of the query that returns it. Pydantic models are the rows the API shows: those it
+shows as they are carry the API's names, and api/schemas.py serves these very classes. Frozen
+dataclasses are the rows only the code reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from domain.types import AccountStanding, Association, DisassociationRequest, PartnerType
+
+# --- accounts --------------------------------------------------------------------------------
+
+
+class Partner(BaseModel):
+    id: UUID
+    name: str
+    type: PartnerType
+    parent_partner_id: UUID | None
+    frozen: bool
+    verification_required: bool
+    created_at: datetime
+
+
+class PartnerUser(BaseModel):
+    id: UUID
+    partner_id: UUID
+    name: str
+    permissions: list[str]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class PartnerUserDetail:
+    """A partner user with its partner's type and settings."""
+
+    id: UUID
+    partner_id: UUID
+    name: str
+    permissions: list[str]
+    partner_type: str
+    verification_required: bool
+
+
+class Customer(BaseModel):
+    id: UUID
+    name: str
+    verification_required: bool
+    created_at: datetime
+
+
+class CustomerStanding(AccountStanding):
+    """A customer's standing as stored, with when it last changed."""
+
+    customer_id: UUID
+    updated_at: datetime
+
+
+# --- tokens ----------------------------------------------------------------------------------
+
+
+class Token(BaseModel):
+    id: UUID
+    subject_kind: str
+    subject_id: str
+    label: str | None
+    created_by: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class TokenSubject:
+    """Who a valid token stands for and what authorization needs of it: for a partner user
+    (`partner_id` set) its partner's type, its permissions and the resellers under its partner;
+    for a customer, `customer_id`. Both are None when the user or customer no longer exists."""
+
+    subject_kind: str
+    subject_id: str
+    partner_id: UUID | None
+    partner_type: str | None
+    permissions: list[str] | None
+    customer_id: UUID | None
+    verification_required: bool
+    child_partner_ids: list[UUID]
+
+
+# --- associations and requests ---------------------------------------------------------------
+
+
+class NamedAssociation(Association):
+    """An association with its partner's and customer's names."""
+
+    partner_name: str
+    customer_name: str
+
+
+class AssociationFacts(NamedAssociation):
+    """An association with the names and the partners' states the account check reads."""
+
+    partner_frozen: bool
+    parent_partner_frozen: bool
+
+
+@dataclass(frozen=True)
+class RecentRequest:
+    """A request on an association, as the request limit counts it."""
+
+    initiator: str
+    status: str
+    submitted_at: datetime
+
+
+class NamedRequest(DisassociationRequest):
+    """A request with its partner's and customer's names."""
+
+    partner: str
+    customer: str
+
+
+class Record(BaseModel):
+    id: UUID
+    kind: Literal["association", "type_change", "disassociation"]
+    action: str
+    association_id: UUID
+    partner_id: UUID
+    customer_id: UUID
+    request_id: UUID | None = None
+    status: str | None = None
+    actor: str
+    reason: str | None = None
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    occurred_at: datetime
+
+
+class AuditEntry(BaseModel):
+    id: UUID
+    actor: str
+    action: str
+    target_kind: str
+    target_id: str
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    occurred_at: datetime
+
+
+# --- notifications and webhooks --------------------------------------------------------------
+
+
+class Notification(BaseModel):
+    id: UUID
+    event_type: str
+    summary: str
+    request_id: UUID | None = None
+    association_id: UUID | None = None
+    payload: dict[str, Any]
+    created_at: datetime
+    read_at: datetime | None = None
+
+
+class WebhookEndpoint(BaseModel):
+    id: UUID
+    owner_kind: str
+    owner_id: UUID
+    url: str
+    description: str | None
+    event_types: list[str] | None
+    enabled: bool
+    disabled_reason: str | None
+    created_at: datetime
+
+
+class DeliveryAttempt(BaseModel):
+    delivery_id: UUID
+    attempt: int
+    attempted_at: datetime
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+
+
+class WebhookDelivery(BaseModel):
+    """A delivery with the event it carries and, once read with them, its attempts."""
+
+    id: UUID
+    created_at: datetime
+    notification_id: UUID
+    event_type: str
+    status: str
+    attempts: int
+    last_status: int | None
+    last_error: str | None
+    next_attempt_at: datetime
+    delivered_at: datetime | None
+    attempt_log: list[DeliveryAttempt] = Field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DueDelivery:
+    """A delivery the relay has leased, with what it needs to send it."""
+
+    id: UUID
+    attempts: int
+    endpoint_id: UUID
+    notification_id: UUID
+    url: str
+    secret_encrypted: bytes
+    payload: dict[str, Any]
+
+
+# --- idempotency keys and verification codes -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IdempotencyKey:
+    """A claimed key: its request, and the response once the request completed."""
+
+    route: str
+    body_hash: bytes
+    started_at: datetime
+    completed_at: datetime | None
+    status_code: int | None
+    headers: dict[str, str] | None
+    body: bytes | None
+    stale: bool
+
+
+@dataclass(frozen=True)
+class VerificationState:
+    failed_attempts: int
+    locked_until: datetime | None
+
+
+@dataclass(frozen=True)
+class VerificationCode:
+    id: UUID
+    salt: bytes
+    code_hash: bytes
+    expires_at: datetime
+    used_at: datetime | None
