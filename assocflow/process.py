@@ -19,8 +19,8 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Awaitable, Callable
-from typing import NoReturn, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, NoReturn, TypeVar
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -107,3 +107,31 @@ async def first_success(
             await asyncio.wait_for(stop.wait(), delay)
         delay = min(delay * 2, max_delay)
     return None
+
+
+def run_command(coro: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run` for a command line's command: a stop (Ctrl-C, SIGTERM) cancels the command,
+    lets its cleanups run, and ends the process with status 0, whatever the cancellation turned
+    into on its way out (click would call a KeyboardInterrupt an abort and exit 1; the Temporal
+    client reports a cancelled call as its own error)."""
+    stopped = False
+
+    async def stoppable() -> T:
+        main = asyncio.current_task()
+        assert main is not None
+
+        def stop() -> None:
+            nonlocal stopped
+            stopped = True
+            main.cancel()
+
+        for sig in STOP_SIGNALS:
+            asyncio.get_running_loop().add_signal_handler(sig, stop)
+        return await coro
+
+    try:
+        return asyncio.run(stoppable())
+    except BaseException:
+        if stopped:
+            raise SystemExit(0) from None
+        raise

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
+from assocflow.process import run_command, run_main
 from assocflow.settings import Settings
 from assocflow.temporal import connect
 from bench import common, pending, records
@@ -117,7 +118,7 @@ def lifecycle(
     rounds: Annotated[int, typer.Option(help="Alternating rounds of each (median counts).")] = 5,
 ) -> None:
     """Throughput and latency of full lifecycles, and of the bare Temporal baseline."""
-    result = asyncio.run(_lifecycle(lifecycles, concurrency, rate, seconds, warmup, rounds))
+    result = run_command(_lifecycle(lifecycles, concurrency, rate, seconds, warmup, rounds))
     report("lifecycle", result)
 
 
@@ -161,7 +162,7 @@ def pending_command(
     concurrency: Annotated[int, typer.Option(help="Starts in flight while filling.")] = 50,
 ) -> None:
     """Worker memory with many pending requests, and a decision on a long-idle one."""
-    report("pending", asyncio.run(_pending(requests, idle, concurrency)))
+    report("pending", run_command(_pending(requests, idle, concurrency)))
 
 
 async def _records(rows: int, repeat: int, limit: int) -> dict[str, Any]:
@@ -188,7 +189,7 @@ def records_command(
     limit: Annotated[int, typer.Option(help="Page size.")] = 50,
 ) -> None:
     """GET /v1/association-records at scale, against the same SQL run bare."""
-    report("records", asyncio.run(_records(rows, repeat, limit)))
+    report("records", run_command(_records(rows, repeat, limit)))
 
 
 @app.command("all")
@@ -203,9 +204,9 @@ def all_benchmarks(
 ) -> None:
     """Every benchmark, then the ratios and targets in one table."""
     results = {
-        "lifecycle": asyncio.run(_lifecycle(lifecycles, concurrency, rate, seconds, 40, 5)),
-        "pending": asyncio.run(_pending(pending_requests, idle, 50)),
-        "records": asyncio.run(_records(records_rows, 200, 50)),
+        "lifecycle": run_command(_lifecycle(lifecycles, concurrency, rate, seconds, 40, 5)),
+        "pending": run_command(_pending(pending_requests, idle, 50)),
+        "records": run_command(_records(records_rows, 200, 50)),
     }
     for name, result in results.items():
         report(name, result)
@@ -223,4 +224,6 @@ def all_benchmarks(
 
 
 if __name__ == "__main__":
-    app()
+    # The benchmarks hold Temporal clients: end as every assocflow process does (exit 0 on
+    # Ctrl-C, local stacks cleaned up by their exit handlers, no runtime thread left behind).
+    run_main(app)

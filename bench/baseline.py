@@ -14,6 +14,8 @@ from temporalio import activity, workflow
 from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
+from assocflow.process import run_main
+
 TIMEOUT = timedelta(seconds=10)
 
 
@@ -82,4 +84,4 @@ async def main(address: str, task_queue: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2]))
+    run_main(lambda: asyncio.run(main(sys.argv[1], sys.argv[2])))
