@@ -1,5 +1,7 @@
-"""`assocflow`: operators' command line (tokens, migrations), on DATABASE_URL.
+"""`assocflow`: the services and operators' command line (tokens, migrations), on DATABASE_URL.
 
+assocflow api                 serve the HTTP API (as `python -m api`)
+assocflow worker              run the Temporal worker (as `python worker.py`)
 assocflow tokens create --subject-kind operator --subject-id alice --expires-in P30D
 assocflow tokens list
 assocflow tokens revoke <token id>
@@ -10,19 +12,20 @@ from __future__ import annotations
 
 import asyncio
 import getpass
-import json
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 from uuid import UUID
 
 import psycopg
 import typer
-from psycopg.rows import dict_row
 from pydantic import TypeAdapter
 
+from assocflow import logs
+from assocflow.process import run_main
 from assocflow.settings import Settings
 from store import accounts, audit, tokens
 from store.db import migrate as apply_migrations
+from store.rows import Token
 
 app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True)
 tokens_app = typer.Typer(
@@ -37,10 +40,25 @@ def _actor() -> str:
     return f"cli:{getpass.getuser()}"
 
 
-async def _connect() -> psycopg.AsyncConnection:
-    return await psycopg.AsyncConnection.connect(
-        Settings().database_url, autocommit=True, row_factory=dict_row
-    )
+async def _connect() -> psycopg.AsyncConnection[tuple[object, ...]]:
+    return await psycopg.AsyncConnection.connect(Settings().database_url, autocommit=True)
+
+
+@app.command()
+def api() -> None:
+    """Serve the HTTP API on ASSOCFLOW_API_HOST:ASSOCFLOW_API_PORT until SIGINT or SIGTERM."""
+    from api.__main__ import serve
+
+    logs.configure()
+    serve()
+
+
+@app.command()
+def worker() -> None:
+    """Run the Temporal worker (workflows, activities, webhook relay) until SIGINT or SIGTERM."""
+    import worker as worker_process
+
+    worker_process.serve()
 
 
 @app.command()
@@ -65,7 +83,7 @@ def create_token(
     kind: SubjectKind = TypeAdapter(SubjectKind).validate_python(subject_kind)
     lifetime = None if expires_in is None else TypeAdapter(timedelta).validate_python(expires_in)
 
-    async def run() -> tuple[dict, str]:
+    async def run() -> tuple[Token, str]:
         async with await _connect() as conn:
             if kind != "operator":
                 lookup = (
@@ -83,14 +101,14 @@ def create_token(
                     label=label,
                 )
                 await audit.record(
-                    conn, _actor(), "token.created", "token", row["id"],
-                    after=json.loads(json.dumps(row, default=str)),
+                    conn, _actor(), "token.created", "token", row.id,
+                    after=row.model_dump(mode="json"),
                 )  # fmt: skip
             return row, token
 
     row, token = asyncio.run(run())
-    typer.echo(f"id:      {row['id']}", err=True)
-    typer.echo(f"expires: {row['expires_at'] or 'never'}", err=True)
+    typer.echo(f"id:      {row.id}", err=True)
+    typer.echo(f"expires: {row.expires_at or 'never'}", err=True)
     typer.echo(token)
 
 
@@ -98,15 +116,15 @@ def create_token(
 def list_tokens() -> None:
     """Every token (never the secret): id, subject, creator, expiry, revocation."""
 
-    async def run() -> list[dict]:
+    async def run() -> list[Token]:
         async with await _connect() as conn:
             return await tokens.list_all(conn)
 
     for row in asyncio.run(run()):
-        state = "revoked" if row["revoked_at"] else "active"
+        state = "revoked" if row.revoked_at else "active"
         typer.echo(
-            f"{row['id']}  {state:7}  {row['subject_kind']}:{row['subject_id']}"
-            f"  by {row['created_by']}  expires {row['expires_at'] or 'never'}"
+            f"{row.id}  {state:7}  {row.subject_kind}:{row.subject_id}"
+            f"  by {row.created_by}  expires {row.expires_at or 'never'}"
         )
 
 
@@ -114,7 +132,7 @@ def list_tokens() -> None:
 def revoke_token(token_id: UUID) -> None:
     """Revoke a token; it is refused (401) from now on."""
 
-    async def run() -> dict | None:
+    async def run() -> Token | None:
         async with await _connect() as conn, conn.transaction():
             row = await tokens.revoke(conn, token_id)
             if row is not None:
@@ -127,5 +145,10 @@ def revoke_token(token_id: UUID) -> None:
     typer.echo(f"Revoked {token_id}.")
 
 
+def main() -> None:
+    """The `assocflow` command: every subcommand ends through exit_process (status 0 on Ctrl-C)."""
+    run_main(app)
+
+
 if __name__ == "__main__":
-    app()
+    main()

@@ -77,7 +77,7 @@ async def test_no_notification_is_lost_when_the_relay_dies_mid_delivery(
         for _ in range(400):  # until the relay has the deliveries in flight
             in_flight = await factory.count(
                 "SELECT count(*) FROM webhook_deliveries WHERE endpoint_id = %s AND attempts > 0",
-                endpoint["id"],
+                endpoint.id,
             )
             if in_flight >= 20:
                 break
@@ -87,15 +87,15 @@ async def test_no_notification_is_lost_when_the_relay_dies_mid_delivery(
         worker.wait()
         receiver.gate.set()  # the receiver answers, but nobody is left to hear it
         await asyncio.sleep(0.5)
-        before_restart = await statuses(factory, endpoint["id"])
+        before_restart = await statuses(factory, endpoint.id)
         assert before_restart == {"pending": EVENTS}, before_restart
 
         worker = start_relay(database_url, address, tmp_path / "worker.log")
         for _ in range(600):
-            if await statuses(factory, endpoint["id"]) == {"delivered": EVENTS}:
+            if await statuses(factory, endpoint.id) == {"delivered": EVENTS}:
                 break
             await asyncio.sleep(0.05)
-        assert await statuses(factory, endpoint["id"]) == {"delivered": EVENTS}
+        assert await statuses(factory, endpoint.id) == {"delivered": EVENTS}
         ids = await factory.fetch(
             "SELECT id FROM notifications WHERE recipient_id = %s", customer_id
         )
