@@ -2,9 +2,14 @@
 
 A retry with the same key and body gets the first response again (with `Idempotent-Replayed:
 true`); the same key with another body is 422 `idempotency_key_reused`. Keys belong to the caller
-and are kept at least `ASSOCFLOW_IDEMPOTENCY_TTL` (24 h). Concurrent retries wait for the first
-to finish. A response of 500 or more is not kept, so a retry runs again; routes that start a
-workflow name it after the key, so such a retry joins the first attempt's workflow.
+and are kept `ASSOCFLOW_IDEMPOTENCY_TTL` (24 h); after that a key is new again, whatever body
+comes with it. Concurrent retries wait for the first to finish.
+
+An answer that means "not now" rather than "no" is not kept: 429 (`rate_limited`,
+`verification_locked`) and 500 or more (`temporarily_unavailable`, an unexpected error). The key
+is released, so a retry once the limit or the outage has passed runs again (and, like a key never
+used, may come with another body); routes that start a workflow name it after the key, so such a
+retry joins the first attempt's workflow.
 
 Routes whose response shows a secret (`POST /v1/admin/tokens`, webhook endpoints) take no key:
 keeping their response would keep the secret.
@@ -52,6 +57,12 @@ STALE_AFTER = timedelta(seconds=15)
 WAIT_FOR_FIRST = 40.0  # longer than the API waits on a workflow
 
 
+def is_kept(status_code: int) -> bool:
+    """Whether a response is stored for its key: not a 429 (a rate limit or a verification lock,
+    which time lifts) nor a 5xx (Temporal not answering in time, an unexpected error)."""
+    return status_code != 429 and status_code < 500
+
+
 class IdempotencyMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -87,7 +98,8 @@ class IdempotencyMiddleware:
             await self.app(scope, _replay_body(body), send)
             return
         route = f"POST {scope['path']}"
-        await self._once(scope, send, state.pool, caller, key, route, body)
+        ttl: timedelta = state.settings.idempotency_ttl
+        await self._once(scope, send, state.pool, caller, key, route, body, ttl)
 
     async def _once(
         self,
@@ -98,13 +110,14 @@ class IdempotencyMiddleware:
         key: str,
         route: str,
         body: bytes,
+        ttl: timedelta,
     ) -> None:
         body_hash = _canonical_hash(body)
         deadline = time.monotonic() + WAIT_FOR_FIRST
         while True:
             async with pool.connection() as conn:
                 outcome, stored = await idempotency.claim(
-                    conn, caller, key, route, body_hash, STALE_AFTER
+                    conn, caller, key, route, body_hash, STALE_AFTER, ttl
                 )
             if outcome == "new":
                 await self._run_and_keep(scope, send, pool, caller, key, body)
@@ -166,10 +179,10 @@ class IdempotencyMiddleware:
         )
         try:
             async with pool.connection() as conn:
-                if stored.status_code >= 500:
-                    await idempotency.release(conn, caller, key)
-                else:
+                if is_kept(stored.status_code):
                     await idempotency.complete(conn, caller, key, stored)
+                else:
+                    await idempotency.release(conn, caller, key)
         except Exception:  # the work is done; a lost key only means a retry runs again
             log.exception("could not keep the response for an Idempotency-Key")
         for message in captured:

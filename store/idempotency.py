@@ -28,17 +28,25 @@ async def claim(
     route: str,
     body_hash: bytes,
     stale_after: timedelta,
+    ttl: timedelta,
 ) -> tuple[Outcome, Stored | None]:
     """Claim the key for this request, or say why not.
 
-    "new": this request runs (a first use, or a retry taking over from a process that died while
-    it ran); "replay": the stored response; "mismatch": the key was used for another request;
-    "in_progress": another request with it is still running.
+    "new": this request runs (a first use, a key used more than `ttl` ago, or a retry taking over
+    from a process that died while it ran); "replay": the stored response; "mismatch": the key
+    was used for another request; "in_progress": another request with it is still running.
+
+    A key used more than `ttl` ago is expired whether or not `purge` has removed it yet: it is
+    claimed afresh, for whatever route and body come now, as a key never used before.
     """
     cur = await conn.execute(
         "INSERT INTO idempotency_keys (caller, key, route, body_hash) VALUES (%s, %s, %s, %s)"
-        " ON CONFLICT DO NOTHING RETURNING caller",
-        (caller, key, route, body_hash),
+        " ON CONFLICT (caller, key) DO UPDATE SET route = EXCLUDED.route,"
+        " body_hash = EXCLUDED.body_hash, started_at = now(), completed_at = NULL,"
+        " status_code = NULL, headers = NULL, body = NULL"
+        " WHERE idempotency_keys.started_at < now() - %s"
+        " RETURNING caller",
+        (caller, key, route, body_hash, ttl),
     )
     if await cur.fetchone() is not None:
         return "new", None
@@ -50,7 +58,7 @@ async def claim(
         (stale_after, caller, key),
     )
     if row is None:  # released between the two statements: try once more
-        return await claim(conn, caller, key, route, body_hash, stale_after)
+        return await claim(conn, caller, key, route, body_hash, stale_after, ttl)
     if row.route != route or row.body_hash != body_hash:
         return "mismatch", None
     if row.completed_at is not None:
@@ -93,6 +101,7 @@ async def release(conn: Connection, caller: str, key: str) -> None:
 
 
 async def purge(conn: Connection, older_than: timedelta) -> int:
+    """Remove the keys `claim` treats as expired (used more than `older_than` ago)."""
     cur = await conn.execute(
         "DELETE FROM idempotency_keys WHERE started_at < now() - %s", (older_than,)
     )

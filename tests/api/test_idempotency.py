@@ -12,7 +12,8 @@ import pytest
 from api.routers.disassociations import _REQUEST_IDS
 from domain.types import AccountStanding, Side
 from store import idempotency
-from tests.api.test_disassociations import assert_problem
+from tests.api.test_disassociations import assert_problem, submit
+from tests.conftest import api_client, make_settings
 from tests.factories import bearer, command
 from workflows import starter
 
@@ -153,3 +154,156 @@ async def test_bad_keys_are_422(api, factory):
         response = await post(api, world.customer, key, submit_body(world))
         assert_problem(response, 422, "validation_error")
     assert await count_requests(factory, world) == 0
+
+
+# --- answers that mean "not now" are not kept -------------------------------------------------
+
+
+async def test_a_rate_limited_answer_is_not_kept_so_a_later_retry_runs(
+    database_url, task_queue, dev_env, dev_worker, factory, pool
+):
+    """429 `rate_limited` is not the answer to the request, only "not now": once the window has
+    passed, a retry with the same key runs; and the released key may even carry another body."""
+    settings = make_settings(database_url, task_queue, rate_limit_verification="1/minute")
+    world = await factory.world()
+    body = {"purpose": "disassociation.submit"}
+    async with api_client(settings, dev_env.client) as api:
+        path = "/v1/verification-codes"
+        assert (await post(api, world.customer, f"code-{uuid4()}", body, path)).status_code == 202
+        key = f"code-{uuid4()}"
+        limited = await post(api, world.customer, key, body, path)
+        assert_problem(limited, 429, "rate_limited")
+        assert "idempotent-replayed" not in limited.headers
+        async with pool.connection() as conn:  # the window passes
+            await conn.execute(
+                "DELETE FROM rate_limits WHERE bucket = %s",
+                (f"verification:customer:{world.customer_id}",),
+            )
+        again = await post(api, world.customer, key, body, path)
+        assert again.status_code == 202, again.text
+        assert "idempotent-replayed" not in again.headers
+        replayed = await post(api, world.customer, key, body, path)  # now it is kept
+        assert replayed.status_code == 202 and replayed.headers["idempotent-replayed"] == "true"
+
+        # A key released after a 429 is a new key, for any body.
+        other = f"code-{uuid4()}"
+        assert_problem(await post(api, world.customer, other, body, path), 429, "rate_limited")
+        async with pool.connection() as conn:
+            await conn.execute(
+                "DELETE FROM rate_limits WHERE bucket = %s",
+                (f"verification:customer:{world.customer_id}",),
+            )
+        decide_body = {"purpose": "disassociation.decide"}
+        fresh = await post(api, world.customer, other, decide_body, path)
+        assert fresh.status_code == 202, fresh.text
+        assert fresh.json()["purpose"] == "disassociation.decide"
+        assert "idempotent-replayed" not in fresh.headers
+
+
+async def test_a_verification_lock_is_not_kept_so_a_retry_after_it_runs(api, factory, pool):
+    """429 `verification_locked` lasts fifteen minutes; a retry with the same key after that runs
+    instead of replaying the lock."""
+    from tests.api.test_verification import enable, send_code, wrong
+
+    world = await factory.world()
+    await enable(api, world.partner_admin)
+    code = await send_code(api, world.partner_admin)
+    for _ in range(5):  # five failures lock the partner's verification
+        failed = await submit(
+            api, world.partner_admin, world.association_id, verification_code=wrong(code)
+        )
+    assert_problem(failed, 429, "verification_locked")
+    key = f"locked-{uuid4()}"
+    body = {**submit_body(world), "verification_code": code}
+    locked = await post(api, world.partner_admin, key, body)
+    assert_problem(locked, 429, "verification_locked")
+    async with pool.connection() as conn:  # fifteen minutes later
+        await conn.execute(
+            "UPDATE verification_state SET locked_until = now() - interval '1 second'"
+            " WHERE account_id = %s",
+            (world.partner_id,),
+        )
+    retry = await post(api, world.partner_admin, key, body)
+    assert retry.status_code == 201, retry.text
+    assert "idempotent-replayed" not in retry.headers
+    assert await count_requests(factory, world) == 1
+
+
+async def test_temporarily_unavailable_is_not_kept_so_a_retry_after_the_outage_runs(
+    api, monkeypatch
+):
+    """503 `temporarily_unavailable` is "not now": the retry with the same key after the outage
+    runs, and a key released that way is new, whatever body comes with it. (The outage is made by
+    the store refusing while patched; the middleware, the route and the database are real.)"""
+    from api.problems import Problem
+    from store import accounts
+
+    async def unavailable(conn, name):
+        raise Problem(503, "temporarily_unavailable", "Down.", headers={"Retry-After": "5"})
+
+    operator, path = "test-operator-token", "/v1/admin/customers"
+    key, other = f"outage-{uuid4()}", f"outage-{uuid4()}"
+    monkeypatch.setattr(accounts, "create_customer", unavailable)
+    assert_problem(
+        await post(api, operator, key, {"name": "A"}, path), 503, "temporarily_unavailable"
+    )
+    assert_problem(
+        await post(api, operator, other, {"name": "A"}, path), 503, "temporarily_unavailable"
+    )
+    monkeypatch.undo()  # the outage is over
+    retry = await post(api, operator, key, {"name": "A"}, path)
+    assert retry.status_code == 201 and "idempotent-replayed" not in retry.headers
+    replayed = await post(api, operator, key, {"name": "A"}, path)
+    assert replayed.headers["idempotent-replayed"] == "true" and replayed.json() == retry.json()
+    another_body = await post(api, operator, other, {"name": "B"}, path)
+    assert another_body.status_code == 201 and another_body.json()["name"] == "B"
+
+
+async def test_other_refusals_are_still_kept(api, factory):
+    """Only "not now" answers are let go: a 403, 404 or 409 is the answer, and is replayed."""
+    world = await factory.world()
+    for token, status, code in (
+        (world.partner_reader, 403, "forbidden"),
+        ((await factory.world()).customer, 404, "not_found"),
+    ):
+        key = f"refused-{uuid4()}"
+        first = await post(api, token, key, submit_body(world))
+        assert_problem(first, status, code)
+        again = await post(api, token, key, submit_body(world))
+        assert again.status_code == status and again.headers["idempotent-replayed"] == "true"
+    assert (await post(api, world.customer, f"ok-{uuid4()}", submit_body(world))).status_code == 201
+    key = f"pending-{uuid4()}"
+    assert_problem(await post(api, world.customer, key, submit_body(world)), 409, "request_pending")
+    again = await post(api, world.customer, key, submit_body(world))
+    assert again.status_code == 409 and again.headers["idempotent-replayed"] == "true"
+
+
+# --- expired keys -------------------------------------------------------------------------------
+
+
+async def test_a_key_past_its_time_is_new_again_even_before_it_is_purged(api, pool):
+    """A key used more than ASSOCFLOW_IDEMPOTENCY_TTL ago is forgotten at once, not only when the
+    housekeeping purge removes it: reused with another body, it runs as a new request."""
+    operator = "test-operator-token"
+    key = f"expired-{uuid4()}"
+    path = "/v1/admin/customers"
+    first = await post(api, operator, key, {"name": "First"}, path)
+    assert first.status_code == 201, first.text
+    assert_problem(
+        await post(api, operator, key, {"name": "Second"}, path), 422, "idempotency_key_reused"
+    )
+    async with pool.connection() as conn:
+        await conn.execute(
+            "UPDATE idempotency_keys SET started_at = now() - interval '24 hours 1 minute'"
+            " WHERE caller = 'operator:bootstrap' AND key = %s",
+            (key,),
+        )
+    second = await post(api, operator, key, {"name": "Second"}, path)
+    assert second.status_code == 201, second.text
+    assert "idempotent-replayed" not in second.headers
+    assert second.json()["name"] == "Second" and second.json()["id"] != first.json()["id"]
+    replayed = await post(api, operator, key, {"name": "Second"}, path)  # kept again from now
+    assert replayed.headers["idempotent-replayed"] == "true" and replayed.json() == second.json()
+    assert_problem(
+        await post(api, operator, key, {"name": "First"}, path), 422, "idempotency_key_reused"
+    )
