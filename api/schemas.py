@@ -14,6 +14,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 from domain.types import (
     AccountStanding,
@@ -140,10 +141,21 @@ class PartnerIn(Body):
 
 
 class PartnerPatch(Body):
-    name: Name | None = None
-    type: PartnerType | None = None
+    """Only the fields sent change. `parent_partner_id: null` takes the parent away; the other
+    fields always have a value, so null for them is 422 (leave a field out to keep it)."""
+
+    name: Name | SkipJsonSchema[None] = None
+    type: PartnerType | SkipJsonSchema[None] = None
     parent_partner_id: UUID | None = None
-    frozen: bool | None = None
+    frozen: bool | SkipJsonSchema[None] = None
+
+    @field_validator("name", "type", "frozen", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        # Runs only for fields that are sent: an absent field keeps its default, None.
+        if value is None:
+            raise ValueError("must not be null; leave the field out to keep its value")
+        return value
 
 
 class PartnerUserIn(Body):

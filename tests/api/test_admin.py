@@ -213,3 +213,41 @@ async def test_operator_actions_are_on_record(api, factory):
         403,
         "forbidden",
     )
+
+
+# --- bad input is 422, never 500 --------------------------------------------------------------
+
+
+def assert_invalid(response, field: str) -> dict:
+    """422 `validation_error` naming `field` in `errors`."""
+    body = assert_problem(response, 422, "validation_error")
+    assert ["body", field] in [e["loc"] for e in body["errors"]], body
+    return body
+
+
+async def test_null_for_a_partner_field_that_always_has_a_value_is_422(api, factory):
+    world = await factory.world()
+    for partner_id in (world.partner_id, world.distributor_id):  # with a parent and without
+        before = (await api.get(f"/v1/admin/partners/{partner_id}", headers=OPERATOR)).json()
+        for field in ("name", "type", "frozen"):
+            response = await api.patch(
+                f"/v1/admin/partners/{partner_id}", json={field: None}, headers=OPERATOR
+            )
+            assert_invalid(response, field)
+        both = await api.patch(
+            f"/v1/admin/partners/{partner_id}", json={"name": "Kept", "frozen": None},
+            headers=OPERATOR,
+        )  # fmt: skip
+        assert_invalid(both, "frozen")
+        after = (await api.get(f"/v1/admin/partners/{partner_id}", headers=OPERATOR)).json()
+        assert after == before  # nothing changed
+    # null for the parent is allowed: it means "no parent".
+    orphan = await api.patch(
+        f"/v1/admin/partners/{world.partner_id}", json={"parent_partner_id": None}, headers=OPERATOR
+    )
+    assert orphan.status_code == 200 and orphan.json()["parent_partner_id"] is None
+    # The schema says so too: those three are optional, not nullable.
+    schema = (await api.get("/openapi.json")).json()["components"]["schemas"]["PartnerPatch"]
+    for field in ("name", "type", "frozen"):
+        assert "null" not in str(schema["properties"][field]), schema["properties"][field]
+    assert "null" in str(schema["properties"]["parent_partner_id"])
