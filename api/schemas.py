@@ -193,7 +193,10 @@ class TokenIn(Body):
     subject_kind: Literal["operator", "partner_user", "customer"]
     subject_id: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
-    ]
+    ] = Field(
+        description="An operator's name, or the id of the partner user or customer (any form of"
+        " UUID; it is stored in the canonical lower-case, hyphenated form)."
+    )
     expires_at: datetime | None = None
     label: Name | None = None
 

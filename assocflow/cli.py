@@ -83,19 +83,28 @@ def create_token(
     kind: SubjectKind = TypeAdapter(SubjectKind).validate_python(subject_kind)
     lifetime = None if expires_in is None else TypeAdapter(timedelta).validate_python(expires_in)
 
+    try:  # any form of UUID for a user or customer, kept canonical as the API keeps it
+        subject = tokens.canonical_subject_id(kind, subject_id)
+    except ValueError as exc:
+        raise typer.BadParameter(
+            f"not the id of a {kind}: {subject_id!r}", param_hint="--subject-id"
+        ) from exc
+
     async def run() -> tuple[Token, str]:
         async with await _connect() as conn:
             if kind != "operator":
                 lookup = (
                     accounts.get_partner_user if kind == "partner_user" else accounts.get_customer
                 )
-                if await lookup(conn, UUID(subject_id)) is None:
-                    raise typer.BadParameter(f"no {kind} with id {subject_id}")
+                if await lookup(conn, UUID(subject)) is None:
+                    raise typer.BadParameter(
+                        f"no {kind} with id {subject}", param_hint="--subject-id"
+                    )
             async with conn.transaction():
                 row, token = await tokens.create(
                     conn,
                     subject_kind=kind,
-                    subject_id=subject_id,
+                    subject_id=subject,
                     created_by=_actor(),
                     expires_at=None if lifetime is None else datetime.now(UTC) + lifetime,
                     label=label,

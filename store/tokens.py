@@ -16,6 +16,17 @@ from store.rows import Token, TokenSubject
 
 TOKEN_PREFIX = "af_"  # noqa: S105 - a prefix that makes leaked tokens easy to spot
 COLUMNS = "id, subject_kind, subject_id, label, created_by, created_at, expires_at, revoked_at"
+# Subjects named by the id of a row (a partner user, a customer); an operator is named freely.
+SUBJECTS_BY_ID = ("partner_user", "customer")
+
+
+def canonical_subject_id(subject_kind: str, subject_id: str) -> str:
+    """The subject id as tokens keep it: for a partner user or a customer, its UUID in the
+    canonical lower-case, hyphenated form, from any form `uuid.UUID` reads ("urn:uuid:…",
+    "{…}", upper case, no hyphens); ValueError if it is no UUID. An operator's name as given."""
+    if subject_kind not in SUBJECTS_BY_ID:
+        return subject_id
+    return str(UUID(subject_id.strip()))
 
 
 def new_token() -> str:
@@ -36,7 +47,12 @@ async def create(
     label: str | None = None,
     token: str | None = None,
 ) -> tuple[Token, str]:
-    """Store a new token and return its row and the token itself (the only time it is seen)."""
+    """Store a new token and return its row and the token itself (the only time it is seen).
+
+    A partner user's or customer's id is stored in its canonical form (ValueError if it is no
+    UUID): authentication casts it, and it names the caller in records and idempotency keys.
+    """
+    subject_id = canonical_subject_id(subject_kind, subject_id)
     token = token or new_token()
     row = await fetch_one(
         conn,
@@ -62,23 +78,29 @@ async def find_valid(conn: Connection, token: str) -> Token | None:
 
 async def find_subject(conn: Connection, token: str) -> TokenSubject | None:
     """For a valid token, in one query: its subject and what authorization needs of it (the
-    partner user's partner, permissions and the resellers under it; or the customer)."""
+    partner user's partner, permissions and the resellers under it; or the customer).
+
+    Tokens made before subject ids were stored canonically may hold a partner user's or
+    customer's id in another form of UUID ("urn:uuid:…", "{…}", upper case, no hyphens): it is
+    read as `uuid.UUID` would and returned canonical; an id that is no UUID names nobody."""
     return await fetch_one(
         conn,
         TokenSubject,
-        "SELECT t.subject_kind, t.subject_id, u.partner_id, p.type AS partner_type,"
-        " u.permissions, c.id AS customer_id,"
+        "SELECT t.subject_kind, coalesce(s.id::text, t.subject_id) AS subject_id, u.partner_id,"
+        " p.type AS partner_type, u.permissions, c.id AS customer_id,"
         " coalesce(p.verification_required, c.verification_required, false)"
         "   AS verification_required,"
         " CASE WHEN p.type IN ('distributor', 'psp') THEN ARRAY("
         "   SELECT child.id FROM partners child WHERE child.parent_partner_id = p.id"
         "   ORDER BY child.id) ELSE '{}' END AS child_partner_ids"
         " FROM api_tokens t"
-        " LEFT JOIN partner_users u ON t.subject_kind = 'partner_user'"
-        "   AND u.id = CASE WHEN t.subject_kind = 'partner_user' THEN t.subject_id::uuid END"
+        " CROSS JOIN LATERAL (SELECT CASE WHEN t.subject_kind IN ('partner_user', 'customer')"
+        "   AND h.hex ~ '^[0-9a-fA-F]{32}$' THEN h.hex::uuid END AS id"
+        "   FROM (SELECT regexp_replace(replace(replace(t.subject_id, 'urn:', ''), 'uuid:', ''),"
+        "     '[{}-]', '', 'g') AS hex) h) s"
+        " LEFT JOIN partner_users u ON t.subject_kind = 'partner_user' AND u.id = s.id"
         " LEFT JOIN partners p ON p.id = u.partner_id"
-        " LEFT JOIN customers c ON t.subject_kind = 'customer'"
-        "   AND c.id = CASE WHEN t.subject_kind = 'customer' THEN t.subject_id::uuid END"
+        " LEFT JOIN customers c ON t.subject_kind = 'customer' AND c.id = s.id"
         " WHERE t.token_hash = %s AND t.revoked_at IS NULL"
         " AND (t.expires_at IS NULL OR t.expires_at > now())",
         (token_hash(token),),

@@ -224,23 +224,25 @@ async def change_association_type(
 
 @router.post("/tokens", status_code=201, response_model=NewToken)
 async def create_token(body: TokenIn, who: Operator, conn: Conn, response: Response) -> NewToken:
+    """A partner user's or customer's id may come in any form of UUID ("urn:uuid:…", "{…}",
+    upper case, no hyphens): the token keeps it canonical, as every other id is written."""
+    try:
+        subject_id = tokens.canonical_subject_id(body.subject_kind, body.subject_id)
+    except ValueError as exc:
+        raise _invalid("subject_id", "Must be the id of a partner user or a customer.") from exc
     if body.subject_kind != "operator":
-        try:
-            subject = UUID(body.subject_id)
-        except ValueError as exc:
-            raise _invalid("subject_id", "Must be the id of a partner user or a customer.") from exc
         lookup = (
             accounts.get_partner_user
             if body.subject_kind == "partner_user"
             else accounts.get_customer
         )
-        if await lookup(conn, subject) is None:
+        if await lookup(conn, UUID(subject_id)) is None:
             raise _invalid("subject_id", f"No {body.subject_kind} with this id exists.")
     async with conn.transaction():
         row, token = await tokens.create(
             conn,
             subject_kind=body.subject_kind,
-            subject_id=body.subject_id,
+            subject_id=subject_id,
             created_by=who.ref,
             expires_at=body.expires_at,
             label=body.label,

@@ -251,3 +251,81 @@ async def test_null_for_a_partner_field_that_always_has_a_value_is_422(api, fact
     for field in ("name", "type", "frozen"):
         assert "null" not in str(schema["properties"][field]), schema["properties"][field]
     assert "null" in str(schema["properties"]["parent_partner_id"])
+
+
+async def test_a_token_subject_in_any_form_of_uuid_is_stored_canonical_and_works(api, factory):
+    world = await factory.world()
+    customer, user = world.customer_id, world.partner_admin_id
+    forms = (
+        lambda u: f"urn:uuid:{u}",
+        lambda u: "{" + str(u) + "}",
+        lambda u: str(u).upper(),
+        lambda u: u.hex,
+        lambda u: f" {u.hex.upper()} ",
+    )
+    for kind, subject in (("customer", customer), ("partner_user", user)):
+        for form in forms:
+            issued = await post(api, "/tokens", {"subject_kind": kind, "subject_id": form(subject)})
+            assert issued.status_code == 201, issued.text
+            assert issued.json()["subject_id"] == str(subject)
+            token = bearer(issued.json()["token"])
+            listed = await api.get("/v1/associations", headers=token)
+            assert listed.status_code == 200, listed.text
+            assert [a["id"] for a in listed.json()["items"]] == [str(world.association_id)]
+    [stored] = await factory.fetch(
+        "SELECT count(DISTINCT subject_id) AS n FROM api_tokens WHERE subject_id ILIKE %s",
+        f"%{customer.hex[:8]}%",
+    )
+    assert stored["n"] == 1  # one canonical form, whatever form the operator sent
+    # The subject is still checked, in whatever form it comes.
+    for subject_id in ("not-a-uuid", f"{customer}0", f"urn:uuid:{world.distributor_id}"):
+        refused = await post(api, "/tokens", {"subject_kind": "customer", "subject_id": subject_id})
+        assert_invalid(refused, "subject_id")
+
+
+async def test_a_token_stored_with_a_non_canonical_subject_id_is_never_a_500(api, factory):
+    """Tokens made before subject ids were normalised still work, as their canonical subject;
+    one whose subject id is no UUID at all names nobody (401)."""
+    from store import tokens
+
+    world = await factory.world()
+    made = {}
+    for name, subject_id in (
+        ("urn", f"urn:uuid:{world.customer_id}"),
+        ("braces", "{" + str(world.customer_id).upper() + "}"),
+        ("garbage", "not-a-uuid"),
+    ):
+        made[name] = tokens.new_token()
+        async with factory.pool.connection() as conn:  # as the old code stored them
+            await conn.execute(
+                "INSERT INTO api_tokens (token_hash, subject_kind, subject_id, created_by)"
+                " VALUES (%s, 'customer', %s, 'operator:tests')",
+                (tokens.token_hash(made[name]), subject_id),
+            )
+    for name in ("urn", "braces"):
+        listed = await api.get("/v1/associations", headers=bearer(made[name]))
+        assert listed.status_code == 200, listed.text
+        assert [a["id"] for a in listed.json()["items"]] == [str(world.association_id)]
+        async with factory.pool.connection() as conn:
+            who = await tokens.find_subject(conn, made[name])
+        assert who is not None and who.subject_id == str(world.customer_id)
+    garbage = await api.get("/v1/associations", headers=bearer(made["garbage"]))
+    assert_problem(garbage, 401, "unauthorized")
+
+
+async def test_the_cli_stores_a_token_subject_canonical_too(api, factory, database_url):
+    from tests.integration.test_cli import run
+
+    customer_id, _ = await factory.customer()
+    created = run(database_url, "tokens", "create", "--subject-kind", "customer",
+                  "--subject-id", f"urn:uuid:{str(customer_id).upper()}")  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    token = created.stdout.strip()
+    assert (await api.get("/v1/associations", headers=bearer(token))).status_code == 200
+    token_id = created.stderr.split("id:")[1].split()[0]
+    [row] = await factory.fetch("SELECT subject_id FROM api_tokens WHERE id = %s", token_id)
+    assert row["subject_id"] == str(customer_id)
+    bad = run(database_url, "tokens", "create", "--subject-kind", "customer",
+              "--subject-id", "not-a-uuid")  # fmt: skip
+    assert bad.returncode == 2 and "not the id of a customer" in bad.stderr
+    assert "Traceback" not in bad.stderr
