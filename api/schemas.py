@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Generic, Literal, TypeVar
 from uuid import UUID
 
@@ -169,8 +169,17 @@ class CustomerIn(Body):
     name: Name
 
 
+# A count the database keeps as an `integer`.
+Count = Annotated[int, Field(ge=0, le=2**31 - 1)]
+
+
 class Standing(AccountStanding):
     model_config = ConfigDict(extra="forbid")
+
+    orders_awaiting_partner_payment: Count = 0
+    active_reserved_instances: Count = 0
+    unused_vouchers: Count = 0
+    independent_accounting_members: Count = 0
 
 
 class StandingOut(AccountStanding):
@@ -189,6 +198,12 @@ class AssociationPatch(Body):
     reason: Reason | None = None
 
 
+# Times the database stores and reads back whatever the offset or the session's time zone: a day
+# inside the years 1 to 9999.
+_EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
+_LATEST = datetime(9999, 12, 31, tzinfo=UTC) - timedelta(days=1)
+
+
 class TokenIn(Body):
     subject_kind: Literal["operator", "partner_user", "customer"]
     subject_id: Annotated[
@@ -199,6 +214,19 @@ class TokenIn(Body):
     )
     expires_at: datetime | None = None
     label: Name | None = None
+
+    @field_validator("expires_at")
+    @classmethod
+    def _storable(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        try:
+            utc = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(UTC)
+        except OverflowError:
+            utc = None
+        if utc is None or not _EARLIEST <= utc <= _LATEST:
+            raise ValueError("must be a time between the years 1 and 9999")
+        return value
 
 
 class NewToken(Token):

@@ -329,3 +329,54 @@ async def test_the_cli_stores_a_token_subject_canonical_too(api, factory, databa
               "--subject-id", "not-a-uuid")  # fmt: skip
     assert bad.returncode == 2 and "not the id of a customer" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+async def test_standing_counts_beyond_what_is_stored_are_422(api, factory):
+    world = await factory.world()
+    for field in (
+        "orders_awaiting_partner_payment",
+        "active_reserved_instances",
+        "unused_vouchers",
+        "independent_accounting_members",
+    ):
+        for value in (2**31, 2**63, "2147483648"):
+            response = await api.put(
+                f"/v1/admin/customers/{world.customer_id}/standing",
+                json={field: value},
+                headers=OPERATOR,
+            )
+            assert_invalid(response, field)
+        most = await api.put(
+            f"/v1/admin/customers/{world.customer_id}/standing",
+            json={field: 2**31 - 1},
+            headers=OPERATOR,
+        )
+        assert most.status_code == 200 and most.json()[field] == 2**31 - 1
+
+
+async def test_token_expiry_outside_what_is_stored_is_422(api, factory):
+    for expires_at in (
+        "0001-01-01T00:00:00+01:00",
+        "0001-01-01T00:00:00Z",
+        "9999-12-31T23:59:59-12:00",
+        "9999-12-31T23:59:59",
+    ):
+        response = await post(
+            api,
+            "/tokens",
+            {"subject_kind": "operator", "subject_id": "far", "expires_at": expires_at},
+        )
+        assert_invalid(response, "expires_at")
+    far = await post(
+        api,
+        "/tokens",
+        {
+            "subject_kind": "operator",
+            "subject_id": "far",
+            "expires_at": "9000-01-01T00:00:00+14:00",
+        },
+    )
+    assert far.status_code == 201, far.text
+    assert datetime.fromisoformat(far.json()["expires_at"]) == datetime(
+        8999, 12, 31, 10, tzinfo=UTC
+    )
