@@ -4,6 +4,10 @@ A delivery row is made for each enabled endpoint of the recipient in the transac
 the notification (store/notifications.py), so an event can no more be lost for webhooks than for the message center. The
 relay claims due deliveries with a lease (SKIP LOCKED), so several workers share the work and a
 delivery whose worker died is taken up again when its lease runs out.
+
+An endpoint that is deleted or disabled (a 410 disables it) gets nothing more: its pending
+deliveries are cancelled, none of its deliveries is leased again, and an attempt that was in
+flight leaves its delivery cancelled whatever its outcome.
 """
 
 from __future__ import annotations
@@ -84,21 +88,41 @@ async def delete_endpoint(
 
 
 async def claim_due(conn: Connection, batch: int, lease: timedelta) -> list[DueDelivery]:
-    """Lease up to `batch` due deliveries to this relay and count the attempt."""
-    return await fetch_all(
-        conn,
-        DueDelivery,
-        "WITH due AS ("
-        "  SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= now()"
-        "  AND (lease_until IS NULL OR lease_until < now())"
-        "  ORDER BY next_attempt_at LIMIT %s FOR UPDATE SKIP LOCKED)"
-        " UPDATE webhook_deliveries d SET lease_until = now() + %s, attempts = d.attempts + 1"
-        " FROM due, webhook_endpoints e, notifications n"
-        " WHERE d.id = due.id AND e.id = d.endpoint_id AND n.id = d.notification_id"
-        " RETURNING d.id, d.attempts, d.endpoint_id, d.notification_id, e.url,"
-        " e.secret_encrypted, n.payload",
-        (batch, lease),
-    )
+    """Lease up to `batch` due deliveries of live endpoints to this relay and count the attempt.
+
+    A due delivery of an endpoint that is deleted or disabled is cancelled instead (one a
+    notification wrote as the endpoint was being deleted, say). The endpoint row is locked
+    FOR SHARE with its delivery, so a deletion or a 410 still committing is not raced: its
+    deliveries are skipped until it has committed, then cancelled.
+    """
+    async with conn.transaction():
+        await conn.execute(
+            "WITH gone AS ("
+            "  SELECT d.id FROM webhook_deliveries d JOIN webhook_endpoints e"
+            "  ON e.id = d.endpoint_id AND NOT (e.enabled AND e.deleted_at IS NULL)"
+            "  WHERE d.status = 'pending' AND d.next_attempt_at <= now()"
+            "  AND (d.lease_until IS NULL OR d.lease_until < now())"
+            "  FOR UPDATE OF d SKIP LOCKED)"
+            " UPDATE webhook_deliveries d SET status = 'cancelled', lease_until = NULL"
+            " FROM gone WHERE d.id = gone.id"
+        )
+        return await fetch_all(
+            conn,
+            DueDelivery,
+            "WITH due AS ("
+            "  SELECT d.id FROM webhook_deliveries d JOIN webhook_endpoints e"
+            "  ON e.id = d.endpoint_id AND e.enabled AND e.deleted_at IS NULL"
+            "  WHERE d.status = 'pending' AND d.next_attempt_at <= now()"
+            "  AND (d.lease_until IS NULL OR d.lease_until < now())"
+            "  ORDER BY d.next_attempt_at LIMIT %s"
+            "  FOR UPDATE OF d SKIP LOCKED FOR SHARE OF e SKIP LOCKED)"
+            " UPDATE webhook_deliveries d SET lease_until = now() + %s, attempts = d.attempts + 1"
+            " FROM due, webhook_endpoints e, notifications n"
+            " WHERE d.id = due.id AND e.id = d.endpoint_id AND n.id = d.notification_id"
+            " RETURNING d.id, d.attempts, d.endpoint_id, d.notification_id, e.url,"
+            " e.secret_encrypted, n.payload",
+            (batch, lease),
+        )
 
 
 async def seconds_until_next_due(conn: Connection) -> float | None:
@@ -122,8 +146,21 @@ async def record_attempt(
     next_attempt_at: datetime | None = None,
 ) -> None:
     """Log one attempt and move the delivery on: 'delivered', 'pending' (again at
-    `next_attempt_at`), 'failed' (out of attempts) or 'gone' (410: the endpoint is disabled)."""
+    `next_attempt_at`), 'failed' (out of attempts) or 'gone' (410: the endpoint is disabled).
+
+    Only a delivery still pending moves on, and only while its endpoint is live: if the endpoint
+    was deleted or disabled while the attempt was in flight, the delivery is (or stays)
+    cancelled, whatever the attempt's outcome; the attempt is logged all the same.
+    """
     async with conn.transaction():
+        if outcome == "gone":
+            # The endpoint first, as a deletion locks it before its deliveries: no deadlock.
+            await conn.execute(
+                "UPDATE webhook_endpoints SET enabled = false,"
+                " disabled_reason = 'The endpoint answered 410 Gone.'"
+                " WHERE id = %s AND deleted_at IS NULL",
+                (delivery.endpoint_id,),
+            )
         await conn.execute(
             "INSERT INTO webhook_attempts (delivery_id, attempt, status_code, error, duration_ms)"
             " VALUES (%s, %s, %s, %s, %s)",
@@ -131,17 +168,26 @@ async def record_attempt(
         )
         status = {"gone": "cancelled"}.get(outcome, outcome)
         await conn.execute(
-            "UPDATE webhook_deliveries SET status = %s, lease_until = NULL, last_status = %s,"
-            " last_error = %s, next_attempt_at = coalesce(%s, next_attempt_at),"
-            " delivered_at = CASE WHEN %s = 'delivered' THEN now() END WHERE id = %s",
-            (status, status_code, error, next_attempt_at, status, delivery.id),
+            "UPDATE webhook_deliveries d SET lease_until = NULL, last_status = %(code)s,"
+            " last_error = %(error)s,"
+            " status = CASE WHEN d.status <> 'pending' THEN d.status"
+            "   WHEN e.enabled AND e.deleted_at IS NULL THEN %(status)s ELSE 'cancelled' END,"
+            " next_attempt_at = CASE WHEN d.status = 'pending' AND e.enabled"
+            "   AND e.deleted_at IS NULL THEN coalesce(%(next)s, d.next_attempt_at)"
+            "   ELSE d.next_attempt_at END,"
+            " delivered_at = CASE WHEN d.status = 'pending' AND e.enabled"
+            "   AND e.deleted_at IS NULL AND %(status)s = 'delivered' THEN now()"
+            "   ELSE d.delivered_at END"
+            " FROM webhook_endpoints e WHERE d.id = %(id)s AND e.id = d.endpoint_id",
+            {
+                "code": status_code,
+                "error": error,
+                "status": status,
+                "next": next_attempt_at,
+                "id": delivery.id,
+            },
         )
         if outcome == "gone":
-            await conn.execute(
-                "UPDATE webhook_endpoints SET enabled = false,"
-                " disabled_reason = 'The endpoint answered 410 Gone.' WHERE id = %s",
-                (delivery.endpoint_id,),
-            )
             await _cancel_pending(conn, delivery.endpoint_id)
 
 

@@ -258,3 +258,123 @@ async def test_only_the_owner_sees_and_removes_its_endpoints(api, factory, recei
         "SELECT secret_encrypted FROM webhook_endpoints WHERE id = %s", endpoint["id"]
     )
     assert endpoint["secret"].encode() not in bytes(row["secret_encrypted"])  # kept encrypted
+
+
+# --- a deleted or disabled endpoint gets nothing more ----------------------------------------
+
+
+async def _delivery_rows(factory, endpoint_id) -> list[dict]:
+    return await factory.fetch(
+        "SELECT d.id, d.status, d.attempts, d.lease_until, d.last_status,"
+        " (SELECT count(*) FROM webhook_attempts a WHERE a.delivery_id = d.id) AS logged"
+        " FROM webhook_deliveries d WHERE d.endpoint_id = %s",
+        endpoint_id,
+    )
+
+
+async def _hold_one_attempt(api, factory, receiver):
+    """A customer endpoint whose first delivery the relay has leased and sent, and the receiver
+    holds open (its gate is cleared)."""
+    receiver.gate.clear()
+    world = await factory.world()
+    endpoint = await register(api, world.customer, receiver.url)
+    await submit(api, world.partner_admin, world.association_id)  # disassociation.requested
+
+    async def leased():
+        rows = await _delivery_rows(factory, endpoint["id"])
+        return rows if rows and rows[0]["lease_until"] is not None else None
+
+    [delivery] = await eventually(leased)
+    assert delivery["status"] == "pending" and delivery["attempts"] == 1
+    await asyncio.sleep(0.2)  # the request reaches the receiver, which holds it
+    return world, endpoint
+
+
+async def _ends_cancelled_after_one_attempt(factory, endpoint_id, receiver) -> None:
+    async def recorded():
+        rows = await _delivery_rows(factory, endpoint_id)
+        return rows if rows and rows[0]["logged"] >= 1 and rows[0]["lease_until"] is None else None
+
+    [delivery] = await eventually(recorded)
+    await asyncio.sleep(1.0)  # retries come after 50 to 200 ms here: any would have come by now
+    [delivery] = await _delivery_rows(factory, endpoint_id)
+    assert (delivery["status"], delivery["attempts"], delivery["logged"]) == ("cancelled", 1, 1)
+    assert delivery["last_status"] == 500
+    assert len(receiver.received) == 1  # the held attempt, and nothing after it
+
+
+async def test_an_attempt_in_flight_when_its_endpoint_is_deleted_is_not_retried(
+    api, relay, factory
+):
+    receiver = Receiver(statuses=[500])
+    try:
+        world, endpoint = await _hold_one_attempt(api, factory, receiver)
+        deleted = await api.delete(
+            f"/v1/webhook-endpoints/{endpoint['id']}", headers=bearer(world.customer)
+        )
+        assert deleted.status_code == 204
+        receiver.gate.set()  # the held attempt now fails with 500
+        await _ends_cancelled_after_one_attempt(factory, endpoint["id"], receiver)
+    finally:
+        receiver.close()
+
+
+async def test_an_attempt_in_flight_when_its_endpoint_is_disabled_is_not_retried(
+    api, relay, factory
+):
+    """An endpoint disabled (as a 410 disables it) while one of its attempts is in flight: that
+    attempt failing leaves its delivery cancelled, even if nothing had cancelled it yet."""
+    receiver = Receiver(statuses=[500])
+    try:
+        _, endpoint = await _hold_one_attempt(api, factory, receiver)
+        async with factory.pool.connection() as conn:
+            await conn.execute(
+                "UPDATE webhook_endpoints SET enabled = false,"
+                " disabled_reason = 'The endpoint answered 410 Gone.' WHERE id = %s",
+                (endpoint["id"],),
+            )
+        receiver.gate.set()
+        await _ends_cancelled_after_one_attempt(factory, endpoint["id"], receiver)
+    finally:
+        receiver.close()
+
+
+@pytest.mark.parametrize(
+    "gone",
+    [
+        "deleted_at = now(), enabled = false",
+        "enabled = false, disabled_reason = 'The endpoint answered 410 Gone.'",
+    ],
+    ids=["deleted", "disabled"],
+)
+async def test_a_delivery_of_a_deleted_or_disabled_endpoint_is_never_leased(
+    api, factory, pool, settings, receiver, gone
+):
+    """A delivery still pending for an endpoint that is gone (written by a notification whose
+    transaction raced the deletion, say) is cancelled by the relay, never sent."""
+    from webhooks.relay import WebhookRelay
+
+    world = await factory.world()
+    endpoint = await register(api, world.customer, receiver.url)
+    await submit(api, world.partner_admin, world.association_id)  # no relay runs yet
+    [pending] = await _delivery_rows(factory, endpoint["id"])
+    assert pending["status"] == "pending" and pending["attempts"] == 0
+    async with pool.connection() as conn:
+        await conn.execute(f"UPDATE webhook_endpoints SET {gone} WHERE id = %s", (endpoint["id"],))
+    relay = WebhookRelay(pool, settings)
+    stop = asyncio.Event()
+    running = asyncio.create_task(relay.run(stop))
+    try:
+
+        async def settled():
+            rows = await _delivery_rows(factory, endpoint["id"])
+            return rows if rows[0]["status"] != "pending" else None
+
+        [delivery] = await eventually(settled)
+        assert (delivery["status"], delivery["attempts"], delivery["logged"]) == ("cancelled", 0, 0)
+        await asyncio.sleep(0.3)
+        assert receiver.received == []
+    finally:
+        stop.set()
+        await running
+        await relay.aclose()
