@@ -8,7 +8,9 @@ STAMP := $(VENV)/.installed
 .PHONY: run test lint install reset compose-tool histories proof bench
 
 # The first run says what it is doing: pip prints each package as it fetches and installs it.
-$(STAMP): pyproject.toml
+# A new top-level package (its __init__.py) is installed again too: the editable install maps
+# the packages it found.
+$(STAMP): pyproject.toml $(wildcard */__init__.py)
 	@echo "assocflow: installing into $(VENV) (first run, or pyproject.toml changed; about a minute)…"
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip

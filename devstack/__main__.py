@@ -67,8 +67,11 @@ class Stack:
         return None
 
     def stop(self) -> None:
-        for _, proc in reversed(self.procs):
-            services.stop(proc)
+        for name, proc in reversed(self.procs):
+            if not services.stop(proc):
+                typer.echo(
+                    f"assocflow: the {name} did not stop within 10 s and was killed", err=True
+                )
 
 
 @cli.command()
@@ -138,12 +141,19 @@ def run(
 @contextlib.contextmanager
 def _stop_signals_held() -> Iterator[None]:
     """Ctrl-C waits while a process is started and registered, so that no process can be started
-    without being stopped with the rest; the signal is delivered right after."""
-    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    without being stopped with the rest; the stop follows right after. (A handler that notes the
+    signal, not a blocked signal mask, which the started process would inherit.)"""
+    noted: list[int] = []
+    previous = {
+        sig: signal.signal(sig, lambda signum, _: noted.append(signum)) for sig in STOP_SIGNALS
+    }
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if noted:
+            raise KeyboardInterrupt
 
 
 # The worker's log line once it polls its task queue.

