@@ -6,6 +6,7 @@ WORKDIR /app
 
 COPY pyproject.toml README.md ./
 COPY assocflow ./assocflow
+COPY application ./application
 COPY domain ./domain
 COPY store ./store
 COPY workflows ./workflows

@@ -23,6 +23,7 @@ from temporalio.service import RPCError
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.disassociation import DisassociationActivities
+from activities.reconciler import ReconcilerActivities
 from assocflow import logs, metrics
 from assocflow.process import STOP_SIGNALS, first_success, run_main, stop_signals_interrupt
 from assocflow.settings import Settings
@@ -31,7 +32,9 @@ from assocflow.temporal import runtime as temporal_runtime
 from store.accounts import AccountStandingSource, PostgresStanding
 from store.db import migrate, open_pool
 from webhooks.relay import WebhookRelay
+from workflows import starter
 from workflows.disassociation import DisassociationWorkflow
+from workflows.reconciler import ReconcileWorkflow
 
 log = logging.getLogger("assocflow.worker")
 
@@ -58,6 +61,7 @@ def build_worker(
     max_concurrent_workflow_tasks: int = 100,
 ) -> Worker:
     acts = DisassociationActivities(pool, standing or PostgresStanding(pool))
+    reconciler = ReconcilerActivities(pool, client)
     return Worker(
         client,
         task_queue=task_queue,
@@ -65,12 +69,13 @@ def build_worker(
         max_concurrent_activities=max_concurrent_activities,
         max_concurrent_workflow_tasks=max_concurrent_workflow_tasks,
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
-        workflows=[DisassociationWorkflow],
+        workflows=[DisassociationWorkflow, ReconcileWorkflow],
         activities=[
             acts.run_account_check,
             acts.accept_request,
             acts.settle_request,
             acts.send_reminder,
+            reconciler.reconcile_orphans,
         ],
     )
 
@@ -113,6 +118,8 @@ async def _serve(settings: Settings, pool: AsyncConnectionPool, stop: asyncio.Ev
         transient=TEMPORAL_DOWN,
     ) is None:  # fmt: skip
         return
+    if settings.reconcile_interval and not await _schedule_reconciler(client, settings, stop):
+        return
     relay = (
         WebhookRelay(pool, settings, on_outcome=_delivery_counter(runtime))
         if settings.webhook_relay
@@ -149,6 +156,27 @@ def serve() -> None:
     stop_signals_interrupt()  # until main() installs its own handlers: stop at once
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main())
+
+
+async def _schedule_reconciler(client: Client, settings: Settings, stop: asyncio.Event) -> bool:
+    """The reconciler's Schedule, created or brought up to date; False if stopped meanwhile."""
+    created = await first_success(
+        "the reconciler's schedule",
+        lambda: starter.ensure_reconciler_schedule(
+            client, settings.task_queue, settings.reconcile_interval
+        ),
+        stop,
+        transient=TEMPORAL_DOWN,
+    )
+    if created is None:
+        return False
+    log.info(
+        "reconciler schedule %s %s, every %s",
+        starter.reconciler_schedule_id(settings.task_queue),
+        "created" if created else "in place",
+        settings.reconcile_interval,
+    )
+    return True
 
 
 def run() -> NoReturn:

@@ -5,57 +5,27 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
-from uuid import UUID
 
 from psycopg_pool import AsyncConnectionPool
-from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from domain.checks import evaluate
-from domain.types import (
-    Actor,
-    Admission,
-    CheckResult,
-    DisassociationRequest,
-    Policy,
-    RequestStatus,
-    Side,
-    SubmitCommand,
-)
+from domain.types import CheckResult
 from store import associations, requests
 from store.accounts import AccountStandingSource
+from workflows.contract import (
+    AcceptInput,
+    Admission,
+    CheckInput,
+    ReminderInput,
+    RequestSnapshot,
+    SettleInput,
+    snapshot_of,
+)
 
 # Error types the workflow treats as final; retrying cannot fix them.
 ASSOCIATION_NOT_FOUND = "AssociationNotFound"
 REQUEST_NOT_FOUND = "RequestNotFound"
-
-
-class CheckInput(BaseModel):
-    association_id: UUID
-    customer_id: UUID
-    initiator: Side
-    policy: Policy
-    as_of: datetime
-
-
-class AcceptInput(BaseModel):
-    command: SubmitCommand
-    accepted_at: datetime
-
-
-class SettleInput(BaseModel):
-    request_id: UUID
-    outcome: RequestStatus
-    actor: Actor
-    reason: str | None = None
-    decided_at: datetime
-
-
-class ReminderInput(BaseModel):
-    request_id: UUID
-    at: datetime
 
 
 def _missing(error_type: str, message: str) -> ApplicationError:
@@ -78,36 +48,51 @@ class DisassociationActivities:
 
     @activity.defn
     async def run_account_check(self, inp: CheckInput) -> CheckResult:
+        """The account check on its own (requests started before acceptance checked under the
+        lock alone still run it first)."""
         standing = await self._standing.standing(inp.customer_id)
         async with self._pool.connection() as conn:
-            found = await associations.check_facts(
+            checked = await associations.account_check(
                 conn,
                 inp.association_id,
                 inp.initiator,
                 standing,
+                policy=inp.policy,
                 as_of=inp.as_of,
-                window_months=inp.policy.request_window_months,
             )
-        if found is None:
+        if checked is None:
             raise _missing(
                 ASSOCIATION_NOT_FOUND, f"association {inp.association_id} does not exist"
             )
-        return evaluate(inp.initiator, found[1], inp.policy, inp.as_of)
+        return checked[1]
 
     @activity.defn
     async def accept_request(self, inp: AcceptInput) -> Admission:
-        standing = await self._standing.standing(inp.command.customer_id)
+        cmd = inp.command
+        standing = await self._standing.standing(cmd.customer_id)
+        new = requests.NewRequest(
+            request_id=cmd.request_id,
+            association_id=cmd.association_id,
+            initiator=cmd.initiator,
+            requested_by=cmd.requested_by,
+            reason=cmd.reason,
+            policy=cmd.policy,
+        )
         async with self._pool.connection() as conn:
             with _final_if_missing(ASSOCIATION_NOT_FOUND):
-                return await requests.accept(conn, inp.command, standing, inp.accepted_at)
+                check, request = await requests.accept(conn, new, standing, inp.accepted_at)
+        if request is None:
+            return Admission(accepted=False, check=check)
+        return Admission(accepted=True, check=check, request=snapshot_of(request))
 
     @activity.defn
-    async def settle_request(self, inp: SettleInput) -> DisassociationRequest:
+    async def settle_request(self, inp: SettleInput) -> RequestSnapshot:
         async with self._pool.connection() as conn:
             with _final_if_missing(REQUEST_NOT_FOUND):
-                return await requests.settle(
+                settled = await requests.settle(
                     conn, inp.request_id, inp.outcome, inp.actor, inp.reason, inp.decided_at
                 )
+        return snapshot_of(settled)
 
     @activity.defn
     async def send_reminder(self, inp: ReminderInput) -> bool:

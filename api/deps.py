@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from typing import Annotated, Literal
-from uuid import UUID
+from typing import Annotated
 
 import structlog
 from fastapi import Depends, Request
@@ -22,75 +20,11 @@ from psycopg_pool import AsyncConnectionPool
 from temporalio.client import Client
 
 from api.problems import Problem, forbidden
+from application.principal import Principal as Principal  # the routers' name for it
+from application.services import Services
 from assocflow.settings import Settings
-from domain.types import ADMIN_ROLE, Actor, Permission, Side
+from domain.types import ADMIN_ROLE, Permission
 from store import accounts, tokens
-from store.scope import Scope
-from store.verification import Account
-
-PrincipalKind = Literal["operator", "partner_user", "customer"]
-
-
-@dataclass(frozen=True)
-class Principal:
-    kind: PrincipalKind
-    subject_id: str
-    partner_id: UUID | None = None
-    partner_type: str | None = None
-    permissions: frozenset[str] = field(default_factory=frozenset)
-    admin: bool = False  # a partner user holding the `admin` role
-    customer_id: UUID | None = None
-    # Partners whose data this caller may read: its own and, for a distributor or PSP, the
-    # resellers under it.
-    readable_partner_ids: tuple[UUID, ...] = ()
-    verification_required: bool = False
-
-    @property
-    def ref(self) -> str:
-        """The caller as records, audit entries and idempotency keys name it."""
-        return f"{self.kind}:{self.subject_id}"
-
-    @property
-    def side(self) -> Side | None:
-        return {"partner_user": Side.PARTNER, "customer": Side.CUSTOMER}.get(self.kind)
-
-    @property
-    def actor(self) -> Actor:
-        return Actor(kind=self.kind, id=self.subject_id, side=self.side)
-
-    @property
-    def account(self) -> Account:
-        """The account the caller acts for: its partner, or the customer itself."""
-        if self.kind == "customer":
-            assert self.customer_id is not None
-            return Account("customer", self.customer_id)
-        assert self.partner_id is not None
-        return Account("partner", self.partner_id)
-
-    def read_scope(self) -> Scope:
-        if self.kind == "customer":
-            return Scope(customer_id=self.customer_id)
-        return Scope(partner_ids=self.readable_partner_ids)
-
-    def may_act_on(self, partner_id: UUID, customer_id: UUID) -> bool:
-        """Submitting and deciding are for the association's own parties only (not a parent
-        distributor)."""
-        if self.kind == "customer":
-            return self.customer_id == customer_id
-        return self.kind == "partner_user" and self.partner_id == partner_id
-
-    def require(self, *permissions: Permission) -> None:
-        """403 unless a partner user holds one of `permissions` (customers act for their whole
-        account and need none)."""
-        if self.kind == "partner_user" and not any(
-            p.value in self.permissions for p in permissions
-        ):
-            needed = " or ".join(f"`{p.value}`" for p in permissions)
-            raise forbidden(f"This action needs the {needed} permission.")
-
-    def require_admin(self) -> None:
-        if self.kind == "partner_user" and not self.admin:
-            raise forbidden("This action needs the partner's `admin` role.")
 
 
 # Plain `def` dependencies would each be sent to a thread by FastAPI: these are all `async`.
@@ -113,6 +47,11 @@ async def temporal_dep(request: Request) -> Client:
 async def standing_dep(request: Request) -> accounts.AccountStandingSource:
     standing: accounts.AccountStandingSource = request.app.state.standing
     return standing
+
+
+async def services_dep(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
 
 
 async def connection(
@@ -215,3 +154,5 @@ Operator = Annotated[Principal, Depends(operator)]
 AppSettings = Annotated[Settings, Depends(settings_dep)]
 Temporal = Annotated[Client, Depends(temporal_dep)]
 Standing = Annotated[accounts.AccountStandingSource, Depends(standing_dep)]
+# What the use cases run on (application/services.py).
+App = Annotated[Services, Depends(services_dep)]

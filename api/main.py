@@ -22,6 +22,7 @@ from api.observability import ObservabilityMiddleware
 from api.routers import (
     account,
     admin,
+    admin_requests,
     associations,
     disassociations,
     health,
@@ -29,6 +30,7 @@ from api.routers import (
     webhooks,
 )
 from api.schemas import ERRORS
+from application.services import Services
 from assocflow.settings import Settings
 from assocflow.temporal import connect
 from assocflow.temporal import runtime as temporal_runtime
@@ -72,6 +74,12 @@ def create_app(
             settings, lazy=True, runtime=temporal_runtime()
         )
         app.state.standing = standing or PostgresStanding(app.state.pool)
+        app.state.services = Services(
+            pool=app.state.pool,
+            temporal=app.state.temporal,
+            settings=settings,
+            standing=app.state.standing,
+        )
         housekeeping = asyncio.create_task(_housekeeping(app.state.pool, settings))
         try:
             yield
@@ -92,7 +100,15 @@ def create_app(
     app.add_middleware(ObservabilityMiddleware)
     # Added last, so it runs first: nothing reads more than the cap.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    for module in (associations, disassociations, records, account, webhooks, admin):
+    for module in (
+        associations,
+        disassociations,
+        records,
+        account,
+        webhooks,
+        admin,
+        admin_requests,
+    ):
         app.include_router(module.router, responses=ERRORS)
     app.include_router(health.router)
     return app

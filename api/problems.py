@@ -13,6 +13,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from application.errors import Failure
+
 log = logging.getLogger(__name__)
 
 MEDIA_TYPE = "application/problem+json"
@@ -30,6 +32,25 @@ _CODE_OF_STATUS = {
     415: "unsupported_media_type",
     422: "validation_error",
     429: "rate_limited",
+}
+
+
+# The HTTP status of each code a use case fails with (application/errors.py).
+STATUS_OF_CODE = {
+    "validation_error": 422,
+    "forbidden": 403,
+    "not_found": 404,
+    "check_failed": 422,
+    "request_pending": 409,
+    "request_limit_reached": 409,
+    "not_pending": 409,
+    "customer_already_associated": 409,
+    "verification_required": 403,
+    "verification_code_incorrect": 422,
+    "verification_code_expired": 422,
+    "verification_locked": 429,
+    "rate_limited": 429,
+    "temporarily_unavailable": 503,
 }
 
 
@@ -91,6 +112,17 @@ def install(app: FastAPI) -> None:
     async def _problem(_: Request, exc: Problem) -> JSONResponse:
         return problem_response(
             exc.status_code, exc.code, exc.detail, title=exc.title, headers=exc.headers, **exc.extra
+        )
+
+    @app.exception_handler(Failure)
+    async def _failure(_: Request, exc: Failure) -> JSONResponse:
+        seconds = exc.retry_after_seconds
+        return problem_response(
+            STATUS_OF_CODE[exc.code],
+            exc.code,
+            exc.detail,
+            headers=None if seconds is None else {"Retry-After": str(seconds)},
+            **exc.extra,
         )
 
     @app.exception_handler(RequestValidationError)

@@ -5,6 +5,7 @@ assocflow worker              run the Temporal worker (as `python worker.py`)
 assocflow tokens create --subject-kind operator --subject-id alice --expires-in P30D
 assocflow tokens list
 assocflow tokens revoke <token id>
+assocflow requests agree|reject|cancel <request id> --reason "…"
 assocflow migrate
 """
 
@@ -20,11 +21,19 @@ import psycopg
 import typer
 from pydantic import TypeAdapter
 
+from application import disassociations
+from application.errors import Failure
+from application.principal import Principal
+from application.services import Services
 from assocflow import logs
-from assocflow.process import run_main
+from assocflow.process import run_command, run_main
 from assocflow.settings import Settings
+from assocflow.temporal import connect
+from domain.types import DecisionAction, DisassociationRequest
 from store import accounts, audit, tokens
+from store.accounts import PostgresStanding
 from store.db import migrate as apply_migrations
+from store.db import open_pool
 from store.rows import Token
 
 app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True)
@@ -32,6 +41,11 @@ tokens_app = typer.Typer(
     help="Bearer tokens: create (shown once), list, revoke.", no_args_is_help=True
 )
 app.add_typer(tokens_app, name="tokens")
+requests_app = typer.Typer(
+    help="Decide on a request as an operator: agree or reject for the counterpart, or cancel.",
+    no_args_is_help=True,
+)
+app.add_typer(requests_app, name="requests")
 
 SubjectKind = Literal["operator", "partner_user", "customer"]
 
@@ -152,6 +166,50 @@ def revoke_token(token_id: UUID) -> None:
         typer.echo(f"No token with id {token_id}.", err=True)
         raise typer.Exit(1)
     typer.echo(f"Revoked {token_id}.")
+
+
+Reason = Annotated[str | None, typer.Option(help="Why (required to reject or cancel)")]
+
+
+@requests_app.command("agree")
+def agree_request(request_id: UUID, reason: Reason = None) -> None:
+    """Agree on the counterpart's behalf; the association ends."""
+    _decide(request_id, DecisionAction.AGREE, reason)
+
+
+@requests_app.command("reject")
+def reject_request(request_id: UUID, reason: Reason = None) -> None:
+    """Reject on the counterpart's behalf; the association continues."""
+    _decide(request_id, DecisionAction.REJECT, reason)
+
+
+@requests_app.command("cancel")
+def cancel_request(request_id: UUID, reason: Reason = None) -> None:
+    """Cancel the request; both sides are told and the association continues."""
+    _decide(request_id, DecisionAction.CANCEL, reason)
+
+
+def _decide(request_id: UUID, action: DecisionAction, reason: str | None) -> None:
+    if action is not DecisionAction.AGREE and not (reason or "").strip():
+        raise typer.BadParameter(f"a reason is required to {action}", param_hint="--reason")
+    settings = Settings()
+    who = Principal(kind="operator", subject_id=_actor())
+
+    async def run() -> DisassociationRequest:
+        pool = await open_pool(settings.database_url, min_size=1, max_size=2)
+        try:
+            temporal = await connect(settings)
+            services = Services(pool, temporal, settings, PostgresStanding(pool))
+            return await disassociations.decide(services, who, request_id, action, reason)
+        finally:
+            await pool.close()
+
+    try:
+        request = run_command(run())
+    except Failure as failure:
+        typer.echo(f"{failure.code}: {failure.detail}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"{request.id}  {request.status.value}  by {request.decided_by}")
 
 
 def main() -> None:

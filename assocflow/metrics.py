@@ -36,6 +36,8 @@ REQUESTS_SETTLED = "assocflow_requests_settled"
 DECISION_LATENCY = "assocflow_decision_latency_seconds"
 REMINDERS_SENT = "assocflow_reminders_sent"
 WEBHOOK_DELIVERIES = "assocflow_webhook_deliveries"
+# Requests the reconciler settled as cancelled, by cause (terminated, failed, timed_out, ...).
+REQUESTS_RECONCILED = "assocflow_requests_reconciled"
 
 # From submission to outcome: minutes to the whole response window (days).
 DECISION_LATENCY_BUCKETS = [

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from domain.types import Policy, TimeoutOutcome
+from domain.types import LimitScope, Policy, TimeoutOutcome
 
 
 class Settings(BaseSettings):
@@ -34,6 +35,15 @@ class Settings(BaseSettings):
     on_timeout_partner: TimeoutOutcome = TimeoutOutcome.EXPIRE
     request_limit: int = Field(default=1, ge=1)
     request_window_months: int = Field(default=3, ge=0)
+    # What a side's requests count across: the customer's across all its associations (the
+    # source document's rule), the partner's per association.
+    customer_limit_scope: Literal[LimitScope.CUSTOMER, LimitScope.ASSOCIATION] = LimitScope.CUSTOMER
+    partner_limit_scope: Literal[LimitScope.ASSOCIATION, LimitScope.PARTNER] = (
+        LimitScope.ASSOCIATION
+    )
+    # How often the reconciler settles requests whose workflow closed without an outcome (zero: the
+    # worker creates no schedule, e.g. where another deployment's worker runs it).
+    reconcile_interval: timedelta = timedelta(minutes=1)
 
     operator_token: SecretStr | None = None
 
@@ -76,6 +86,7 @@ class Settings(BaseSettings):
         "webhook_backoff_cap",
         "webhook_timeout",
         "webhook_lease",
+        "reconcile_interval",
         mode="before",
     )
     @classmethod
@@ -108,6 +119,8 @@ class Settings(BaseSettings):
             on_timeout_partner=self.on_timeout_partner,
             request_limit=self.request_limit,
             request_window_months=self.request_window_months,
+            customer_limit_scope=self.customer_limit_scope,
+            partner_limit_scope=self.partner_limit_scope,
         )
 
 

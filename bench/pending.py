@@ -13,8 +13,9 @@ from temporalio.client import Client
 from assocflow.settings import Settings
 from bench import common
 from devstack.stack import Stack
-from domain.types import Actor, AssociationType, Side, SubmitCommand
+from domain.types import Actor, AssociationType, Side
 from workflows import starter
+from workflows.contract import SubmitCommand
 
 
 async def hold(

@@ -13,13 +13,14 @@ from datetime import datetime
 from pydantic import BaseModel
 
 from domain.limits import next_allowed_at
-from domain.types import AccountStanding, CheckItem, CheckResult, Policy, Side
+from domain.types import AccountStanding, CheckItem, CheckResult, LimitScope, Policy, Side
 
 
 class CheckFacts(BaseModel):
     association_active: bool
     pending_request: bool
-    # Submission times of this side's accepted requests on this association (any outcome).
+    # Submission times of this side's accepted requests (any outcome) within the policy's limit
+    # scope: this association, or all of the customer's (or partner's) associations.
     accepted_requests: list[datetime]
     partner_frozen: bool
     parent_partner_frozen: bool
@@ -52,6 +53,17 @@ def items_for(initiator: Side) -> tuple[str, ...]:
     return COMMON_ITEMS + (PARTNER_ITEMS if initiator is Side.PARTNER else CUSTOMER_ITEMS)
 
 
+_ACROSS = {
+    LimitScope.ASSOCIATION: " for this association",
+    LimitScope.CUSTOMER: " across all of the customer's associations",
+    LimitScope.PARTNER: " across all of the partner's associations",
+}
+
+
+def _across(policy: Policy, initiator: Side) -> str:
+    return _ACROSS[policy.limit_scope(initiator)]
+
+
 def _outcome(ok: bool, passed_text: str, failed_text: str) -> tuple[bool, str]:
     return ok, passed_text if ok else failed_text
 
@@ -76,10 +88,11 @@ def evaluate(initiator: Side, facts: CheckFacts, policy: Policy, as_of: datetime
         "within_request_limit": lambda: _outcome(
             allowed_from is None,
             f"Within the limit of {policy.request_limit} request(s) per "
-            f"{policy.request_window_months} calendar month(s).",
+            f"{policy.request_window_months} calendar month(s){_across(policy, initiator)}.",
             f"The limit of {policy.request_limit} request(s) per "
-            f"{policy.request_window_months} calendar month(s) is reached; a new request is "
-            f"allowed from {allowed_from.isoformat() if allowed_from else ''}.",
+            f"{policy.request_window_months} calendar month(s){_across(policy, initiator)} is"
+            f" reached; a new request is allowed from"
+            f" {allowed_from.isoformat() if allowed_from else ''}.",
         ),
         "partner_not_frozen": lambda: _outcome(
             not (facts.partner_frozen or facts.parent_partner_frozen),

@@ -1,9 +1,16 @@
-"""Who may settle a pending request, and what a missed deadline means."""
+"""Who may settle a pending request, until when, and what a missed deadline means.
+
+One rule for every place a decision is judged: the application's check before it messages the
+workflow, and the workflow's own Update validator and signal handlers.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
 from domain.types import (
-    Actor,
     Decision,
     DecisionAction,
     Policy,
@@ -16,16 +23,40 @@ OUTCOME_OF_ACTION = {
     DecisionAction.AGREE: RequestStatus.AGREED,
     DecisionAction.REJECT: RequestStatus.REJECTED,
     DecisionAction.WITHDRAW: RequestStatus.WITHDRAWN,
+    DecisionAction.CANCEL: RequestStatus.CANCELLED,
 }
 
 
-class DecisionRefused(Exception):
-    """A decision that must not be applied; `code` is the API's problem code."""
+class Refusal(StrEnum):
+    """Why a decision is refused: the API's problem code, and the error type a refusal carries
+    across the Temporal boundary."""
 
-    def __init__(self, code: str, message: str, status: RequestStatus | None = None):
+    NOT_PENDING = "not_pending"
+    FORBIDDEN = "forbidden"
+    VALIDATION_ERROR = "validation_error"
+
+
+class DecisionRefused(Exception):
+    """A decision that must not be applied. `status` is the request's status as the decision found
+    it (for `not_pending`)."""
+
+    def __init__(self, code: Refusal, message: str, status: RequestStatus | None = None):
         super().__init__(message)
         self.code = code
         self.status = status
+
+
+@dataclass(frozen=True)
+class DecisionContext:
+    """What judging a decision needs to know of its request."""
+
+    initiator: Side
+    # The request's status, or the outcome a decision already claimed.
+    status: RequestStatus
+    # None while the request is still being checked (it has no deadline yet).
+    respond_by: datetime | None
+    # The outcome the deadline brings.
+    on_timeout: RequestStatus
 
 
 def timeout_outcome(policy: Policy, initiator: Side) -> RequestStatus:
@@ -39,25 +70,49 @@ def outcome_of(decision: Decision, policy: Policy, initiator: Side) -> RequestSt
     return OUTCOME_OF_ACTION[decision.action]
 
 
-def authorize(decision: Decision, initiator: Side, status: RequestStatus) -> None:
-    """Raise DecisionRefused unless `decision` may settle a request in `status`.
+def authorize(decision: Decision, request: DecisionContext, now: datetime) -> None:
+    """Raise DecisionRefused unless `decision` may settle `request` at `now`.
 
-    The counterpart agrees or rejects, the initiator withdraws; operators may agree or reject on
-    the counterpart's behalf. A reject needs a reason.
+    The counterpart agrees or rejects, the initiator withdraws; operators may agree, reject or
+    cancel on the platform's behalf; only assocflow applies the deadline. Then: a request no
+    longer pending takes no decision, and a decision at or after `respond_by` loses to the
+    deadline's outcome. A reject needs a reason.
     """
-    if status is not RequestStatus.PENDING:
-        raise DecisionRefused("not_pending", f"The request is already {status}.", status)
-    actor: Actor = decision.actor
-    action = decision.action
+    _may_decide(decision, request.initiator)
+    if request.status is not RequestStatus.PENDING:
+        raise DecisionRefused(
+            Refusal.NOT_PENDING, f"The request is already {request.status}.", request.status
+        )
+    if (
+        decision.action is not DecisionAction.TIMEOUT
+        and request.respond_by is not None
+        and now >= request.respond_by
+    ):
+        raise DecisionRefused(
+            Refusal.NOT_PENDING,
+            f"The time to answer ended at {request.respond_by:%Y-%m-%d %H:%M:%S} UTC: the request"
+            f" is {request.on_timeout} by its deadline.",
+            request.on_timeout,
+        )
+    if decision.action is DecisionAction.REJECT and not (decision.reason or "").strip():
+        raise DecisionRefused(Refusal.VALIDATION_ERROR, "A rejection needs a reason.")
+
+
+def _may_decide(decision: Decision, initiator: Side) -> None:
+    """Whether this actor may take this action on a request `initiator` started, whatever its
+    state: who may decide comes before whether it still can (403 before 409)."""
+    action, actor = decision.action, decision.actor
     if action is DecisionAction.TIMEOUT:
         if actor.kind != "system":
-            raise DecisionRefused("forbidden", "Only assocflow itself applies a timeout.")
+            raise DecisionRefused(Refusal.FORBIDDEN, "Only assocflow itself applies a timeout.")
+    elif action is DecisionAction.CANCEL:
+        if not actor.acts_for_platform:
+            raise DecisionRefused(Refusal.FORBIDDEN, "Only operators may cancel a request.")
     elif action is DecisionAction.WITHDRAW:
         if actor.side is not initiator:
-            raise DecisionRefused("forbidden", "Only the initiator may withdraw the request.")
-    elif actor.kind != "operator" and actor.side is not initiator.other:
+            raise DecisionRefused(Refusal.FORBIDDEN, "Only the initiator may withdraw the request.")
+    elif not actor.acts_for_platform and actor.side is not initiator.other:
         raise DecisionRefused(
-            "forbidden", f"Only the counterpart ({initiator.other}) may {action} this request."
+            Refusal.FORBIDDEN,
+            f"Only the counterpart ({initiator.other}) may {action} this request.",
         )
-    if action is DecisionAction.REJECT and not (decision.reason or "").strip():
-        raise DecisionRefused("validation_error", "A rejection needs a reason.")

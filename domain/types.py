@@ -25,6 +25,7 @@ EventType = Literal[
     "disassociation.rejected",
     "disassociation.expired",
     "disassociation.withdrawn",
+    "disassociation.cancelled",
     "association.ended",
     "verification.code",
 ]
@@ -75,6 +76,7 @@ class RequestStatus(StrEnum):
     REJECTED = "rejected"
     EXPIRED = "expired"
     WITHDRAWN = "withdrawn"
+    CANCELLED = "cancelled"
 
     @property
     def ends_association(self) -> bool:
@@ -86,14 +88,25 @@ class TimeoutOutcome(StrEnum):
     EXPIRE = "expire"
 
 
+class LimitScope(StrEnum):
+    """What the request limit counts a side's requests across."""
+
+    ASSOCIATION = "association"  # this association only
+    CUSTOMER = "customer"  # every association of the customer (the customer side)
+    PARTNER = "partner"  # every association of the partner (the partner side)
+
+
 class DecisionAction(StrEnum):
     AGREE = "agree"
     REJECT = "reject"
     WITHDRAW = "withdraw"
+    CANCEL = "cancel"
     TIMEOUT = "timeout"
 
 
-ActorKind = Literal["partner_user", "customer", "operator", "system"]
+# `temporal_ui`: someone who signalled or cancelled the workflow in the Temporal UI or CLI, where
+# nothing proves who they are: the name they typed is kept, marked unverified.
+ActorKind = Literal["partner_user", "customer", "operator", "temporal_ui", "system"]
 
 
 class Actor(BaseModel):
@@ -105,13 +118,25 @@ class Actor(BaseModel):
     id: str
     # The side of the association the actor acts for; operators and the system act for neither.
     side: Side | None = None
+    # False when the name is only what someone typed (the Temporal UI's signals).
+    verified: bool = True
 
     @property
     def ref(self) -> str:
-        return f"{self.kind}:{self.id}"
+        return f"{self.kind}:{self.id}" + ("" if self.verified else " (unverified)")
+
+    @property
+    def acts_for_platform(self) -> bool:
+        """Operators, whether signed in (admin API, CLI) or in the Temporal UI."""
+        return self.kind in ("operator", "temporal_ui")
 
 
 SYSTEM = Actor(kind="system", id="assocflow")
+# Who settles a request whose workflow closed without an outcome.
+RECONCILER = Actor(kind="system", id="reconciler")
+# Who cancelled when the workflow was cancelled from the Temporal UI or CLI (which do not tell the
+# workflow who asked).
+WORKFLOW_CANCELLATION = Actor(kind="temporal_ui", id="workflow-cancellation", verified=False)
 
 
 class AccountStanding(BaseModel):
@@ -156,6 +181,26 @@ class Policy(BaseModel):
     on_timeout_partner: TimeoutOutcome
     request_limit: int
     request_window_months: int
+    # What each side's requests count across (requests started before these existed: the
+    # defaults, which only matter when a request is checked).
+    customer_limit_scope: LimitScope = LimitScope.CUSTOMER
+    partner_limit_scope: LimitScope = LimitScope.ASSOCIATION
+
+    def respond_by(self, accepted_at: datetime) -> datetime:
+        """The counterpart's deadline for a request accepted at `accepted_at`."""
+        return accepted_at + self.response_window
+
+    def reminder_at(self, accepted_at: datetime) -> datetime | None:
+        """When the counterpart is reminded, or None: no reminder when the lead time is zero, nor
+        when it would come at or before acceptance (a window shorter than the lead time), since
+        it would only repeat the request's own notification."""
+        if self.reminder_before <= timedelta(0):
+            return None
+        at = self.respond_by(accepted_at) - self.reminder_before
+        return at if at > accepted_at else None
+
+    def limit_scope(self, initiator: Side) -> LimitScope:
+        return self.customer_limit_scope if initiator is Side.CUSTOMER else self.partner_limit_scope
 
 
 class Association(BaseModel):
@@ -185,43 +230,9 @@ class DisassociationRequest(BaseModel):
     decision_reason: str | None = None
 
 
-class SubmitCommand(BaseModel):
-    """Everything the workflow needs to run one request; the input of the workflow."""
-
-    request_id: UUID
-    association_id: UUID
-    partner_id: UUID
-    customer_id: UUID
-    partner_name: str
-    customer_name: str
-    association_type: AssociationType
-    initiator: Side
-    requested_by: Actor
-    reason: str
-    policy: Policy
-
-
-class Admission(BaseModel):
-    """The answer to a submit: accepted with the new request, or refused with the check."""
-
-    accepted: bool
-    check: CheckResult
-    request: DisassociationRequest | None = None
-
-
 class Decision(BaseModel):
     """A message to the workflow that settles a pending request."""
 
     action: DecisionAction
     actor: Actor
     reason: str | None = None
-
-
-class OperatorDecision(BaseModel):
-    """Payload of the operators' `agree`/`reject` signals, typed in the Temporal UI or CLI.
-
-    Example: {"operator": "alice@ops", "reason": "Confirmed with the partner by phone"}
-    """
-
-    operator: str = Field(default="temporal-ui", min_length=1, max_length=200)
-    reason: str | None = Field(default=None, max_length=500)

@@ -6,13 +6,12 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from domain.checks import CheckFacts
-from domain.limits import window_start
-from domain.types import AccountStanding, Association, Side
+from domain.checks import CheckFacts, evaluate
+from domain.types import AccountStanding, Association, CheckResult, LimitScope, Policy, Side
 from store import records
-from store.db import Connection, fetch_all, fetch_one, fetch_value
+from store.db import Connection, fetch_one, fetch_value, fetch_values
 from store.pagination import newest_first
-from store.rows import AssociationFacts, NamedAssociation, RecentRequest
+from store.rows import AssociationFacts, NamedAssociation
 from store.scope import Scope
 
 COLUMNS = "id, partner_id, customer_id, association_type, status, associated_at, ended_at"
@@ -127,18 +126,27 @@ async def list_scoped(
     )
 
 
+# Which of a side's requests the request limit counts, per scope (domain/types.py LimitScope).
+_COUNTED_BY_SCOPE = {
+    LimitScope.ASSOCIATION: "association_id = %(association_id)s",
+    LimitScope.CUSTOMER: "customer_id = %(customer_id)s",
+    LimitScope.PARTNER: "partner_id = %(partner_id)s",
+}
+
+
 async def check_facts(
     conn: Connection,
     association_id: UUID,
     initiator: Side,
     standing: AccountStanding,
     *,
-    as_of: datetime,
-    window_months: int,
+    policy: Policy,
     lock: bool = False,
 ) -> tuple[AssociationFacts, CheckFacts] | None:
     """The association (with its partner's and customer's names) and the facts the account check
-    reads; None if there is no association.
+    reads; None if there is no association. The request limit's submissions are those of the
+    initiator's side within the policy's scope; which of them fall in the window is the domain's
+    rule (domain/limits.py).
 
     With `lock`, the association row stays locked until the transaction ends, so that the check
     and the insert of a new request cannot interleave with another submit.
@@ -158,27 +166,57 @@ async def check_facts(
     )
     if row is None:
         return None
-    since = window_start(as_of, window_months)
-    requests = await fetch_all(
+    # Queries of their own, after the lock: each statement sees what committed before it began,
+    # so a request accepted by the submit this one waited for is seen.
+    pending_request = await fetch_value(
         conn,
-        RecentRequest,
-        "SELECT initiator, status, submitted_at FROM disassociation_requests"
-        " WHERE association_id = %s AND (status = 'pending' OR submitted_at > %s)",
-        (association_id, since),
+        bool,
+        "SELECT EXISTS (SELECT 1 FROM disassociation_requests"
+        " WHERE association_id = %s AND status = 'pending')",
+        (row.id,),
+    )
+    counted = _COUNTED_BY_SCOPE[policy.limit_scope(initiator)]
+    submitted = await fetch_values(
+        conn,
+        datetime,
+        f"SELECT submitted_at FROM disassociation_requests WHERE {counted}"
+        " AND initiator = %(initiator)s",
+        {
+            "association_id": row.id,
+            "customer_id": row.customer_id,
+            "partner_id": row.partner_id,
+            "initiator": initiator.value,
+        },
     )
     facts = CheckFacts(
         association_active=row.status == "active",
-        pending_request=any(r.status == "pending" for r in requests),
-        accepted_requests=[
-            r.submitted_at
-            for r in requests
-            if r.initiator == initiator.value and r.submitted_at > since
-        ],
+        pending_request=bool(pending_request),
+        accepted_requests=submitted,
         partner_frozen=row.partner_frozen,
         parent_partner_frozen=row.parent_partner_frozen,
         standing=standing,
     )
     return row, facts
+
+
+async def account_check(
+    conn: Connection,
+    association_id: UUID,
+    initiator: Side,
+    standing: AccountStanding,
+    *,
+    policy: Policy,
+    as_of: datetime,
+    lock: bool = False,
+) -> tuple[AssociationFacts, CheckResult] | None:
+    """The account check of a request `initiator` would start on the association at `as_of`:
+    the one assembly of facts and rules behind POST /v1/disassociation-checks, a submit's check
+    and the acceptance under the association's lock. None if there is no association."""
+    found = await check_facts(conn, association_id, initiator, standing, policy=policy, lock=lock)
+    if found is None:
+        return None
+    row, facts = found
+    return row, evaluate(initiator, facts, policy, as_of)
 
 
 async def get_with_names(

@@ -8,29 +8,31 @@ effect key.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
-from domain.checks import evaluate
+from domain import messages
+from domain.decisions import timeout_outcome
 from domain.types import (
     AccountStanding,
     Actor,
-    Admission,
     Association,
     CheckResult,
     DisassociationRequest,
+    Policy,
     RequestStatus,
     Side,
-    SubmitCommand,
     workflow_id_for,
 )
 from store import associations, notifications, records
-from store.db import Connection, fetch_one, fetch_value
+from store.db import Connection, fetch_one, fetch_value, fetch_values
 from store.pagination import newest_first
-from store.rows import NamedAssociation, NamedRequest
+from store.rows import NamedAssociation, NamedRequest, RequestForDecision
 from store.scope import Scope
 
 COLUMNS = (
@@ -55,6 +57,57 @@ async def get(
         DisassociationRequest,
         f"SELECT {COLUMNS} FROM disassociation_requests WHERE {' AND '.join(where)}",
         params,
+    )
+
+
+async def for_decision(
+    conn: Connection, request_id: UUID, *, scope: Scope | None = None
+) -> RequestForDecision | None:
+    params: dict[str, Any] = {"id": request_id}
+    where = ["id = %(id)s"]
+    if scope is not None:
+        where.append(scope.clause(params))
+    cur = conn.cursor(row_factory=class_row(RequestForDecision))
+    await cur.execute(
+        "SELECT id, partner_id, customer_id, initiator, status, respond_by,"
+        " coalesce(on_timeout, CASE initiator WHEN 'customer' THEN 'auto_agreed'"
+        " ELSE 'expired' END) AS on_timeout"
+        f" FROM disassociation_requests WHERE {' AND '.join(where)}",
+        params,
+    )
+    row = await cur.fetchone()
+    if row is None:
+        return None
+    # The row factory hands the columns over as they come: text, made enums here.
+    return RequestForDecision(
+        id=row.id,
+        partner_id=row.partner_id,
+        customer_id=row.customer_id,
+        initiator=Side(row.initiator),
+        status=RequestStatus(row.status),
+        respond_by=row.respond_by,
+        on_timeout=RequestStatus(row.on_timeout),
+    )
+
+
+async def still_pending(conn: Connection, request_ids: list[UUID]) -> list[UUID]:
+    """Which of `request_ids` are pending."""
+    return await fetch_values(
+        conn,
+        UUID,
+        "SELECT id FROM disassociation_requests WHERE id = ANY(%s) AND status = 'pending'",
+        (request_ids,),
+    )
+
+
+async def pending_overdue(conn: Connection, before: datetime, limit: int) -> list[UUID]:
+    """Pending requests whose deadline passed before `before`, oldest deadline first."""
+    return await fetch_values(
+        conn,
+        UUID,
+        "SELECT id FROM disassociation_requests WHERE status = 'pending' AND respond_by < %s"
+        " ORDER BY respond_by LIMIT %s",
+        (before, limit),
     )
 
 
@@ -91,48 +144,59 @@ def _recipient_id(request: DisassociationRequest, side: Side) -> UUID:
     return request.partner_id if side is Side.PARTNER else request.customer_id
 
 
-def _stamp(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
+@dataclass(frozen=True)
+class NewRequest:
+    """What a request to accept consists of (the workflow's command, as the store needs it)."""
+
+    request_id: UUID
+    association_id: UUID
+    initiator: Side
+    requested_by: Actor
+    reason: str
+    policy: Policy
 
 
 async def accept(
-    conn: Connection, cmd: SubmitCommand, standing: AccountStanding, accepted_at: datetime
-) -> Admission:
+    conn: Connection, cmd: NewRequest, standing: AccountStanding, accepted_at: datetime
+) -> tuple[CheckResult, DisassociationRequest | None]:
     """Check again under the association's lock and, if it passes, accept the request: the request
-    row, its record and the counterpart's notification in one transaction."""
+    row, its record and the counterpart's notification in one transaction. Returns the check and
+    the request (None when the check failed).
+
+    A request that exists already (a retry, or a workflow reset to its start) is returned as it
+    stands, whatever has happened to it since.
+    """
     async with conn.transaction():
         existing = await get(conn, cmd.request_id)
-        if existing is not None:  # a retry of an acceptance that already committed
+        if existing is not None:
             account_check = await fetch_value(
                 conn,
                 dict,
                 "SELECT account_check FROM disassociation_requests WHERE id = %s",
                 (cmd.request_id,),
             )
-            check = CheckResult.model_validate(account_check)
-            return Admission(accepted=True, check=check, request=existing)
-        found = await associations.check_facts(
+            return CheckResult.model_validate(account_check), existing
+        checked = await associations.account_check(
             conn,
             cmd.association_id,
             cmd.initiator,
             standing,
+            policy=cmd.policy,
             as_of=accepted_at,
-            window_months=cmd.policy.request_window_months,
             lock=True,
         )
-        if found is None:
+        if checked is None:
             raise LookupError(f"association {cmd.association_id} does not exist")
-        association, facts = found
-        check = evaluate(cmd.initiator, facts, cmd.policy, accepted_at)
+        association, check = checked
         if not check.passed:
-            return Admission(accepted=False, check=check)
+            return check, None
         request = await fetch_one(
             conn,
             DisassociationRequest,
             "INSERT INTO disassociation_requests (id, association_id, partner_id, customer_id,"
-            " initiator, requested_by, status, reason, submitted_at, respond_by, workflow_id,"
-            " account_check)"
-            " VALUES (%s, %s, %s, %s, %s, %s, 'pending', %s, %s, %s, %s, %s)"
+            " initiator, requested_by, status, reason, submitted_at, respond_by, on_timeout,"
+            " workflow_id, account_check)"
+            " VALUES (%s, %s, %s, %s, %s, %s, 'pending', %s, %s, %s, %s, %s, %s)"
             f" RETURNING {COLUMNS}",
             (
                 cmd.request_id,
@@ -143,7 +207,8 @@ async def accept(
                 cmd.requested_by.ref,
                 cmd.reason,
                 accepted_at,
-                accepted_at + cmd.policy.response_window,
+                cmd.policy.respond_by(accepted_at),
+                timeout_outcome(cmd.policy, cmd.initiator).value,
                 workflow_id_for(cmd.request_id),
                 Jsonb(check.model_dump(mode="json")),
             ),
@@ -161,18 +226,20 @@ async def accept(
             status=RequestStatus.PENDING.value,
             reason=cmd.reason,
         )
-        partner, customer = association.partner_name, association.customer_name
-        who = f"Partner {partner}" if cmd.initiator is Side.PARTNER else f"Customer {customer}"
         await _notify(
             conn,
             request,
             "disassociation.requested",
             [cmd.initiator.other],
-            f"{who} asked to end the association between {partner} and {customer}; "
-            f"agree or reject by {_stamp(request.respond_by)}.",
+            messages.requested(
+                cmd.initiator,
+                association.partner_name,
+                association.customer_name,
+                request.respond_by,
+            ),
             accepted_at,
         )
-    return Admission(accepted=True, check=check, request=request)
+    return check, request
 
 
 async def settle(
@@ -223,7 +290,7 @@ async def settle(
             request,
             f"disassociation.{outcome.value}",
             [Side.PARTNER, Side.CUSTOMER],
-            _outcome_summary(outcome, request, partner, customer),
+            messages.outcome(outcome, partner, customer),
             decided_at,
         )
         if outcome.ends_association:
@@ -268,7 +335,7 @@ async def _end_association(
         request,
         "association.ended",
         [Side.PARTNER, Side.CUSTOMER],
-        f"The association between {partner} and {customer} has ended.",
+        messages.association_ended(partner, customer),
         ended_at,
     )
 
@@ -293,25 +360,10 @@ async def remind(conn: Connection, request_id: UUID, at: datetime) -> bool:
             request,
             "disassociation.reminder",
             [counterpart],
-            f"Reminder: the request to end the association between {partner} and {customer} "
-            f"awaits your answer until {_stamp(request.respond_by)}.",
+            messages.reminder(partner, customer, request.respond_by),
             at,
         )
     return True
-
-
-def _outcome_summary(
-    outcome: RequestStatus, request: DisassociationRequest, partner: str, customer: str
-) -> str:
-    between = f"the association between {partner} and {customer}"
-    return {
-        RequestStatus.AGREED: f"The request to end {between} was agreed.",
-        RequestStatus.AUTO_AGREED: f"The request to end {between} was agreed automatically: "
-        "no answer came before the deadline.",
-        RequestStatus.REJECTED: f"The request to end {between} was rejected.",
-        RequestStatus.EXPIRED: f"The request to end {between} expired without an answer.",
-        RequestStatus.WITHDRAWN: f"The request to end {between} was withdrawn.",
-    }[outcome]
 
 
 async def _notify(

@@ -15,7 +15,14 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from domain.types import AccountStanding, Association, DisassociationRequest, PartnerType
+from domain.types import (
+    AccountStanding,
+    Association,
+    DisassociationRequest,
+    PartnerType,
+    RequestStatus,
+    Side,
+)
 
 # --- accounts --------------------------------------------------------------------------------
 
@@ -112,12 +119,16 @@ class AssociationFacts(NamedAssociation):
 
 
 @dataclass(frozen=True)
-class RecentRequest:
-    """A request on an association, as the request limit counts it."""
+class RequestForDecision:
+    """What deciding on a request needs to know of it, as stored."""
 
-    initiator: str
-    status: str
-    submitted_at: datetime
+    id: UUID
+    partner_id: UUID
+    customer_id: UUID
+    initiator: Side
+    status: RequestStatus
+    respond_by: datetime
+    on_timeout: RequestStatus
 
 
 class NamedRequest(DisassociationRequest):

@@ -66,17 +66,25 @@ async def issue(
 
 async def verify(
     conn: Connection, account: Account, purpose: str, code: str, now: datetime
-) -> None:
-    """Consume `code` or raise VerificationFailed. A failure is committed before it is raised."""
+) -> UUID:
+    """Consume `code` and return its id, or raise VerificationFailed. A failure is committed
+    before it is raised."""
     async with conn.transaction():
-        failure = await _check_and_count(conn, account, purpose, code, now)
-    if failure is not None:
-        raise failure
+        outcome = await _check_and_count(conn, account, purpose, code, now)
+    if isinstance(outcome, VerificationFailed):
+        raise outcome
+    return outcome
+
+
+async def give_back(conn: Connection, code_id: UUID) -> None:
+    """Make a consumed code usable again: the operation it was spent on did not happen (a submit
+    the account check refused)."""
+    await conn.execute("UPDATE verification_codes SET used_at = NULL WHERE id = %s", (code_id,))
 
 
 async def _check_and_count(
     conn: Connection, account: Account, purpose: str, code: str, now: datetime
-) -> VerificationFailed | None:
+) -> VerificationFailed | UUID:
     await conn.execute(
         "INSERT INTO verification_state (account_kind, account_id) VALUES (%s, %s)"
         " ON CONFLICT DO NOTHING",
@@ -118,7 +126,7 @@ async def _check_and_count(
         )
     await conn.execute("UPDATE verification_codes SET used_at = %s WHERE id = %s", (now, latest.id))
     await _set_state(conn, account, 0, None)
-    return None
+    return latest.id
 
 
 async def _count_failure(

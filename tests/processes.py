@@ -23,7 +23,9 @@ def start_worker(
     **settings: str,
 ) -> subprocess.Popen[bytes]:
     """worker.py with its Prometheus exporter on `metrics_port` (a free one if None) and the
-    given ASSOCFLOW_* settings."""
+    given ASSOCFLOW_* settings. No reconciler unless the settings ask for one: it would settle
+    requests of other tests that share the database but not the Temporal server."""
+    settings = {"reconcile_interval": "0", **settings}
     env = services.child_env(
         DATABASE_URL=database_url,
         TEMPORAL_ADDRESS=temporal_address,

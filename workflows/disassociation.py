@@ -1,9 +1,19 @@
-"""One workflow per disassociation request: check, accept, wait for the counterpart, settle."""
+"""One workflow per disassociation request: check and accept, wait for the counterpart or the
+deadline, settle.
+
+`run` tells the story. Decisions arrive as the `decide` Update (the parties, operators through the
+admin API), as the operators' `agree`/`reject` signals from the Temporal UI, or as a cancellation
+of the workflow; whichever claims the request first settles it, and the store's compare-and-set
+makes sure nothing is settled twice whatever the timing (retries, resets, the reconciler).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+from collections.abc import Awaitable
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -13,29 +23,35 @@ with workflow.unsafe.imports_passed_through():
     from activities.disassociation import (
         ASSOCIATION_NOT_FOUND,
         REQUEST_NOT_FOUND,
-        AcceptInput,
-        CheckInput,
         DisassociationActivities,
-        ReminderInput,
-        SettleInput,
     )
-    from assocflow import metrics
     from domain import decisions
     from domain.types import (
         SYSTEM,
+        WORKFLOW_CANCELLATION,
         Actor,
-        Admission,
         CheckItem,
         CheckResult,
         Decision,
         DecisionAction,
-        DisassociationRequest,
-        OperatorDecision,
         RequestStatus,
+    )
+    from workflows.contract import (
+        CHECK_FAILED,
+        AcceptInput,
+        Admission,
+        CheckInput,
+        OperatorDecision,
+        Outcome,
+        ReminderInput,
+        RequestSnapshot,
+        RequestState,
+        SettleInput,
         SubmitCommand,
     )
-    from workflows import shared
-    from workflows.shared import RequestState
+    from workflows.operators import OperatorView
+
+T = TypeVar("T")
 
 # Each activity is one short transaction; a worker that dies mid-activity is noticed this soon.
 ACTIVITY_TIMEOUT = timedelta(seconds=10)
@@ -47,41 +63,41 @@ RETRY = RetryPolicy(
     non_retryable_error_types=[ASSOCIATION_NOT_FOUND, REQUEST_NOT_FOUND],
 )
 
+# Requests started from here on: acceptance checks under the association's lock alone (no
+# separate check activity), a decision sent while the request is being accepted waits for it
+# instead of being refused, a decision at or after respond_by loses to the deadline, the Temporal
+# UI's signals are recorded as unverified, a cancelled workflow settles its request as cancelled,
+# and a workflow reset to its start finds its request already settled. Requests started before
+# keep the first version's path for their whole life (tests/histories/v1 replays it).
+LIFECYCLE_2 = "lifecycle-2"
+
 
 @workflow.defn(name="Disassociation")
 class DisassociationWorkflow:
     @workflow.init
     def __init__(self, cmd: SubmitCommand) -> None:
         self._cmd = cmd
+        self._v2 = workflow.patched(LIFECYCLE_2)
+        self._show = OperatorView(cmd)
         self._admission: Admission | None = None
-        self._request: DisassociationRequest | None = None
+        self._request: RequestSnapshot | None = None
         self._claimed: Decision | None = None
-        self._reminded = False
+        self._settling: asyncio.Task[RequestSnapshot] | None = None
 
     @workflow.run
-    async def run(self, cmd: SubmitCommand) -> Admission:
-        workflow.set_current_details(
-            f"**Checking** the accounts of {cmd.customer_name} and {cmd.partner_name}."
-        )
-        self._admission = await self._admit()
-        if not self._admission.accepted:
-            self._show_refused(self._admission.check)
-            failed = [i.code for i in self._admission.check.items if not i.passed]
-            self._log("request refused", failed_items=failed)
-            return self._admission
-        self._request = self._admission.request
-        assert self._request is not None
-        self._meter_add(metrics.REQUESTS_ACCEPTED)
-        self._log("request accepted", respond_by=self._request.respond_by.isoformat())
-        workflow.upsert_search_attributes(
-            [
-                shared.REQUEST_STATUS.value_set(RequestStatus.PENDING.value),
-                shared.RESPOND_BY.value_set(self._request.respond_by),
-            ]
-        )
-        await self._await_outcome()
+    async def run(self, cmd: SubmitCommand) -> Outcome:
+        self._show.checking()
+        admitting = asyncio.ensure_future(self._admit())
+        try:
+            admission = await self._shielded(admitting)
+            if admission.accepted and (self._still_pending() or not self._v2):
+                await self._wait_for_decision_or_deadline()
+        except asyncio.CancelledError:
+            if not self._v2:
+                raise
+            await self._cancelled(admitting)
         await workflow.wait_condition(workflow.all_handlers_finished)
-        return self._admission.model_copy(update={"request": self._request})
+        return self._outcome()
 
     # --- messages ---------------------------------------------------------------------------
 
@@ -93,82 +109,104 @@ class DisassociationWorkflow:
         return self._admission
 
     @workflow.update
-    async def decide(self, decision: Decision) -> DisassociationRequest:
-        """Agree, reject or withdraw; answers with the settled request."""
-        self._claim(decision)
-        return await self._settle(decision)
+    async def decide(self, decision: Decision) -> RequestSnapshot:
+        """Agree, reject, withdraw or cancel; answers with the settled request.
+
+        Sent while the request is still being accepted, it waits for the acceptance and is then
+        judged like any other.
+        """
+        if self._admission is None:
+            await workflow.wait_condition(lambda: self._admission is not None)
+        return await self._shielded(self._decide(decision))
 
     @decide.validator
     def _validate_decide(self, decision: Decision) -> None:
-        self._authorize(decision)
+        if self._v2 and self._request is None:
+            # Not accepted yet: what can be judged now is who decides what; the rest (status,
+            # deadline) once it is.
+            self._judge(decision, RequestStatus.PENDING, respond_by=None)
+        else:
+            self._authorize(decision)
 
     @workflow.signal
     async def agree(self, payload: OperatorDecision | None = None) -> None:
-        """Operators: agree on the counterpart's behalf."""
-        await self._operator_decides(DecisionAction.AGREE, payload or OperatorDecision())
+        """Operators in the Temporal UI: agree on the counterpart's behalf."""
+        await self._signalled(DecisionAction.AGREE, payload or OperatorDecision())
 
     @workflow.signal
     async def reject(self, payload: OperatorDecision | None = None) -> None:
-        """Operators: reject on the counterpart's behalf (a reason is required)."""
-        await self._operator_decides(DecisionAction.REJECT, payload or OperatorDecision())
+        """Operators in the Temporal UI: reject on the counterpart's behalf (a reason is required)."""
+        await self._signalled(DecisionAction.REJECT, payload or OperatorDecision())
 
     @workflow.query
     def state(self) -> RequestState:
         return RequestState(
             admission=self._admission,
             request=self._request,
-            settling_as=self._outcome(self._claimed) if self._claimed else None,
+            settling_as=self._outcome_of(self._claimed) if self._claimed else None,
         )
 
-    # --- steps ------------------------------------------------------------------------------
+    # --- the lifecycle ----------------------------------------------------------------------
 
     async def _admit(self) -> Admission:
-        cmd = self._cmd
+        """Check the accounts and accept the request, or refuse it with the failed items."""
         try:
-            check = await workflow.execute_activity_method(
-                DisassociationActivities.run_account_check,
-                CheckInput(
-                    association_id=cmd.association_id,
-                    customer_id=cmd.customer_id,
-                    initiator=cmd.initiator,
-                    policy=cmd.policy,
-                    as_of=workflow.now(),
-                ),
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=RETRY,
-                summary="Account check",
-            )
-            if not check.passed:
-                return Admission(accepted=False, check=check)
-            return await workflow.execute_activity_method(
+            if not self._v2:
+                check = await self._check_accounts()
+                if not check.passed:
+                    return self._admitted(Admission(accepted=False, check=check))
+            admission = await workflow.execute_activity_method(
                 DisassociationActivities.accept_request,
-                AcceptInput(command=cmd, accepted_at=workflow.now()),
+                AcceptInput(command=self._cmd, accepted_at=workflow.now()),
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
                 retry_policy=RETRY,
                 summary="Accept: check again under lock, store request, record and notification",
             )
         except ActivityError as err:
             cause = err.cause
-            if isinstance(cause, ApplicationError) and cause.type == ASSOCIATION_NOT_FOUND:
-                missing = CheckItem(
-                    code="association_active",
-                    passed=False,
-                    message="The association does not exist.",
-                )
-                return Admission(accepted=False, check=CheckResult(passed=False, items=[missing]))
-            raise
+            if not (isinstance(cause, ApplicationError) and cause.type == ASSOCIATION_NOT_FOUND):
+                raise
+            missing = CheckItem(
+                code="association_active", passed=False, message="The association does not exist."
+            )
+            admission = Admission(accepted=False, check=CheckResult(passed=False, items=[missing]))
+        return self._admitted(admission)
 
-    async def _await_outcome(self) -> None:
+    async def _check_accounts(self) -> CheckResult:
+        cmd = self._cmd
+        return await workflow.execute_activity_method(
+            DisassociationActivities.run_account_check,
+            CheckInput(
+                association_id=cmd.association_id,
+                customer_id=cmd.customer_id,
+                initiator=cmd.initiator,
+                policy=cmd.policy,
+                as_of=workflow.now(),
+            ),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=RETRY,
+            summary="Account check",
+        )
+
+    def _admitted(self, admission: Admission) -> Admission:
+        self._admission = admission
+        if not admission.accepted:
+            self._show.refused(admission.check)
+            return admission
+        assert admission.request is not None
+        self._request = admission.request
+        if self._v2 and not self._still_pending():
+            # A workflow reset to its start finds its request settled already: nothing to wait for.
+            self._show.settled(self._request)
+        else:
+            self._show.accepted(self._request, self._reminder_at())
+        return admission
+
+    async def _wait_for_decision_or_deadline(self) -> None:
         request = self._request
         assert request is not None
-        reminder_at = request.respond_by - self._cmd.policy.reminder_before
-        # A reminder due at or before acceptance (a response window shorter than the reminder
-        # lead time) would only repeat the request notification, so there is none.
-        has_reminder = self._cmd.policy.reminder_before > timedelta(0) and (
-            reminder_at > request.submitted_at
-        )
-        self._show_pending(reminder_at if has_reminder else None)
-        if has_reminder and not await self._claimed_before(reminder_at, "reminder"):
+        reminder_at = self._reminder_at()
+        if reminder_at is not None and not await self._decided_before(reminder_at, "reminder"):
             await workflow.execute_activity_method(
                 DisassociationActivities.send_reminder,
                 ReminderInput(request_id=request.id, at=workflow.now()),
@@ -176,59 +214,82 @@ class DisassociationWorkflow:
                 retry_policy=RETRY,
                 summary="Remind the counterpart",
             )
-            self._reminded = True
-            self._meter_add(metrics.REMINDERS_SENT)
-            self._log("reminder sent")
-            self._show_pending(reminder_at)
-        if not await self._claimed_before(request.respond_by, "respond_by"):
-            timeout = Decision(action=DecisionAction.TIMEOUT, actor=SYSTEM)
-            self._claim(timeout)
-            await self._settle(timeout)
-        await workflow.wait_condition(
-            lambda: self._request is not None and self._request.status is not RequestStatus.PENDING
-        )
+            self._show.reminded(request, reminder_at)
+        if not await self._decided_before(request.respond_by, "respond_by"):
+            self._decide(Decision(action=DecisionAction.TIMEOUT, actor=SYSTEM))
+        assert self._settling is not None
+        await self._shielded(self._settling)
 
-    async def _claimed_before(self, deadline: datetime, timer_summary: str) -> bool:
-        """Wait until a decision is claimed or `deadline` passes; True if one was claimed."""
-        remaining = deadline - workflow.now()
-        if remaining > timedelta(0):
-            with contextlib.suppress(TimeoutError):
-                await workflow.wait_condition(
-                    lambda: self._claimed is not None,
-                    timeout=remaining,
-                    timeout_summary=timer_summary,
-                )
-        return self._claimed is not None
-
-    def _outcome(self, decision: Decision) -> RequestStatus:
-        return decisions.outcome_of(decision, self._cmd.policy, self._cmd.initiator)
-
-    def _authorize(self, decision: Decision) -> None:
-        """Raise the ApplicationError the caller sees unless `decision` may settle the request now."""
-        if self._request is None:
-            raise ApplicationError(
-                "The request is still being checked.", "checking", type="not_pending"
+    async def _cancelled(self, admitting: asyncio.Future[Admission]) -> None:
+        """The workflow was cancelled (the Temporal UI's "Request Cancellation", `temporal workflow
+        cancel`): the request ends as cancelled, unless another outcome was claimed first or the
+        deadline passed while the worker was away (then that outcome stands)."""
+        admission = await admitting
+        if not admission.accepted:
+            return
+        if self._claimed is None and self._still_pending():
+            cancel = Decision(
+                action=DecisionAction.CANCEL,
+                actor=WORKFLOW_CANCELLATION,
+                reason="The workflow was cancelled in the Temporal UI or CLI.",
             )
-        status = self._outcome(self._claimed) if self._claimed else self._request.status
-        try:
-            decisions.authorize(decision, self._cmd.initiator, status)
-        except decisions.DecisionRefused as refused:
-            raise ApplicationError(str(refused), status.value, type=refused.code) from None
+            try:
+                self._decide(cancel)
+            except ApplicationError:
+                self._decide(Decision(action=DecisionAction.TIMEOUT, actor=SYSTEM))
+        if self._settling is not None:
+            await self._settling
 
-    def _claim(self, decision: Decision) -> None:
-        """Make `decision` the one that settles the request; later ones are refused as not pending.
+    # --- deciding ---------------------------------------------------------------------------
 
-        Runs synchronously before any await, so two decisions in one workflow task cannot both
-        pass.
+    def _decide(self, decision: Decision) -> asyncio.Task[RequestSnapshot]:
+        """Claim the request for `decision` and start settling it; raise the ApplicationError the
+        caller sees if it may not settle the request now.
+
+        Synchronous up to the claim, so two decisions in one workflow task cannot both pass.
         """
         self._authorize(decision)
         self._claimed = decision
+        self._settling = asyncio.ensure_future(self._settle(decision))
+        return self._settling
 
-    async def _settle(self, decision: Decision) -> DisassociationRequest:
+    def _authorize(self, decision: Decision) -> None:
+        if self._request is None:
+            if self._v2:  # refused by its account check: there is no request to decide on
+                raise ApplicationError(
+                    "The request was not accepted: its account check failed.",
+                    type=decisions.Refusal.NOT_PENDING.value,
+                )
+            raise ApplicationError(  # the first version's answer before acceptance
+                "The request is still being checked.",
+                "checking",
+                type=decisions.Refusal.NOT_PENDING.value,
+            )
+        status = self._outcome_of(self._claimed) if self._claimed else self._request.status
+        # The first version had no deadline rule.
+        respond_by = self._request.respond_by if self._v2 else None
+        self._judge(decision, status, respond_by)
+
+    def _judge(
+        self, decision: Decision, status: RequestStatus, respond_by: datetime | None
+    ) -> None:
+        context = decisions.DecisionContext(
+            initiator=self._cmd.initiator,
+            status=status,
+            respond_by=respond_by,
+            on_timeout=decisions.timeout_outcome(self._cmd.policy, self._cmd.initiator),
+        )
+        try:
+            decisions.authorize(decision, context, workflow.now())
+        except decisions.DecisionRefused as refused:
+            details = [refused.status.value] if refused.status else []
+            raise ApplicationError(str(refused), *details, type=refused.code.value) from None
+
+    async def _settle(self, decision: Decision) -> RequestSnapshot:
         assert self._request is not None
-        outcome = self._outcome(decision)
-        workflow.set_current_details(f"**Settling** as {outcome.value} (`{decision.actor.ref}`).")
-        self._request = await workflow.execute_activity_method(
+        outcome = self._outcome_of(decision)
+        self._show.settling(outcome, decision.actor)
+        settled = await workflow.execute_activity_method(
             DisassociationActivities.settle_request,
             SettleInput(
                 request_id=self._request.id,
@@ -242,72 +303,65 @@ class DisassociationWorkflow:
             summary=f"Settle as {outcome.value}"
             + (" and end the association" if outcome.ends_association else ""),
         )
-        settled = self._request
-        self._meter_add(metrics.REQUESTS_SETTLED, outcome=settled.status.value)
-        self._log("request settled", outcome=settled.status.value, decided_by=settled.decided_by)
-        if settled.decided_at is not None:
-            latency = (settled.decided_at - settled.submitted_at).total_seconds()
-            workflow.metric_meter().create_histogram_float(
-                metrics.DECISION_LATENCY, "From submission to outcome.", "s"
-            ).record(
-                latency, {"initiator": self._cmd.initiator.value, "outcome": settled.status.value}
-            )
-        workflow.upsert_search_attributes([shared.REQUEST_STATUS.value_set(settled.status.value)])
-        workflow.set_current_details(
-            shared.settled_details(
-                settled.status,
-                settled.decided_by or "",
-                settled.decided_at or workflow.now(),
-                settled.decision_reason,
-            )
-        )
+        self._request = settled
+        self._show.settled(settled)
         return settled
 
-    async def _operator_decides(self, action: DecisionAction, payload: OperatorDecision) -> None:
+    async def _signalled(self, action: DecisionAction, payload: OperatorDecision) -> None:
         await workflow.wait_condition(lambda: self._admission is not None)
-        decision = Decision(
-            action=action,
-            actor=Actor(kind="operator", id=payload.operator),
-            reason=payload.reason or None,
+        # Nothing proves who typed the name in the Temporal UI: it is kept, marked unverified.
+        actor = (
+            Actor(kind="temporal_ui", id=payload.operator, verified=False)
+            if self._v2
+            else Actor(kind="operator", id=payload.operator)
         )
+        decision = Decision(action=action, actor=actor, reason=payload.reason or None)
         try:
-            self._claim(decision)
+            settling = self._decide(decision)
         except ApplicationError as refused:
-            workflow.logger.warning("Ignored the operator's %s signal: %s", action.value, refused)
-            workflow.set_current_details(
-                f"{workflow.get_current_details()}\n\n> Ignored the `{action.value}` signal from"
-                f" `{payload.operator}`: {refused.message}"
-            )
+            self._show.ignored(action, payload.operator, refused.message)
             return
-        await self._settle(decision)
+        await settling
 
-    def _log(self, event: str, **fields: object) -> None:
-        """A log line with the request's ids (Temporal adds the workflow's; none on replay)."""
-        cmd = self._cmd
-        ids = {
-            "request_id": str(cmd.request_id),
-            "association_id": str(cmd.association_id),
-            "partner_id": str(cmd.partner_id),
-            "customer_id": str(cmd.customer_id),
-            "initiator": cmd.initiator.value,
-        }
-        workflow.logger.info(event, extra={**ids, **fields})
+    # --- helpers ------------------------------------------------------------------------------
 
-    def _meter_add(self, name: str, **attributes: str) -> None:
-        """Count a business event; Temporal records workflow metrics once, never on replay."""
-        workflow.metric_meter().create_counter(name).add(
-            1, {"initiator": self._cmd.initiator.value, **attributes}
-        )
+    async def _decided_before(self, deadline: datetime, timer_summary: str) -> bool:
+        """Wait until a decision is claimed or `deadline` passes; True if one was claimed."""
+        remaining = deadline - workflow.now()
+        if remaining > timedelta(0):
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    lambda: self._claimed is not None,
+                    timeout=remaining,
+                    timeout_summary=timer_summary,
+                )
+        return self._claimed is not None
 
-    # --- what operators see -----------------------------------------------------------------
-
-    def _show_pending(self, reminder_at: datetime | None) -> None:
+    def _reminder_at(self) -> datetime | None:
         assert self._request is not None
-        workflow.set_current_details(
-            shared.pending_details(self._cmd, self._request.respond_by, reminder_at, self._reminded)
+        return self._cmd.policy.reminder_at(self._request.submitted_at)
+
+    def _still_pending(self) -> bool:
+        return self._request is not None and self._request.status is RequestStatus.PENDING
+
+    def _outcome_of(self, decision: Decision) -> RequestStatus:
+        return decisions.outcome_of(decision, self._cmd.policy, self._cmd.initiator)
+
+    def _outcome(self) -> Outcome:
+        admission = self._admission
+        assert admission is not None
+        if not admission.accepted:
+            return Outcome(accepted=False, check=admission.check, outcome=CHECK_FAILED)
+        assert self._request is not None
+        return Outcome(
+            accepted=True,
+            check=admission.check,
+            request=self._request,
+            outcome=self._request.status,
         )
 
-    def _show_refused(self, check: CheckResult) -> None:
-        workflow.upsert_search_attributes([shared.REQUEST_STATUS.value_set(shared.CHECK_FAILED)])
-        failed = "\n".join(f"- `{i.code}`: {i.message}" for i in check.items if not i.passed)
-        workflow.set_current_details(f"**Not accepted**: the account check failed.\n\n{failed}")
+    async def _shielded(self, awaitable: Awaitable[T]) -> T:
+        """Await a step a cancellation must not cut short (the first version let it)."""
+        if self._v2:
+            return await asyncio.shield(awaitable)
+        return await awaitable

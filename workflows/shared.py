@@ -3,13 +3,14 @@ description of a request shown in the Temporal UI."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from pydantic import BaseModel
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
 from domain.decisions import timeout_outcome
-from domain.types import Admission, DisassociationRequest, RequestStatus, Side, SubmitCommand
+from domain.messages import duration, stamp
+from domain.types import RequestStatus, Side
+from workflows.contract import SubmitCommand
 
 PARTNER_ID = SearchAttributeKey.for_keyword("PartnerId")
 CUSTOMER_ID = SearchAttributeKey.for_keyword("CustomerId")
@@ -19,16 +20,6 @@ REQUEST_STATUS = SearchAttributeKey.for_keyword("RequestStatus")
 RESPOND_BY = SearchAttributeKey.for_datetime("RespondBy")
 
 SEARCH_ATTRIBUTES = (PARTNER_ID, CUSTOMER_ID, ASSOCIATION_ID, INITIATOR, REQUEST_STATUS, RESPOND_BY)
-
-
-class RequestState(BaseModel):
-    """What the workflow's `state` query returns. Defined here, outside the workflow module,
-    because the sandbox runs that module again for every workflow and building a pydantic model
-    each time is the costliest thing it would do."""
-
-    admission: Admission | None = None
-    request: DisassociationRequest | None = None
-    settling_as: RequestStatus | None = None
 
 
 # RequestStatus also takes two values of its own before a request is pending.
@@ -78,27 +69,15 @@ def static_details(cmd: SubmitCommand) -> str:
             f"| Customer | {cmd.customer_name} (`{cmd.customer_id}`) |",
             f"| Requested by | `{cmd.requested_by.ref}` |",
             f"| Reason | {cmd.reason} |",
-            f"| Response window | {_duration(p.response_window)} |",
+            f"| Response window | {duration(p.response_window)} |",
             f"| On timeout | {on_timeout} |",
             "",
-            "Operators may settle it with the `agree` or `reject` signal, input"
-            ' `{"operator": "<you>", "reason": "<why>"}` (a reason is required to reject).',
+            "Operators settle it with the admin API or `assocflow requests agree|reject|cancel`"
+            " (recorded under their name), or here with the `agree` or `reject` signal, input"
+            ' `{"operator": "<you>", "reason": "<why>"}` (a reason is required to reject;'
+            " recorded as unverified), or by cancelling the workflow (the request is cancelled).",
         ]
     )
-
-
-def _duration(span: timedelta) -> str:
-    """10 days, 48 hours, 30 seconds: the largest whole unit."""
-    seconds = int(span.total_seconds())
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size and seconds % size == 0:
-            count = seconds // size
-            return f"{count} {unit}{'s' if count != 1 else ''}"
-    return f"{seconds} second{'s' if seconds != 1 else ''}"
-
-
-def _stamp(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def pending_details(
@@ -110,21 +89,19 @@ def pending_details(
         f"**Pending**: waiting for the **{counterpart}** to agree or reject, "
         f"or for the {_party(cmd, cmd.initiator)} to withdraw.",
         "",
-        f"- Respond by: **{_stamp(respond_by)}**; then it is "
+        f"- Respond by: **{stamp(respond_by)}**; then it is "
         f"**{on_timeout.value.replace('_', '-')}**.",
     ]
     if reminder_at is not None:
         state = "sent" if reminded else "due"
-        lines.append(f"- Reminder to the {counterpart}: {state} at {_stamp(reminder_at)}.")
+        lines.append(f"- Reminder to the {counterpart}: {state} at {stamp(reminder_at)}.")
     return "\n".join(lines)
 
 
 def settled_details(
     outcome: RequestStatus, actor_ref: str, at: datetime, reason: str | None
 ) -> str:
-    lines = [
-        f"**{outcome.value.replace('_', '-').capitalize()}** at {_stamp(at)} by `{actor_ref}`."
-    ]
+    lines = [f"**{outcome.value.replace('_', '-').capitalize()}** at {stamp(at)} by `{actor_ref}`."]
     if reason:
         lines.append(f"\nReason: {reason}")
     if outcome.ends_association:

@@ -3,9 +3,23 @@
 from __future__ import annotations
 
 import contextlib
+from datetime import timedelta
 from typing import TypedDict
 
-from temporalio.client import Client, WithStartWorkflowOperation, WorkflowHandle
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
+    WithStartWorkflowOperation,
+    WorkflowHandle,
+)
 from temporalio.common import (
     TypedSearchAttributes,
     WorkflowIDConflictPolicy,
@@ -13,9 +27,11 @@ from temporalio.common import (
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from domain.types import Admission, Decision, DisassociationRequest, SubmitCommand, workflow_id_for
+from domain.types import Decision, workflow_id_for
 from workflows import shared
+from workflows.contract import Admission, Outcome, ReconcileInput, RequestSnapshot, SubmitCommand
 from workflows.disassociation import DisassociationWorkflow
+from workflows.reconciler import ReconcileWorkflow
 
 
 class _StartOptions(TypedDict):
@@ -63,18 +79,67 @@ async def submit(client: Client, cmd: SubmitCommand, task_queue: str) -> Admissi
         handle = client.get_workflow_handle_for(
             DisassociationWorkflow.run, workflow_id_for(cmd.request_id)
         )
-        return await handle.result()
+        outcome = await handle.result()
+        return Admission(accepted=outcome.accepted, check=outcome.check, request=outcome.request)
 
 
 async def start(
     client: Client, cmd: SubmitCommand, task_queue: str
-) -> WorkflowHandle[DisassociationWorkflow, Admission]:
+) -> WorkflowHandle[DisassociationWorkflow, Outcome]:
     """Start the request's workflow without waiting (for servers without Updates)."""
     return await client.start_workflow(
         DisassociationWorkflow.run, cmd, **_start_kwargs(cmd, task_queue)
     )
 
 
-async def decide(client: Client, workflow_id: str, decision: Decision) -> DisassociationRequest:
+async def decide(client: Client, workflow_id: str, decision: Decision) -> RequestSnapshot:
     handle = client.get_workflow_handle_for(DisassociationWorkflow.run, workflow_id)
     return await handle.execute_update(DisassociationWorkflow.decide, decision)
+
+
+def reconciler_schedule_id(task_queue: str) -> str:
+    """One reconciler per deployment (its task queue): the Schedules page lists it by this id."""
+    return f"reconciler-{task_queue}"
+
+
+def reconciler_schedule(task_queue: str, every: timedelta) -> Schedule:
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            ReconcileWorkflow.run,
+            ReconcileInput(),
+            id=f"{reconciler_schedule_id(task_queue)}-round",
+            task_queue=task_queue,
+            static_summary="Settle requests whose workflow closed without an outcome",
+        ),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
+        # A round still running when the next is due: skip the next.
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+
+
+async def ensure_reconciler_schedule(client: Client, task_queue: str, every: timedelta) -> bool:
+    """Create the reconciler's Schedule if it does not exist (True), or bring an existing one to
+    `every` and `task_queue` (False). Every worker calls this at start; concurrent calls leave one
+    schedule."""
+    wanted = reconciler_schedule(task_queue, every)
+    schedule_id = reconciler_schedule_id(task_queue)
+    try:
+        await client.create_schedule(schedule_id, wanted)
+        return True
+    except ScheduleAlreadyRunningError:
+        pass
+    handle = client.get_schedule_handle(schedule_id)
+    current = (await handle.describe()).schedule
+    action = current.action
+    if (
+        current.spec.intervals == wanted.spec.intervals
+        and isinstance(action, ScheduleActionStartWorkflow)
+        and action.task_queue == task_queue
+    ):
+        return False
+
+    def update(_: ScheduleUpdateInput) -> ScheduleUpdate:
+        return ScheduleUpdate(schedule=wanted)
+
+    await handle.update(update)
+    return False

@@ -10,10 +10,10 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from api.deps import AppSettings, Conn, Party, Pool, Principal
-from api.guards import verified, within_rate
 from api.pages import cursor_problem, page_response
 from api.problems import not_found
 from api.schemas import Body, Limit, Page
+from application.guards import verified, within_rate
 from domain.types import Permission
 from store import accounts, audit, notifications, verification
 from store.rows import Notification

@@ -31,7 +31,7 @@ async def list_associations(
     with cursor_problem():
         rows, next_cursor = await associations.list_scoped(
             conn,
-            who.read_scope(),
+            who.party_scope(),
             association_type=association_type,
             status=status,
             customer_id=customer_id,

@@ -33,7 +33,7 @@ async def list_records(
     with cursor_problem():
         rows, next_cursor = await records.list_records(
             conn,
-            who.read_scope(),
+            who.party_scope(),
             kind=kind,
             customer_id=customer_id,
             status=status,

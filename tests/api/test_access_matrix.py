@@ -126,6 +126,9 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/v1/admin/tokens"): admin(200),
     ("DELETE", "/v1/admin/tokens/{token_id}"): admin(204),
     ("GET", "/v1/admin/audit-log"): admin(200),
+    ("POST", "/v1/admin/disassociations/{request_id}/agree"): admin(200),
+    ("POST", "/v1/admin/disassociations/{request_id}/reject"): admin(200),
+    ("POST", "/v1/admin/disassociations/{request_id}/cancel"): admin(200),
     ("GET", "/healthz"): everyone(200),
     ("GET", "/metrics"): everyone(200),
     ("GET", "/readyz"): everyone(200),
@@ -149,6 +152,8 @@ BODIES = {
         "association_type": "referral"},
     ("PATCH", "/v1/admin/associations/{association_id}"): lambda w: {"association_type": "resale"},
     ("POST", "/v1/admin/tokens"): lambda w: {"subject_kind": "customer", "subject_id": str(w.customer_id)},
+    ("POST", "/v1/admin/disassociations/{request_id}/reject"): lambda w: {"reason": "matrix"},
+    ("POST", "/v1/admin/disassociations/{request_id}/cancel"): lambda w: {"reason": "matrix"},
 }  # fmt: skip
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from uuid import UUID, uuid4, uuid5
+from uuid import UUID, uuid4
 
 import pytest
 
-from api.routers.disassociations import _REQUEST_IDS
+from application.disassociations import request_id_for
+from application.principal import Principal
 from domain.types import AccountStanding, Side
 from store import idempotency
 from tests.api.test_disassociations import assert_problem, submit
@@ -22,6 +23,12 @@ pytestmark = pytest.mark.devserver
 
 def submit_body(world, reason="Moving on") -> dict:
     return {"association_id": str(world.association_id), "reason": reason, "acknowledged": True}
+
+
+def derived_request_id(customer_id: UUID, key: str, body: dict) -> UUID:
+    """The id a customer's submit with this key and body gives its request."""
+    customer = Principal(kind="customer", subject_id=str(customer_id), customer_id=customer_id)
+    return request_id_for(customer, key, UUID(body["association_id"]), body["reason"])
 
 
 async def post(api, token, key, body, path="/v1/disassociations"):
@@ -129,7 +136,7 @@ async def test_a_retry_after_a_lost_answer_joins_the_first_workflow(
     world = await factory.world()
     key = f"lost-{uuid4()}"
     cmd = command(world, Side.CUSTOMER).model_copy(
-        update={"request_id": uuid5(_REQUEST_IDS, f"customer:{world.customer_id}:{key}")}
+        update={"request_id": derived_request_id(world.customer_id, key, submit_body(world))}
     )
     admission = await starter.submit(dev_env.client, cmd, task_queue)  # the lost first attempt
     retry = await post(api, world.customer, key, submit_body(world))
@@ -141,7 +148,11 @@ async def test_a_retry_after_a_lost_answer_joins_the_first_workflow(
     refused_world = await factory.world(standing=AccountStanding(currency_set=False))
     key = f"lost-{uuid4()}"
     cmd = command(refused_world, Side.CUSTOMER).model_copy(
-        update={"request_id": uuid5(_REQUEST_IDS, f"customer:{refused_world.customer_id}:{key}")}
+        update={
+            "request_id": derived_request_id(
+                refused_world.customer_id, key, submit_body(refused_world)
+            )
+        }
     )
     assert not (await starter.submit(dev_env.client, cmd, task_queue)).accepted
     retry = await post(api, refused_world.customer, key, submit_body(refused_world))

@@ -11,11 +11,12 @@ import pytest
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import WorkflowHandle
 
-from domain.types import AccountStanding, OperatorDecision, Side
+from domain.types import AccountStanding, Side
 from tests.api.test_disassociations import decide, submit
 from tests.factories import bearer, command
 from worker import build_worker
 from workflows import shared, starter
+from workflows.contract import OperatorDecision
 from workflows.disassociation import DisassociationWorkflow
 
 pytestmark = pytest.mark.devserver
@@ -68,22 +69,27 @@ async def test_a_request_explains_itself_at_every_stage(api, factory, dev_env):
     assert f"partner_user:{world.partner_admin_id}" in settled
 
 
-async def test_a_refused_request_says_why(api, factory, dev_env):
+async def test_a_refused_request_costs_no_workflow(api, factory, dev_env):
+    """The API checks first: a request its account check refuses starts nothing."""
     world = await factory.world(standing=AccountStanding(unused_vouchers=3))
-    await submit(api, world.partner_admin, world.association_id)
-    # Visibility is eventually consistent; find the workflow by its search attribute.
-    for _ in range(50):
-        found = [
-            w
-            async for w in dev_env.client.list_workflows(
-                f"AssociationId = '{world.association_id}'"
-            )
-        ]
-        if found:
-            break
-        await asyncio.sleep(0.1)
-    [execution] = found
-    handle = dev_env.client.get_workflow_handle(execution.id)
+    refused = await submit(api, world.partner_admin, world.association_id)
+    assert refused.status_code == 422
+    found = [
+        w async for w in dev_env.client.list_workflows(f"AssociationId = '{world.association_id}'")
+    ]
+    assert found == []
+
+
+async def test_a_request_refused_by_its_workflow_says_why(api, factory, dev_env):
+    """The standing changed between the API's check and the acceptance under lock: the workflow
+    refuses it, and tells operators why."""
+    world = await factory.world(standing=AccountStanding(unused_vouchers=3))
+    cmd = command(world, Side.PARTNER)
+    admission = await starter.submit(
+        dev_env.client, cmd, api._transport.app.state.settings.task_queue
+    )
+    assert not admission.accepted
+    handle = dev_env.client.get_workflow_handle(f"disassociation-{cmd.request_id}")
     assert (await search_attributes(handle))["RequestStatus"] == "check_failed"
     details = await current_details(handle)
     assert details.startswith("**Not accepted**") and "no_unused_vouchers" in details
@@ -104,7 +110,9 @@ async def test_operators_settle_by_signal_on_the_dev_server(api, factory, dev_en
             break
         await asyncio.sleep(0.05)
     assert seen["status"] == "rejected"
-    assert seen["decided_by"] == "operator:ops@example" and seen["decision_reason"] == "Duplicate"
+    # Nothing proves who typed the name in the Temporal UI: it is recorded as unverified.
+    assert seen["decided_by"] == "temporal_ui:ops@example (unverified)"
+    assert seen["decision_reason"] == "Duplicate"
     assert (await search_attributes(handle))["RequestStatus"] == "rejected"
 
 

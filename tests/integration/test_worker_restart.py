@@ -10,10 +10,11 @@ from datetime import timedelta
 import pytest
 
 from devstack import services
-from domain.types import OperatorDecision, Side
+from domain.types import Side
 from tests.factories import command
 from tests.processes import start_worker
 from workflows import starter
+from workflows.contract import OperatorDecision
 from workflows.disassociation import DisassociationWorkflow
 
 pytestmark = pytest.mark.devserver
@@ -40,7 +41,10 @@ async def test_killed_worker_is_replaced_and_every_pending_request_finishes(
             command(worlds[0], Side.CUSTOMER, **window),  # will be auto-agreed
             command(worlds[1], Side.CUSTOMER, **window),  # will be auto-agreed
             command(worlds[2], Side.PARTNER, **window),  # will expire
-            command(worlds[3], Side.PARTNER, **window),  # an operator agrees while no worker runs
+            # An operator agrees while no worker runs; its deadline is still ahead when the
+            # worker is back (a decision reaching the workflow after the deadline would lose to
+            # it: tests/integration/test_late_and_early.py).
+            command(worlds[3], Side.PARTNER, response_window=timedelta(minutes=5)),
         ]
         async with asyncio.timeout(60):
             admissions = await asyncio.gather(

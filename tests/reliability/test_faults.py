@@ -17,10 +17,11 @@ from temporalio.service import RPCError
 from assocflow.settings import Settings
 from assocflow.temporal import connect
 from devstack.stack import Stack
-from domain.types import Actor, AssociationType, Side, SubmitCommand
+from domain.types import Actor, AssociationType, Side
 from store.db import migrate, open_pool
 from tests.reliability.harness import RetryingClient, counts, make_scenario, record_figures
 from workflows import starter
+from workflows.contract import SubmitCommand
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(300)]
 

@@ -1,10 +1,17 @@
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from domain.decisions import DecisionRefused, authorize, outcome_of, timeout_outcome
+from domain.decisions import (
+    DecisionContext,
+    DecisionRefused,
+    authorize,
+    outcome_of,
+    timeout_outcome,
+)
 from domain.types import (
     SYSTEM,
+    WORKFLOW_CANCELLATION,
     Actor,
     Decision,
     DecisionAction,
@@ -17,6 +24,8 @@ from domain.types import (
 PARTNER_USER = Actor(kind="partner_user", id="u1", side=Side.PARTNER)
 CUSTOMER = Actor(kind="customer", id="c1", side=Side.CUSTOMER)
 OPERATOR = Actor(kind="operator", id="alice")
+IN_THE_UI = Actor(kind="temporal_ui", id="bob", verified=False)
+NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 
 
 def policy(customer=TimeoutOutcome.AUTO_AGREE, partner=TimeoutOutcome.EXPIRE) -> Policy:
@@ -30,9 +39,22 @@ def policy(customer=TimeoutOutcome.AUTO_AGREE, partner=TimeoutOutcome.EXPIRE) ->
     )
 
 
+def context(
+    initiator: Side,
+    status: RequestStatus = RequestStatus.PENDING,
+    respond_by: datetime | None = NOW + timedelta(days=1),
+) -> DecisionContext:
+    return DecisionContext(
+        initiator=initiator,
+        status=status,
+        respond_by=respond_by,
+        on_timeout=timeout_outcome(policy(), initiator),
+    )
+
+
 def refused_code(decision: Decision, initiator: Side, status=RequestStatus.PENDING) -> str | None:
     try:
-        authorize(decision, initiator, status)
+        authorize(decision, context(initiator, status), NOW)
     except DecisionRefused as refused:
         return refused.code
     return None
@@ -72,7 +94,7 @@ def test_reject_needs_a_reason():
 def test_nothing_settles_a_request_twice(status):
     decision = Decision(action=DecisionAction.AGREE, actor=CUSTOMER)
     with pytest.raises(DecisionRefused) as refused:
-        authorize(decision, Side.PARTNER, status)
+        authorize(decision, context(Side.PARTNER, status), NOW)
     assert refused.value.code == "not_pending"
     assert refused.value.status is status
 
@@ -94,3 +116,46 @@ def test_timeout_outcome_follows_the_policy_of_the_initiators_side():
     assert outcome_of(timeout, flipped, Side.PARTNER) is RequestStatus.AUTO_AGREED
     agree = Decision(action=DecisionAction.AGREE, actor=CUSTOMER)
     assert outcome_of(agree, flipped, Side.PARTNER) is RequestStatus.AGREED
+
+
+@pytest.mark.parametrize("initiator", list(Side))
+@pytest.mark.parametrize("late_by", [timedelta(0), timedelta(seconds=1), timedelta(days=3)])
+def test_a_decision_at_or_after_the_deadline_loses_to_it(initiator, late_by):
+    counterpart = CUSTOMER if initiator is Side.PARTNER else PARTNER_USER
+    deadline = context(initiator, respond_by=NOW - late_by)
+    for decision in (
+        Decision(action=DecisionAction.AGREE, actor=counterpart),
+        Decision(action=DecisionAction.REJECT, actor=counterpart, reason="no"),
+        Decision(action=DecisionAction.AGREE, actor=OPERATOR),
+        Decision(action=DecisionAction.CANCEL, actor=OPERATOR),
+    ):
+        with pytest.raises(DecisionRefused) as refused:
+            authorize(decision, deadline, NOW)
+        assert refused.value.code == "not_pending"
+        assert refused.value.status is timeout_outcome(policy(), initiator)
+    authorize(Decision(action=DecisionAction.TIMEOUT, actor=SYSTEM), deadline, NOW)
+
+
+def test_a_decision_just_before_the_deadline_counts():
+    just_before = context(Side.CUSTOMER, respond_by=NOW + timedelta(microseconds=1))
+    authorize(Decision(action=DecisionAction.AGREE, actor=PARTNER_USER), just_before, NOW)
+
+
+def test_a_request_being_checked_has_no_deadline_yet():
+    checking = context(Side.CUSTOMER, respond_by=None)
+    authorize(Decision(action=DecisionAction.AGREE, actor=PARTNER_USER), checking, NOW)
+
+
+def test_only_operators_cancel_and_the_temporal_ui_counts_as_one():
+    cancel = DecisionAction.CANCEL
+    for actor in (OPERATOR, IN_THE_UI, WORKFLOW_CANCELLATION):
+        assert refused_code(Decision(action=cancel, actor=actor), Side.CUSTOMER) is None
+    for actor in (PARTNER_USER, CUSTOMER, SYSTEM):
+        assert refused_code(Decision(action=cancel, actor=actor), Side.CUSTOMER) == "forbidden"
+    ui_reject = Decision(action=DecisionAction.REJECT, actor=IN_THE_UI, reason="phone call")
+    assert refused_code(ui_reject, Side.PARTNER) is None
+
+
+def test_an_unverified_name_says_so_wherever_it_is_recorded():
+    assert IN_THE_UI.ref == "temporal_ui:bob (unverified)"
+    assert OPERATOR.ref == "operator:alice"

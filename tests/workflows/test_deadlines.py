@@ -11,9 +11,10 @@ from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import WorkflowHandle
 
 from assocflow.settings import Settings
-from domain.types import Admission, DisassociationRequest, OperatorDecision, RequestStatus, Side
+from domain.types import RequestStatus, Side
 from tests.factories import command
 from workflows import starter
+from workflows.contract import Admission, OperatorDecision, RequestSnapshot
 from workflows.disassociation import DisassociationWorkflow
 
 pytestmark = pytest.mark.timeskipping
@@ -29,7 +30,7 @@ async def admitted(handle: WorkflowHandle) -> Admission:
     raise AssertionError("the request was neither accepted nor refused")
 
 
-async def settled(handle: WorkflowHandle) -> DisassociationRequest:
+async def settled(handle: WorkflowHandle) -> RequestSnapshot:
     """Poll until the request is settled, without `result()`: waiting on a result lets the test
     server skip time freely (to the next timer of any workflow), which a test that compares
     moments across requests cannot afford."""
@@ -171,7 +172,7 @@ async def test_operator_signals_settle_a_request_and_a_reject_without_reason_is_
     )
     final = await settled(handle)
     assert final.status is RequestStatus.REJECTED
-    assert final.decided_by == "operator:alice"
+    assert final.decided_by == "temporal_ui:alice (unverified)"
     assert final.decision_reason == "Partner confirmed by phone"
     assert final.decided_at < final.respond_by - timedelta(
         days=9
@@ -186,7 +187,7 @@ async def test_operator_signals_settle_a_request_and_a_reject_without_reason_is_
     await handle.signal(DisassociationWorkflow.agree)  # no input at all, as from a bare UI click
     final = await settled(handle)
     assert final.status is RequestStatus.AGREED
-    assert final.decided_by == "operator:temporal-ui"
+    assert final.decided_by == "temporal_ui:anonymous (unverified)"
     assert await association_status(factory, other) == "ended"
 
 

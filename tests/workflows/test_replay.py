@@ -1,30 +1,38 @@
 """Recorded histories of every path, replayed against today's workflow code: a change that would
 break a running request's replay (non-determinism) fails here, before it reaches a worker.
 
-Refresh the recordings (after an intended, compatible change) with `make histories`.
+tests/histories/v1 holds requests started before the `lifecycle-2` patch (workflows/
+disassociation.py): they replay on the first version's path, as requests still running at an
+upgrade do. tests/histories/v2 holds today's paths; `make histories` records them again (after
+an intended, compatible change). A change that needs a new path is a new patch and a new folder.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import uuid
 from datetime import timedelta
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from domain.types import AccountStanding, OperatorDecision, Side
+from domain.types import AccountStanding, Side
 from tests.api.test_disassociations import decide, submit
-from tests.factories import command
+from tests.factories import bearer, command
 from tests.workflows.test_deadlines import admitted
 from workflows import starter
+from workflows.contract import OperatorDecision, ReconcileInput
 from workflows.disassociation import DisassociationWorkflow
+from workflows.reconciler import ReconcileWorkflow
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
-PATHS = (
+RECORDED = HISTORIES / "v2"
+V1_PATHS = (
     "agree",
     "reject",
     "withdraw",
@@ -33,17 +41,29 @@ PATHS = (
     "expire",
     "auto_agree_with_reminder",
 )
+PATHS = {
+    "v1": V1_PATHS,
+    "v2": (*V1_PATHS, "cancelled_workflow", "operator_cancel", "reconcile"),
+}
 RECORDING = os.environ.get("ASSOCFLOW_RECORD_HISTORIES") == "1"
 
 
 def test_every_path_has_a_recorded_history():
-    assert sorted(p.stem for p in HISTORIES.glob("*.json")) == sorted(PATHS)
+    for version, paths in PATHS.items():
+        recorded = sorted(p.stem for p in (HISTORIES / version).glob("*.json"))
+        assert recorded == sorted(paths), version
 
 
-@pytest.mark.parametrize("path", PATHS)
-async def test_history_replays_with_todays_code(path):
-    history = WorkflowHistory.from_json(f"replay-{path}", (HISTORIES / f"{path}.json").read_text())
-    replayer = Replayer(workflows=[DisassociationWorkflow], data_converter=pydantic_data_converter)
+@pytest.mark.parametrize(
+    ("version", "path"), [(v, p) for v, paths in PATHS.items() for p in paths], ids="/".join
+)
+async def test_history_replays_with_todays_code(version, path):
+    text = (HISTORIES / version / f"{path}.json").read_text()
+    history = WorkflowHistory.from_json(f"replay-{version}-{path}", text)
+    replayer = Replayer(
+        workflows=[DisassociationWorkflow, ReconcileWorkflow],
+        data_converter=pydantic_data_converter,
+    )
     await replayer.replay_workflow(history)  # raises on non-determinism
 
 
@@ -61,7 +81,8 @@ async def save(client, request_id, name: str) -> None:
             break
         await asyncio.sleep(0.05)
     history = await handle.fetch_history()
-    (HISTORIES / f"{name}.json").write_text(history.to_json())
+    RECORDED.mkdir(parents=True, exist_ok=True)
+    (RECORDED / f"{name}.json").write_text(history.to_json())
 
 
 @record
@@ -82,12 +103,40 @@ async def test_record_paths_with_updates(api, factory, dev_env):
     await decide(api, world.customer, request["id"], "withdraw")
     await save(dev_env.client, request["id"], "withdraw")
 
+    task_queue = api._transport.app.state.settings.task_queue
     world = await factory.world(standing=AccountStanding(unused_vouchers=1))
     cmd = command(world, Side.PARTNER)
-    assert not (
-        await starter.submit(dev_env.client, cmd, api._transport.app.state.settings.task_queue)
-    ).accepted
+    assert not (await starter.submit(dev_env.client, cmd, task_queue)).accepted
     await save(dev_env.client, cmd.request_id, "check_failed")
+
+    world = await factory.world()
+    request = (await submit(api, world.customer, world.association_id)).json()
+    await dev_env.client.get_workflow_handle(f"disassociation-{request['id']}").cancel()
+    await save(dev_env.client, request["id"], "cancelled_workflow")
+
+    world = await factory.world()
+    request = (await submit(api, world.partner_admin, world.association_id)).json()
+    cancelled = await api.post(
+        f"/v1/admin/disassociations/{request['id']}/cancel",
+        json={"reason": "Entered twice"},
+        headers=bearer(await factory.token("operator", "olivia")),
+    )
+    assert cancelled.json()["status"] == "cancelled"
+    await save(dev_env.client, request["id"], "operator_cancel")
+
+    # The reconciler's round, with a request whose workflow was terminated to repair.
+    world = await factory.world()
+    request = (await submit(api, world.customer, world.association_id)).json()
+    handle = dev_env.client.get_workflow_handle(f"disassociation-{request['id']}")
+    await handle.terminate(reason="recording the reconciler")
+    await asyncio.sleep(1)  # the workflow list is eventually consistent
+    round_id = f"reconcile-{uuid.uuid4()}"
+    repaired = await dev_env.client.execute_workflow(
+        ReconcileWorkflow.run, ReconcileInput(), id=round_id, task_queue=task_queue
+    )
+    assert UUID(request["id"]) in repaired.repaired
+    history = await dev_env.client.get_workflow_handle(round_id).fetch_history()
+    (RECORDED / "reconcile.json").write_text(history.to_json())
 
 
 @record

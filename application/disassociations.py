@@ -1,0 +1,382 @@
+"""Disassociation requests: check, submit, read, and decide (agree, reject, withdraw, cancel)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from datetime import UTC, datetime, timedelta
+from uuid import UUID, uuid4, uuid5
+
+from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from application.errors import Failure, forbidden, not_found, unavailable
+from application.guards import give_back, verified, within_rate
+from application.principal import Principal
+from application.services import Services
+from assocflow import logs
+from assocflow.metrics import SUBMISSIONS
+from domain import decisions
+from domain.types import (
+    CheckResult,
+    Decision,
+    DecisionAction,
+    DisassociationRequest,
+    Permission,
+    RequestStatus,
+    Side,
+    workflow_id_for,
+)
+from store import associations, requests
+from store.rows import NamedAssociation
+from workflows import starter
+from workflows.contract import RequestSnapshot, SubmitCommand
+
+log = logs.get(__name__)
+
+# Anyone with a part in the process may read requests.
+READ_REQUESTS = (
+    Permission.ASSOCIATIONS_READ,
+    Permission.DISASSOCIATIONS_SUBMIT,
+    Permission.DISASSOCIATIONS_PROCESS,
+)
+
+# How long a submit or a decision waits for the workflow before answering that it is late.
+WORKFLOW_ANSWER_TIMEOUT = 30.0
+# A pending request whose workflow is gone is settled by the reconciler within a minute or so.
+RECONCILER_RETRY = timedelta(seconds=60)
+
+# Request ids made from an Idempotency-Key live in a namespace of their own.
+_REQUEST_IDS = UUID("5f0c36d2-8a53-4c8e-9a43-6f0b1d3c2a77")
+
+
+async def _association_to_act_on(
+    svc: Services, who: Principal, association_id: UUID
+) -> NamedAssociation:
+    """The association, if the caller may start a request on it: not found if it cannot see it,
+    forbidden if it sees it but is not one of its two parties or lacks the permission."""
+    async with svc.pool.connection() as conn:
+        association = await associations.get_with_names(
+            conn, association_id, scope=who.read_scope()
+        )
+    if association is None:
+        raise not_found("association")
+    if not who.may_act_on(association.partner_id, association.customer_id):
+        raise forbidden("Only the association's own partner or customer may request its end.")
+    who.require(Permission.DISASSOCIATIONS_SUBMIT)
+    return association
+
+
+async def _account_check(
+    svc: Services, who: Principal, association: NamedAssociation, now: datetime
+) -> CheckResult:
+    assert who.side is not None
+    standing = await svc.standing.standing(association.customer_id)
+    async with svc.pool.connection() as conn:
+        checked = await associations.account_check(
+            conn, association.id, who.side, standing, policy=svc.settings.policy(), as_of=now
+        )
+    if checked is None:
+        raise not_found("association")
+    return checked[1]
+
+
+async def check(svc: Services, who: Principal, association_id: UUID) -> CheckResult:
+    """The account check on its own, so that failed items can be fixed before submitting."""
+    association = await _association_to_act_on(svc, who, association_id)
+    return await _account_check(svc, who, association, datetime.now(UTC))
+
+
+def refusal(check_result: CheckResult) -> Failure:
+    """The SPEC's precedence: a pending request, then the limit, then any other failed item."""
+    failed = [item.model_dump() for item in check_result.items if not item.passed]
+    if check_result.failed("no_pending_request"):
+        return Failure(
+            "request_pending",
+            "A disassociation request is already pending for this association.",
+            items=failed,
+        )
+    if check_result.failed("within_request_limit"):
+        return Failure(
+            "request_limit_reached",
+            "The request limit is reached.",
+            next_allowed_at=check_result.next_allowed_at,
+            items=failed,
+        )
+    return Failure(
+        "check_failed",
+        "The account check failed; fix the failed items and try again.",
+        items=[item.model_dump() for item in check_result.items],
+    )
+
+
+def request_id_for(
+    who: Principal, idempotency_key: str | None, association_id: UUID, reason: str
+) -> UUID:
+    """A retry with the same Idempotency-Key and request names the same request, so that even a
+    retry after the first attempt's answer was lost joins that request's workflow instead of
+    starting another. What is asked is part of the name: the same key for another request (after
+    the key was forgotten) is another request, never the old one's answer."""
+    if idempotency_key is None:
+        return uuid4()
+    digest = hashlib.sha256(f"{association_id}\n{reason}".encode()).hexdigest()
+    return uuid5(_REQUEST_IDS, f"{who.ref}:{idempotency_key}:{digest}")
+
+
+async def submit(
+    svc: Services,
+    who: Principal,
+    association_id: UUID,
+    reason: str,
+    *,
+    verification_code: str | None = None,
+    idempotency_key: str | None = None,
+) -> DisassociationRequest:
+    """Start a request: the account check, the caller's verification code, then the request's
+    workflow, which checks again under the association's lock and accepts it."""
+    association = await _association_to_act_on(svc, who, association_id)
+    assert who.side is not None
+    request_id = request_id_for(who, idempotency_key, association.id, reason)
+    if idempotency_key is not None:
+        async with svc.pool.connection() as conn:
+            accepted = await requests.get(conn, request_id)
+        if accepted is not None:  # a retry after the first attempt's answer was lost
+            return accepted
+    await within_rate(svc.pool, who, "submit", svc.settings.rate_limit_submit)
+    # The check comes first, so that a refused request costs no verification code.
+    checked = await _account_check(svc, who, association, datetime.now(UTC))
+    if not checked.passed:
+        raise _refused(who, checked)
+    code_id = await verified(
+        svc.pool, svc.settings, who, "disassociation.submit", verification_code
+    )
+    cmd = SubmitCommand(
+        request_id=request_id,
+        association_id=association.id,
+        partner_id=association.partner_id,
+        customer_id=association.customer_id,
+        partner_name=association.partner_name,
+        customer_name=association.customer_name,
+        association_type=association.association_type,
+        initiator=who.side,
+        requested_by=who.actor,
+        reason=reason,
+        policy=svc.settings.policy(),
+    )
+    try:
+        async with asyncio.timeout(WORKFLOW_ANSWER_TIMEOUT):
+            admission = await starter.submit(svc.temporal, cmd, svc.settings.task_queue)
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as exc:
+        # The client reports its call cut short by the timeout as its own error.
+        raise unavailable(
+            f"Request {cmd.request_id} was started but not yet checked; look it up shortly."
+        ) from exc
+    except Exception as exc:
+        if not temporal_unreachable(exc):
+            raise
+        await give_back(svc.pool, code_id)
+        raise unavailable("Temporal cannot be reached; try again shortly.") from exc
+    if not admission.accepted:  # the state changed between the check and the acceptance
+        await give_back(svc.pool, code_id)
+        raise _refused(who, admission.check)
+    assert admission.request is not None
+    SUBMISSIONS.labels(who.side.value, "accepted").inc()
+    log.info(
+        "request accepted", request_id=str(cmd.request_id), association_id=str(cmd.association_id)
+    )
+    return request_of(admission.request)
+
+
+def _refused(who: Principal, check_result: CheckResult) -> Failure:
+    failure = refusal(check_result)
+    assert who.side is not None
+    SUBMISSIONS.labels(who.side.value, failure.code).inc()
+    return failure
+
+
+async def get(svc: Services, who: Principal, request_id: UUID) -> DisassociationRequest:
+    async with svc.pool.connection() as conn:
+        request = await requests.get(conn, request_id, scope=who.read_scope())
+    if request is None:
+        raise not_found("disassociation request")
+    who.require(*READ_REQUESTS)
+    return request
+
+
+async def list_requests(
+    svc: Services,
+    who: Principal,
+    *,
+    status: RequestStatus | None,
+    association_id: UUID | None,
+    customer_id: UUID | None,
+    initiator: Side | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[DisassociationRequest], str | None]:
+    who.require(*READ_REQUESTS)
+    async with svc.pool.connection() as conn:
+        return await requests.list_scoped(
+            conn,
+            who.party_scope(),
+            status=status,
+            association_id=association_id,
+            customer_id=customer_id,
+            initiator=initiator,
+            limit=limit,
+            cursor=cursor,
+        )
+
+
+_PERMISSION_FOR = {
+    DecisionAction.AGREE: Permission.DISASSOCIATIONS_PROCESS,
+    DecisionAction.REJECT: Permission.DISASSOCIATIONS_PROCESS,
+    DecisionAction.WITHDRAW: Permission.DISASSOCIATIONS_SUBMIT,
+}
+
+
+async def decide(
+    svc: Services,
+    who: Principal,
+    request_id: UUID,
+    action: DecisionAction,
+    reason: str | None = None,
+    *,
+    verification_code: str | None = None,
+) -> DisassociationRequest:
+    """Agree, reject or withdraw (the parties), or agree, reject or cancel (operators): judged
+    here by the domain's rule, then applied by the request's workflow, which judges again."""
+    async with svc.pool.connection() as conn:
+        request = await requests.for_decision(conn, request_id, scope=who.read_scope())
+    if request is None:
+        raise not_found("disassociation request")
+    if who.kind != "operator":
+        if not who.may_act_on(request.partner_id, request.customer_id):
+            raise forbidden(
+                "Only the association's own partner or customer may decide on this request."
+            )
+        permission = _PERMISSION_FOR.get(action)
+        if permission is None:
+            raise forbidden("Only operators may cancel a request.")
+        who.require(permission)
+    decision = Decision(action=action, actor=who.actor, reason=reason)
+    context = decisions.DecisionContext(
+        initiator=request.initiator,
+        status=request.status,
+        respond_by=request.respond_by,
+        on_timeout=request.on_timeout,
+    )
+    try:
+        decisions.authorize(decision, context, datetime.now(UTC))
+    except decisions.DecisionRefused as refused:
+        raise _decision_refused(refused.code.value, str(refused), refused.status) from None
+    code_id = None
+    if action in (DecisionAction.AGREE, DecisionAction.REJECT) and who.kind != "operator":
+        code_id = await verified(
+            svc.pool, svc.settings, who, "disassociation.decide", verification_code
+        )
+    try:
+        async with asyncio.timeout(WORKFLOW_ANSWER_TIMEOUT):
+            settled = await _until_admitted(svc, request_id, decision)
+    except WorkflowUpdateFailedError as err:
+        await give_back(svc.pool, code_id)
+        raise await _workflow_refused(svc, request_id, err) from err
+    except RPCError as err:
+        await give_back(svc.pool, code_id)
+        if err.status is not RPCStatusCode.NOT_FOUND and not temporal_unreachable(err):
+            raise
+        raise await _no_workflow_to_decide(svc, request_id, err) from err
+    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as exc:
+        raise unavailable(
+            "The decision is taking longer than usual; read the request to see if it was applied."
+        ) from exc
+    except RuntimeError as exc:
+        if not temporal_unreachable(exc):
+            raise
+        await give_back(svc.pool, code_id)
+        raise unavailable("Temporal cannot be reached; try again shortly.") from exc
+    return request_of(settled)
+
+
+# Requests whose workflow started before decisions waited for the acceptance refuse a decision
+# that arrives in the moment between the acceptance's commit and the workflow seeing it, with this
+# status: the decision is sent again until the workflow has caught up.
+_STILL_CHECKING = "checking"
+_CATCH_UP = 0.05
+
+
+async def _until_admitted(svc: Services, request_id: UUID, decision: Decision) -> RequestSnapshot:
+    while True:
+        try:
+            return await starter.decide(svc.temporal, workflow_id_for(request_id), decision)
+        except WorkflowUpdateFailedError as err:
+            cause = err.cause
+            if not (
+                isinstance(cause, ApplicationError) and list(cause.details) == [_STILL_CHECKING]
+            ):
+                raise
+        await asyncio.sleep(_CATCH_UP)
+
+
+_REFUSALS = {refusal.value for refusal in decisions.Refusal}
+
+
+async def _workflow_refused(
+    svc: Services, request_id: UUID, err: WorkflowUpdateFailedError
+) -> Failure:
+    cause = err.cause
+    if not isinstance(cause, ApplicationError) or cause.type not in _REFUSALS:
+        return Failure("temporarily_unavailable", "The request's workflow failed the decision.")
+    status = RequestStatus(cause.details[0]) if cause.details else None
+    if cause.type == decisions.Refusal.NOT_PENDING and status is None:
+        status = await _current_status(svc, request_id)
+    return _decision_refused(cause.type, cause.message, status)
+
+
+async def _no_workflow_to_decide(svc: Services, request_id: UUID, err: RPCError) -> Failure:
+    """The workflow is unreachable, or closed. A closed workflow settled its request, unless it
+    was terminated: then the request stays pending until the reconciler cancels it."""
+    if err.status is not RPCStatusCode.NOT_FOUND:
+        return unavailable("Temporal cannot be reached; try again shortly.")
+    status = await _current_status(svc, request_id)
+    if status is RequestStatus.PENDING:
+        return unavailable(
+            "The request's workflow has ended without settling it; it is being cancelled.",
+            retry_after=RECONCILER_RETRY,
+        )
+    return _decision_refused(decisions.Refusal.NOT_PENDING, "", status)
+
+
+async def _current_status(svc: Services, request_id: UUID) -> RequestStatus | None:
+    async with svc.pool.connection() as conn:
+        current = await requests.get(conn, request_id)
+    return current.status if current else None
+
+
+def _decision_refused(code: str, message: str, status: RequestStatus | None) -> Failure:
+    if code == decisions.Refusal.NOT_PENDING:
+        # RFC 9457 reserves `status` for the HTTP code: the request's own is `request_status`.
+        return Failure(
+            "not_pending",
+            message or f"The request is no longer pending; it is {status}.",
+            request_status=status.value if status else None,
+        )
+    return Failure(code, message)
+
+
+def request_of(snapshot: RequestSnapshot) -> DisassociationRequest:
+    """The request a workflow answered with, as callers read it."""
+    return DisassociationRequest.model_validate(snapshot.model_dump())
+
+
+def temporal_unreachable(exc: BaseException) -> bool:
+    """Temporal could not be reached (never connected, or the connection is down): the caller
+    should try again shortly."""
+    if isinstance(exc, RPCError):
+        return exc.status in (
+            RPCStatusCode.UNAVAILABLE,
+            RPCStatusCode.DEADLINE_EXCEEDED,
+            RPCStatusCode.CANCELLED,
+        )
+    return isinstance(exc, RuntimeError) and str(exc).startswith("Failed client connect")

@@ -1,0 +1,49 @@
+"""How a use case says no: a `Failure` with a stable code (the API's problem `code`), words for
+people, and what else the caller needs (the failed check items, a status, when to retry)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from math import ceil
+from typing import Any
+
+
+class Failure(Exception):
+    """A use case refused or could not complete. `code` is stable; `extra` goes to the caller
+    as it is (e.g. `items`, `request_status`, `next_allowed_at`)."""
+
+    def __init__(
+        self,
+        code: str,
+        detail: str,
+        *,
+        retry_after: timedelta | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+        self.retry_after = retry_after
+        self.extra = extra
+
+    @property
+    def retry_after_seconds(self) -> int | None:
+        if self.retry_after is None:
+            return None
+        return max(1, ceil(self.retry_after.total_seconds()))
+
+
+def not_found(what: str) -> Failure:
+    return Failure("not_found", f"No {what} with this id is visible to you.")
+
+
+def forbidden(detail: str) -> Failure:
+    return Failure("forbidden", detail)
+
+
+def invalid(field: str, message: str) -> Failure:
+    return Failure("validation_error", message, errors=[{"loc": ["body", field], "msg": message}])
+
+
+def unavailable(detail: str, retry_after: timedelta = timedelta(seconds=5)) -> Failure:
+    return Failure("temporarily_unavailable", detail, retry_after=retry_after)

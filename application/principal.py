@@ -1,0 +1,89 @@
+"""Who is calling: a partner user, a customer or an operator, with what they may read and do.
+
+Authorization is deny-by-default: a use case names the permission it needs, an object outside the
+caller's scope is not found, a visible object the caller may not act on is forbidden.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+from uuid import UUID
+
+from application.errors import forbidden
+from domain.types import Actor, Permission, Side
+from store.scope import Scope
+from store.verification import Account
+
+PrincipalKind = Literal["operator", "partner_user", "customer"]
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: PrincipalKind
+    subject_id: str
+    partner_id: UUID | None = None
+    partner_type: str | None = None
+    permissions: frozenset[str] = field(default_factory=frozenset)
+    admin: bool = False  # a partner user holding the `admin` role
+    customer_id: UUID | None = None
+    # Partners whose data this caller may read: its own and, for a distributor or PSP, the
+    # resellers under it.
+    readable_partner_ids: tuple[UUID, ...] = ()
+    verification_required: bool = False
+
+    @property
+    def ref(self) -> str:
+        """The caller as records, audit entries and idempotency keys name it."""
+        return f"{self.kind}:{self.subject_id}"
+
+    @property
+    def side(self) -> Side | None:
+        return {"partner_user": Side.PARTNER, "customer": Side.CUSTOMER}.get(self.kind)
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(kind=self.kind, id=self.subject_id, side=self.side)
+
+    @property
+    def account(self) -> Account:
+        """The account the caller acts for: its partner, or the customer itself."""
+        if self.kind == "customer":
+            assert self.customer_id is not None
+            return Account("customer", self.customer_id)
+        assert self.partner_id is not None
+        return Account("partner", self.partner_id)
+
+    def read_scope(self) -> Scope | None:
+        """What the caller may read; None for operators, who see everything."""
+        if self.kind == "operator":
+            return None
+        if self.kind == "customer":
+            return Scope(customer_id=self.customer_id)
+        return Scope(partner_ids=self.readable_partner_ids)
+
+    def party_scope(self) -> Scope:
+        """What a partner user or customer may read (the product API's callers)."""
+        scope = self.read_scope()
+        assert scope is not None, "operators read through the admin API"
+        return scope
+
+    def may_act_on(self, partner_id: UUID, customer_id: UUID) -> bool:
+        """Submitting and deciding are for the association's own parties only (not a parent
+        distributor)."""
+        if self.kind == "customer":
+            return self.customer_id == customer_id
+        return self.kind == "partner_user" and self.partner_id == partner_id
+
+    def require(self, *permissions: Permission) -> None:
+        """403 unless a partner user holds one of `permissions` (customers act for their whole
+        account and need none)."""
+        if self.kind == "partner_user" and not any(
+            p.value in self.permissions for p in permissions
+        ):
+            needed = " or ".join(f"`{p.value}`" for p in permissions)
+            raise forbidden(f"This action needs the {needed} permission.")
+
+    def require_admin(self) -> None:
+        if self.kind == "partner_user" and not self.admin:
+            raise forbidden("This action needs the partner's `admin` role.")

@@ -1,0 +1,271 @@
+"""Every decision counts, whatever its timing: sent the instant the request becomes visible,
+together with an operator's cancellation, or by an operator through the admin API; and the
+customer's request limit counts across its associations. Real PostgreSQL, the Temporal dev
+server and a worker."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from uuid import UUID
+
+import pytest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from api.main import create_app
+from domain.types import AccountStanding
+from tests.api.test_disassociations import assert_problem, decide, submit
+from tests.conftest import _LifespanClient
+from tests.factories import World, bearer
+
+pytestmark = pytest.mark.devserver
+
+LIFECYCLES = 200
+AT_ONCE = 10
+
+
+async def notified(factory, association_id: UUID, *, within: float = 30) -> UUID:
+    """The id of the request the moment its `disassociation.requested` notification exists."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        rows = await factory.fetch(
+            "SELECT request_id FROM notifications WHERE association_id = %s"
+            " AND event_type = 'disassociation.requested'",
+            association_id,
+        )
+        if rows:
+            return rows[0]["request_id"]
+        await asyncio.sleep(0.001)
+    raise AssertionError("no disassociation.requested notification")
+
+
+async def decide_the_moment_it_is_visible(api, factory, world: World, n: int) -> None:
+    """An automated counterpart reacting to the webhook: it decides while the submit's own answer
+    is still on its way."""
+    customer_initiated = n % 2 == 0
+    initiator, counterpart = (
+        (world.customer, world.partner_admin)
+        if customer_initiated
+        else (world.partner_admin, world.customer)
+    )
+    submitting = asyncio.create_task(submit(api, initiator, world.association_id))
+    request_id = await notified(factory, world.association_id)
+    action, body = ("agree", {}) if n % 3 else ("reject", {"reason": "Not this quarter"})
+    decided = await decide(api, counterpart, request_id, action, **body)
+    created = await submitting
+    assert created.status_code == 201, created.text
+    assert decided.status_code == 200, f"lifecycle {n}: {decided.text}"
+    assert decided.json()["status"] == {"agree": "agreed", "reject": "rejected"}[action]
+
+
+async def test_a_decision_sent_the_moment_the_request_is_visible_is_applied(api, factory):
+    worlds = [await factory.world() for _ in range(LIFECYCLES)]
+    for start in range(0, LIFECYCLES, AT_ONCE):
+        await asyncio.gather(
+            *(
+                decide_the_moment_it_is_visible(api, factory, worlds[n], n)
+                for n in range(start, start + AT_ONCE)
+            )
+        )
+    statuses = await factory.fetch(
+        "SELECT status, count(*) AS n FROM disassociation_requests WHERE association_id = ANY(%s)"
+        " GROUP BY status",
+        [w.association_id for w in worlds],
+    )
+    decided = {row["status"]: row["n"] for row in statuses}
+    assert sum(decided.values()) == LIFECYCLES
+    assert set(decided) == {"agreed", "rejected"}  # none expired, none auto-agreed, none pending
+
+
+async def test_an_operator_cancels_through_the_admin_api_under_the_tokens_name(api, factory):
+    world = await factory.world()
+    request = (await submit(api, world.customer, world.association_id)).json()
+    operator = await factory.token("operator", "olivia")
+    cancelled = await api.post(
+        f"/v1/admin/disassociations/{request['id']}/cancel",
+        json={"reason": "Entered by mistake"},
+        headers=bearer(operator),
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["status"] == "cancelled"
+    assert cancelled.json()["decided_by"] == "operator:olivia"
+    assert cancelled.json()["decision_reason"] == "Entered by mistake"
+    association = await api.get(
+        f"/v1/associations/{world.association_id}", headers=bearer(world.customer)
+    )
+    assert association.json()["status"] == "active"
+    events = await factory.fetch(
+        "SELECT recipient_kind FROM notifications WHERE request_id = %s"
+        " AND event_type = 'disassociation.cancelled'",
+        request["id"],
+    )
+    assert sorted(e["recipient_kind"] for e in events) == ["customer", "partner"]
+    [record] = await factory.fetch(
+        "SELECT actor, reason FROM association_records WHERE request_id = %s"
+        " AND action = 'cancelled'",
+        request["id"],
+    )
+    assert record == {"actor": "operator:olivia", "reason": "Entered by mistake"}
+    # The association is free again: a new request can be made (the limit counts this one).
+    again = await submit(api, world.partner_admin, world.association_id)
+    assert again.status_code == 201, again.text
+
+
+async def test_operators_agree_and_reject_for_the_counterpart(api, factory):
+    operator = await factory.token("operator", "oscar")
+    world = await factory.world()
+    request = (await submit(api, world.customer, world.association_id)).json()
+    reject_without_reason = await api.post(
+        f"/v1/admin/disassociations/{request['id']}/reject", json={}, headers=bearer(operator)
+    )
+    assert_problem(reject_without_reason, 422, "validation_error")
+    agreed = await api.post(
+        f"/v1/admin/disassociations/{request['id']}/agree", headers=bearer(operator)
+    )
+    assert agreed.status_code == 200, agreed.text
+    assert (agreed.json()["status"], agreed.json()["decided_by"]) == ("agreed", "operator:oscar")
+    again = await api.post(
+        f"/v1/admin/disassociations/{request['id']}/cancel",
+        json={"reason": "late"},
+        headers=bearer(operator),
+    )
+    assert assert_problem(again, 409, "not_pending")["request_status"] == "agreed"
+    unknown = await api.post(
+        "/v1/admin/disassociations/00000000-0000-4000-8000-00000000dead/agree",
+        headers=bearer(operator),
+    )
+    assert_problem(unknown, 404, "not_found")
+
+
+async def test_a_cancel_racing_a_decision_yields_one_outcome(api, factory, dev_env):
+    """The counterpart agrees and an operator cancels the workflow in the Temporal UI at the same
+    moment: one of them wins, and only its effects exist."""
+    for _ in range(8):
+        world = await factory.world()
+        request = (await submit(api, world.customer, world.association_id)).json()
+        handle = dev_env.client.get_workflow_handle(f"disassociation-{request['id']}")
+        agreed, _ = await asyncio.gather(
+            decide(api, world.partner_admin, request["id"], "agree"), handle.cancel()
+        )
+        await handle.result()  # the workflow completes, whichever won
+        final = (
+            await api.get(f"/v1/disassociations/{request['id']}", headers=bearer(world.customer))
+        ).json()
+        assert final["status"] in ("agreed", "cancelled")
+        if agreed.status_code == 200:
+            assert final["status"] == "agreed"
+        else:
+            assert assert_problem(agreed, 409, "not_pending")["request_status"] == "cancelled"
+        outcome_records = await factory.fetch(
+            "SELECT action FROM association_records WHERE request_id = %s AND kind = 'disassociation'"
+            " AND action <> 'requested'",
+            request["id"],
+        )
+        assert [r["action"] for r in outcome_records] == [final["status"]]
+        association = (
+            await factory.fetch(
+                "SELECT status FROM associations WHERE id = %s", world.association_id
+            )
+        )[0]["status"]
+        assert association == ("ended" if final["status"] == "agreed" else "active")
+        outcome_notes = await factory.count(
+            "SELECT count(*) FROM notifications WHERE request_id = %s AND event_type = %s",
+            request["id"], f"disassociation.{final['status']}",
+        )  # fmt: skip
+        assert outcome_notes == 2  # both sides, once
+
+
+async def test_a_cancelled_workflow_settles_its_request_and_completes(api, factory, dev_env):
+    world = await factory.world()
+    request = (await submit(api, world.partner_admin, world.association_id)).json()
+    handle = dev_env.client.get_workflow_handle(f"disassociation-{request['id']}")
+    await handle.cancel()  # the Temporal UI's "Request Cancellation"
+    outcome = await handle.result()
+    assert outcome["outcome"] == "cancelled"
+    assert (await handle.describe()).status.name == "COMPLETED"
+    final = (
+        await api.get(f"/v1/disassociations/{request['id']}", headers=bearer(world.customer))
+    ).json()
+    assert final["status"] == "cancelled"
+    assert final["decided_by"] == "temporal_ui:workflow-cancellation (unverified)"
+    withdraw = await decide(api, world.partner_admin, request["id"], "withdraw")
+    assert assert_problem(withdraw, 409, "not_pending")["request_status"] == "cancelled"
+
+
+async def test_submit_is_503_while_temporal_is_unreachable_and_keeps_the_code(
+    settings, factory, pool
+):
+    # Nothing listens on port 9.
+    nowhere = await Client.connect("127.0.0.1:9", lazy=True, data_converter=pydantic_data_converter)
+    world = await factory.world()
+    async with _LifespanClient(create_app(settings, temporal=nowhere)) as api:
+        await api.patch(
+            "/v1/settings", json={"verification_required": True}, headers=bearer(world.customer)
+        )
+        code = await _code(api, factory, world, "disassociation.submit")
+        down = await submit(api, world.customer, world.association_id, verification_code=code)
+        assert_problem(down, 503, "temporarily_unavailable")
+        assert int(down.headers["retry-after"]) >= 1
+    used = await factory.fetch(
+        "SELECT used_at FROM verification_codes WHERE account_id = %s", world.customer_id
+    )
+    assert [row["used_at"] for row in used] == [None]  # given back: nothing happened
+
+
+async def _code(api, factory, world: World, purpose: str) -> str:
+    sent = await api.post(
+        "/v1/verification-codes", json={"purpose": purpose}, headers=bearer(world.customer)
+    )
+    assert sent.status_code == 202, sent.text
+    [note] = await factory.fetch(
+        "SELECT payload FROM notifications WHERE recipient_id = %s"
+        " AND event_type = 'verification.code' ORDER BY created_at DESC LIMIT 1",
+        world.customer_id,
+    )
+    return note["payload"]["data"]["code"]
+
+
+async def test_a_refused_submit_does_not_use_up_the_verification_code(api, factory, pool):
+    world = await factory.world(standing=AccountStanding(currency_set=False))
+    await api.patch(
+        "/v1/settings", json={"verification_required": True}, headers=bearer(world.customer)
+    )
+    code = await _code(api, factory, world, "disassociation.submit")
+    refused = await submit(api, world.customer, world.association_id, verification_code=code)
+    assert_problem(refused, 422, "check_failed")
+    async with pool.connection() as conn:
+        await conn.execute(
+            "UPDATE account_standing SET currency_set = true WHERE customer_id = %s",
+            (world.customer_id,),
+        )
+    accepted = await submit(api, world.customer, world.association_id, verification_code=code)
+    assert accepted.status_code == 201, accepted.text
+
+
+async def test_a_customer_may_not_start_over_with_its_next_partner_at_once(api, factory):
+    """The source document: one request by a customer in 3 months, across its associations."""
+    world = await factory.world()
+    first = (await submit(api, world.customer, world.association_id)).json()
+    agreed = await decide(api, world.partner_admin, first["id"], "agree")
+    assert agreed.json()["status"] == "agreed"
+    next_partner = await factory.partner()
+    moved = await factory.association(next_partner, world.customer_id)
+    refused = await submit(api, world.customer, moved)
+    body = assert_problem(refused, 409, "request_limit_reached")
+    assert body["next_allowed_at"]
+    [limit] = [i for i in body["items"] if i["code"] == "within_request_limit"]
+    assert "across all of the customer's associations" in limit["message"]
+    # The partner side counts per association: the new partner may still ask.
+    _, next_partner_admin = await factory.user(next_partner, ["admin"])
+    assert (await submit(api, next_partner_admin, moved)).status_code == 201
+
+
+async def test_the_customer_limit_can_count_per_association(settings, dev_env, dev_worker, factory):
+    per_association = settings.model_copy(update={"customer_limit_scope": "association"})
+    async with _LifespanClient(create_app(per_association, temporal=dev_env.client)) as api:
+        world = await factory.world()
+        first = (await submit(api, world.customer, world.association_id)).json()
+        await decide(api, world.partner_admin, first["id"], "agree")
+        moved = await factory.association(await factory.partner(), world.customer_id)
+        assert (await submit(api, world.customer, moved)).status_code == 201

@@ -1,0 +1,160 @@
+"""What crosses the Temporal boundary and is recorded in workflow histories: the workflow's input
+and result, its messages, its activities' inputs and results.
+
+These models change only compatibly (a new field has a default; nothing is renamed or removed),
+because running workflows replay their histories with them. They are separate from the HTTP
+responses and the webhook payloads: a field added to those never reaches a history. `snapshot_of` is the one mapping from the store's request to what
+histories carry.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from domain.types import (
+    Actor,
+    AssociationType,
+    CheckResult,
+    DisassociationRequest,
+    Policy,
+    RequestStatus,
+    Side,
+)
+
+
+class SubmitCommand(BaseModel):
+    """Everything the workflow needs to run one request; the input of the workflow."""
+
+    request_id: UUID
+    association_id: UUID
+    partner_id: UUID
+    customer_id: UUID
+    partner_name: str
+    customer_name: str
+    association_type: AssociationType
+    initiator: Side
+    requested_by: Actor
+    reason: str
+    policy: Policy
+
+
+class RequestSnapshot(BaseModel):
+    """A request as an activity read or wrote it."""
+
+    id: UUID
+    association_id: UUID
+    partner_id: UUID
+    customer_id: UUID
+    initiator: Side
+    status: RequestStatus
+    reason: str
+    submitted_at: datetime
+    respond_by: datetime
+    decided_at: datetime | None = None
+    decided_by: str | None = None
+    decision_reason: str | None = None
+
+
+def snapshot_of(request: DisassociationRequest) -> RequestSnapshot:
+    return RequestSnapshot(
+        id=request.id,
+        association_id=request.association_id,
+        partner_id=request.partner_id,
+        customer_id=request.customer_id,
+        initiator=request.initiator,
+        status=request.status,
+        reason=request.reason,
+        submitted_at=request.submitted_at,
+        respond_by=request.respond_by,
+        decided_at=request.decided_at,
+        decided_by=request.decided_by,
+        decision_reason=request.decision_reason,
+    )
+
+
+class Admission(BaseModel):
+    """The answer to a submit: accepted with the new request, or refused with the check."""
+
+    accepted: bool
+    check: CheckResult
+    request: RequestSnapshot | None = None
+
+
+CHECK_FAILED = "check_failed"
+
+
+class Outcome(Admission):
+    """How a request's workflow ended: `outcome` is `check_failed` or the request's final status.
+
+    An Admission with its outcome named, so that the result of a workflow that ended before the
+    outcome was named still reads as one.
+    """
+
+    outcome: RequestStatus | Literal["check_failed"] | None = None
+
+
+class OperatorDecision(BaseModel):
+    """Payload of the operators' `agree`/`reject` signals, typed in the Temporal UI or CLI.
+
+    Example: {"operator": "alice@ops", "reason": "Confirmed with the partner by phone"}
+    """
+
+    # The name typed in the Temporal UI: kept, marked unverified ("anonymous" when none was).
+    operator: str = Field(default="anonymous", min_length=1, max_length=200)
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class RequestState(BaseModel):
+    """What the workflow's `state` query returns."""
+
+    admission: Admission | None = None
+    request: RequestSnapshot | None = None
+    settling_as: RequestStatus | None = None
+
+
+# --- activities ----------------------------------------------------------------------------------
+
+
+class CheckInput(BaseModel):
+    association_id: UUID
+    customer_id: UUID
+    initiator: Side
+    policy: Policy
+    as_of: datetime
+
+
+class AcceptInput(BaseModel):
+    command: SubmitCommand
+    accepted_at: datetime
+
+
+class SettleInput(BaseModel):
+    request_id: UUID
+    outcome: RequestStatus
+    actor: Actor
+    reason: str | None = None
+    decided_at: datetime
+
+
+class ReminderInput(BaseModel):
+    request_id: UUID
+    at: datetime
+
+
+class ReconcileInput(BaseModel):
+    """One round of the reconciler: requests pending in PostgreSQL whose workflow closed without
+    an outcome are settled as cancelled."""
+
+    # How far back to look for closed workflows whose request is still pending.
+    lookback_hours: int = 24 * 7
+    # How long after its deadline a pending request's workflow is looked up directly.
+    overdue_grace_seconds: int = 60
+    batch: int = 200
+
+
+class ReconcileResult(BaseModel):
+    repaired: list[UUID] = Field(default_factory=list)
