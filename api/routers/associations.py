@@ -7,12 +7,11 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
-from api.deps import Conn, Party
+from api.deps import App, Party
 from api.pages import cursor_problem, page_response
-from api.problems import not_found
 from api.schemas import Limit, Page
-from domain.types import Association, AssociationStatus, AssociationType, Permission
-from store import associations
+from application import associations
+from domain.types import Association, AssociationStatus, AssociationType
 
 router = APIRouter(prefix="/v1/associations", tags=["associations"])
 
@@ -20,18 +19,17 @@ router = APIRouter(prefix="/v1/associations", tags=["associations"])
 @router.get("", response_model=Page[Association])
 async def list_associations(
     who: Party,
-    conn: Conn,
+    app: App,
     association_type: AssociationType | None = None,
     status: AssociationStatus | None = None,
     customer_id: UUID | None = None,
     limit: Limit = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
-    who.require(Permission.ASSOCIATIONS_READ)
     with cursor_problem():
-        rows, next_cursor = await associations.list_scoped(
-            conn,
-            who.party_scope(),
+        rows, next_cursor = await associations.list_associations(
+            app,
+            who,
             association_type=association_type,
             status=status,
             customer_id=customer_id,
@@ -42,9 +40,5 @@ async def list_associations(
 
 
 @router.get("/{association_id}", response_model=Association)
-async def get_association(association_id: UUID, who: Party, conn: Conn) -> Association:
-    row = await associations.get(conn, association_id, scope=who.read_scope())
-    if row is None:
-        raise not_found("association")
-    who.require(Permission.ASSOCIATIONS_READ)
-    return row
+async def get_association(association_id: UUID, who: Party, app: App) -> Association:
+    return await associations.get(app, who, association_id)

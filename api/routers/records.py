@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
-from api.deps import Conn, Party
+from api.deps import App, Party
 from api.pages import cursor_problem, page_response
 from api.schemas import Limit, Page, Record
-from domain.types import Permission
-from store import records
+from application import records
+from application.records import RecordKind
 
 router = APIRouter(prefix="/v1/association-records", tags=["records"])
 
@@ -20,8 +20,8 @@ router = APIRouter(prefix="/v1/association-records", tags=["records"])
 @router.get("", response_model=Page[Record])
 async def list_records(
     who: Party,
-    conn: Conn,
-    kind: Literal["association", "type_change", "disassociation"] | None = None,
+    app: App,
+    kind: RecordKind | None = None,
     customer_id: UUID | None = None,
     status: Annotated[str | None, Query(max_length=40)] = None,
     from_: Annotated[datetime | None, Query(alias="from")] = None,
@@ -29,11 +29,10 @@ async def list_records(
     limit: Limit = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
-    who.require(Permission.ASSOCIATIONS_READ)
     with cursor_problem():
         rows, next_cursor = await records.list_records(
-            conn,
-            who.party_scope(),
+            app,
+            who,
             kind=kind,
             customer_id=customer_id,
             status=status,
