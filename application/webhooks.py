@@ -1,0 +1,80 @@
+"""Webhook endpoints of the caller's account: register, list, read, remove, and what was
+delivered to each."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from application.errors import Failure, invalid, not_found
+from application.principal import Principal
+from application.services import Services
+from domain.types import EventType
+from store import webhooks
+from store.rows import WebhookDelivery
+from store.rows import WebhookEndpoint as WebhookEndpoint  # what the endpoint routes show
+from webhooks.secrets import SecretBox, new_secret
+from webhooks.urls import UnsafeURL, check_url
+
+# Webhooks need an encryption key on the server for the endpoints' signing secrets (503).
+WEBHOOKS_UNAVAILABLE = "webhooks_unavailable"
+
+
+async def create_endpoint(
+    svc: Services,
+    who: Principal,
+    url: str,
+    description: str | None,
+    event_types: list[EventType] | None,
+) -> tuple[WebhookEndpoint, str]:
+    """Register an endpoint (the account's admins) at a public http(s) address; returns it
+    with its `whsec_` signing secret, which is never shown again."""
+    who.require_admin()
+    key = svc.settings.encryption_key
+    box = SecretBox(key.get_secret_value() if key else None)
+    if not box.available:
+        raise Failure(WEBHOOKS_UNAVAILABLE, "Webhooks need ASSOCFLOW_ENCRYPTION_KEY on the server.")
+    try:
+        await check_url(url, allow_private=svc.settings.webhook_allow_private)
+    except UnsafeURL as exc:
+        raise invalid("url", str(exc)) from exc
+    secret = new_secret()
+    account = who.account
+    async with svc.pool.connection() as conn:
+        row = await webhooks.create_endpoint(
+            conn, account.kind, account.id, url, description, event_types, box.seal(secret)
+        )
+    return row, secret
+
+
+async def list_endpoints(svc: Services, who: Principal) -> list[WebhookEndpoint]:
+    account = who.account
+    async with svc.pool.connection() as conn:
+        return await webhooks.list_endpoints(conn, account.kind, account.id)
+
+
+async def get_endpoint(svc: Services, who: Principal, endpoint_id: UUID) -> WebhookEndpoint:
+    """One of the account's endpoints; any other is not found."""
+    account = who.account
+    async with svc.pool.connection() as conn:
+        row = await webhooks.get_endpoint(conn, account.kind, account.id, endpoint_id)
+    if row is None:
+        raise not_found("webhook endpoint")
+    return row
+
+
+async def delete_endpoint(svc: Services, who: Principal, endpoint_id: UUID) -> None:
+    """Remove an endpoint (the account's admins); what it still had to receive is cancelled."""
+    await get_endpoint(svc, who, endpoint_id)
+    who.require_admin()
+    account = who.account
+    async with svc.pool.connection() as conn:
+        await webhooks.delete_endpoint(conn, account.kind, account.id, endpoint_id)
+
+
+async def list_deliveries(
+    svc: Services, who: Principal, endpoint_id: UUID, *, limit: int, cursor: str | None
+) -> tuple[list[WebhookDelivery], str | None]:
+    """What was sent to one of the account's endpoints, newest first, each with its attempts."""
+    await get_endpoint(svc, who, endpoint_id)
+    async with svc.pool.connection() as conn:
+        return await webhooks.list_deliveries(conn, endpoint_id, limit=limit, cursor=cursor)
