@@ -20,7 +20,7 @@ from typing import Annotated
 
 import typer
 
-from assocflow.process import STOP_SIGNALS
+from assocflow.process import STOP_SIGNALS, stop_signals_interrupt
 from assocflow.settings import Settings
 from devstack import services
 from devstack.seed import DEMO_TOKENS, seed
@@ -92,8 +92,9 @@ def run(
     log_dir = data_dir / "logs"
     external_temporal = os.environ.get("TEMPORAL_ADDRESS")
     _refuse_busy_ports(settings, None if external_temporal else (temporal_port, ui_port))
-    # Ctrl-C and SIGTERM stop start-up at once, wherever it is, and a running stack alike.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # Ctrl-C and SIGTERM stop start-up at once, wherever it is, and a running stack alike (set
+    # for both: a shell that starts make in the background has it ignore SIGINT).
+    stop_signals_interrupt()
     stack = Stack()
     try:
         database_url = os.environ.get("DATABASE_URL") or _local_postgres(data_dir)
