@@ -24,7 +24,7 @@ from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.disassociation import DisassociationActivities
 from activities.reconciler import ReconcilerActivities
-from assocflow import logs, metrics
+from assocflow import logs
 from assocflow.process import STOP_SIGNALS, first_success, run_main, stop_signals_interrupt
 from assocflow.settings import Settings
 from assocflow.temporal import connect, ensure_search_attributes
@@ -32,7 +32,7 @@ from assocflow.temporal import runtime as temporal_runtime
 from store.accounts import AccountStandingSource, PostgresStanding
 from store.db import migrate, open_pool
 from webhooks.relay import WebhookRelay
-from workflows import starter
+from workflows import contract, starter
 from workflows.disassociation import DisassociationWorkflow
 from workflows.reconciler import ReconcileWorkflow
 
@@ -82,7 +82,7 @@ def build_worker(
 
 def _delivery_counter(runtime: Runtime) -> Callable[[str], None]:
     counter = runtime.metric_meter.create_counter(
-        metrics.WEBHOOK_DELIVERIES, "Webhook delivery attempts by outcome."
+        contract.WEBHOOK_DELIVERIES, "Webhook delivery attempts by outcome."
     )
     return lambda outcome: counter.add(1, {"outcome": outcome})
 

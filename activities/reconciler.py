@@ -24,10 +24,9 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from assocflow.metrics import REQUESTS_RECONCILED
 from domain.types import RECONCILER, RequestStatus, workflow_id_for
 from store import requests
-from workflows.contract import ReconcileInput, ReconcileResult
+from workflows.contract import REQUESTS_RECONCILED, ReconcileInput, ReconcileResult
 
 log = logging.getLogger(__name__)
 

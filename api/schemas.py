@@ -16,13 +16,15 @@ from pydantic import (
 )
 from pydantic.json_schema import SkipJsonSchema
 
+from domain import types as domain
 from domain.types import (
     AccountStanding,
     Association,
     AssociationType,
     CheckResult,
-    DisassociationRequest,
     PartnerType,
+    RequestStatus,
+    Side,
 )
 
 # Responses that show a row as stored are the store's row models themselves.
@@ -91,6 +93,42 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     429: _problem("Too many requests or failed codes (`rate_limited`, `verification_locked`)."),
     503: _problem("Temporal did not answer in time (`temporarily_unavailable`)."),
 }
+
+
+class DisassociationRequest(BaseModel):
+    """A request as clients read it (the SPEC's field names). The HTTP response's own model: a
+    field added here reaches neither workflow histories (workflows/contract.py) nor webhook
+    payloads (domain/events.py)."""
+
+    id: UUID
+    association_id: UUID
+    partner_id: UUID
+    customer_id: UUID
+    initiator: Side
+    status: RequestStatus
+    reason: str
+    submitted_at: datetime
+    respond_by: datetime
+    decided_at: datetime | None = None
+    decided_by: str | None = None
+    decision_reason: str | None = None
+
+    @classmethod
+    def of(cls, request: domain.DisassociationRequest) -> DisassociationRequest:
+        return cls(
+            id=request.id,
+            association_id=request.association_id,
+            partner_id=request.partner_id,
+            customer_id=request.customer_id,
+            initiator=request.initiator,
+            status=request.status,
+            reason=request.reason,
+            submitted_at=request.submitted_at,
+            respond_by=request.respond_by,
+            decided_at=request.decided_at,
+            decided_by=request.decided_by,
+            decision_reason=request.decision_reason,
+        )
 
 
 class Page(BaseModel, Generic[T]):
@@ -238,7 +276,6 @@ __all__ = [
     "AuditEntry",
     "CheckResult",
     "Customer",
-    "DisassociationRequest",
     "Partner",
     "PartnerUser",
     "Record",

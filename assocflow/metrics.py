@@ -1,8 +1,7 @@
-"""assocflow's own Prometheus metrics (all named `assocflow_*`).
-
-The API serves its metrics on `GET /metrics` (prometheus-client). The worker's metrics — the
-Temporal SDK's and assocflow's business counters recorded in activities — are served by the
-Temporal runtime's Prometheus exporter on ASSOCFLOW_WORKER_METRICS_ADDRESS.
+"""The API's own Prometheus metrics (all named `assocflow_*`), served on `GET /metrics`
+(prometheus-client). The worker's — the Temporal SDK's and assocflow's business counters recorded
+by the workflow and activities — are named in workflows/contract.py and served by the Temporal
+runtime's Prometheus exporter on ASSOCFLOW_WORKER_METRICS_ADDRESS.
 """
 
 from __future__ import annotations
@@ -28,26 +27,3 @@ SUBMISSIONS = Counter(
     " request_limit_reached).",
     ["initiator", "result"],
 )
-
-# --- worker (the Temporal runtime's meter; names without the exporter's suffixes) -------------
-
-REQUESTS_ACCEPTED = "assocflow_requests_accepted"
-REQUESTS_SETTLED = "assocflow_requests_settled"
-DECISION_LATENCY = "assocflow_decision_latency_seconds"
-REMINDERS_SENT = "assocflow_reminders_sent"
-WEBHOOK_DELIVERIES = "assocflow_webhook_deliveries"
-# Requests the reconciler settled as cancelled, by cause (terminated, failed, timed_out, ...).
-REQUESTS_RECONCILED = "assocflow_requests_reconciled"
-
-# From submission to outcome: minutes to the whole response window (days).
-DECISION_LATENCY_BUCKETS = [
-    60,
-    600,
-    3600,
-    6 * 3600,
-    86400,
-    2 * 86400,
-    5 * 86400,
-    10 * 86400,
-    30 * 86400,
-]

@@ -22,9 +22,8 @@ from temporalio.runtime import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from assocflow.metrics import DECISION_LATENCY, DECISION_LATENCY_BUCKETS
 from assocflow.settings import Settings
-from workflows.shared import SEARCH_ATTRIBUTES
+from workflows.contract import DECISION_LATENCY, DECISION_LATENCY_BUCKETS, SEARCH_ATTRIBUTES
 
 log = logging.getLogger(__name__)
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from domain import messages
 from domain.types import (
     Decision,
     DecisionAction,
@@ -80,9 +81,7 @@ def authorize(decision: Decision, request: DecisionContext, now: datetime) -> No
     """
     _may_decide(decision, request.initiator)
     if request.status is not RequestStatus.PENDING:
-        raise DecisionRefused(
-            Refusal.NOT_PENDING, f"The request is already {request.status}.", request.status
-        )
+        raise DecisionRefused(Refusal.NOT_PENDING, messages.already(request.status), request.status)
     if (
         decision.action is not DecisionAction.TIMEOUT
         and request.respond_by is not None
@@ -90,12 +89,11 @@ def authorize(decision: Decision, request: DecisionContext, now: datetime) -> No
     ):
         raise DecisionRefused(
             Refusal.NOT_PENDING,
-            f"The time to answer ended at {request.respond_by:%Y-%m-%d %H:%M:%S} UTC: the request"
-            f" is {request.on_timeout} by its deadline.",
+            messages.past_deadline(request.respond_by, request.on_timeout),
             request.on_timeout,
         )
     if decision.action is DecisionAction.REJECT and not (decision.reason or "").strip():
-        raise DecisionRefused(Refusal.VALIDATION_ERROR, "A rejection needs a reason.")
+        raise DecisionRefused(Refusal.VALIDATION_ERROR, messages.reject_needs_a_reason())
 
 
 def _may_decide(decision: Decision, initiator: Side) -> None:
@@ -104,15 +102,14 @@ def _may_decide(decision: Decision, initiator: Side) -> None:
     action, actor = decision.action, decision.actor
     if action is DecisionAction.TIMEOUT:
         if actor.kind != "system":
-            raise DecisionRefused(Refusal.FORBIDDEN, "Only assocflow itself applies a timeout.")
+            raise DecisionRefused(Refusal.FORBIDDEN, messages.only_the_system_times_out())
     elif action is DecisionAction.CANCEL:
         if not actor.acts_for_platform:
-            raise DecisionRefused(Refusal.FORBIDDEN, "Only operators may cancel a request.")
+            raise DecisionRefused(Refusal.FORBIDDEN, messages.only_operators_cancel())
     elif action is DecisionAction.WITHDRAW:
         if actor.side is not initiator:
             raise DecisionRefused(Refusal.FORBIDDEN, "Only the initiator may withdraw the request.")
     elif not actor.acts_for_platform and actor.side is not initiator.other:
         raise DecisionRefused(
-            Refusal.FORBIDDEN,
-            f"Only the counterpart ({initiator.other}) may {action} this request.",
+            Refusal.FORBIDDEN, messages.only_the_counterpart(initiator.other, action)
         )

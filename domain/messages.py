@@ -1,12 +1,24 @@
-"""The words people read: notification summaries (message center and webhooks), and how moments
-and spans of time are written. One place, so that a sentence is written once and reads the same
-wherever it appears."""
+"""The words people read, in one place: what each account-check item tells the user, why a
+decision is refused, the notifications (message center and webhooks), and what operators read of a
+request in the Temporal UI. A sentence is written once and reads the same wherever it appears;
+moments are written one way everywhere.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from uuid import UUID
 
-from domain.types import RequestStatus, Side
+from domain.types import (
+    AssociationType,
+    CheckFacts,
+    DecisionAction,
+    Policy,
+    RequestStatus,
+    Side,
+)
 
 
 def stamp(moment: datetime) -> str:
@@ -23,6 +35,145 @@ def duration(span: timedelta) -> str:
             count = seconds // size
             return f"{count} {unit}{'s' if count != 1 else ''}"
     return f"{seconds} second{'s' if seconds != 1 else ''}"
+
+
+def outcome_name(status: RequestStatus) -> str:
+    """auto-agreed, expired, ...: a status as a word."""
+    return status.value.replace("_", "-")
+
+
+# --- the account check ---------------------------------------------------------------------------
+
+_ACROSS = {
+    "association": " for this association",
+    "customer": " across all of the customer's associations",
+    "partner": " across all of the partner's associations",
+}
+
+
+def check_item(
+    code: str,
+    passed: bool,
+    facts: CheckFacts,
+    policy: Policy,
+    initiator: Side,
+    allowed_from: datetime | None,
+) -> str:
+    """What an account-check item tells the user: that it passed, or what to do about it."""
+    s = facts.standing
+    limit = (
+        f"{policy.request_limit} request(s) per {policy.request_window_months} calendar"
+        f" month(s){_ACROSS[policy.limit_scope(initiator).value]}"
+    )
+    texts: dict[str, tuple[str, Callable[[], str]]] = {
+        "association_active": (
+            "The association is active.",
+            lambda: "The association has already ended; there is nothing to disassociate.",
+        ),
+        "no_pending_request": (
+            "No other request is pending for this association.",
+            lambda: (
+                "A disassociation request is already pending for this association; wait for"
+                " its outcome or withdraw it."
+            ),
+        ),
+        "within_request_limit": (
+            f"Within the limit of {limit}.",
+            lambda: (
+                f"The limit of {limit} is reached; a new request is allowed from"
+                f" {allowed_from.isoformat() if allowed_from else ''}."
+            ),
+        ),
+        "partner_not_frozen": (
+            "The partner account is in good standing.",
+            lambda: (
+                "The partner account is frozen; contact the platform to unfreeze it."
+                if facts.partner_frozen
+                else "The partner's parent distributor is frozen; it must be unfrozen first."
+            ),
+        ),
+        "customer_not_frozen": (
+            "The customer account is not frozen.",
+            lambda: "The customer account is frozen; it must be unfrozen first.",
+        ),
+        "no_orders_awaiting_partner_payment": (
+            "No orders await payment by the partner.",
+            lambda: (
+                f"{s.orders_awaiting_partner_payment} order(s) await payment by the partner;"
+                " pay or cancel them."
+            ),
+        ),
+        "no_active_reserved_instances": (
+            "No active reserved instances.",
+            lambda: (
+                f"{s.active_reserved_instances} reserved instance(s) are still active; let"
+                " them expire or release them."
+            ),
+        ),
+        "no_active_support_plan": (
+            "No active support plan.",
+            lambda: "A support plan is active; unsubscribe from it first.",
+        ),
+        "no_unused_vouchers": (
+            "No unused vouchers.",
+            lambda: f"{s.unused_vouchers} voucher(s) are unused; use or reclaim them.",
+        ),
+        "no_special_contract": (
+            "No special contract applies.",
+            lambda: "A special contract applies to this customer; end it with the platform first.",
+        ),
+        "no_independent_accounting_members": (
+            "No independent accounting members.",
+            lambda: (
+                f"{s.independent_accounting_members} independent accounting member(s) remain;"
+                " remove them first."
+            ),
+        ),
+        "no_arrears": (
+            "No arrears.",
+            lambda: f"The account is in arrears ({s.arrears}); settle them first.",
+        ),
+        "currency_set": (
+            "The account currency is set.",
+            lambda: "The account currency is not set; set it in the billing settings.",
+        ),
+    }
+    passed_text, failed_text = texts[code]
+    return passed_text if passed else failed_text()
+
+
+# --- decisions -----------------------------------------------------------------------------------
+
+
+def already(status: RequestStatus) -> str:
+    return f"The request is already {status}."
+
+
+def past_deadline(respond_by: datetime, on_timeout: RequestStatus) -> str:
+    return f"The time to answer ended at {stamp(respond_by)}: the request is {on_timeout} by its deadline."
+
+
+def only_the_system_times_out() -> str:
+    return "Only assocflow itself applies a timeout."
+
+
+def only_operators_cancel() -> str:
+    return "Only operators may cancel a request."
+
+
+def only_the_initiator_withdraws() -> str:
+    return "Only the initiator may withdraw the request."
+
+
+def only_the_counterpart(counterpart: Side, action: DecisionAction) -> str:
+    return f"Only the counterpart ({counterpart}) may {action} this request."
+
+
+def reject_needs_a_reason() -> str:
+    return "A rejection needs a reason."
+
+
+# --- notifications -------------------------------------------------------------------------------
 
 
 def _between(partner: str, customer: str) -> str:
@@ -59,3 +210,127 @@ def outcome(status: RequestStatus, partner: str, customer: str) -> str:
 
 def association_ended(partner: str, customer: str) -> str:
     return f"The association between {partner} and {customer} has ended."
+
+
+def ended_by_request(request_id: UUID, status: RequestStatus) -> str:
+    """The reason on record when a request ended its association."""
+    return f"Disassociation request {request_id} was {status.value}."
+
+
+# --- what operators read in the Temporal UI (Markdown) --------------------------------------------
+
+
+@dataclass(frozen=True)
+class Parties:
+    """The two sides of a request, by name, and which one asked."""
+
+    initiator: Side
+    partner_name: str
+    customer_name: str
+
+    def of(self, side: Side) -> str:
+        return (
+            f"partner {self.partner_name}"
+            if side is Side.PARTNER
+            else f"customer {self.customer_name}"
+        )
+
+
+def request_summary(parties: Parties, association_type: AssociationType) -> str:
+    """One line for the workflow list: who asks to end which association."""
+    return (
+        f"{parties.initiator.value.capitalize()}-initiated: {parties.customer_name} ↔ "
+        f"{parties.partner_name} ({association_type.value})"
+    )
+
+
+@dataclass(frozen=True)
+class RequestFacts:
+    """What the workflow's static details show of a request."""
+
+    request_id: UUID
+    association_id: UUID
+    partner_id: UUID
+    customer_id: UUID
+    association_type: AssociationType
+    requested_by: str
+    reason: str
+    response_window: timedelta
+    on_timeout: RequestStatus
+
+
+def request_details(parties: Parties, facts: RequestFacts) -> str:
+    return "\n".join(
+        [
+            f"### Disassociation request `{facts.request_id}`",
+            f"The **{parties.of(parties.initiator)}** asks to end the"
+            f" **{facts.association_type.value}** association with the"
+            f" **{parties.of(parties.initiator.other)}**.",
+            "",
+            "| | |",
+            "|---|---|",
+            f"| Association | `{facts.association_id}` |",
+            f"| Partner | {parties.partner_name} (`{facts.partner_id}`) |",
+            f"| Customer | {parties.customer_name} (`{facts.customer_id}`) |",
+            f"| Requested by | `{facts.requested_by}` |",
+            f"| Reason | {facts.reason} |",
+            f"| Response window | {duration(facts.response_window)} |",
+            f"| On timeout | {outcome_name(facts.on_timeout)} |",
+            "",
+            "Operators settle it with the admin API or `assocflow requests agree|reject|cancel`"
+            " (recorded under their name), or here with the `agree` or `reject` signal, input"
+            ' `{"operator": "<you>", "reason": "<why>"}` (a reason is required to reject;'
+            " recorded as unverified), or by cancelling the workflow (the request is cancelled).",
+        ]
+    )
+
+
+def checking(parties: Parties) -> str:
+    return f"**Checking** the accounts of {parties.customer_name} and {parties.partner_name}."
+
+
+def refused(failed: list[tuple[str, str]]) -> str:
+    """`failed`: (code, message) of each failed item."""
+    return "**Not accepted**: the account check failed.\n\n" + "\n".join(
+        f"- `{code}`: {message}" for code, message in failed
+    )
+
+
+def pending(
+    parties: Parties,
+    respond_by: datetime,
+    on_timeout: RequestStatus,
+    reminder_at: datetime | None,
+    reminded: bool,
+) -> str:
+    counterpart = parties.of(parties.initiator.other)
+    lines = [
+        f"**Pending**: waiting for the **{counterpart}** to agree or reject, "
+        f"or for the {parties.of(parties.initiator)} to withdraw.",
+        "",
+        f"- Respond by: **{stamp(respond_by)}**; then it is **{outcome_name(on_timeout)}**.",
+    ]
+    if reminder_at is not None:
+        state = "sent" if reminded else "due"
+        lines.append(f"- Reminder to the {counterpart}: {state} at {stamp(reminder_at)}.")
+    return "\n".join(lines)
+
+
+def settling(status: RequestStatus, actor_ref: str) -> str:
+    return f"**Settling** as {status.value} (`{actor_ref}`)."
+
+
+def settled(status: RequestStatus, actor_ref: str, at: datetime, reason: str | None) -> str:
+    lines = [f"**{outcome_name(status).capitalize()}** at {stamp(at)} by `{actor_ref}`."]
+    if reason:
+        lines.append(f"\nReason: {reason}")
+    if status.ends_association:
+        lines.append("\nThe association has ended; both sides were notified.")
+    else:
+        lines.append("\nThe association continues; both sides were notified.")
+    return "\n".join(lines)
+
+
+def ignored_signal(details: str, action: DecisionAction, who: str, why: str) -> str:
+    """The current details with a note of a signal that could not apply."""
+    return f"{details}\n\n> Ignored the `{action.value}` signal from `{who}`: {why}"

@@ -172,6 +172,19 @@ class CheckResult(BaseModel):
         return any(item.code == code and not item.passed for item in self.items)
 
 
+class CheckFacts(BaseModel):
+    """What the account check reads: gathered by the store, judged by domain/checks.py."""
+
+    association_active: bool
+    pending_request: bool
+    # Submission times of this side's accepted requests (any outcome) within the policy's limit
+    # scope: this association, or all of the customer's (or partner's) associations.
+    accepted_requests: list[datetime]
+    partner_frozen: bool
+    parent_partner_frozen: bool
+    standing: AccountStanding
+
+
 class Policy(BaseModel):
     """The lifecycle rules, taken from settings when a request starts and fixed for its life."""
 

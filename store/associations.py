@@ -6,8 +6,16 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from domain.checks import CheckFacts, evaluate
-from domain.types import AccountStanding, Association, CheckResult, LimitScope, Policy, Side
+from domain.checks import evaluate
+from domain.types import (
+    AccountStanding,
+    Association,
+    CheckFacts,
+    CheckResult,
+    LimitScope,
+    Policy,
+    Side,
+)
 from store import records
 from store.db import Connection, fetch_one, fetch_value, fetch_values
 from store.pagination import newest_first

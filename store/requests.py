@@ -16,7 +16,7 @@ from uuid import UUID
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
-from domain import messages
+from domain import events, messages
 from domain.decisions import timeout_outcome
 from domain.types import (
     AccountStanding,
@@ -39,10 +39,6 @@ COLUMNS = (
     "id, association_id, partner_id, customer_id, initiator, status, reason, submitted_at,"
     " respond_by, decided_at, decided_by, decision_reason"
 )
-
-
-# The fields of a request that its notifications carry (not the names a NamedRequest adds).
-_REQUEST_FIELDS = set(DisassociationRequest.model_fields)
 
 
 async def get(
@@ -326,7 +322,7 @@ async def _end_association(
         occurred_at=ended_at,
         request_id=request.id,
         status="ended",
-        reason=f"Disassociation request {request.id} was {request.status.value}.",
+        reason=messages.ended_by_request(request.id, request.status),
         before={"status": "active"},
         after={"status": "ended"},
     )
@@ -386,7 +382,7 @@ async def _notify(
         ],
         event_type=event_type,
         summary=summary,
-        data={"request": request.model_dump(mode="json", include=_REQUEST_FIELDS)},
+        data=events.request_event(request),
         created_at=at,
         request_id=request.id,
         association_id=request.association_id,

@@ -28,7 +28,7 @@ from tests.factories import Factory
 from webhooks.relay import WebhookRelay
 from webhooks.secrets import new_key
 from worker import build_worker
-from workflows.shared import SEARCH_ATTRIBUTES
+from workflows.contract import SEARCH_ATTRIBUTES
 
 ROOT = Path(__file__).resolve().parent.parent
 

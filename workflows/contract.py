@@ -1,5 +1,7 @@
 """What crosses the Temporal boundary and is recorded in workflow histories: the workflow's input
-and result, its messages, its activities' inputs and results.
+and result, its messages, its activities' inputs and results; and what Temporal indexes and
+counts of a request (its search attributes, the metric names the workflow records through the
+worker's runtime), which the runtime glue registers.
 
 These models change only compatibly (a new field has a default; nothing is renamed or removed),
 because running workflows replay their histories with them. They are separate from the HTTP
@@ -14,6 +16,7 @@ from typing import Literal
 from uuid import UUID
 
 from pydantic import BaseModel, Field
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
 from domain.types import (
     Actor,
@@ -158,3 +161,55 @@ class ReconcileInput(BaseModel):
 
 class ReconcileResult(BaseModel):
     repaired: list[UUID] = Field(default_factory=list)
+
+
+# --- search attributes ---------------------------------------------------------------------------
+
+PARTNER_ID = SearchAttributeKey.for_keyword("PartnerId")
+CUSTOMER_ID = SearchAttributeKey.for_keyword("CustomerId")
+ASSOCIATION_ID = SearchAttributeKey.for_keyword("AssociationId")
+INITIATOR = SearchAttributeKey.for_keyword("Initiator")
+REQUEST_STATUS = SearchAttributeKey.for_keyword("RequestStatus")
+RESPOND_BY = SearchAttributeKey.for_datetime("RespondBy")
+
+SEARCH_ATTRIBUTES = (PARTNER_ID, CUSTOMER_ID, ASSOCIATION_ID, INITIATOR, REQUEST_STATUS, RESPOND_BY)
+
+# RequestStatus also takes a value of its own while a request is being accepted (and
+# `check_failed`, above, when it is refused).
+CHECKING = "checking"
+
+
+def initial_search_attributes(cmd: SubmitCommand) -> TypedSearchAttributes:
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(PARTNER_ID, str(cmd.partner_id)),
+            SearchAttributePair(CUSTOMER_ID, str(cmd.customer_id)),
+            SearchAttributePair(ASSOCIATION_ID, str(cmd.association_id)),
+            SearchAttributePair(INITIATOR, cmd.initiator.value),
+            SearchAttributePair(REQUEST_STATUS, CHECKING),
+        ]
+    )
+
+
+# --- metrics the worker's runtime exports (names without the exporter's suffixes) -----------------
+
+REQUESTS_ACCEPTED = "assocflow_requests_accepted"
+REQUESTS_SETTLED = "assocflow_requests_settled"
+DECISION_LATENCY = "assocflow_decision_latency_seconds"
+REMINDERS_SENT = "assocflow_reminders_sent"
+WEBHOOK_DELIVERIES = "assocflow_webhook_deliveries"
+# Requests the reconciler settled as cancelled, by cause (terminated, failed, timed_out, ...).
+REQUESTS_RECONCILED = "assocflow_requests_reconciled"
+
+# From submission to outcome: minutes to the whole response window (days).
+DECISION_LATENCY_BUCKETS = [
+    60,
+    600,
+    3600,
+    6 * 3600,
+    86400,
+    2 * 86400,
+    5 * 86400,
+    10 * 86400,
+    30 * 86400,
+]

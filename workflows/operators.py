@@ -1,6 +1,7 @@
 """What operators see of a running request, in one place: its `RequestStatus` and `RespondBy`
-search attributes, the *Current details* the Temporal UI shows, assocflow's business metrics and
-the worker's log lines. The workflow says what happened; this decides how it shows.
+search attributes, the *Current details* the Temporal UI shows (worded by domain/messages.py),
+assocflow's business metrics and the worker's log lines. The workflow says what happened; this
+decides how it shows.
 
 Metrics are recorded once (Temporal's workflow meter skips replays), log lines likewise.
 """
@@ -11,15 +12,42 @@ from datetime import datetime
 
 from temporalio import workflow
 
-from assocflow import metrics
+from domain import messages
+from domain.decisions import timeout_outcome
 from domain.types import Actor, CheckResult, DecisionAction, RequestStatus
-from workflows import shared
-from workflows.contract import RequestSnapshot, SubmitCommand
+from workflows import contract
+from workflows.contract import CHECK_FAILED, RequestSnapshot, SubmitCommand
+
+
+def parties_of(cmd: SubmitCommand) -> messages.Parties:
+    return messages.Parties(cmd.initiator, cmd.partner_name, cmd.customer_name)
+
+
+def static_summary(cmd: SubmitCommand) -> str:
+    return messages.request_summary(parties_of(cmd), cmd.association_type)
+
+
+def static_details(cmd: SubmitCommand) -> str:
+    return messages.request_details(
+        parties_of(cmd),
+        messages.RequestFacts(
+            request_id=cmd.request_id,
+            association_id=cmd.association_id,
+            partner_id=cmd.partner_id,
+            customer_id=cmd.customer_id,
+            association_type=cmd.association_type,
+            requested_by=cmd.requested_by.ref,
+            reason=cmd.reason,
+            response_window=cmd.policy.response_window,
+            on_timeout=timeout_outcome(cmd.policy, cmd.initiator),
+        ),
+    )
 
 
 class OperatorView:
     def __init__(self, cmd: SubmitCommand) -> None:
         self._cmd = cmd
+        self._parties = parties_of(cmd)
         self._ids = {
             "request_id": str(cmd.request_id),
             "association_id": str(cmd.association_id),
@@ -29,26 +57,21 @@ class OperatorView:
         }
 
     def checking(self) -> None:
-        workflow.set_current_details(
-            f"**Checking** the accounts of {self._cmd.customer_name} and {self._cmd.partner_name}."
-        )
+        workflow.set_current_details(messages.checking(self._parties))
 
     def refused(self, check: CheckResult) -> None:
-        workflow.upsert_search_attributes([shared.REQUEST_STATUS.value_set(shared.CHECK_FAILED)])
+        workflow.upsert_search_attributes([contract.REQUEST_STATUS.value_set(CHECK_FAILED)])
         failed = [item for item in check.items if not item.passed]
-        workflow.set_current_details(
-            "**Not accepted**: the account check failed.\n\n"
-            + "\n".join(f"- `{item.code}`: {item.message}" for item in failed)
-        )
+        workflow.set_current_details(messages.refused([(i.code, i.message) for i in failed]))
         self._log("request refused", failed_items=[item.code for item in failed])
 
     def accepted(self, request: RequestSnapshot, reminder_at: datetime | None) -> None:
-        self._count(metrics.REQUESTS_ACCEPTED)
+        self._count(contract.REQUESTS_ACCEPTED)
         self._log("request accepted", respond_by=request.respond_by.isoformat())
         workflow.upsert_search_attributes(
             [
-                shared.REQUEST_STATUS.value_set(RequestStatus.PENDING.value),
-                shared.RESPOND_BY.value_set(request.respond_by),
+                contract.REQUEST_STATUS.value_set(RequestStatus.PENDING.value),
+                contract.RESPOND_BY.value_set(request.respond_by),
             ]
         )
         self.pending(request, reminder_at, reminded=False)
@@ -56,32 +79,33 @@ class OperatorView:
     def pending(
         self, request: RequestSnapshot, reminder_at: datetime | None, *, reminded: bool
     ) -> None:
+        on_timeout = timeout_outcome(self._cmd.policy, self._cmd.initiator)
         workflow.set_current_details(
-            shared.pending_details(self._cmd, request.respond_by, reminder_at, reminded)
+            messages.pending(self._parties, request.respond_by, on_timeout, reminder_at, reminded)
         )
 
     def reminded(self, request: RequestSnapshot, reminder_at: datetime) -> None:
-        self._count(metrics.REMINDERS_SENT)
+        self._count(contract.REMINDERS_SENT)
         self._log("reminder sent")
         self.pending(request, reminder_at, reminded=True)
 
     def settling(self, outcome: RequestStatus, actor: Actor) -> None:
-        workflow.set_current_details(f"**Settling** as {outcome.value} (`{actor.ref}`).")
+        workflow.set_current_details(messages.settling(outcome, actor.ref))
 
     def settled(self, request: RequestSnapshot) -> None:
         outcome = request.status.value
-        self._count(metrics.REQUESTS_SETTLED, outcome=outcome)
+        self._count(contract.REQUESTS_SETTLED, outcome=outcome)
         self._log("request settled", outcome=outcome, decided_by=request.decided_by)
         if request.decided_at is not None:
             workflow.metric_meter().create_histogram_float(
-                metrics.DECISION_LATENCY, "From submission to outcome.", "s"
+                contract.DECISION_LATENCY, "From submission to outcome.", "s"
             ).record(
                 (request.decided_at - request.submitted_at).total_seconds(),
                 {"initiator": self._cmd.initiator.value, "outcome": outcome},
             )
-        workflow.upsert_search_attributes([shared.REQUEST_STATUS.value_set(outcome)])
+        workflow.upsert_search_attributes([contract.REQUEST_STATUS.value_set(outcome)])
         workflow.set_current_details(
-            shared.settled_details(
+            messages.settled(
                 request.status,
                 request.decided_by or "",
                 request.decided_at or workflow.now(),
@@ -93,8 +117,7 @@ class OperatorView:
         """A signal that could not apply: said in the log and under the current details."""
         workflow.logger.warning("Ignored the operator's %s signal: %s", action.value, why)
         workflow.set_current_details(
-            f"{workflow.get_current_details()}\n\n> Ignored the `{action.value}` signal from"
-            f" `{who}`: {why}"
+            messages.ignored_signal(workflow.get_current_details(), action, who, why)
         )
 
     def _log(self, event: str, **fields: object) -> None:

@@ -28,8 +28,15 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from domain.types import Decision, workflow_id_for
-from workflows import shared
-from workflows.contract import Admission, Outcome, ReconcileInput, RequestSnapshot, SubmitCommand
+from workflows import operators
+from workflows.contract import (
+    Admission,
+    Outcome,
+    ReconcileInput,
+    RequestSnapshot,
+    SubmitCommand,
+    initial_search_attributes,
+)
 from workflows.disassociation import DisassociationWorkflow
 from workflows.reconciler import ReconcileWorkflow
 
@@ -48,9 +55,9 @@ def _start_kwargs(cmd: SubmitCommand, task_queue: str) -> _StartOptions:
     return {
         "id": workflow_id_for(cmd.request_id),
         "task_queue": task_queue,
-        "search_attributes": shared.initial_search_attributes(cmd),
-        "static_summary": shared.static_summary(cmd),
-        "static_details": shared.static_details(cmd),
+        "search_attributes": initial_search_attributes(cmd),
+        "static_summary": operators.static_summary(cmd),
+        "static_details": operators.static_details(cmd),
         # A retried submit for the same request id joins the running workflow instead of failing...
         "id_conflict_policy": WorkflowIDConflictPolicy.USE_EXISTING,
         # ...and a request id is never run twice, even after its workflow has closed.

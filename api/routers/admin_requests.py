@@ -8,9 +8,9 @@ from uuid import UUID
 from fastapi import APIRouter
 
 from api.deps import App, Operator
-from api.schemas import Body, Reason
+from api.schemas import Body, DisassociationRequest, Reason
 from application import disassociations
-from domain.types import DecisionAction, DisassociationRequest
+from domain.types import DecisionAction
 
 router = APIRouter(prefix="/v1/admin/disassociations", tags=["admin"])
 
@@ -29,7 +29,8 @@ async def agree(
 ) -> DisassociationRequest:
     """Agree on the counterpart's behalf; the association ends."""
     reason = body.reason if body else None
-    return await disassociations.decide(app, who, request_id, DecisionAction.AGREE, reason)
+    agreed = await disassociations.decide(app, who, request_id, DecisionAction.AGREE, reason)
+    return DisassociationRequest.of(agreed)
 
 
 @router.post("/{request_id}/reject", response_model=DisassociationRequest)
@@ -37,7 +38,10 @@ async def reject(
     request_id: UUID, body: AdminReasonBody, who: Operator, app: App
 ) -> DisassociationRequest:
     """Reject on the counterpart's behalf (a reason is required); the association continues."""
-    return await disassociations.decide(app, who, request_id, DecisionAction.REJECT, body.reason)
+    rejected = await disassociations.decide(
+        app, who, request_id, DecisionAction.REJECT, body.reason
+    )
+    return DisassociationRequest.of(rejected)
 
 
 @router.post("/{request_id}/cancel", response_model=DisassociationRequest)
@@ -46,4 +50,7 @@ async def cancel(
 ) -> DisassociationRequest:
     """Cancel the request (a reason is required): both sides are told, the association
     continues."""
-    return await disassociations.decide(app, who, request_id, DecisionAction.CANCEL, body.reason)
+    cancelled = await disassociations.decide(
+        app, who, request_id, DecisionAction.CANCEL, body.reason
+    )
+    return DisassociationRequest.of(cancelled)

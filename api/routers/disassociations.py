@@ -9,9 +9,18 @@ from fastapi import APIRouter, Header, Query, Response
 
 from api.deps import App, Party
 from api.pages import cursor_problem, page_response
-from api.schemas import AgreeBody, CheckBody, Limit, Page, RejectBody, SubmitBody, WithdrawBody
+from api.schemas import (
+    AgreeBody,
+    CheckBody,
+    DisassociationRequest,
+    Limit,
+    Page,
+    RejectBody,
+    SubmitBody,
+    WithdrawBody,
+)
 from application import disassociations
-from domain.types import CheckResult, DecisionAction, DisassociationRequest, RequestStatus, Side
+from domain.types import CheckResult, DecisionAction, RequestStatus, Side
 
 router = APIRouter(tags=["disassociations"])
 
@@ -39,7 +48,7 @@ async def submit(
         idempotency_key=idempotency_key,
     )
     response.headers["Location"] = f"/v1/disassociations/{request.id}"
-    return request
+    return DisassociationRequest.of(request)
 
 
 @router.get("/v1/disassociations", response_model=Page[DisassociationRequest])
@@ -64,12 +73,13 @@ async def list_requests(
             limit=limit,
             cursor=cursor,
         )
-    return page_response(Page[DisassociationRequest](items=rows, next_cursor=next_cursor))
+    items = [DisassociationRequest.of(row) for row in rows]
+    return page_response(Page[DisassociationRequest](items=items, next_cursor=next_cursor))
 
 
 @router.get("/v1/disassociations/{request_id}", response_model=DisassociationRequest)
 async def get_request(request_id: UUID, who: Party, app: App) -> DisassociationRequest:
-    return await disassociations.get(app, who, request_id)
+    return DisassociationRequest.of(await disassociations.get(app, who, request_id))
 
 
 @router.post("/v1/disassociations/{request_id}/agree", response_model=DisassociationRequest)
@@ -77,18 +87,20 @@ async def agree(
     request_id: UUID, who: Party, app: App, body: AgreeBody | None = None
 ) -> DisassociationRequest:
     body = body or AgreeBody()
-    return await disassociations.decide(
+    agreed = await disassociations.decide(
         app, who, request_id, DecisionAction.AGREE, body.reason,
         verification_code=body.verification_code,
     )  # fmt: skip
+    return DisassociationRequest.of(agreed)
 
 
 @router.post("/v1/disassociations/{request_id}/reject", response_model=DisassociationRequest)
 async def reject(request_id: UUID, body: RejectBody, who: Party, app: App) -> DisassociationRequest:
-    return await disassociations.decide(
+    rejected = await disassociations.decide(
         app, who, request_id, DecisionAction.REJECT, body.reason,
         verification_code=body.verification_code,
     )  # fmt: skip
+    return DisassociationRequest.of(rejected)
 
 
 @router.post("/v1/disassociations/{request_id}/withdraw", response_model=DisassociationRequest)
@@ -96,4 +108,5 @@ async def withdraw(
     request_id: UUID, who: Party, app: App, body: WithdrawBody | None = None
 ) -> DisassociationRequest:
     reason = body.reason if body else None
-    return await disassociations.decide(app, who, request_id, DecisionAction.WITHDRAW, reason)
+    withdrawn = await disassociations.decide(app, who, request_id, DecisionAction.WITHDRAW, reason)
+    return DisassociationRequest.of(withdrawn)

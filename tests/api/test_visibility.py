@@ -15,7 +15,7 @@ from domain.types import AccountStanding, Side
 from tests.api.test_disassociations import decide, submit
 from tests.factories import bearer, command
 from worker import build_worker
-from workflows import shared, starter
+from workflows import contract, starter
 from workflows.contract import OperatorDecision
 from workflows.disassociation import DisassociationWorkflow
 
@@ -29,7 +29,7 @@ async def current_details(handle: WorkflowHandle) -> str:
 
 async def search_attributes(handle: WorkflowHandle) -> dict:
     attributes = (await handle.describe()).typed_search_attributes
-    return {key.name: attributes.get(key) for key in shared.SEARCH_ATTRIBUTES}
+    return {key.name: attributes.get(key) for key in contract.SEARCH_ATTRIBUTES}
 
 
 async def test_a_request_explains_itself_at_every_stage(api, factory, dev_env):

@@ -3,7 +3,8 @@ from decimal import Decimal
 
 import pytest
 
-from domain.checks import CheckFacts, evaluate
+from domain.checks import evaluate
+from domain.types import CheckFacts
 from domain.types import AccountStanding, Policy, Side, TimeoutOutcome
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
