@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, TypeVar
 from uuid import UUID
 
-import psycopg
 import typer
+from psycopg_pool import AsyncConnectionPool
 from pydantic import TypeAdapter
 
-from application import disassociations
+from application import admin, disassociations
+from application.admin import SubjectKind
 from application.errors import Failure
 from application.principal import Principal
 from application.services import Services
@@ -30,11 +32,10 @@ from assocflow.process import run_command, run_main
 from assocflow.settings import Settings
 from assocflow.temporal import connect
 from domain.types import DecisionAction, DisassociationRequest
-from store import accounts, audit, tokens
+from store import tokens
 from store.accounts import PostgresStanding
 from store.db import migrate as apply_migrations
 from store.db import open_pool
-from store.rows import Token
 
 app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True)
 tokens_app = typer.Typer(
@@ -47,15 +48,11 @@ requests_app = typer.Typer(
 )
 app.add_typer(requests_app, name="requests")
 
-SubjectKind = Literal["operator", "partner_user", "customer"]
+T = TypeVar("T")
 
 
 def _actor() -> str:
     return f"cli:{getpass.getuser()}"
-
-
-async def _connect() -> psycopg.AsyncConnection[tuple[object, ...]]:
-    return await psycopg.AsyncConnection.connect(Settings().database_url, autocommit=True)
 
 
 @app.command()
@@ -82,6 +79,29 @@ def migrate() -> None:
     typer.echo("\n".join(applied) if applied else "The schema is up to date.")
 
 
+class _Terminal(Principal):
+    """The operator at this terminal, for the token commands: the tokens it makes and its audit
+    entries name it `cli:<user>`, as they always have (a token's operator is `operator:<name>`)."""
+
+    @property
+    def ref(self) -> str:
+        return self.subject_id
+
+
+def _tokens_command(use_case: Callable[[AsyncConnectionPool, Principal], Awaitable[T]]) -> T:
+    """Run a token use case (application/admin.py, as the admin API does) on DATABASE_URL."""
+    who = _Terminal(kind="operator", subject_id=_actor())
+
+    async def run() -> T:
+        pool = await open_pool(Settings().database_url, min_size=1, max_size=1)
+        try:
+            return await use_case(pool, who)
+        finally:
+            await pool.close()
+
+    return run_command(run())
+
+
 @tokens_app.command("create")
 def create_token(
     subject_kind: Annotated[str, typer.Option(help="operator, partner_user or customer")],
@@ -103,33 +123,26 @@ def create_token(
         raise typer.BadParameter(
             f"not the id of a {kind}: {subject_id!r}", param_hint="--subject-id"
         ) from exc
+    expires_at = None if lifetime is None else datetime.now(UTC) + lifetime
 
-    async def run() -> tuple[Token, str]:
-        async with await _connect() as conn:
-            if kind != "operator":
-                lookup = (
-                    accounts.get_partner_user if kind == "partner_user" else accounts.get_customer
-                )
-                if await lookup(conn, UUID(subject)) is None:
-                    raise typer.BadParameter(
-                        f"no {kind} with id {subject}", param_hint="--subject-id"
-                    )
-            async with conn.transaction():
-                row, token = await tokens.create(
-                    conn,
-                    subject_kind=kind,
-                    subject_id=subject,
-                    created_by=_actor(),
-                    expires_at=None if lifetime is None else datetime.now(UTC) + lifetime,
-                    label=label,
-                )
-                await audit.record(
-                    conn, _actor(), "token.created", "token", row.id,
-                    after=row.model_dump(mode="json"),
-                )  # fmt: skip
-            return row, token
-
-    row, token = asyncio.run(run())
+    try:
+        row, token = _tokens_command(
+            lambda pool, who: admin.create_token(
+                pool,
+                who,
+                subject_kind=kind,
+                subject_id=subject,
+                expires_at=expires_at,
+                label=label,
+            )
+        )
+    except Failure as failure:
+        if failure.code == "validation_error":  # the id is well formed: nobody has it
+            raise typer.BadParameter(
+                f"no {kind} with id {subject}", param_hint="--subject-id"
+            ) from None
+        typer.echo(f"{failure.code}: {failure.detail}", err=True)
+        raise typer.Exit(1) from None
     typer.echo(f"id:      {row.id}", err=True)
     typer.echo(f"expires: {row.expires_at or 'never'}", err=True)
     typer.echo(token)
@@ -138,12 +151,7 @@ def create_token(
 @tokens_app.command("list")
 def list_tokens() -> None:
     """Every token (never the secret): id, subject, creator, expiry, revocation."""
-
-    async def run() -> list[Token]:
-        async with await _connect() as conn:
-            return await tokens.list_all(conn)
-
-    for row in asyncio.run(run()):
+    for row in _tokens_command(admin.list_tokens):
         state = "revoked" if row.revoked_at else "active"
         typer.echo(
             f"{row.id}  {state:7}  {row.subject_kind}:{row.subject_id}"
@@ -154,17 +162,13 @@ def list_tokens() -> None:
 @tokens_app.command("revoke")
 def revoke_token(token_id: UUID) -> None:
     """Revoke a token; it is refused (401) from now on."""
-
-    async def run() -> Token | None:
-        async with await _connect() as conn, conn.transaction():
-            row = await tokens.revoke(conn, token_id)
-            if row is not None:
-                await audit.record(conn, _actor(), "token.revoked", "token", token_id)
-            return row
-
-    if asyncio.run(run()) is None:
+    try:
+        _tokens_command(lambda pool, who: admin.revoke_token(pool, who, token_id))
+    except Failure as failure:
+        if failure.code != "not_found":
+            raise
         typer.echo(f"No token with id {token_id}.", err=True)
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     typer.echo(f"Revoked {token_id}.")
 
 
