@@ -7,6 +7,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY assocflow ./assocflow
 COPY application ./application
+COPY cli ./cli
 COPY domain ./domain
 COPY store ./store
 COPY workflows ./workflows

@@ -55,7 +55,7 @@ bench: $(STAMP)
 
 # Record the workflow histories the replay test checks (after an intended workflow change).
 histories: $(STAMP)
-	ASSOCFLOW_RECORD_HISTORIES=1 $(PY) -m pytest -q tests/workflows/test_replay.py -k test_record_
+	ASSOCFLOW_RECORD_HISTORIES=1 $(PY) -m pytest -q tests/workflows/test_replay.py tests/workflows/test_contract.py -k test_record_
 
 # Forget the local stack's data (PostgreSQL, Temporal state, demo tokens).
 reset:

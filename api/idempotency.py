@@ -30,8 +30,8 @@ from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.deps import identify
 from api.problems import problem_response
+from application.identity import identify
 from store import idempotency
 
 log = logging.getLogger(__name__)

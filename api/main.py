@@ -9,7 +9,6 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
 from psycopg_pool import AsyncConnectionPool
@@ -30,11 +29,11 @@ from api.routers import (
     webhooks,
 )
 from api.schemas import ERRORS
+from application.housekeeping import run_forever as housekeeping_rounds
 from application.services import Services
 from assocflow.settings import Settings
 from assocflow.temporal import connect
 from assocflow.temporal import runtime as temporal_runtime
-from store import idempotency, ratelimit
 from store.accounts import AccountStandingSource, PostgresStanding
 from store.db import migrate, open_pool
 
@@ -80,7 +79,7 @@ def create_app(
             settings=settings,
             standing=app.state.standing,
         )
-        housekeeping = asyncio.create_task(_housekeeping(app.state.pool, settings))
+        housekeeping = asyncio.create_task(housekeeping_rounds(app.state.services))
         try:
             yield
         finally:
@@ -112,18 +111,3 @@ def create_app(
         app.include_router(module.router, responses=ERRORS)
     app.include_router(health.router)
     return app
-
-
-HOUSEKEEPING_INTERVAL = 600.0
-
-
-async def _housekeeping(pool: AsyncConnectionPool, settings: Settings) -> None:
-    """Forget idempotency keys past their time and rate-limit windows long closed."""
-    while True:
-        try:
-            async with pool.connection() as conn:
-                await idempotency.purge(conn, settings.idempotency_ttl)
-                await ratelimit.purge(conn, datetime.now(UTC), keep=timedelta(hours=1))
-        except Exception:  # the next round tries again
-            log.exception("housekeeping failed")
-        await asyncio.sleep(HOUSEKEEPING_INTERVAL)

@@ -51,6 +51,7 @@ STATUS_OF_CODE = {
     "verification_locked": 429,
     "rate_limited": 429,
     "temporarily_unavailable": 503,
+    "webhooks_unavailable": 503,
 }
 
 

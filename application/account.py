@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Literal
 from uuid import UUID
 
-from application.errors import not_found
+from application.errors import not_found, paged
 from application.guards import verified, within_rate
 from application.principal import Principal
 from application.services import Services
@@ -93,6 +93,7 @@ async def send_code(svc: Services, who: Principal, purpose: Purpose) -> datetime
     return expires_at
 
 
+@paged
 async def list_notifications(
     svc: Services, who: Principal, *, unread: bool | None, limit: int, cursor: str | None
 ) -> tuple[list[Notification], str | None]:

@@ -15,7 +15,7 @@ from uuid import UUID
 
 from psycopg_pool import AsyncConnectionPool
 
-from application.errors import Failure, forbidden, invalid, not_found
+from application.errors import Failure, forbidden, invalid, not_found, paged
 from application.principal import Principal
 from domain.types import AccountStanding, Association, AssociationType, PartnerType
 from store import accounts, associations, audit, tokens
@@ -328,6 +328,7 @@ async def revoke_token(pool: AsyncConnectionPool, who: Principal, token_id: UUID
 # --- the audit log ---------------------------------------------------------------------------
 
 
+@paged
 async def audit_log(
     pool: AsyncConnectionPool, who: Principal, *, limit: int, cursor: str | None
 ) -> tuple[list[AuditEntry], str | None]:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from application.errors import not_found
+from application.errors import not_found, paged
 from application.principal import Principal
 from application.services import Services
 from domain.types import Association, AssociationStatus, AssociationType, Permission
 from store import associations
 
 
+@paged
 async def list_associations(
     svc: Services,
     who: Principal,

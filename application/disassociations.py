@@ -11,7 +11,7 @@ from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeou
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from application.errors import Failure, forbidden, not_found, unavailable
+from application.errors import Failure, forbidden, not_found, paged, unavailable
 from application.guards import give_back, verified, within_rate
 from application.principal import Principal
 from application.services import Services
@@ -204,6 +204,7 @@ async def get(svc: Services, who: Principal, request_id: UUID) -> Disassociation
     return request
 
 
+@paged
 async def list_requests(
     svc: Services,
     who: Principal,

@@ -3,9 +3,16 @@ people, and what else the caller needs (the failed check items, a status, when t
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from math import ceil
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
+
+from store.pagination import InvalidCursor
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 class Failure(Exception):
@@ -47,3 +54,18 @@ def invalid(field: str, message: str) -> Failure:
 
 def unavailable(detail: str, retry_after: timedelta = timedelta(seconds=5)) -> Failure:
     return Failure("temporarily_unavailable", detail, retry_after=retry_after)
+
+
+def paged(use_case: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    """A list use case: a cursor it never issued is a `validation_error` on `cursor`."""
+
+    @functools.wraps(use_case)
+    async def listing(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return await use_case(*args, **kwargs)
+        except InvalidCursor as exc:
+            raise Failure(
+                "validation_error", str(exc), errors=[{"loc": ["query", "cursor"]}]
+            ) from exc
+
+    return listing

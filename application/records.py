@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
+from application.errors import paged
 from application.principal import Principal
 from application.services import Services
 from domain.types import Permission
@@ -15,6 +16,7 @@ from store.rows import Record
 RecordKind = Literal["association", "type_change", "disassociation"]
 
 
+@paged
 async def list_records(
     svc: Services,
     who: Principal,

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from application.errors import Failure, invalid, not_found
+from application.errors import Failure, invalid, not_found, paged
 from application.principal import Principal
 from application.services import Services
 from domain.types import EventType
 from store import webhooks
 from store.rows import WebhookDelivery
 from store.rows import WebhookEndpoint as WebhookEndpoint  # what the endpoint routes show
+from webhooks.relay import webhook_id as webhook_id  # deliveries are shown with it
 from webhooks.secrets import SecretBox, new_secret
 from webhooks.urls import UnsafeURL, check_url
 
@@ -71,6 +72,7 @@ async def delete_endpoint(svc: Services, who: Principal, endpoint_id: UUID) -> N
         await webhooks.delete_endpoint(conn, account.kind, account.id, endpoint_id)
 
 
+@paged
 async def list_deliveries(
     svc: Services, who: Principal, endpoint_id: UUID, *, limit: int, cursor: str | None
 ) -> tuple[list[WebhookDelivery], str | None]:

@@ -127,3 +127,10 @@ async def fetch_values(
         if not isinstance(value, kind):
             raise TypeError(f"expected {kind.__name__}, the query returned {type(value).__name__}")
     return values
+
+
+async def ping(pool: AsyncConnectionPool, *, wait: float) -> None:
+    """A round trip to PostgreSQL through the pool; raises if no connection comes within `wait`
+    seconds."""
+    async with pool.connection(timeout=wait) as conn:
+        await conn.execute("SELECT 1")

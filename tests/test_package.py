@@ -75,7 +75,7 @@ def _clean_env(**extra: str) -> dict[str, str]:
 def test_every_package_is_in_the_wheel_and_imports_from_it(installed, tmp_path):
     out = _run(
         [str(installed / "python"), "-c",
-         "import activities, api.main, assocflow.cli, domain, store.db, webhooks.relay, worker,"
+         "import activities, api.main, assocflow.process, cli.main, domain, store.db, webhooks.relay, worker,"
          " workflows.disassociation, devstack.seed\n"
          "import importlib.resources as r\n"
          "print(api.main.__file__, worker.__file__, webhooks.relay.__file__)\n"

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from api.deps import App, Party
-from api.pages import cursor_problem, page_response
+from api.pages import page_response
 from api.schemas import Body, Limit, Page
 from application import account
 from application.account import Notification, Purpose
@@ -71,10 +71,9 @@ async def list_notifications(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
     """The account's message center, newest first; `unread=true` for the unread ones."""
-    with cursor_problem():
-        rows, next_cursor = await account.list_notifications(
-            app, who, unread=unread, limit=limit, cursor=cursor
-        )
+    rows, next_cursor = await account.list_notifications(
+        app, who, unread=unread, limit=limit, cursor=cursor
+    )
     return page_response(Page[Notification](items=rows, next_cursor=next_cursor))
 
 

@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response
 
 from api.deps import App, Operator
-from api.pages import cursor_problem, page_response
+from api.pages import page_response
 from api.schemas import (
     AssociationIn,
     AssociationPatch,
@@ -152,6 +152,5 @@ async def audit_log(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
     """Who created, froze or changed what, newest first."""
-    with cursor_problem():
-        rows, next_cursor = await admin.audit_log(app.pool, who, limit=limit, cursor=cursor)
+    rows, next_cursor = await admin.audit_log(app.pool, who, limit=limit, cursor=cursor)
     return page_response(Page[AuditEntry](items=rows, next_cursor=next_cursor))

@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response
 
 from api.deps import App, Party
-from api.pages import cursor_problem, page_response
+from api.pages import page_response
 from api.schemas import Limit, Page
 from application import associations
 from domain.types import Association, AssociationStatus, AssociationType
@@ -26,16 +26,15 @@ async def list_associations(
     limit: Limit = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
-    with cursor_problem():
-        rows, next_cursor = await associations.list_associations(
-            app,
-            who,
-            association_type=association_type,
-            status=status,
-            customer_id=customer_id,
-            limit=limit,
-            cursor=cursor,
-        )
+    rows, next_cursor = await associations.list_associations(
+        app,
+        who,
+        association_type=association_type,
+        status=status,
+        customer_id=customer_id,
+        limit=limit,
+        cursor=cursor,
+    )
     return page_response(Page[Association](items=rows, next_cursor=next_cursor))
 
 

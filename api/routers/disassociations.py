@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Header, Query, Response
 
 from api.deps import App, Party
-from api.pages import cursor_problem, page_response
+from api.pages import page_response
 from api.schemas import (
     AgreeBody,
     CheckBody,
@@ -62,17 +62,16 @@ async def list_requests(
     limit: Limit = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
-    with cursor_problem():
-        rows, next_cursor = await disassociations.list_requests(
-            app,
-            who,
-            status=status,
-            association_id=association_id,
-            customer_id=customer_id,
-            initiator=initiator,
-            limit=limit,
-            cursor=cursor,
-        )
+    rows, next_cursor = await disassociations.list_requests(
+        app,
+        who,
+        status=status,
+        association_id=association_id,
+        customer_id=customer_id,
+        initiator=initiator,
+        limit=limit,
+        cursor=cursor,
+    )
     items = [DisassociationRequest.of(row) for row in rows]
     return page_response(Page[DisassociationRequest](items=items, next_cursor=next_cursor))
 

@@ -9,7 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response
 
 from api.deps import App, Party
-from api.pages import cursor_problem, page_response
+from api.pages import page_response
 from api.schemas import Limit, Page, Record
 from application import records
 from application.records import RecordKind
@@ -29,16 +29,15 @@ async def list_records(
     limit: Limit = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
-    with cursor_problem():
-        rows, next_cursor = await records.list_records(
-            app,
-            who,
-            kind=kind,
-            customer_id=customer_id,
-            status=status,
-            from_=from_,
-            to=to,
-            limit=limit,
-            cursor=cursor,
-        )
+    rows, next_cursor = await records.list_records(
+        app,
+        who,
+        kind=kind,
+        customer_id=customer_id,
+        status=status,
+        from_=from_,
+        to=to,
+        limit=limit,
+        cursor=cursor,
+    )
     return page_response(Page[Record](items=rows, next_cursor=next_cursor))

@@ -10,14 +10,11 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field, HttpUrl
 
 from api.deps import App, Party
-from api.pages import cursor_problem, page_response
-from api.problems import Problem
+from api.pages import page_response
 from api.schemas import Body, Limit, Page
 from application import webhooks
-from application.errors import Failure
-from application.webhooks import WEBHOOKS_UNAVAILABLE, WebhookEndpoint
+from application.webhooks import WebhookEndpoint
 from domain.types import EVENT_TYPES, EventType
-from webhooks.relay import webhook_id
 
 router = APIRouter(prefix="/v1/webhook-endpoints", tags=["webhooks"])
 
@@ -73,15 +70,9 @@ class Delivery(BaseModel):
 async def create_endpoint(
     body: EndpointIn, who: Party, app: App, response: Response
 ) -> NewEndpoint:
-    try:
-        row, secret = await webhooks.create_endpoint(
-            app, who, str(body.url), body.description, body.event_types
-        )
-    except Failure as failure:
-        # api/problems.py has no status for this code: it is answered here.
-        if failure.code != WEBHOOKS_UNAVAILABLE:
-            raise
-        raise Problem(503, failure.code, failure.detail) from failure
+    row, secret = await webhooks.create_endpoint(
+        app, who, str(body.url), body.description, body.event_types
+    )
     response.headers["Cache-Control"] = "no-store"
     response.headers["Location"] = f"/v1/webhook-endpoints/{row.id}"
     return NewEndpoint(**row.model_dump(), secret=secret)
@@ -112,12 +103,13 @@ async def list_deliveries(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
     """What was sent to this endpoint, newest first, each with its attempts."""
-    with cursor_problem():
-        rows, next_cursor = await webhooks.list_deliveries(
-            app, who, endpoint_id, limit=limit, cursor=cursor
-        )
+    rows, next_cursor = await webhooks.list_deliveries(
+        app, who, endpoint_id, limit=limit, cursor=cursor
+    )
     items = [
-        Delivery.model_validate({**r.model_dump(), "webhook_id": webhook_id(r.notification_id)})
+        Delivery.model_validate(
+            {**r.model_dump(), "webhook_id": webhooks.webhook_id(r.notification_id)}
+        )
         for r in rows
     ]
     return page_response(Page[Delivery](items=items, next_cursor=next_cursor))

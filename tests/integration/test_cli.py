@@ -51,7 +51,7 @@ async def test_tokens_are_created_listed_and_revoked_from_the_cli(database_url, 
         "SELECT action, actor FROM audit_log WHERE target_id = %s ORDER BY occurred_at", token_id
     )
     assert [a["action"] for a in actions] == ["token.created", "token.revoked"]
-    assert all(a["actor"].startswith("cli:") for a in actions)
+    assert all(a["actor"].startswith("operator:cli:") for a in actions)
 
 
 def test_cli_refuses_unknown_subjects_and_tokens(database_url):

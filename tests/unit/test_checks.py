@@ -4,8 +4,7 @@ from decimal import Decimal
 import pytest
 
 from domain.checks import evaluate
-from domain.types import CheckFacts
-from domain.types import AccountStanding, Policy, Side, TimeoutOutcome
+from domain.types import AccountStanding, CheckFacts, Policy, Side, TimeoutOutcome
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 POLICY = Policy(

@@ -51,8 +51,10 @@ app.add_typer(requests_app, name="requests")
 T = TypeVar("T")
 
 
-def _actor() -> str:
-    return f"cli:{getpass.getuser()}"
+def _operator() -> Principal:
+    """The operator at this terminal: records and audit entries name it `operator:cli:<user>`
+    (one with a token is `operator:<the token's name>`)."""
+    return Principal(kind="operator", subject_id=f"cli:{getpass.getuser()}")
 
 
 @app.command()
@@ -79,18 +81,9 @@ def migrate() -> None:
     typer.echo("\n".join(applied) if applied else "The schema is up to date.")
 
 
-class _Terminal(Principal):
-    """The operator at this terminal, for the token commands: the tokens it makes and its audit
-    entries name it `cli:<user>`, as they always have (a token's operator is `operator:<name>`)."""
-
-    @property
-    def ref(self) -> str:
-        return self.subject_id
-
-
 def _tokens_command(use_case: Callable[[AsyncConnectionPool, Principal], Awaitable[T]]) -> T:
     """Run a token use case (application/admin.py, as the admin API does) on DATABASE_URL."""
-    who = _Terminal(kind="operator", subject_id=_actor())
+    who = _operator()
 
     async def run() -> T:
         pool = await open_pool(Settings().database_url, min_size=1, max_size=1)
@@ -197,7 +190,7 @@ def _decide(request_id: UUID, action: DecisionAction, reason: str | None) -> Non
     if action is not DecisionAction.AGREE and not (reason or "").strip():
         raise typer.BadParameter(f"a reason is required to {action}", param_hint="--reason")
     settings = Settings()
-    who = Principal(kind="operator", subject_id=_actor())
+    who = _operator()
 
     async def run() -> DisassociationRequest:
         pool = await open_pool(settings.database_url, min_size=1, max_size=2)

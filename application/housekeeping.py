@@ -1,0 +1,32 @@
+"""What the API process tidies while it runs: idempotency keys past their time and rate-limit
+windows long closed."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+
+from application.services import Services
+from store import idempotency, ratelimit
+
+log = logging.getLogger(__name__)
+
+INTERVAL = 600.0
+
+
+async def tidy(svc: Services) -> None:
+    async with svc.pool.connection() as conn:
+        await idempotency.purge(conn, svc.settings.idempotency_ttl)
+        await ratelimit.purge(conn, datetime.now(UTC), keep=timedelta(hours=1))
+
+
+async def run_forever(svc: Services) -> None:
+    """`tidy` every ten minutes until cancelled; a failed round is logged and the next tries
+    again."""
+    while True:
+        try:
+            await tidy(svc)
+        except Exception:
+            log.exception("housekeeping failed")
+        await asyncio.sleep(INTERVAL)

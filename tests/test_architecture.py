@@ -1,0 +1,119 @@
+"""Dependencies run one way: every import the code makes is one docs/ARCHITECTURE.md allows.
+
+The table between `<!-- imports:start -->` and `<!-- imports:end -->` is the rule: a row names a
+package or module and what it may import; the most specific row applies; anything not listed is
+refused.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NOT_CODE = {"tests", "docs", "deploy", "build", "examples"}
+
+
+def first_party(root: Path) -> set[str]:
+    """assocflow's top-level packages and modules."""
+    names = {p.stem for p in root.glob("*.py")}
+    names |= {
+        p.name
+        for p in root.iterdir()
+        if p.is_dir() and (p / "__init__.py").exists() and p.name not in NOT_CODE
+    }
+    return names
+
+
+def rules(root: Path) -> dict[str, set[str]]:
+    text = (root / "docs" / "ARCHITECTURE.md").read_text()
+    table = text.split("<!-- imports:start -->")[1].split("<!-- imports:end -->")[0]
+    found = {}
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 2 or not cells[0].startswith("`"):
+            continue
+        found[cells[0].strip("`")] = set(re.findall(r"`([\w.]+)`", cells[1]))
+    return found
+
+
+def module_of(root: Path, path: Path) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def within(module: str, prefix: str) -> bool:
+    return module == prefix or module.startswith(prefix + ".")
+
+
+def imports_of(root: Path, path: Path, ours: set[str]) -> set[str]:
+    """The first-party modules `path` imports (`from store import rows` is `store.rows`)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            for alias in node.names:
+                candidate = f"{node.module}.{alias.name}"
+                as_path = root.joinpath(*candidate.split("."))
+                is_module = as_path.with_suffix(".py").exists() or as_path.is_dir()
+                found.add(candidate if is_module else node.module)
+    return {name for name in found if name.split(".")[0] in ours}
+
+
+def code_files(root: Path, ours: set[str]) -> list[Path]:
+    return sorted(
+        path
+        for name in ours
+        for path in ([root / f"{name}.py"] if (root / f"{name}.py").exists() else (root / name).rglob("*.py"))
+    )  # fmt: skip
+
+
+def row_for(module: str, table: dict[str, set[str]]) -> str | None:
+    matching = [key for key in table if within(module, key)]
+    return max(matching, key=len) if matching else None
+
+
+def violations(root: Path = ROOT) -> list[str]:
+    ours, table = first_party(root), rules(root)
+    found = []
+    for path in code_files(root, ours):
+        module = module_of(root, path)
+        row = row_for(module, table)
+        if row is None:
+            found.append(f"{module}: no row in docs/ARCHITECTURE.md says what it may import")
+            continue
+        for imported in sorted(imports_of(root, path, ours)):
+            allowed = table[row] | {row}
+            if not any(within(imported, prefix) for prefix in allowed):
+                found.append(
+                    f"{module} imports {imported} ({row!r} may import {sorted(table[row]) or 'nothing'})"
+                )
+    return found
+
+
+def test_every_import_is_one_the_architecture_allows():
+    assert violations() == []
+
+
+def test_every_row_is_about_code_that_exists_or_is_planned():
+    ours = first_party(ROOT)
+    for key in rules(ROOT):
+        top = key.split(".")[0]
+        assert top in ours or top == "console", f"{key}: no such package"
+
+
+def test_a_forbidden_import_is_found(tmp_path):
+    """The check sees an import the table does not allow: here the domain reaching the store."""
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "ARCHITECTURE.md").write_text(
+        (ROOT / "docs" / "ARCHITECTURE.md").read_text()
+    )
+    for package, code in {"domain": "from store.db import migrate\n", "store": ""}.items():
+        (tmp_path / package).mkdir()
+        (tmp_path / package / "__init__.py").write_text("")
+        (tmp_path / package / "db.py").write_text(code)
+    assert violations(tmp_path) == ["domain.db imports store.db ('domain' may import nothing)"]
