@@ -21,6 +21,11 @@ REQUIRED = {
     "TEMPORAL_DB_PASSWORD": "temporal",
 }
 COMPOSE = shutil.which("docker-compose")
+# The Temporal frontend and UI take calls without a credential unless TLS or OIDC is configured:
+# they listen on this host only unless their variable opens them (README: Operating).
+TEMPORAL_BINDS = {"temporal": "TEMPORAL_FRONTEND_BIND", "temporal-ui": "TEMPORAL_UI_BIND"}
+EVERYWHERE = "0.0.0.0"  # noqa: S104 (what the tests look for, not an address to bind)
+PUBLIC = {"api"}  # the only service published on every interface (behind a load balancer)
 DEV_ONLY = {"tests", "bench"}  # packages the image leaves out (see .dockerignore)
 
 
@@ -88,6 +93,62 @@ def test_a_remote_cluster_is_configured_by_environment():
     env = yaml.safe_load(done.stdout)["services"]["worker"]["environment"]
     assert (env["TEMPORAL_ADDRESS"], env["TEMPORAL_NAMESPACE"], env["TEMPORAL_API_KEY"]) == (
         "ns.acct.tmprl.cloud:7233", "ns.acct", "k",
+    )  # fmt: skip
+
+
+def host_ips(service: dict) -> list[str]:
+    """The host address of each port a service publishes, in any form `docker-compose config`
+    writes it (v1: "ip:published:target/tcp" or a mapping; v2: a mapping with host_ip);
+    an empty address is every interface."""
+    found = []
+    for port in service.get("ports", []):
+        if isinstance(port, dict):
+            found.append(port.get("host_ip") or EVERYWHERE)
+        else:
+            parts = str(port).split("/")[0].rsplit(":", 2)
+            found.append(parts[0] if len(parts) == 3 and parts[0] else EVERYWHERE)
+    return found
+
+
+def interpolate(text: str, env: dict[str, str]) -> str:
+    """Compose's `${NAME:-default}` (the only form the Temporal ports use)."""
+    return re.sub(r"\$\{(\w+):-([^}]*)\}", lambda m: env.get(m.group(1)) or m.group(2), text)
+
+
+def test_temporal_listens_on_this_host_unless_opened_on_purpose():
+    """Checked in the compose file's text, so that it holds where docker-compose is missing."""
+    stack = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    for name, variable in TEMPORAL_BINDS.items():
+        ports = stack[name]["ports"]
+        assert ports and all(p.startswith(f"${{{variable}:-127.0.0.1}}:") for p in ports), ports
+        for env, address in (({}, "127.0.0.1"), ({variable: ""}, "127.0.0.1"),
+                             ({variable: EVERYWHERE}, EVERYWHERE)):  # fmt: skip
+            opened = {"ports": [interpolate(p, env) for p in ports]}
+            assert host_ips(opened) == [address] * len(ports), (name, env)
+    for name, service in stack.items():  # nothing else is published beyond this host either
+        if name not in PUBLIC:
+            closed = {"ports": [interpolate(p, {}) for p in service.get("ports", [])]}
+            assert set(host_ips(closed)) <= {"127.0.0.1"}, name
+
+
+@pytest.mark.skipif(COMPOSE is None, reason="docker-compose is not installed")
+def test_temporal_ports_as_compose_resolves_them():
+    closed = yaml.safe_load(config(**REQUIRED).stdout)["services"]
+    for name, service in closed.items():
+        if name not in PUBLIC:
+            assert set(host_ips(service)) <= {"127.0.0.1"}, (name, service.get("ports"))
+    for name in TEMPORAL_BINDS:
+        assert host_ips(closed[name]) == ["127.0.0.1"], name
+
+    opened = config(**REQUIRED, **dict.fromkeys(TEMPORAL_BINDS.values(), EVERYWHERE))
+    assert opened.returncode == 0, opened.stderr
+    stack = yaml.safe_load(opened.stdout)["services"]
+    for name in TEMPORAL_BINDS:
+        assert host_ips(stack[name]) == [EVERYWHERE], name
+
+    one = yaml.safe_load(config(**REQUIRED, TEMPORAL_UI_BIND=EVERYWHERE).stdout)["services"]
+    assert (host_ips(one["temporal-ui"]), host_ips(one["temporal"])) == (
+        [EVERYWHERE], ["127.0.0.1"],
     )  # fmt: skip
 
 
