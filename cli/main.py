@@ -7,6 +7,7 @@ assocflow tokens list
 assocflow tokens revoke <token id>
 assocflow requests agree|reject|cancel <request id> --reason "…"
 assocflow migrate
+assocflow secrets rotate      re-encrypt stored secrets with the newest ASSOCFLOW_ENCRYPTION_KEY
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from psycopg_pool import AsyncConnectionPool
 from pydantic import TypeAdapter
 
 from application import admin, disassociations
+from application import secrets as stored_secrets
 from application.admin import SubjectKind
 from application.errors import Failure
 from application.principal import Principal
@@ -47,6 +49,11 @@ requests_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(requests_app, name="requests")
+secrets_app = typer.Typer(
+    help="Secrets kept encrypted with ASSOCFLOW_ENCRYPTION_KEY: rotate them to its newest key.",
+    no_args_is_help=True,
+)
+app.add_typer(secrets_app, name="secrets")
 
 T = TypeVar("T")
 
@@ -207,6 +214,33 @@ def _decide(request_id: UUID, action: DecisionAction, reason: str | None) -> Non
         typer.echo(f"{failure.code}: {failure.detail}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"{request.id}  {request.status.value}  by {request.decided_by}")
+
+
+@secrets_app.command("rotate")
+def rotate_secrets(
+    batch_size: Annotated[
+        int, typer.Option(min=1, help="Rows per transaction (each batch's rows are locked)")
+    ] = stored_secrets.BATCH_SIZE,
+) -> None:
+    """Re-encrypt every stored secret with the newest (first) key of ASSOCFLOW_ENCRYPTION_KEY.
+
+    Put the new key first everywhere and restart the services, run this, then drop the old key.
+    Safe to run again: what is already under the newest key is left as it is."""
+    key = Settings().encryption_key
+    try:
+        counts = _tokens_command(
+            lambda pool, who: stored_secrets.rotate_secrets(
+                pool, who, key.get_secret_value() if key else None, batch_size=batch_size
+            )
+        )
+    except Failure as failure:
+        typer.echo(f"{failure.code}: {failure.detail}", err=True)
+        for table, count in failure.extra.get("unreadable", {}).items():
+            typer.echo(f"{table}: {count} unreadable", err=True)
+        raise typer.Exit(1) from None
+    for table, count in counts.items():
+        typer.echo(f"{table}: {count} re-encrypted")
+    typer.echo(f"Re-encrypted {sum(counts.values())} secrets with the newest key.")
 
 
 def main() -> None:
