@@ -5,17 +5,27 @@ It runs beside the Temporal worker (or on its own) and shares nothing with the d
 a decision commits its notifications and returns; the relay is woken by the commit (LISTEN) and
 delivers afterwards. Delivery is at least once: a worker that dies mid-delivery leaves a lease
 that runs out, and the delivery is tried again with the same `webhook-id`.
+
+Each attempt connects to the address the URL guard checked as it resolved the host, once
+(webhooks/transport.py), follows no redirect (a 3xx is a failed attempt), reads at most
+BODY_CAP bytes of the answer and drops them, and is bounded by ASSOCFLOW_WEBHOOK_TIMEOUT per
+step (connect, write, read, a pooled connection) and by twice that for the whole answer's head.
+The delivery log says only what the owner of the endpoint may know: the status code of an
+answer, or that the address was refused, or that no connection could be made; the worker's log
+has the details.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 from datetime import UTC, datetime, timedelta
+from typing import cast
 from uuid import UUID
 
 import httpx
@@ -27,12 +37,18 @@ from assocflow.settings import Settings
 from store import webhooks as store
 from store.rows import DueDelivery
 from webhooks.secrets import SecretBox
-from webhooks.urls import UnsafeURL, check_url
+from webhooks.transport import PinnedTransport
+from webhooks.urls import COULD_NOT_CONNECT, UnsafeURL, parse_url
 
 log = logging.getLogger(__name__)
 
 BATCH = 20
 POLL_INTERVAL = 2.0
+# What is read of an answer (and dropped): enough to let a small one finish, no more.
+BODY_CAP = 64 * 1024
+# What the delivery log says of an attempt that failed on this side (a secret that no longer
+# opens, say).
+NOT_SENT = "not sent: an error on assocflow's side"
 
 
 def backoff(attempt: int, base: timedelta, cap: timedelta, rand: Callable[[], float]) -> timedelta:
@@ -53,14 +69,21 @@ class WebhookRelay:
         pool: AsyncConnectionPool,
         settings: Settings,
         *,
-        http: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
         on_outcome: Callable[[str], None] | None = None,
     ) -> None:
+        """`transport` is for tests: by default, a `PinnedTransport` on this machine's resolver."""
         self._pool = pool
         self._settings = settings
         key = settings.encryption_key.get_secret_value() if settings.encryption_key else None
         self._box = SecretBox(key)
-        self._http = http or httpx.AsyncClient(follow_redirects=False)
+        self._timeout = settings.webhook_timeout.total_seconds()
+        self._http = httpx.AsyncClient(
+            transport=transport or PinnedTransport(allow_private=settings.webhook_allow_private),
+            follow_redirects=False,
+            trust_env=False,  # no proxy from the environment: it would connect to the names
+            timeout=httpx.Timeout(self._timeout),
+        )
         self._wake = asyncio.Event()
         self._on_outcome = on_outcome or (lambda outcome: None)
 
@@ -123,13 +146,15 @@ class WebhookRelay:
         status_code, error = None, None
         try:
             status_code = await self._send(delivery)
-        except UnsafeURL as exc:
+        except UnsafeURL as exc:  # its text is for the owner (the guard logged the address)
+            log.info("webhook delivery %s refused: %s", delivery.id, exc)
             error = str(exc)
-        except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}"[:500]
-        except Exception as exc:  # a sealed secret that no longer opens, say: keep trying
+        except (httpx.HTTPError, TimeoutError) as exc:
+            log.info("webhook delivery %s could not connect: %r", delivery.id, exc)
+            error = COULD_NOT_CONNECT
+        except Exception:  # a sealed secret that no longer opens, say: keep trying
             log.exception("webhook delivery %s failed", delivery.id)
-            error = f"{type(exc).__name__}"
+            error = NOT_SENT
         duration_ms = int((time.monotonic() - started) * 1000)
         outcome, next_at = self._outcome(delivery.attempts, status_code)
         self._on_outcome(outcome)
@@ -140,12 +165,15 @@ class WebhookRelay:
             )  # fmt: skip
 
     async def _send(self, delivery: DueDelivery) -> int:
-        await check_url(delivery.url, allow_private=self._settings.webhook_allow_private)
+        """The status code the endpoint answered; raises UnsafeURL, httpx.HTTPError or
+        TimeoutError when there is none."""
+        parse_url(delivery.url)  # the host is resolved and checked as it is connected to
         body = json.dumps(delivery.payload, separators=(",", ":"))
         message_id = webhook_id(delivery.notification_id)
         now = datetime.now(UTC)
         secret = self._box.open(delivery.secret_encrypted)
-        response = await self._http.post(
+        request = self._http.build_request(
+            "POST",
             delivery.url,
             content=body.encode(),
             headers={
@@ -155,8 +183,16 @@ class WebhookRelay:
                 "webhook-timestamp": str(int(now.timestamp())),
                 "webhook-signature": Webhook(secret).sign(message_id, now, body),
             },
-            timeout=self._settings.webhook_timeout.total_seconds(),
         )
+        async with asyncio.timeout(2 * self._timeout):  # however slowly its bytes come
+            response = await self._http.send(request, stream=True)
+        try:  # the answer is in: its body is only read to end the exchange cleanly
+            async with asyncio.timeout(self._timeout):
+                await _drain(response, BODY_CAP)
+        except (httpx.HTTPError, TimeoutError):
+            pass
+        finally:
+            await response.aclose()
         return response.status_code
 
     def _outcome(self, attempts: int, status_code: int | None) -> tuple[str, datetime | None]:
@@ -174,3 +210,14 @@ class WebhookRelay:
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+
+async def _drain(response: httpx.Response, cap: int) -> None:
+    """Read the body as it comes over the wire (not decompressed) until its end or `cap`."""
+    read = 0
+    raw = cast(AsyncGenerator[bytes, None], response.aiter_raw())  # it is one
+    async with contextlib.aclosing(raw) as chunks:
+        async for chunk in chunks:
+            read += len(chunk)
+            if read >= cap:
+                return
