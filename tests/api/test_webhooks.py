@@ -5,7 +5,11 @@ never in the way of a decision."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import re
+import socket
+from collections import Counter
 
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
@@ -378,3 +382,175 @@ async def test_a_delivery_of_a_deleted_or_disabled_endpoint_is_never_leased(
         stop.set()
         await running
         await relay.aclose()
+
+
+# --- what the owner is told: never an address, never the network's own words ------------------
+
+PUBLIC = "93.184.215.14"
+# An IPv4 address, or an IPv6 one (two colons with hex digits around them).
+ADDRESS = re.compile(r"\d+\.\d+|[0-9a-f]*:[0-9a-f]*:", re.IGNORECASE)
+OWNER_MESSAGES = {
+    "refused: the address is not public",
+    "could not connect",
+    "refused: the host does not resolve",
+}
+
+
+def assert_tells_the_owner_nothing_of_the_network(message: str) -> None:
+    assert message in OWNER_MESSAGES, message
+    assert not ADDRESS.search(message), message
+    for word in ("rror", "rrno", "Connection refused", "assocflow-test", "localhost"):
+        assert word not in message, message
+
+
+def fake_dns(monkeypatch, names: dict[str, list[list[str]]], *, unreachable=()) -> Counter:
+    """This event loop's resolver answers `names` (the n-th call its n-th answer, then the
+    last; an empty answer does not resolve), and connections to `unreachable` addresses are
+    refused at once; everything else is the real network. Returns how often each name was
+    asked for."""
+    loop = asyncio.get_running_loop()
+    real_getaddrinfo, real_create_connection = loop.getaddrinfo, loop.create_connection
+    asked: Counter = Counter()
+
+    async def getaddrinfo(host, port, *args, **kwargs):
+        name = host.decode() if isinstance(host, bytes) else host
+        if name not in names:
+            return await real_getaddrinfo(host, port, *args, **kwargs)
+        asked[name] += 1
+        answers = names[name][min(asked[name], len(names[name])) - 1]
+        if not answers:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return [
+            (socket.AF_INET6, socket.SOCK_STREAM, 6, "", (a, int(port or 0), 0, 0))
+            if ":" in a
+            else (socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, int(port or 0)))
+            for a in answers
+        ]
+
+    async def create_connection(protocol_factory, host=None, port=None, *args, **kwargs):
+        if host in unreachable:
+            raise ConnectionRefusedError(111, f"Connect call failed ({host!r}, {port})")
+        return await real_create_connection(protocol_factory, host, port, *args, **kwargs)
+
+    monkeypatch.setattr(loop, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(loop, "create_connection", create_connection)
+    return asked
+
+
+@contextlib.asynccontextmanager
+async def strict_relay(database_url, task_queue, pool, **overrides):
+    """A relay that allows no private address and tries each delivery once."""
+    from tests.conftest import WEBHOOKS
+    from webhooks.relay import WebhookRelay
+
+    settings = make_settings(
+        database_url, task_queue,
+        **{**WEBHOOKS, "webhook_allow_private": False, "webhook_max_attempts": 1, **overrides},
+    )  # fmt: skip
+    relay = WebhookRelay(pool, settings)
+    stop = asyncio.Event()
+    running = asyncio.create_task(relay.run(stop))
+    try:
+        yield relay
+    finally:
+        stop.set()
+        await running
+        await relay.aclose()
+
+
+async def _settled(api, token, endpoint_id):
+    items = await deliveries(api, token, endpoint_id)
+    return items if items and items[0]["status"] != "pending" else None
+
+
+def _errors(delivery: dict) -> list[str]:
+    return [delivery["last_error"], *(a["error"] for a in delivery["attempt_log"])]
+
+
+async def test_the_delivery_log_says_could_not_connect_and_no_more(api, relay, factory):
+    """A receiver that is not there: the log says "could not connect", not the address nor
+    the connection error (a port scanner for any owner, otherwise)."""
+    from devstack.services import free_port
+
+    world = await factory.world()
+    endpoint = await register(api, world.customer, f"http://127.0.0.1:{free_port()}/hooks")
+    await submit(api, world.partner_admin, world.association_id)
+
+    async def tried_twice():
+        items = await deliveries(api, world.customer, endpoint["id"])
+        return items if items and len(items[0]["attempt_log"]) >= 2 else None
+
+    [delivery] = await eventually(tried_twice)
+    for error in _errors(delivery):
+        assert error == "could not connect"
+        assert_tells_the_owner_nothing_of_the_network(error)
+
+
+async def test_the_delivery_log_says_refused_for_an_address_that_is_not_public(
+    api, factory, pool, database_url, task_queue, receiver
+):
+    world = await factory.world()
+    endpoint = await register(api, world.customer, receiver.url)  # allowed where registered
+    async with strict_relay(database_url, task_queue, pool):
+        await submit(api, world.partner_admin, world.association_id)
+        [delivery] = await eventually(lambda: _settled(api, world.customer, endpoint["id"]))
+    assert delivery["status"] == "failed" and delivery["last_status"] is None
+    for error in _errors(delivery):
+        assert error == "refused: the address is not public"
+        assert_tells_the_owner_nothing_of_the_network(error)
+    assert receiver.received == []
+
+
+async def test_a_host_that_rebinds_to_loopback_is_never_called_there(
+    api, factory, pool, database_url, task_queue, receiver, monkeypatch
+):
+    """DNS rebinding: the endpoint's name answers a public address first and 127.0.0.1 after.
+    The delivery resolves it once and connects to the public address it checked (which
+    refuses here): the receiver on 127.0.0.1 gets nothing."""
+    name = "rebind.assocflow-test.example"
+    asked = fake_dns(monkeypatch, {name: [[PUBLIC], ["127.0.0.1"]]}, unreachable={PUBLIC})
+    world = await factory.world()
+    port = receiver.url.split(":")[2].split("/")[0]
+    endpoint = await register(api, world.customer, f"http://{name}:{port}/hooks")
+    async with strict_relay(database_url, task_queue, pool):
+        await submit(api, world.partner_admin, world.association_id)
+        [delivery] = await eventually(lambda: _settled(api, world.customer, endpoint["id"]))
+    assert receiver.received == []
+    assert delivery["status"] == "failed"
+    assert _errors(delivery) == ["could not connect", "could not connect"]
+    assert asked[name] == 1  # one resolution for the one attempt
+
+
+async def test_the_registration_problem_names_no_address(
+    database_url, task_queue, dev_env, factory, monkeypatch
+):
+    from tests.conftest import WEBHOOKS
+
+    fake_dns(
+        monkeypatch,
+        {
+            "internal.assocflow-test.example": [["10.1.2.3"]],
+            "multi.assocflow-test.example": [[PUBLIC, "10.1.2.3"]],
+            "xn--bcher-kva.assocflow-test.example": [["127.0.0.1"]],
+            "cgnat.assocflow-test.example": [["100.100.100.200"]],
+            "nowhere.assocflow-test.example": [[]],
+        },
+    )
+    settings = make_settings(
+        database_url, task_queue, **{**WEBHOOKS, "webhook_allow_private": False}
+    )
+    world = await factory.world()
+    async with api_client(settings, dev_env.client) as api:
+        for url in (
+            "http://localhost/hooks", "http://localhost./hooks", "http://127.1/hooks",
+            "http://2130706433/hooks", "http://internal.assocflow-test.example/hooks",
+            "http://multi.assocflow-test.example/hooks", "http://bücher.assocflow-test.example/",
+            "http://cgnat.assocflow-test.example/", "http://nowhere.assocflow-test.example/",
+        ):  # fmt: skip
+            response = await api.post(
+                "/v1/webhook-endpoints", json={"url": url}, headers=bearer(world.customer)
+            )
+            problem = assert_problem(response, 422, "validation_error")
+            assert_tells_the_owner_nothing_of_the_network(problem["detail"])
+            for error in problem.get("errors", []):
+                assert_tells_the_owner_nothing_of_the_network(error["msg"])
