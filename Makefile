@@ -4,6 +4,12 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# Each run keeps its temporary files (PostgreSQL data dirs among them) in a directory of its own,
+# removed afterwards: pytest's shared /tmp/pytest-of-<user> keeps only the newest three runs, so
+# another run on the same machine would delete a running suite's databases.
+PYTEST = tmp=$$(mktemp -d "$${TMPDIR:-/tmp}/assocflow-test.XXXXXX") \
+  && { $(PY) -m pytest --basetemp="$$tmp/pytest"
+PYTEST_END = ; rc=$$?; rm -rf "$$tmp"; exit $$rc; }
 
 .PHONY: run test lint install reset compose-tool histories proof bench
 
@@ -27,7 +33,7 @@ test: $(STAMP) compose-tool
 	$(VENV)/bin/ruff check --quiet .
 	$(VENV)/bin/ruff format --check --quiet .
 	$(VENV)/bin/mypy
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PYTEST) $(PYTEST_ARGS) $(PYTEST_END)
 
 # The compose file is checked with `docker-compose config` (no Docker engine needed): install
 # Debian's docker-compose where we may; elsewhere the check says it was skipped and why.
@@ -45,7 +51,7 @@ lint: $(STAMP)
 # The reliability runs alone (they are part of `make test` too); figures in build/.
 proof: $(STAMP)
 	rm -f build/reliability-figures.jsonl
-	$(PY) -m pytest -q tests/reliability tests/workflows/test_replay.py
+	$(PYTEST) -q tests/reliability tests/workflows/test_replay.py $(PYTEST_END)
 	$(PY) -m tests.reliability.report
 
 # The benchmarks (docs/PERFORMANCE.md), each on a fresh local stack; sizes via BENCH_ARGS, e.g.
