@@ -41,7 +41,6 @@ ROUTES = [
     for pattern in (
         r"/v1/disassociations",
         r"/v1/disassociations/[^/]+/(agree|reject|withdraw)",
-        r"/v1/verification-codes",
         r"/v1/admin/partners",
         r"/v1/admin/partners/[^/]+/users",
         r"/v1/admin/customers",

@@ -25,6 +25,7 @@ from api.routers import (
     associations,
     disassociations,
     health,
+    mfa,
     records,
     webhooks,
 )
@@ -104,6 +105,7 @@ def create_app(
         disassociations,
         records,
         account,
+        mfa,
         webhooks,
         admin,
         admin_requests,

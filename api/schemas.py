@@ -73,7 +73,7 @@ class ProblemDetail(BaseModel):
     detail: str | None = None
 
 
-def _problem(description: str) -> dict[str, Any]:
+def problem_response(description: str) -> dict[str, Any]:
     ref = {"schema": {"$ref": "#/components/schemas/ProblemDetail"}}
     return {
         "model": ProblemDetail,
@@ -84,14 +84,18 @@ def _problem(description: str) -> dict[str, Any]:
 
 # The errors every product and admin route may answer with.
 ERRORS: dict[int | str, dict[str, Any]] = {
-    401: _problem("No token, or an unknown, expired or revoked one (`unauthorized`)."),
-    403: _problem("Visible, but not for this caller (`forbidden`, `verification_required`)."),
-    404: _problem("Nothing with this id is visible to the caller (`not_found`)."),
-    409: _problem("The state forbids it (`request_pending`, `not_pending`, ...)."),
-    413: _problem("The body is too large (`payload_too_large`)."),
-    422: _problem("The input is not valid (`validation_error`, `check_failed`, ...)."),
-    429: _problem("Too many requests or failed codes (`rate_limited`, `verification_locked`)."),
-    503: _problem("Temporal did not answer in time (`temporarily_unavailable`)."),
+    401: problem_response("No token, or an unknown, expired or revoked one (`unauthorized`)."),
+    403: problem_response(
+        "Visible, but not for this caller (`forbidden`, `verification_required`)."
+    ),
+    404: problem_response("Nothing with this id is visible to the caller (`not_found`)."),
+    409: problem_response("The state forbids it (`request_pending`, `not_pending`, ...)."),
+    413: problem_response("The body is too large (`payload_too_large`)."),
+    422: problem_response("The input is not valid (`validation_error`, `check_failed`, ...)."),
+    429: problem_response(
+        "Too many requests or failed codes (`rate_limited`, `verification_locked`)."
+    ),
+    503: problem_response("Temporal did not answer in time (`temporarily_unavailable`)."),
 }
 
 
@@ -196,8 +200,18 @@ class PartnerPatch(Body):
         return value
 
 
+# An address to sign in with: one @, a dot in the domain, no spaces; kept in lower case.
+Email = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, to_lower=True, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+    ),
+]
+
+
 class PartnerUserIn(Body):
     name: Name
+    email: Email
     permissions: list[
         Literal["associations:read", "disassociations:submit", "disassociations:process", "admin"]
     ] = Field(min_length=1, max_length=4)
@@ -205,6 +219,11 @@ class PartnerUserIn(Body):
 
 class CustomerIn(Body):
     name: Name
+
+
+class CustomerUserIn(Body):
+    name: Name
+    email: Email
 
 
 # A count the database keeps as an `integer`.
@@ -243,12 +262,18 @@ _LATEST = datetime(9999, 12, 31, tzinfo=UTC) - timedelta(days=1)
 
 
 class TokenIn(Body):
-    subject_kind: Literal["operator", "partner_user", "customer"]
+    subject_kind: Literal[
+        "operator", "partner_user", "customer_user", "partner_service", "customer_service",
+        "customer",
+    ] = Field(
+        description="Whom the token stands for: an operator, a person (partner or customer"
+        " user), or an account (its service token). `customer` is a customer's service token."
+    )  # fmt: skip
     subject_id: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
     ] = Field(
-        description="An operator's name, or the id of the partner user or customer (any form of"
-        " UUID; it is stored in the canonical lower-case, hyphenated form)."
+        description="An operator's name, or the id of the person or account (any form of UUID;"
+        " it is stored in the canonical lower-case, hyphenated form)."
     )
     expires_at: datetime | None = None
     label: Name | None = None

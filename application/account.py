@@ -1,96 +1,72 @@
-"""The caller's own account: its settings, verification codes and message center."""
+"""The caller's own account: its settings and message center."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Literal
+from dataclasses import replace
 from uuid import UUID
 
 from application.errors import not_found, paged
-from application.guards import verified, within_rate
+from application.guards import verified
 from application.principal import Principal
 from application.services import Services
-from domain.types import Permission
-from store import accounts, audit, notifications, verification
+from store import accounts, audit, notifications
+from store.rows import AccountSettings
 from store.rows import Notification as Notification  # what the message center lists
 
-# What a verification code is for.
-Purpose = Literal["disassociation.submit", "disassociation.decide", "settings.update"]
 
-_PURPOSE_PERMISSION = {
-    "disassociation.submit": Permission.DISASSOCIATIONS_SUBMIT,
-    "disassociation.decide": Permission.DISASSOCIATIONS_PROCESS,
-}
-
-
-async def verification_required(svc: Services, who: Principal) -> bool:
-    """Whether the caller's account asks for a verification code for sensitive operations."""
+async def get_settings(svc: Services, who: Principal) -> AccountSettings:
+    """The caller's account's settings: whether verification guards sensitive operations, and
+    whether its service tokens may do them anyway."""
     account = who.account
     async with svc.pool.connection() as conn:
-        return await accounts.verification_required(conn, account.kind, account.id)
+        return await accounts.account_settings(conn, account.kind, account.id)
 
 
 async def update_settings(
     svc: Services,
     who: Principal,
     *,
-    verification_required: bool,
+    verification_required: bool | None = None,
+    service_tokens_may_decide: bool | None = None,
     verification_code: str | None = None,
-) -> bool:
-    """Turn verification for sensitive operations on or off (the partner's admins, or the
-    customer). Turning it off needs a code (purpose `settings.update`): otherwise a stolen token
-    could switch the second factor off. A change is on the audit log; returns the new value."""
+) -> AccountSettings:
+    """Change the account's settings (the partner's admins, or the customer). What weakens the
+    second factor — turning verification off, letting service tokens through — needs the acting
+    person's code while verification is on: otherwise a stolen token could switch it off. A
+    change is on the audit log; returns the settings as they are now."""
     who.require_admin()
     account = who.account
     async with svc.pool.connection() as conn:
-        current = await accounts.verification_required(conn, account.kind, account.id)
-    if current and not verification_required:
-        await verified(
-            svc.pool, svc.settings, who, "settings.update", verification_code, required=True
-        )
-    if current != verification_required:
+        current = await accounts.account_settings(conn, account.kind, account.id)
+    wanted = AccountSettings(
+        verification_required=current.verification_required
+        if verification_required is None
+        else verification_required,
+        service_tokens_may_decide=current.service_tokens_may_decide
+        if service_tokens_may_decide is None
+        else service_tokens_may_decide,
+    )
+    weakens = current.verification_required and (
+        not wanted.verification_required
+        or (wanted.service_tokens_may_decide and not current.service_tokens_may_decide)
+    )
+    if weakens:
+        # The account's service tokens never weaken it themselves.
+        caller = replace(who, service_tokens_may_decide=False)
+        await verified(svc, caller, "weakening verification", verification_code, required=True)
+    if wanted != current:
         async with svc.pool.connection() as conn, conn.transaction():
-            await accounts.set_verification_required(
-                conn, account.kind, account.id, verification_required
-            )
+            await accounts.set_account_settings(conn, account.kind, account.id, wanted)
             await audit.record(
                 conn,
                 who.ref,
                 "settings.updated",
                 account.kind,
                 account.id,
-                before={"verification_required": current},
-                after={"verification_required": verification_required},
+                before=current.model_dump(),
+                after=wanted.model_dump(),
             )
-    return verification_required
-
-
-def _may_request(who: Principal, purpose: Purpose) -> None:
-    if purpose == "settings.update":
-        who.require_admin()
-    else:
-        who.require(_PURPOSE_PERMISSION[purpose])
-
-
-async def send_code(svc: Services, who: Principal, purpose: Purpose) -> datetime:
-    """Send a six-digit code, valid for ten minutes and once, to the account's message center;
-    returns when it expires. Only those who may do what it is for may ask for one."""
-    _may_request(who, purpose)
-    await within_rate(svc.pool, who, "verification", svc.settings.rate_limit_verification)
-    account = who.account
-    now = datetime.now(UTC)
-    async with svc.pool.connection() as conn, conn.transaction():
-        code_id, code, expires_at = await verification.issue(conn, account, purpose, now)
-        await notifications.notify(
-            conn,
-            recipients=[(account.kind, account.id, f"verification:{code_id}")],
-            event_type="verification.code",
-            summary=f"Your assocflow verification code is {code} ({purpose}). It expires at"
-            f" {expires_at:%H:%M} UTC and works once.",
-            data={"purpose": purpose, "code": code, "expires_at": expires_at.isoformat()},
-            created_at=now,
-        )
-    return expires_at
+    return wanted
 
 
 @paged

@@ -8,6 +8,8 @@ operator, whose `ref` names the actor on the audit log.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, time
 from enum import Enum
 from typing import Any, Literal
@@ -17,13 +19,23 @@ from psycopg_pool import AsyncConnectionPool
 
 from application.errors import Failure, forbidden, invalid, not_found, paged
 from application.principal import Principal
-from domain.types import AccountStanding, Association, AssociationType, PartnerType
-from store import accounts, associations, audit, tokens
+from domain.types import (
+    AccountStanding,
+    Association,
+    AssociationType,
+    PartnerType,
+    TokenSubjectKind,
+)
+from store import accounts, associations, audit, mfa, tokens
 from store.db import Connection
 from store.rows import AuditEntry, Customer, Partner, PartnerUser, Token
 from store.rows import CustomerStanding as CustomerStanding  # what put_standing answers
+from store.rows import CustomerUser as CustomerUser  # what creating a customer user answers
 
-SubjectKind = Literal["operator", "partner_user", "customer"]
+# `customer` is what a customer's service token was called before people: still accepted.
+SubjectKind = Literal[
+    "operator", "partner_user", "customer_user", "partner_service", "customer_service", "customer"
+]
 
 
 def _operator(who: Principal) -> None:
@@ -127,20 +139,62 @@ async def create_partner_user(
     partner_id: UUID,
     name: str,
     permissions: list[str],
+    email: str | None = None,
 ) -> PartnerUser:
-    """A user of the partner, with each of `permissions` once (in order)."""
+    """A person of the partner, with each of `permissions` once (in order)."""
     _operator(who)
     async with pool.connection() as conn:
         if await accounts.get_partner(conn, partner_id) is None:
             raise not_found("partner")
         async with conn.transaction():
-            row = await accounts.create_partner_user(
-                conn, partner_id, name, sorted(set(permissions))
-            )
+            with _email_free():
+                row = await accounts.create_partner_user(
+                    conn, partner_id, name, sorted(set(permissions)), email
+                )
             await _audit(
                 conn, who, "partner_user.created", "partner_user", row.id, after=row.model_dump()
             )
     return row
+
+
+async def create_customer_user(
+    pool: AsyncConnectionPool, who: Principal, customer_id: UUID, name: str, email: str | None
+) -> CustomerUser:
+    """A person of the customer, acting for the customer account."""
+    _operator(who)
+    async with pool.connection() as conn:
+        if await accounts.get_customer(conn, customer_id) is None:
+            raise not_found("customer")
+        async with conn.transaction():
+            with _email_free():
+                row = await accounts.create_customer_user(conn, customer_id, name, email)
+            await _audit(
+                conn, who, "customer_user.created", "customer_user", row.id, after=row.model_dump()
+            )
+    return row
+
+
+@contextmanager
+def _email_free() -> Iterator[None]:
+    try:
+        yield
+    except accounts.EmailTaken as taken:
+        raise Failure(
+            "email_taken",
+            "Another person signs in with this email.",
+            errors=[{"loc": ["body", "email"]}],
+        ) from taken
+
+
+async def reset_mfa(pool: AsyncConnectionPool, who: Principal, person_id: UUID) -> None:
+    """Forget a person's second factor (lost phone): they enrol again. On record. A lock from
+    failed codes stays until its time is up."""
+    _operator(who)
+    async with pool.connection() as conn, conn.transaction():
+        if await accounts.get_person(conn, person_id) is None:
+            raise not_found("person")
+        had = await mfa.reset(conn, person_id)
+        await _audit(conn, who, "mfa.reset", "person", person_id, before={"enrolled": had})
 
 
 # --- customers and their standing ------------------------------------------------------------
@@ -275,27 +329,23 @@ async def create_token(
     expires_at: datetime | None = None,
     label: str | None = None,
 ) -> tuple[Token, str]:
-    """A token for an operator (named freely), a partner user or a customer (by id, in any form
-    of UUID: "urn:uuid:…", "{…}", upper case, no hyphens; the token keeps it canonical, as every
-    other id is written). Returns its row and the token itself, the only time it is seen."""
+    """A token for an operator (named freely), a person (a partner user or a customer user) or an
+    account (a partner's or a customer's service token), the latter by id in any form of UUID
+    ("urn:uuid:…", "{…}", upper case, no hyphens; the token keeps it canonical, as every other id
+    is written). Returns its row and the token itself, the only time it is seen."""
     _operator(who)
+    kind: TokenSubjectKind = "customer_service" if subject_kind == "customer" else subject_kind
     try:
-        subject_id = tokens.canonical_subject_id(subject_kind, subject_id)
+        subject_id = tokens.canonical_subject_id(kind, subject_id)
     except ValueError as exc:
-        raise invalid("subject_id", "Must be the id of a partner user or a customer.") from exc
+        raise invalid("subject_id", f"Must be the id of the {SUBJECT_NAMES[kind]}.") from exc
     async with pool.connection() as conn:
-        if subject_kind != "operator":
-            lookup = (
-                accounts.get_partner_user
-                if subject_kind == "partner_user"
-                else accounts.get_customer
-            )
-            if await lookup(conn, UUID(subject_id)) is None:
-                raise invalid("subject_id", f"No {subject_kind} with this id exists.")
+        if kind != "operator" and not await _subject_exists(conn, kind, UUID(subject_id)):
+            raise invalid("subject_id", f"No {SUBJECT_NAMES[kind]} with this id exists.")
         async with conn.transaction():
             row, token = await tokens.create(
                 conn,
-                subject_kind=subject_kind,
+                subject_kind=kind,
                 subject_id=subject_id,
                 created_by=who.ref,
                 expires_at=expires_at,
@@ -303,6 +353,24 @@ async def create_token(
             )
             await _audit(conn, who, "token.created", "token", row.id, after=row.model_dump())
     return row, token
+
+
+SUBJECT_NAMES = {
+    "operator": "operator",
+    "partner_user": "partner user",
+    "customer_user": "customer user",
+    "partner_service": "partner",
+    "customer_service": "customer",
+}
+
+
+async def _subject_exists(conn: Connection, kind: TokenSubjectKind, subject: UUID) -> bool:
+    if kind == "partner_service":
+        return await accounts.get_partner(conn, subject) is not None
+    if kind == "customer_service":
+        return await accounts.get_customer(conn, subject) is not None
+    person = await accounts.get_person(conn, subject)
+    return person is not None and person.kind == kind
 
 
 async def list_tokens(pool: AsyncConnectionPool, who: Principal) -> list[Token]:

@@ -148,9 +148,7 @@ async def submit(
     checked = await _account_check(svc, who, association, datetime.now(UTC))
     if not checked.passed:
         raise _refused(who, checked)
-    code_id = await verified(
-        svc.pool, svc.settings, who, "disassociation.submit", verification_code
-    )
+    spent = await verified(svc, who, "submitting a request", verification_code)
     cmd = SubmitCommand(
         request_id=request_id,
         association_id=association.id,
@@ -175,10 +173,10 @@ async def submit(
     except Exception as exc:
         if not temporal_unreachable(exc):
             raise
-        await give_back(svc.pool, code_id)
+        await give_back(svc, spent)
         raise unavailable("Temporal cannot be reached; try again shortly.") from exc
     if not admission.accepted:  # the state changed between the check and the acceptance
-        await give_back(svc.pool, code_id)
+        await give_back(svc, spent)
         raise _refused(who, admission.check)
     assert admission.request is not None
     SUBMISSIONS.labels(who.side.value, "accepted").inc()
@@ -272,19 +270,17 @@ async def decide(
         decisions.authorize(decision, context, datetime.now(UTC))
     except decisions.DecisionRefused as refused:
         raise _decision_refused(refused.code.value, str(refused), refused.status) from None
-    code_id = None
+    spent = None
     if action in (DecisionAction.AGREE, DecisionAction.REJECT) and who.kind != "operator":
-        code_id = await verified(
-            svc.pool, svc.settings, who, "disassociation.decide", verification_code
-        )
+        spent = await verified(svc, who, f"{action.value}ing a request", verification_code)
     try:
         async with asyncio.timeout(WORKFLOW_ANSWER_TIMEOUT):
             settled = await _until_admitted(svc, request_id, decision)
     except WorkflowUpdateFailedError as err:
-        await give_back(svc.pool, code_id)
+        await give_back(svc, spent)
         raise await _workflow_refused(svc, request_id, err) from err
     except RPCError as err:
-        await give_back(svc.pool, code_id)
+        await give_back(svc, spent)
         if err.status is not RPCStatusCode.NOT_FOUND and not temporal_unreachable(err):
             raise
         raise await _no_workflow_to_decide(svc, request_id, err) from err
@@ -295,7 +291,7 @@ async def decide(
     except RuntimeError as exc:
         if not temporal_unreachable(exc):
             raise
-        await give_back(svc.pool, code_id)
+        await give_back(svc, spent)
         raise unavailable("Temporal cannot be reached; try again shortly.") from exc
     return request_of(settled)
 

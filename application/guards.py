@@ -1,16 +1,19 @@
-"""What some use cases add on top of authorization: rate limits and verification codes."""
+"""What some use cases add on top of authorization: rate limits, and the acting person's second
+factor where the account requires verification."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from uuid import UUID
 
 from psycopg_pool import AsyncConnectionPool
 
+from application import mfa
 from application.errors import Failure
+from application.mfa import Spent
 from application.principal import Principal
-from assocflow.settings import Settings, parse_rate
-from store import ratelimit, verification
+from application.services import Services
+from assocflow.settings import parse_rate
+from store import ratelimit
 
 
 async def within_rate(pool: AsyncConnectionPool, who: Principal, what: str, rate: str) -> None:
@@ -31,36 +34,46 @@ async def within_rate(pool: AsyncConnectionPool, who: Principal, what: str, rate
 
 
 async def verified(
-    pool: AsyncConnectionPool,
-    settings: Settings,
+    svc: Services,
     who: Principal,
-    purpose: str,
+    operation: str,
     code: str | None,
     *,
     required: bool | None = None,
-) -> UUID | None:
-    """Consume a verification code when the caller's account requires one (or `required`);
-    returns the code's id (None when none was needed), so that an operation that did not happen
-    can give it back."""
+) -> Spent | None:
+    """The acting person's second factor, when their account requires verification (or
+    `required`): their TOTP or recovery code, spent; returns what was spent (None when nothing
+    was needed), so that an operation that did not happen can give it back.
+
+    A service token has no person behind it: it may go ahead only where the account allows
+    service tokens (`service_tokens_may_decide`).
+    """
     if not (who.verification_required if required is None else required):
         return None
-    if not code:
+    if who.service:
+        if who.service_tokens_may_decide:
+            return None
         raise Failure(
             "verification_required",
-            f"This account requires a verification code: POST /v1/verification-codes with"
-            f' {{"purpose": "{purpose}"}}, then send it as `verification_code`.',
-            purpose=purpose,
+            f"This account requires a person's verification for {operation}: a service token"
+            " may do it only where the account allows service tokens"
+            ' (PATCH /v1/settings {"service_tokens_may_decide": true}).',
+            operation=operation,
         )
-    await within_rate(pool, who, "verification", settings.rate_limit_verification)
-    async with pool.connection() as conn:
-        try:
-            return await verification.verify(conn, who.account, purpose, code, datetime.now(UTC))
-        except verification.VerificationFailed as failed:
-            raise Failure(failed.code, str(failed), retry_after=failed.retry_after) from failed
+    if not code:
+        status = await mfa.status(svc, who)
+        if not status.enrolled:
+            raise mfa.enrolment_required()
+        raise Failure(
+            "verification_required",
+            f"This account requires verification for {operation}: send your authenticator's"
+            " current code (or a recovery code) as `verification_code`.",
+            operation=operation,
+        )
+    await within_rate(svc.pool, who, "verification", svc.settings.rate_limit_verification)
+    return await mfa.verify(svc, who, code)
 
 
-async def give_back(pool: AsyncConnectionPool, code_id: UUID | None) -> None:
-    """Return a consumed verification code: what it was spent on did not happen."""
-    if code_id is not None:
-        async with pool.connection() as conn:
-            await verification.give_back(conn, code_id)
+async def give_back(svc: Services, spent: Spent | None) -> None:
+    """Return what a verification spent: the operation it was for did not happen."""
+    await mfa.give_back(svc, spent)

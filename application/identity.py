@@ -1,5 +1,5 @@
 """Who a bearer token stands for: the bootstrap operator token, or a token stored (hashed) for an
-operator, a partner user or a customer."""
+operator, a person (a partner user, a customer user) or an account (its service token)."""
 
 from __future__ import annotations
 
@@ -25,21 +25,29 @@ async def identify(settings: Settings, conn: Connection, token: str) -> Principa
     kind, subject_id = row.subject_kind, row.subject_id
     if kind == "operator":
         return Principal(kind="operator", subject_id=subject_id)
-    if kind == "customer":
-        if row.customer_id is None:  # the customer no longer exists
+    service = kind.endswith("_service")
+    if kind in ("customer_user", "customer_service"):
+        if row.customer_id is None:  # the person or the customer no longer exists
             return None
         return Principal(
             kind="customer",
             subject_id=subject_id,
             customer_id=row.customer_id,
             verification_required=row.verification_required,
+            service=service,
+            service_tokens_may_decide=row.service_tokens_may_decide,
         )
-    if row.partner_id is None or row.permissions is None:  # the user no longer exists
+    if row.partner_id is None:  # the person or the partner no longer exists
         return None
-    granted = set(row.permissions)
-    admin = ADMIN_ROLE in granted
-    if admin:
-        granted |= {p.value for p in Permission}
+    if kind == "partner_service":
+        # An account's token: everything the partner's people may do but its settings.
+        granted = {p.value for p in Permission}
+        admin = False
+    else:
+        granted = set(row.permissions or ())
+        admin = ADMIN_ROLE in granted
+        if admin:
+            granted |= {p.value for p in Permission}
     return Principal(
         kind="partner_user",
         subject_id=subject_id,
@@ -49,4 +57,6 @@ async def identify(settings: Settings, conn: Connection, token: str) -> Principa
         admin=admin,
         readable_partner_ids=(row.partner_id, *row.child_partner_ids),
         verification_required=row.verification_required,
+        service=service,
+        service_tokens_may_decide=row.service_tokens_may_decide,
     )

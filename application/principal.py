@@ -1,4 +1,6 @@
-"""Who is calling: a partner user, a customer or an operator, with what they may read and do.
+"""Who is calling: the partner side (a partner user, or the partner's service token), the customer
+side (a customer user, or the customer's service token) or an operator, with what they may read
+and do.
 
 Authorization is deny-by-default: a use case names the permission it needs, an object outside the
 caller's scope is not found, a visible object the caller may not act on is forbidden.
@@ -11,16 +13,25 @@ from typing import Literal
 from uuid import UUID
 
 from application.errors import forbidden
-from domain.types import Actor, Permission, Side
+from domain.types import Actor, ActorKind, Permission, Side
 from store.scope import Scope
-from store.verification import Account
 
+# The side the caller acts for (`partner_user`: the partner side, person or service token).
 PrincipalKind = Literal["operator", "partner_user", "customer"]
+
+
+@dataclass(frozen=True)
+class Account:
+    """An account a caller acts for: a partner, or a customer."""
+
+    kind: str  # "partner" | "customer"
+    id: UUID
 
 
 @dataclass(frozen=True)
 class Principal:
     kind: PrincipalKind
+    # The person's id, the account's id (a service token), or an operator's name.
     subject_id: str
     partner_id: UUID | None = None
     partner_type: str | None = None
@@ -31,11 +42,30 @@ class Principal:
     # resellers under it.
     readable_partner_ids: tuple[UUID, ...] = ()
     verification_required: bool = False
+    # A service token acts for its account with no person behind it: no second factor of its
+    # own, so what verification guards it may do only where the account allows it.
+    service: bool = False
+    service_tokens_may_decide: bool = False
+
+    @property
+    def person_id(self) -> UUID | None:
+        """The person behind the token (None for a service token or an operator)."""
+        if self.kind == "operator" or self.service:
+            return None
+        return UUID(self.subject_id)
 
     @property
     def ref(self) -> str:
         """The caller as records, audit entries and idempotency keys name it."""
-        return f"{self.kind}:{self.subject_id}"
+        return self.actor.ref
+
+    @property
+    def actor_kind(self) -> ActorKind:
+        if self.kind == "operator":
+            return "operator"
+        if self.kind == "partner_user":
+            return "partner" if self.service else "partner_user"
+        return "customer" if self.service else "customer_user"
 
     @property
     def side(self) -> Side | None:
@@ -43,7 +73,7 @@ class Principal:
 
     @property
     def actor(self) -> Actor:
-        return Actor(kind=self.kind, id=self.subject_id, side=self.side)
+        return Actor(kind=self.actor_kind, id=self.subject_id, side=self.side)
 
     @property
     def account(self) -> Account:
@@ -85,5 +115,9 @@ class Principal:
             raise forbidden(f"This action needs the {needed} permission.")
 
     def require_admin(self) -> None:
+        """403 unless a person may run the account: a partner's admin, or a customer user. An
+        account's service token never changes its settings or webhooks."""
+        if self.service:
+            raise forbidden("A service token may not do this: one of the account's people does.")
         if self.kind == "partner_user" and not self.admin:
             raise forbidden("This action needs the partner's `admin` role.")

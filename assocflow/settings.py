@@ -61,7 +61,9 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     webhook_allow_private: bool = False
-    # Encrypts webhook signing secrets at rest (a Fernet key); webhooks are off without it.
+    # Encrypts webhook signing secrets and people's TOTP secrets at rest: Fernet keys,
+    # comma-separated, newest first (the newest encrypts, any decrypts; `assocflow secrets rotate`
+    # moves stored secrets to the newest). Webhooks and MFA are unavailable without one.
     encryption_key: SecretStr | None = None
     # The worker delivers webhooks unless this is off (to run the relay elsewhere).
     webhook_relay: bool = True

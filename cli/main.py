@@ -6,6 +6,7 @@ assocflow tokens create --subject-kind operator --subject-id alice --expires-in 
 assocflow tokens list
 assocflow tokens revoke <token id>
 assocflow requests agree|reject|cancel <request id> --reason "…"
+assocflow people reset-mfa <person id>
 assocflow migrate
 assocflow secrets rotate      re-encrypt stored secrets with the newest ASSOCFLOW_ENCRYPTION_KEY
 """
@@ -54,6 +55,8 @@ secrets_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(secrets_app, name="secrets")
+people_app = typer.Typer(help="People: reset a second factor.", no_args_is_help=True)
+app.add_typer(people_app, name="people")
 
 T = TypeVar("T")
 
@@ -88,7 +91,7 @@ def migrate() -> None:
     typer.echo("\n".join(applied) if applied else "The schema is up to date.")
 
 
-def _tokens_command(use_case: Callable[[AsyncConnectionPool, Principal], Awaitable[T]]) -> T:
+def _admin_command(use_case: Callable[[AsyncConnectionPool, Principal], Awaitable[T]]) -> T:
     """Run a token use case (application/admin.py, as the admin API does) on DATABASE_URL."""
     who = _operator()
 
@@ -104,7 +107,12 @@ def _tokens_command(use_case: Callable[[AsyncConnectionPool, Principal], Awaitab
 
 @tokens_app.command("create")
 def create_token(
-    subject_kind: Annotated[str, typer.Option(help="operator, partner_user or customer")],
+    subject_kind: Annotated[
+        str,
+        typer.Option(
+            help="operator, partner_user, customer_user, partner_service or customer_service"
+        ),
+    ],
     subject_id: Annotated[
         str, typer.Option(help="The user's or customer's id; a name for an operator")
     ],
@@ -115,18 +123,21 @@ def create_token(
 ) -> None:
     """Create a token and print it: this is the only time it is shown."""
     kind: SubjectKind = TypeAdapter(SubjectKind).validate_python(subject_kind)
+    if kind == "customer":  # what a customer's service token was called
+        kind = "customer_service"
     lifetime = None if expires_in is None else TypeAdapter(timedelta).validate_python(expires_in)
 
     try:  # any form of UUID for a user or customer, kept canonical as the API keeps it
         subject = tokens.canonical_subject_id(kind, subject_id)
     except ValueError as exc:
         raise typer.BadParameter(
-            f"not the id of a {kind}: {subject_id!r}", param_hint="--subject-id"
+            f"not the id of a {admin.SUBJECT_NAMES[kind]}: {subject_id!r}",
+            param_hint="--subject-id",
         ) from exc
     expires_at = None if lifetime is None else datetime.now(UTC) + lifetime
 
     try:
-        row, token = _tokens_command(
+        row, token = _admin_command(
             lambda pool, who: admin.create_token(
                 pool,
                 who,
@@ -151,7 +162,7 @@ def create_token(
 @tokens_app.command("list")
 def list_tokens() -> None:
     """Every token (never the secret): id, subject, creator, expiry, revocation."""
-    for row in _tokens_command(admin.list_tokens):
+    for row in _admin_command(admin.list_tokens):
         state = "revoked" if row.revoked_at else "active"
         typer.echo(
             f"{row.id}  {state:7}  {row.subject_kind}:{row.subject_id}"
@@ -163,7 +174,7 @@ def list_tokens() -> None:
 def revoke_token(token_id: UUID) -> None:
     """Revoke a token; it is refused (401) from now on."""
     try:
-        _tokens_command(lambda pool, who: admin.revoke_token(pool, who, token_id))
+        _admin_command(lambda pool, who: admin.revoke_token(pool, who, token_id))
     except Failure as failure:
         if failure.code != "not_found":
             raise
@@ -216,6 +227,17 @@ def _decide(request_id: UUID, action: DecisionAction, reason: str | None) -> Non
     typer.echo(f"{request.id}  {request.status.value}  by {request.decided_by}")
 
 
+@people_app.command("reset-mfa")
+def reset_mfa(person_id: UUID) -> None:
+    """Forget a person's authenticator (a lost phone): they enrol again. On the audit log."""
+    try:
+        _admin_command(lambda pool, who: admin.reset_mfa(pool, who, person_id))
+    except Failure as failure:
+        typer.echo(f"{failure.code}: {failure.detail}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"Reset the second factor of {person_id}; they enrol again.")
+
+
 @secrets_app.command("rotate")
 def rotate_secrets(
     batch_size: Annotated[
@@ -228,7 +250,7 @@ def rotate_secrets(
     Safe to run again: what is already under the newest key is left as it is."""
     key = Settings().encryption_key
     try:
-        counts = _tokens_command(
+        counts = _admin_command(
             lambda pool, who: stored_secrets.rotate_secrets(
                 pool, who, key.get_secret_value() if key else None, batch_size=batch_size
             )

@@ -41,6 +41,7 @@ A_FABRIKAM, A_TAILSPIN, A_LITWARE, A_ADVENTURE, A_PROSEWARE = (
     _id(404),
     _id(405),
 )
+FABRIKAM_IT, TAILSPIN_IT, LITWARE_IT = _id(501), _id(502), _id(503)
 
 PARTNERS = [
     (NORTHWIND, "Northwind Distribution", "distributor", None, False),
@@ -48,21 +49,28 @@ PARTNERS = [
     (WINGTIP, "Wingtip Resellers (frozen)", "reseller", NORTHWIND, True),
 ]
 USERS = [
-    (CONTOSO_ADMIN, CONTOSO, "Contoso admin", ["admin"]),
-    (CONTOSO_READER, CONTOSO, "Contoso reader", ["associations:read"]),
+    (CONTOSO_ADMIN, CONTOSO, "Contoso admin", "admin@contoso.example", ["admin"]),
+    (CONTOSO_READER, CONTOSO, "Contoso reader", "reader@contoso.example", ["associations:read"]),
     (
         CONTOSO_SUBMITTER,
         CONTOSO,
         "Contoso submitter",
+        "submitter@contoso.example",
         ["associations:read", "disassociations:submit"],
     ),
     (
         CONTOSO_PROCESSOR,
         CONTOSO,
         "Contoso processor",
+        "processor@contoso.example",
         ["associations:read", "disassociations:process"],
     ),
-    (NORTHWIND_ADMIN, NORTHWIND, "Northwind admin", ["admin"]),
+    (NORTHWIND_ADMIN, NORTHWIND, "Northwind admin", "admin@northwind.example", ["admin"]),
+]
+CUSTOMER_USERS = [
+    (FABRIKAM_IT, FABRIKAM, "Fabrikam IT", "it@fabrikam.example"),
+    (TAILSPIN_IT, TAILSPIN, "Tailspin Toys IT", "it@tailspin.example"),
+    (LITWARE_IT, LITWARE, "Litware IT", "it@litware.example"),
 ]
 CUSTOMERS = [
     (FABRIKAM, "Fabrikam", None),
@@ -113,9 +121,11 @@ DEMO_TOKENS = [
     DemoToken(
         "NORTHWIND_ADMIN_TOKEN", "partner_user", str(NORTHWIND_ADMIN), "Northwind (distributor)"
     ),
-    DemoToken("FABRIKAM_TOKEN", "customer", str(FABRIKAM), "customer Fabrikam"),
-    DemoToken("TAILSPIN_TOKEN", "customer", str(TAILSPIN), "customer Tailspin Toys"),
-    DemoToken("LITWARE_TOKEN", "customer", str(LITWARE), "customer Litware (failing standing)"),
+    DemoToken("FABRIKAM_TOKEN", "customer_user", str(FABRIKAM_IT), "customer Fabrikam"),
+    DemoToken("TAILSPIN_TOKEN", "customer_user", str(TAILSPIN_IT), "customer Tailspin Toys"),
+    DemoToken(
+        "LITWARE_TOKEN", "customer_user", str(LITWARE_IT), "customer Litware (failing standing)"
+    ),
 ]
 
 
@@ -149,12 +159,13 @@ async def _insert_accounts(conn: psycopg.AsyncConnection) -> None:
             " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
             (partner_id, name, kind, parent, frozen),
         )
-    for user_id, partner_id, name, permissions in USERS:
+    for user_id, partner_id, name, email, permissions in USERS:
         await conn.execute(
             "INSERT INTO partner_users (id, partner_id, name, permissions)"
             " VALUES (%s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
             (user_id, partner_id, name, permissions),
         )
+        await _person(conn, user_id, "partner_user", email)
     for customer_id, name, standing in CUSTOMERS:
         cur = await conn.execute(
             "INSERT INTO customers (id, name) VALUES (%s, %s) ON CONFLICT (id) DO NOTHING"
@@ -163,6 +174,22 @@ async def _insert_accounts(conn: psycopg.AsyncConnection) -> None:
         )
         if await cur.fetchone() and standing is not None:
             await accounts.put_standing(conn, customer_id, standing)
+    for user_id, customer_id, name, email in CUSTOMER_USERS:
+        await conn.execute(
+            "INSERT INTO customer_users (id, customer_id, name) VALUES (%s, %s, %s)"
+            " ON CONFLICT (id) DO NOTHING",
+            (user_id, customer_id, name),
+        )
+        await _person(conn, user_id, "customer_user", email)
+
+
+async def _person(conn: psycopg.AsyncConnection, person_id: UUID, kind: str, email: str) -> None:
+    """The person of a demo user, with its email (data from before people had emails gets one)."""
+    await conn.execute(
+        "INSERT INTO people (id, kind, email) VALUES (%s, %s, %s)"
+        " ON CONFLICT (id) DO UPDATE SET email = EXCLUDED.email WHERE people.email IS NULL",
+        (person_id, kind, email),
+    )
 
 
 async def _insert_associations(conn: psycopg.AsyncConnection) -> None:

@@ -46,6 +46,13 @@ class Permission(StrEnum):
 
 ADMIN_ROLE = "admin"
 
+# Whom a token stands for: an operator, a person (a partner user or a customer user), or an
+# account (its service token).
+TokenSubjectKind = Literal[
+    "operator", "partner_user", "customer_user", "partner_service", "customer_service"
+]
+PersonKind = Literal["partner_user", "customer_user"]
+
 
 class AssociationType(StrEnum):
     REFERRAL = "referral"
@@ -104,9 +111,13 @@ class DecisionAction(StrEnum):
     TIMEOUT = "timeout"
 
 
-# `temporal_ui`: someone who signalled or cancelled the workflow in the Temporal UI or CLI, where
-# nothing proves who they are: the name they typed is kept, marked unverified.
-ActorKind = Literal["partner_user", "customer", "operator", "temporal_ui", "system"]
+# A person of a partner (`partner_user`) or of a customer (`customer_user`); an account's service
+# token (`partner`, `customer`: the account itself); an operator; `temporal_ui`: someone who
+# signalled or cancelled the workflow in the Temporal UI or CLI, where nothing proves who they
+# are (the name they typed is kept, marked unverified); assocflow itself (`system`).
+ActorKind = Literal[
+    "partner_user", "customer_user", "partner", "customer", "operator", "temporal_ui", "system"
+]
 
 
 class Actor(BaseModel):

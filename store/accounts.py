@@ -1,15 +1,26 @@
-"""Partners, partner users, customers and account standing (operator-maintained)."""
+"""Partners and customers, their people (partner users, customer users), their settings, and
+account standing (operator-maintained)."""
 
 from __future__ import annotations
 
 from typing import Any, Protocol
 from uuid import UUID
 
+import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from domain.types import AccountStanding
-from store.db import Connection, fetch_all, fetch_one, fetch_value, fetch_values
-from store.rows import Customer, CustomerStanding, Partner, PartnerUser, PartnerUserDetail
+from domain.types import AccountStanding, PersonKind
+from store.db import Connection, fetch_all, fetch_one, fetch_values
+from store.rows import (
+    AccountSettings,
+    Customer,
+    CustomerStanding,
+    CustomerUser,
+    Partner,
+    PartnerUser,
+    PartnerUserDetail,
+    Person,
+)
 
 PARTNER_COLUMNS = "id, name, type, parent_partner_id, frozen, verification_required, created_at"
 
@@ -68,18 +79,73 @@ async def list_partners(conn: Connection) -> list[Partner]:
     )
 
 
+class EmailTaken(Exception):
+    """Another person signs in with this email."""
+
+
 async def create_partner_user(
-    conn: Connection, partner_id: UUID, name: str, permissions: list[str]
+    conn: Connection,
+    partner_id: UUID,
+    name: str,
+    permissions: list[str],
+    email: str | None = None,
 ) -> PartnerUser:
-    row = await fetch_one(
-        conn,
-        PartnerUser,
-        "INSERT INTO partner_users (partner_id, name, permissions) VALUES (%s, %s, %s)"
-        " RETURNING id, partner_id, name, permissions, created_at",
-        (partner_id, name, permissions),
-    )
-    assert row is not None  # an INSERT ... RETURNING returns the row it inserted
+    """A partner's person: the user with its permissions, and the person (email) in one
+    transaction. Raises EmailTaken."""
+    async with conn.transaction():
+        row = await fetch_one(
+            conn,
+            PartnerUser,
+            "INSERT INTO partner_users (partner_id, name, permissions) VALUES (%s, %s, %s)"
+            " RETURNING id, partner_id, name, permissions, created_at, %s::text AS email",
+            (partner_id, name, permissions, email),
+        )
+        assert row is not None  # an INSERT ... RETURNING returns the row it inserted
+        await _add_person(conn, row.id, "partner_user", email)
     return row
+
+
+async def create_customer_user(
+    conn: Connection, customer_id: UUID, name: str, email: str | None = None
+) -> CustomerUser:
+    """A customer's person, acting for the customer account. Raises EmailTaken."""
+    async with conn.transaction():
+        row = await fetch_one(
+            conn,
+            CustomerUser,
+            "INSERT INTO customer_users (customer_id, name) VALUES (%s, %s)"
+            " RETURNING id, customer_id, name, created_at, %s::text AS email",
+            (customer_id, name, email),
+        )
+        assert row is not None  # an INSERT ... RETURNING returns the row it inserted
+        await _add_person(conn, row.id, "customer_user", email)
+    return row
+
+
+async def _add_person(
+    conn: Connection, person_id: UUID, kind: PersonKind, email: str | None
+) -> None:
+    try:
+        async with conn.transaction():
+            await conn.execute(
+                "INSERT INTO people (id, kind, email) VALUES (%s, %s, %s)",
+                (person_id, kind, email),
+            )
+    except psycopg.errors.UniqueViolation as exc:
+        raise EmailTaken(email or "") from exc
+
+
+async def get_person(conn: Connection, person_id: UUID) -> Person | None:
+    """A partner user or customer user, with the account it belongs to."""
+    return await fetch_one(
+        conn,
+        Person,
+        "SELECT p.id, p.kind, p.email, coalesce(u.name, cu.name) AS name,"
+        " u.partner_id, cu.customer_id"
+        " FROM people p LEFT JOIN partner_users u ON u.id = p.id"
+        " LEFT JOIN customer_users cu ON cu.id = p.id WHERE p.id = %s",
+        (person_id,),
+    )
 
 
 async def get_partner_user(conn: Connection, user_id: UUID) -> PartnerUserDetail | None:
@@ -163,18 +229,30 @@ class PostgresStanding:
             return await get_standing(conn, customer_id)
 
 
-async def set_verification_required(
-    conn: Connection, account_kind: str, account_id: UUID, value: bool
+_ACCOUNT_TABLES = {"partner": "partners", "customer": "customers"}
+
+
+async def account_settings(
+    conn: Connection, account_kind: str, account_id: UUID, *, lock: bool = False
+) -> AccountSettings:
+    """An account's own settings; with `lock`, the row stays locked until the transaction ends."""
+    row = await fetch_one(
+        conn,
+        AccountSettings,
+        "SELECT verification_required, service_tokens_may_decide"
+        f" FROM {_ACCOUNT_TABLES[account_kind]} WHERE id = %s{' FOR UPDATE' if lock else ''}",
+        (account_id,),
+    )
+    if row is None:
+        raise LookupError(f"no {account_kind} {account_id}")
+    return row
+
+
+async def set_account_settings(
+    conn: Connection, account_kind: str, account_id: UUID, settings: AccountSettings
 ) -> None:
-    table = "partners" if account_kind == "partner" else "customers"
     await conn.execute(
-        f"UPDATE {table} SET verification_required = %s WHERE id = %s", (value, account_id)
+        f"UPDATE {_ACCOUNT_TABLES[account_kind]} SET verification_required = %s,"
+        " service_tokens_may_decide = %s WHERE id = %s",
+        (settings.verification_required, settings.service_tokens_may_decide, account_id),
     )
-
-
-async def verification_required(conn: Connection, account_kind: str, account_id: UUID) -> bool:
-    table = "partners" if account_kind == "partner" else "customers"
-    required = await fetch_value(
-        conn, bool, f"SELECT verification_required FROM {table} WHERE id = %s", (account_id,)
-    )
-    return bool(required)

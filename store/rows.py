@@ -41,8 +41,36 @@ class PartnerUser(BaseModel):
     id: UUID
     partner_id: UUID
     name: str
+    email: str | None = None
     permissions: list[str]
     created_at: datetime
+
+
+class CustomerUser(BaseModel):
+    id: UUID
+    customer_id: UUID
+    name: str
+    email: str | None = None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Person:
+    """A partner user or a customer user, with its account."""
+
+    id: UUID
+    kind: str  # "partner_user" | "customer_user"
+    email: str | None
+    name: str
+    partner_id: UUID | None
+    customer_id: UUID | None
+
+
+class AccountSettings(BaseModel):
+    """An account's own settings (GET/PATCH /v1/settings)."""
+
+    verification_required: bool
+    service_tokens_may_decide: bool = False
 
 
 @dataclass(frozen=True)
@@ -87,9 +115,11 @@ class Token(BaseModel):
 
 @dataclass(frozen=True)
 class TokenSubject:
-    """Who a valid token stands for and what authorization needs of it: for a partner user
-    (`partner_id` set) its partner's type, its permissions and the resellers under its partner;
-    for a customer, `customer_id`. Both are None when the user or customer no longer exists."""
+    """Who a valid token stands for and what authorization needs of it: for the partner side (a
+    partner user, or the partner's service token) the partner, its type, the user's permissions
+    and the resellers under the partner; for the customer side (a customer user, or the
+    customer's service token) the customer; and the account's settings. `partner_id` and
+    `customer_id` are both None when the person or account no longer exists."""
 
     subject_kind: str
     subject_id: str
@@ -98,6 +128,7 @@ class TokenSubject:
     permissions: list[str] | None
     customer_id: UUID | None
     verification_required: bool
+    service_tokens_may_decide: bool
     child_partner_ids: list[UUID]
 
 
@@ -229,7 +260,31 @@ class DueDelivery:
     payload: dict[str, Any]
 
 
-# --- idempotency keys and verification codes -------------------------------------------------
+# --- people's second factor -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MfaEnrolment:
+    person_id: UUID
+    secret_encrypted: bytes
+    created_at: datetime
+    confirmed_at: datetime | None
+    last_used_step: int | None
+
+
+@dataclass(frozen=True)
+class RecoveryCode:
+    id: UUID
+    code_hash: str
+
+
+@dataclass(frozen=True)
+class MfaFailures:
+    failed_attempts: int
+    locked_until: datetime | None
+
+
+# --- idempotency keys -----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -244,18 +299,3 @@ class IdempotencyKey:
     headers: dict[str, str] | None
     body: bytes | None
     stale: bool
-
-
-@dataclass(frozen=True)
-class VerificationState:
-    failed_attempts: int
-    locked_until: datetime | None
-
-
-@dataclass(frozen=True)
-class VerificationCode:
-    id: UUID
-    salt: bytes
-    code_hash: bytes
-    expires_at: datetime
-    used_at: datetime | None

@@ -16,8 +16,8 @@ from store.rows import Token, TokenSubject
 
 TOKEN_PREFIX = "af_"  # noqa: S105 - a prefix that makes leaked tokens easy to spot
 COLUMNS = "id, subject_kind, subject_id, label, created_by, created_at, expires_at, revoked_at"
-# Subjects named by the id of a row (a partner user, a customer); an operator is named freely.
-SUBJECTS_BY_ID = ("partner_user", "customer")
+# Subjects named by the id of a row (a person, an account); an operator is named freely.
+SUBJECTS_BY_ID = ("partner_user", "customer_user", "partner_service", "customer_service")
 
 
 def canonical_subject_id(subject_kind: str, subject_id: str) -> str:
@@ -78,29 +78,35 @@ async def find_valid(conn: Connection, token: str) -> Token | None:
 
 async def find_subject(conn: Connection, token: str) -> TokenSubject | None:
     """For a valid token, in one query: its subject and what authorization needs of it (the
-    partner user's partner, permissions and the resellers under it; or the customer).
+    partner and the user's permissions and the resellers under the partner; or the customer;
+    and the account's settings).
 
-    Tokens made before subject ids were stored canonically may hold a partner user's or
-    customer's id in another form of UUID ("urn:uuid:…", "{…}", upper case, no hyphens): it is
-    read as `uuid.UUID` would and returned canonical; an id that is no UUID names nobody."""
+    Tokens made before subject ids were stored canonically may hold an id in another form of
+    UUID ("urn:uuid:…", "{…}", upper case, no hyphens): it is read as `uuid.UUID` would and
+    returned canonical; an id that is no UUID names nobody."""
     return await fetch_one(
         conn,
         TokenSubject,
-        "SELECT t.subject_kind, coalesce(s.id::text, t.subject_id) AS subject_id, u.partner_id,"
-        " p.type AS partner_type, u.permissions, c.id AS customer_id,"
+        "SELECT t.subject_kind, coalesce(s.id::text, t.subject_id) AS subject_id,"
+        " p.id AS partner_id, p.type AS partner_type, u.permissions, c.id AS customer_id,"
         " coalesce(p.verification_required, c.verification_required, false)"
         "   AS verification_required,"
+        " coalesce(p.service_tokens_may_decide, c.service_tokens_may_decide, false)"
+        "   AS service_tokens_may_decide,"
         " CASE WHEN p.type IN ('distributor', 'psp') THEN ARRAY("
         "   SELECT child.id FROM partners child WHERE child.parent_partner_id = p.id"
         "   ORDER BY child.id) ELSE '{}' END AS child_partner_ids"
         " FROM api_tokens t"
-        " CROSS JOIN LATERAL (SELECT CASE WHEN t.subject_kind IN ('partner_user', 'customer')"
+        " CROSS JOIN LATERAL (SELECT CASE WHEN t.subject_kind <> 'operator'"
         "   AND h.hex ~ '^[0-9a-fA-F]{32}$' THEN h.hex::uuid END AS id"
         "   FROM (SELECT regexp_replace(replace(replace(t.subject_id, 'urn:', ''), 'uuid:', ''),"
         "     '[{}-]', '', 'g') AS hex) h) s"
         " LEFT JOIN partner_users u ON t.subject_kind = 'partner_user' AND u.id = s.id"
-        " LEFT JOIN partners p ON p.id = u.partner_id"
-        " LEFT JOIN customers c ON t.subject_kind = 'customer' AND c.id = s.id"
+        " LEFT JOIN customer_users cu ON t.subject_kind = 'customer_user' AND cu.id = s.id"
+        " LEFT JOIN partners p ON p.id = CASE t.subject_kind WHEN 'partner_user' THEN u.partner_id"
+        "   WHEN 'partner_service' THEN s.id END"
+        " LEFT JOIN customers c ON c.id = CASE t.subject_kind WHEN 'customer_user'"
+        "   THEN cu.customer_id WHEN 'customer_service' THEN s.id END"
         " WHERE t.token_hash = %s AND t.revoked_at IS NULL"
         " AND (t.expires_at IS NULL OR t.expires_at > now())",
         (token_hash(token),),

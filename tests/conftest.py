@@ -25,6 +25,7 @@ from assocflow.temporal import runtime as temporal_runtime
 from devstack import services
 from store.db import migrate, open_pool
 from tests.factories import Factory
+from tests.mfa import clock as clock  # the time MFA codes are judged at, moved by a test
 from webhooks.relay import WebhookRelay
 from webhooks.secrets import new_key
 from worker import build_worker

@@ -29,7 +29,8 @@ class World:
     partner_submitter: str
     partner_processor: str
     distributor_admin: str
-    customer: str
+    customer: str  # the customer's service token
+    customer_person: str  # a person of the customer (a customer user): settings, webhooks
     partner_admin_id: UUID
     customer_name: str
     partner_name: str
@@ -70,16 +71,28 @@ class Factory:
         return row.id
 
     async def user(self, partner_id: UUID, permissions: list[str]) -> tuple[UUID, str]:
+        """A person of the partner (with an email) and a token of theirs."""
         async with self.pool.connection() as conn:
-            row = await accounts.create_partner_user(conn, partner_id, "user", permissions)
+            row = await accounts.create_partner_user(
+                conn, partner_id, "user", permissions, f"{uuid.uuid4().hex[:12]}@partner.test"
+            )
         return row.id, await self.token("partner_user", row.id)
 
     async def customer(self, standing: AccountStanding | None = None) -> tuple[UUID, str]:
+        """A customer and its service token (the customer account acting as a whole)."""
         async with self.pool.connection() as conn:
             row = await accounts.create_customer(conn, f"customer {uuid.uuid4().hex[:6]}")
             if standing is not None:
                 await accounts.put_standing(conn, row.id, standing)
-        return row.id, await self.token("customer", row.id)
+        return row.id, await self.token("customer_service", row.id)
+
+    async def customer_user(self, customer_id: UUID) -> tuple[UUID, str]:
+        """A person of the customer and a token of theirs."""
+        async with self.pool.connection() as conn:
+            row = await accounts.create_customer_user(
+                conn, customer_id, "person", f"{uuid.uuid4().hex[:12]}@customer.test"
+            )
+        return row.id, await self.token("customer_user", row.id)
 
     async def association(self, partner_id: UUID, customer_id: UUID, kind: str = "resale") -> UUID:
         async with self.pool.connection() as conn:
@@ -102,6 +115,7 @@ class Factory:
         _, processor = await self.user(partner, ["associations:read", "disassociations:process"])
         _, distributor_admin = await self.user(distributor, ["admin"])
         customer_id, customer = await self.customer(standing)
+        _, customer_person = await self.customer_user(customer_id)
         association = await self.association(partner, customer_id, association_type)
         [names] = await self.fetch(
             "SELECT (SELECT name FROM partners WHERE id = %s) AS p,"
@@ -120,6 +134,7 @@ class Factory:
             partner_processor=processor,
             distributor_admin=distributor_admin,
             customer=customer,
+            customer_person=customer_person,
             partner_admin_id=admin_id,
             customer_name=names["c"],
             partner_name=names["p"],

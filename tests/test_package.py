@@ -151,12 +151,13 @@ def walk_a_request(http: httpx.Client, operator_token: str) -> None:
         f"/v1/admin/partners/{partner['id']}/users",
         operator_token,
         name="Ops",
+        email="ops@packaged.example",
         permissions=["admin"],
     )
     customer = call("POST", "/v1/admin/customers", operator_token, name="Packaged customer")
     association = call("POST", "/v1/admin/associations", operator_token,
                        partner_id=partner["id"], customer_id=customer["id"], association_type="resale")  # fmt: skip
-    request = call("POST", "/v1/disassociations", token_for("customer", customer["id"]),
+    request = call("POST", "/v1/disassociations", token_for("customer_service", customer["id"]),
                    association_id=association["id"], reason="Moving on", acknowledged=True)  # fmt: skip
     assert request["status"] == "pending"
     agreed = call(

@@ -1,65 +1,75 @@
-"""The caller's own account: settings, verification codes and the message center."""
+"""The caller's own account: settings and the message center."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, NoReturn
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from api.deps import App, Party
 from api.pages import page_response
-from api.schemas import Body, Limit, Page
+from api.schemas import Body, Limit, Page, problem_response
 from application import account
-from application.account import Notification, Purpose
+from application.account import Notification
+from application.errors import Failure
+from store.rows import AccountSettings
 
 router = APIRouter(tags=["account"])
 
 
-class AccountSettings(BaseModel):
-    verification_required: bool
-
-
 class SettingsPatch(Body):
-    verification_required: bool
-    verification_code: str | None = Field(default=None, max_length=32)
-
-
-class CodeRequest(Body):
-    purpose: Purpose
-
-
-class CodeSent(BaseModel):
-    purpose: Purpose
-    expires_at: datetime
-    sent_to: Literal["message_center"] = "message_center"
+    verification_required: bool | None = Field(
+        default=None, description="Whether submit, agree and reject need the person's code."
+    )
+    service_tokens_may_decide: bool | None = Field(
+        default=None,
+        description="Whether the account's service tokens may do those without a person.",
+    )
+    verification_code: str | None = Field(
+        default=None,
+        max_length=32,
+        description="The acting person's code: needed to turn verification off, or to let"
+        " service tokens through, while verification is on.",
+    )
 
 
 @router.get("/v1/settings", response_model=AccountSettings)
 async def get_settings(who: Party, app: App) -> AccountSettings:
-    return AccountSettings(verification_required=await account.verification_required(app, who))
+    return await account.get_settings(app, who)
 
 
 @router.patch("/v1/settings", response_model=AccountSettings)
 async def update_settings(body: SettingsPatch, who: Party, app: App) -> AccountSettings:
-    """Turn verification for sensitive operations on or off. Turning it off needs a code
-    (purpose `settings.update`): otherwise a stolen token could switch the second factor off."""
-    required = await account.update_settings(
+    """Change the account's settings. Turning verification off, or letting service tokens
+    through, needs the acting person's code while verification is on: otherwise a stolen token
+    could switch the second factor off."""
+    return await account.update_settings(
         app,
         who,
         verification_required=body.verification_required,
+        service_tokens_may_decide=body.service_tokens_may_decide,
         verification_code=body.verification_code,
     )
-    return AccountSettings(verification_required=required)
 
 
-@router.post("/v1/verification-codes", status_code=202, response_model=CodeSent)
-async def send_code(body: CodeRequest, who: Party, app: App) -> CodeSent:
-    """Send a six-digit code, valid for ten minutes and once, to the account's message center."""
-    expires_at = await account.send_code(app, who, body.purpose)
-    return CodeSent(purpose=body.purpose, expires_at=expires_at)
+@router.post(
+    "/v1/verification-codes",
+    status_code=410,
+    deprecated=True,
+    response_model=None,
+    responses={410: problem_response("Always: `gone`, with the `replacement` route.")},
+)
+async def verification_codes_are_gone() -> NoReturn:
+    """Gone: codes sent to the message center proved nothing (anyone who could read the
+    account's notifications could read them). Each person now has an authenticator app."""
+    raise Failure(
+        "gone",
+        "Verification codes are no longer sent to the message center. Enrol an authenticator"
+        " app (POST /v1/mfa/enrolment) and send its current code as `verification_code`.",
+        replacement="/v1/mfa/enrolment",
+    )
 
 
 @router.get("/v1/notifications", response_model=Page[Notification])

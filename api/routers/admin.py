@@ -1,4 +1,5 @@
-"""/v1/admin: operators set up partners, users, customers, standing, associations and tokens."""
+"""/v1/admin: operators set up partners, customers and their people, standing, associations and
+tokens, and reset a person's second factor."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from api.schemas import (
     AuditEntry,
     Customer,
     CustomerIn,
+    CustomerUserIn,
     Limit,
     NewToken,
     Page,
@@ -29,7 +31,7 @@ from api.schemas import (
     TokenIn,
 )
 from application import admin
-from application.admin import CustomerStanding
+from application.admin import CustomerStanding, CustomerUser
 from domain.types import AccountStanding, Association
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
@@ -69,8 +71,23 @@ async def create_partner_user(
     partner_id: UUID, body: PartnerUserIn, who: Operator, app: App
 ) -> PartnerUser:
     return await admin.create_partner_user(
-        app.pool, who, partner_id, body.name, list(body.permissions)
+        app.pool, who, partner_id, body.name, list(body.permissions), body.email
     )
+
+
+@router.post("/customers/{customer_id}/users", status_code=201, response_model=CustomerUser)
+async def create_customer_user(
+    customer_id: UUID, body: CustomerUserIn, who: Operator, app: App
+) -> CustomerUser:
+    """A person of the customer: acts for the customer account (API tokens, the console)."""
+    return await admin.create_customer_user(app.pool, who, customer_id, body.name, body.email)
+
+
+@router.delete("/people/{person_id}/mfa", status_code=204)
+async def reset_mfa(person_id: UUID, who: Operator, app: App) -> Response:
+    """Forget a person's authenticator (a lost phone): they enrol again. On the audit log."""
+    await admin.reset_mfa(app.pool, who, person_id)
+    return Response(status_code=204)
 
 
 @router.post("/customers", status_code=201, response_model=Customer)

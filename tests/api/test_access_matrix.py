@@ -7,6 +7,7 @@ a new route cannot ship without deciding who may call it.
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass
 
 import pytest
@@ -24,7 +25,9 @@ CALLERS = (
     "partner_user_without_permission",
     "other_partner",
     "distributor_of_the_partner",
-    "customer",
+    "customer_service",
+    "customer_user",
+    "partner_service",
     "other_customer",
 )
 
@@ -39,7 +42,8 @@ def row(**statuses: int) -> dict[str, int]:
 def admin(success: int) -> dict[str, int]:
     return row(
         operator=success, partner_admin=403, partner_user_without_permission=403, other_partner=403,
-        distributor_of_the_partner=403, customer=403, other_customer=403,
+        distributor_of_the_partner=403, customer_service=403, customer_user=403,
+        partner_service=403, other_customer=403,
     )  # fmt: skip
 
 
@@ -52,70 +56,102 @@ def everyone(status: int) -> dict[str, int]:
 EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/v1/associations"): row(
         operator=403, partner_admin=200, partner_user_without_permission=403, other_partner=200,
-        distributor_of_the_partner=200, customer=200, other_customer=200),
+        distributor_of_the_partner=200, customer_service=200, other_customer=200,
+        customer_user=200, partner_service=200),
     ("GET", "/v1/associations/{association_id}"): row(
         operator=403, partner_admin=200, partner_user_without_permission=403, other_partner=404,
-        distributor_of_the_partner=200, customer=200, other_customer=404),
+        distributor_of_the_partner=200, customer_service=200, other_customer=404,
+        customer_user=200, partner_service=200),
     ("POST", "/v1/disassociation-checks"): row(
         operator=403, partner_admin=200, partner_user_without_permission=403, other_partner=404,
-        distributor_of_the_partner=403, customer=200, other_customer=404),
+        distributor_of_the_partner=403, customer_service=200, other_customer=404,
+        customer_user=200, partner_service=200),
     ("POST", "/v1/disassociations"): row(
         operator=403, partner_admin=201, partner_user_without_permission=403, other_partner=404,
-        distributor_of_the_partner=403, customer=201, other_customer=404),
+        distributor_of_the_partner=403, customer_service=201, other_customer=404,
+        customer_user=201, partner_service=201),
     ("GET", "/v1/disassociations"): row(
         operator=403, partner_admin=200, partner_user_without_permission=403, other_partner=200,
-        distributor_of_the_partner=200, customer=200, other_customer=200),
+        distributor_of_the_partner=200, customer_service=200, other_customer=200,
+        customer_user=200, partner_service=200),
     ("GET", "/v1/disassociations/{request_id}"): row(
         operator=403, partner_admin=200, partner_user_without_permission=403, other_partner=404,
-        distributor_of_the_partner=200, customer=200, other_customer=404),
+        distributor_of_the_partner=200, customer_service=200, other_customer=404,
+        customer_user=200, partner_service=200),
     ("POST", "/v1/disassociations/{request_id}/agree"): row(
         operator=403, partner_admin=200, partner_user_without_permission=403, other_partner=404,
-        distributor_of_the_partner=403, customer=403, other_customer=404),
+        distributor_of_the_partner=403, customer_service=403, other_customer=404,
+        customer_user=403, partner_service=200),
     ("POST", "/v1/disassociations/{request_id}/reject"): row(
         operator=403, partner_admin=200, partner_user_without_permission=403, other_partner=404,
-        distributor_of_the_partner=403, customer=403, other_customer=404),
+        distributor_of_the_partner=403, customer_service=403, other_customer=404,
+        customer_user=403, partner_service=200),
     ("POST", "/v1/disassociations/{request_id}/withdraw"): row(
         operator=403, partner_admin=403, partner_user_without_permission=403, other_partner=404,
-        distributor_of_the_partner=403, customer=200, other_customer=404),
+        distributor_of_the_partner=403, customer_service=200, other_customer=404,
+        customer_user=200, partner_service=403),
     ("GET", "/v1/association-records"): row(
         operator=403, partner_admin=200, partner_user_without_permission=403, other_partner=200,
-        distributor_of_the_partner=200, customer=200, other_customer=200),
-    ("POST", "/v1/verification-codes"): row(
-        operator=403, partner_admin=202, partner_user_without_permission=403, other_partner=202,
-        distributor_of_the_partner=202, customer=202, other_customer=202),
+        distributor_of_the_partner=200, customer_service=200, other_customer=200,
+        customer_user=200, partner_service=200),
+    ("POST", "/v1/verification-codes"): everyone(410),  # gone: people have authenticators now
+    # A person's own MFA; an account's service token has none.
+    ("GET", "/v1/mfa/enrolment"): row(
+        operator=403, partner_admin=200, partner_user_without_permission=200, other_partner=200,
+        distributor_of_the_partner=200, customer_service=403, other_customer=200,
+        customer_user=200, partner_service=403),
+    ("POST", "/v1/mfa/enrolment"): row(
+        operator=403, partner_admin=201, partner_user_without_permission=201, other_partner=201,
+        distributor_of_the_partner=201, customer_service=403, other_customer=201,
+        customer_user=201, partner_service=403),
+    ("POST", "/v1/mfa/enrolment/confirm"): row(
+        operator=403, partner_admin=409, partner_user_without_permission=409, other_partner=409,
+        distributor_of_the_partner=409, customer_service=403, other_customer=409,
+        customer_user=409, partner_service=403),
     ("GET", "/v1/settings"): row(
         operator=403, partner_admin=200, partner_user_without_permission=200, other_partner=200,
-        distributor_of_the_partner=200, customer=200, other_customer=200),
+        distributor_of_the_partner=200, customer_service=200, other_customer=200,
+        customer_user=200, partner_service=200),
     ("PATCH", "/v1/settings"): row(
         operator=403, partner_admin=200, partner_user_without_permission=403, other_partner=200,
-        distributor_of_the_partner=200, customer=200, other_customer=200),
+        distributor_of_the_partner=200, customer_service=403, other_customer=200,
+        customer_user=200, partner_service=403),
     ("GET", "/v1/notifications"): row(
         operator=403, partner_admin=200, partner_user_without_permission=200, other_partner=200,
-        distributor_of_the_partner=200, customer=200, other_customer=200),
+        distributor_of_the_partner=200, customer_service=200, other_customer=200,
+        customer_user=200, partner_service=200),
     ("POST", "/v1/notifications/{notification_id}/read"): row(
         operator=403, partner_admin=200, partner_user_without_permission=200, other_partner=404,
-        distributor_of_the_partner=404, customer=404, other_customer=404),
+        distributor_of_the_partner=404, customer_service=404, other_customer=404,
+        customer_user=404, partner_service=200),
     ("POST", "/v1/webhook-endpoints"): row(
         operator=403, partner_admin=201, partner_user_without_permission=403, other_partner=201,
-        distributor_of_the_partner=201, customer=201, other_customer=201),
+        distributor_of_the_partner=201, customer_service=403, other_customer=201,
+        customer_user=201, partner_service=403),
     ("GET", "/v1/webhook-endpoints"): row(
         operator=403, partner_admin=200, partner_user_without_permission=200, other_partner=200,
-        distributor_of_the_partner=200, customer=200, other_customer=200),
+        distributor_of_the_partner=200, customer_service=200, other_customer=200,
+        customer_user=200, partner_service=200),
     ("GET", "/v1/webhook-endpoints/{endpoint_id}"): row(
         operator=403, partner_admin=200, partner_user_without_permission=200, other_partner=404,
-        distributor_of_the_partner=404, customer=404, other_customer=404),
+        distributor_of_the_partner=404, customer_service=404, other_customer=404,
+        customer_user=404, partner_service=200),
     ("DELETE", "/v1/webhook-endpoints/{endpoint_id}"): row(
         operator=403, partner_admin=204, partner_user_without_permission=403, other_partner=404,
-        distributor_of_the_partner=404, customer=404, other_customer=404),
+        distributor_of_the_partner=404, customer_service=404, other_customer=404,
+        customer_user=404, partner_service=403),
     ("GET", "/v1/webhook-endpoints/{endpoint_id}/deliveries"): row(
         operator=403, partner_admin=200, partner_user_without_permission=200, other_partner=404,
-        distributor_of_the_partner=404, customer=404, other_customer=404),
+        distributor_of_the_partner=404, customer_service=404, other_customer=404,
+        customer_user=404, partner_service=200),
     ("GET", "/v1/admin/partners"): admin(200),
     ("POST", "/v1/admin/partners"): admin(201),
     ("GET", "/v1/admin/partners/{partner_id}"): admin(200),
     ("PATCH", "/v1/admin/partners/{partner_id}"): admin(200),
     ("POST", "/v1/admin/partners/{partner_id}/users"): admin(201),
     ("POST", "/v1/admin/customers"): admin(201),
+    ("POST", "/v1/admin/customers/{customer_id}/users"): admin(201),
+    ("DELETE", "/v1/admin/people/{person_id}/mfa"): admin(204),
     ("GET", "/v1/admin/customers/{customer_id}"): admin(200),
     ("PUT", "/v1/admin/customers/{customer_id}/standing"): admin(200),
     ("GET", "/v1/admin/customers/{customer_id}/standing"): admin(200),
@@ -140,11 +176,15 @@ BODIES = {
         "association_id": str(w.association_id), "reason": "matrix", "acknowledged": True},
     ("POST", "/v1/disassociations/{request_id}/reject"): lambda w: {"reason": "matrix"},
     ("POST", "/v1/verification-codes"): lambda w: {"purpose": "disassociation.submit"},
+    ("POST", "/v1/mfa/enrolment/confirm"): lambda w: {"code": "123456"},
+    ("POST", "/v1/admin/customers/{customer_id}/users"): lambda w: {
+        "name": "matrix", "email": f"{uuid.uuid4().hex}@matrix.test"},
     ("PATCH", "/v1/settings"): lambda w: {"verification_required": True},
     ("POST", "/v1/webhook-endpoints"): lambda w: {"url": "http://127.0.0.1:9/hooks"},
     ("POST", "/v1/admin/partners"): lambda w: {"name": "matrix", "type": "reseller"},
     ("PATCH", "/v1/admin/partners/{partner_id}"): lambda w: {"frozen": False},
-    ("POST", "/v1/admin/partners/{partner_id}/users"): lambda w: {"name": "m", "permissions": ["admin"]},
+    ("POST", "/v1/admin/partners/{partner_id}/users"): lambda w: {
+        "name": "m", "email": f"{uuid.uuid4().hex}@matrix.test", "permissions": ["admin"]},
     ("POST", "/v1/admin/customers"): lambda w: {"name": "matrix"},
     ("PUT", "/v1/admin/customers/{customer_id}/standing"): lambda w: {"unused_vouchers": 0},
     ("POST", "/v1/admin/associations"): lambda w: {
@@ -164,6 +204,7 @@ class MatrixWorld:
     partner_id: object
     customer_id: object
     free_customer_id: object
+    person_id: object
     request_id: object | None = None
     notification_id: object | None = None
     token_id: object | None = None
@@ -175,8 +216,11 @@ async def build(factory, api, path: str) -> MatrixWorld:
     _, no_permission = await factory.user(w.partner_id, [])
     other_partner = await factory.partner()
     _, other_partner_admin = await factory.user(other_partner, ["admin"])
-    _, other_customer = await factory.customer()
+    other_customer_id, _ = await factory.customer()
+    _, other_customer = await factory.customer_user(other_customer_id)
     free_customer, _ = await factory.customer()
+    _, customer_user = await factory.customer_user(w.customer_id)
+    partner_service = await factory.token("partner_service", w.partner_id)
     revoked = await factory.token("partner_user", w.partner_admin_id)
     async with factory.pool.connection() as conn:
         await conn.execute(
@@ -188,10 +232,11 @@ async def build(factory, api, path: str) -> MatrixWorld:
             "no_token": None, "revoked_token": revoked, "operator": "test-operator-token",
             "partner_admin": w.partner_admin, "partner_user_without_permission": no_permission,
             "other_partner": other_partner_admin, "distributor_of_the_partner": w.distributor_admin,
-            "customer": w.customer, "other_customer": other_customer,
+            "customer_service": w.customer, "customer_user": customer_user,
+            "partner_service": partner_service, "other_customer": other_customer,
         },
         association_id=w.association_id, partner_id=w.partner_id, customer_id=w.customer_id,
-        free_customer_id=free_customer,
+        free_customer_id=free_customer, person_id=w.partner_admin_id,
     )  # fmt: skip
     if "{request_id}" in path or "{notification_id}" in path:
         submitted = await api.post(

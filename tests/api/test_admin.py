@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from uuid import uuid4
 
 from tests.api.test_disassociations import assert_problem, submit
 from tests.factories import bearer
@@ -27,7 +28,9 @@ async def test_an_operator_builds_a_partner_network_and_its_users_can_act(api, f
         and reseller.json()["parent_partner_id"] == distributor.json()["id"]
     )
     user = await post(
-        api, f"/partners/{reseller.json()['id']}/users", {"name": "Ann", "permissions": ["admin"]}
+        api,
+        f"/partners/{reseller.json()['id']}/users",
+        {"name": "Ann", "email": f"ann-{uuid4().hex}@reseller.test", "permissions": ["admin"]},
     )
     customer = await post(api, "/customers", {"name": "Cust"})
     association = await post(
@@ -140,7 +143,9 @@ async def test_partner_tiers_are_validated(api):
     )
     assert frozen.status_code == 200 and frozen.json()["frozen"] is True
     bad_permission = await post(
-        api, f"/partners/{reseller.json()['id']}/users", {"name": "x", "permissions": ["root"]}
+        api,
+        f"/partners/{reseller.json()['id']}/users",
+        {"name": "x", "email": "x@reseller.test", "permissions": ["root"]},
     )
     assert_problem(bad_permission, 422, "validation_error")
 
@@ -299,7 +304,7 @@ async def test_a_token_stored_with_a_non_canonical_subject_id_is_never_a_500(api
         async with factory.pool.connection() as conn:  # as the old code stored them
             await conn.execute(
                 "INSERT INTO api_tokens (token_hash, subject_kind, subject_id, created_by)"
-                " VALUES (%s, 'customer', %s, 'operator:tests')",
+                " VALUES (%s, 'customer_service', %s, 'operator:tests')",
                 (tokens.token_hash(made[name]), subject_id),
             )
     for name in ("urn", "braces"):

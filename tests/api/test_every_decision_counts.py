@@ -18,6 +18,7 @@ from domain.types import AccountStanding
 from tests.api.test_disassociations import assert_problem, decide, submit
 from tests.conftest import _LifespanClient
 from tests.factories import World, bearer
+from tests.mfa import enrol, require_verification
 
 pytestmark = pytest.mark.devserver
 
@@ -194,52 +195,39 @@ async def test_a_cancelled_workflow_settles_its_request_and_completes(api, facto
 
 
 async def test_submit_is_503_while_temporal_is_unreachable_and_keeps_the_code(
-    settings, factory, pool
+    settings, factory, clock, dev_env, dev_worker
 ):
     # Nothing listens on port 9.
     nowhere = await Client.connect("127.0.0.1:9", lazy=True, data_converter=pydantic_data_converter)
     world = await factory.world()
+    _, person = await factory.customer_user(world.customer_id)
     async with _LifespanClient(create_app(settings, temporal=nowhere)) as api:
-        await api.patch(
-            "/v1/settings", json={"verification_required": True}, headers=bearer(world.customer)
-        )
-        code = await _code(api, factory, world, "disassociation.submit")
-        down = await submit(api, world.customer, world.association_id, verification_code=code)
+        app, _ = await enrol(api, person, clock)
+        await require_verification(api, person)
+        code = app.code(clock.at)
+        down = await submit(api, person, world.association_id, verification_code=code)
         assert_problem(down, 503, "temporarily_unavailable")
         assert int(down.headers["retry-after"]) >= 1
-    used = await factory.fetch(
-        "SELECT used_at FROM verification_codes WHERE account_id = %s", world.customer_id
-    )
-    assert [row["used_at"] for row in used] == [None]  # given back: nothing happened
+    # Nothing happened, so the code was given back: the same code works once Temporal answers.
+    async with _LifespanClient(create_app(settings, temporal=dev_env.client)) as api:
+        retried = await submit(api, person, world.association_id, verification_code=code)
+        assert retried.status_code == 201, retried.text
 
 
-async def _code(api, factory, world: World, purpose: str) -> str:
-    sent = await api.post(
-        "/v1/verification-codes", json={"purpose": purpose}, headers=bearer(world.customer)
-    )
-    assert sent.status_code == 202, sent.text
-    [note] = await factory.fetch(
-        "SELECT payload FROM notifications WHERE recipient_id = %s"
-        " AND event_type = 'verification.code' ORDER BY created_at DESC LIMIT 1",
-        world.customer_id,
-    )
-    return note["payload"]["data"]["code"]
-
-
-async def test_a_refused_submit_does_not_use_up_the_verification_code(api, factory, pool):
+async def test_a_refused_submit_does_not_use_up_the_verification_code(api, factory, pool, clock):
     world = await factory.world(standing=AccountStanding(currency_set=False))
-    await api.patch(
-        "/v1/settings", json={"verification_required": True}, headers=bearer(world.customer)
-    )
-    code = await _code(api, factory, world, "disassociation.submit")
-    refused = await submit(api, world.customer, world.association_id, verification_code=code)
+    _, person = await factory.customer_user(world.customer_id)
+    app, _ = await enrol(api, person, clock)
+    await require_verification(api, person)
+    code = app.code(clock.at)
+    refused = await submit(api, person, world.association_id, verification_code=code)
     assert_problem(refused, 422, "check_failed")
     async with pool.connection() as conn:
         await conn.execute(
             "UPDATE account_standing SET currency_set = true WHERE customer_id = %s",
             (world.customer_id,),
         )
-    accepted = await submit(api, world.customer, world.association_id, verification_code=code)
+    accepted = await submit(api, person, world.association_id, verification_code=code)
     assert accepted.status_code == 201, accepted.text
 
 

@@ -27,7 +27,9 @@ def submit_body(world, reason="Moving on") -> dict:
 
 def derived_request_id(customer_id: UUID, key: str, body: dict) -> UUID:
     """The id a customer's submit with this key and body gives its request."""
-    customer = Principal(kind="customer", subject_id=str(customer_id), customer_id=customer_id)
+    customer = Principal(
+        kind="customer", subject_id=str(customer_id), customer_id=customer_id, service=True
+    )
     return request_id_for(customer, key, UUID(body["association_id"]), body["reason"])
 
 
@@ -62,8 +64,11 @@ async def test_the_same_key_with_another_body_is_422(api, factory):
     assert (await post(api, world.customer, key, submit_body(world))).status_code == 201
     reused = await post(api, world.customer, key, submit_body(world, reason="Another reason"))
     assert_problem(reused, 422, "idempotency_key_reused")
+    [request] = await factory.fetch(
+        "SELECT id FROM disassociation_requests WHERE association_id = %s", world.association_id
+    )
     other_route = await post(
-        api, world.customer, key, {"purpose": "disassociation.submit"}, "/v1/verification-codes"
+        api, world.customer, key, {}, f"/v1/disassociations/{request['id']}/withdraw"
     )
     assert_problem(other_route, 422, "idempotency_key_reused")
 
@@ -175,65 +180,64 @@ async def test_a_rate_limited_answer_is_not_kept_so_a_later_retry_runs(
 ):
     """429 `rate_limited` is not the answer to the request, only "not now": once the window has
     passed, a retry with the same key runs; and the released key may even carry another body."""
-    settings = make_settings(database_url, task_queue, rate_limit_verification="1/minute")
+    settings = make_settings(database_url, task_queue, rate_limit_submit="1/minute")
     world = await factory.world()
-    body = {"purpose": "disassociation.submit"}
-    async with api_client(settings, dev_env.client) as api:
-        path = "/v1/verification-codes"
-        assert (await post(api, world.customer, f"code-{uuid4()}", body, path)).status_code == 202
-        key = f"code-{uuid4()}"
-        limited = await post(api, world.customer, key, body, path)
-        assert_problem(limited, 429, "rate_limited")
-        assert "idempotent-replayed" not in limited.headers
-        async with pool.connection() as conn:  # the window passes
-            await conn.execute(
-                "DELETE FROM rate_limits WHERE bucket = %s",
-                (f"verification:customer:{world.customer_id}",),
-            )
-        again = await post(api, world.customer, key, body, path)
-        assert again.status_code == 202, again.text
-        assert "idempotent-replayed" not in again.headers
-        replayed = await post(api, world.customer, key, body, path)  # now it is kept
-        assert replayed.status_code == 202 and replayed.headers["idempotent-replayed"] == "true"
+    customers = [(await factory.customer())[0] for _ in range(3)]
+    associations = [await factory.association(world.partner_id, c) for c in customers]
 
-        # A key released after a 429 is a new key, for any body.
-        other = f"code-{uuid4()}"
-        assert_problem(await post(api, world.customer, other, body, path), 429, "rate_limited")
+    def body(association_id) -> dict:
+        return {"association_id": str(association_id), "reason": "Moving on", "acknowledged": True}
+
+    async def window_passes() -> None:
         async with pool.connection() as conn:
             await conn.execute(
-                "DELETE FROM rate_limits WHERE bucket = %s",
-                (f"verification:customer:{world.customer_id}",),
+                "DELETE FROM rate_limits WHERE bucket = %s", (f"submit:partner:{world.partner_id}",)
             )
-        decide_body = {"purpose": "disassociation.decide"}
-        fresh = await post(api, world.customer, other, decide_body, path)
-        assert fresh.status_code == 202, fresh.text
-        assert fresh.json()["purpose"] == "disassociation.decide"
+
+    async with api_client(settings, dev_env.client) as api:
+        admin = world.partner_admin
+        first = await post(api, admin, f"s-{uuid4()}", body(world.association_id))
+        assert first.status_code == 201, first.text
+        key = f"s-{uuid4()}"
+        limited = await post(api, admin, key, body(associations[0]))
+        assert_problem(limited, 429, "rate_limited")
+        assert "idempotent-replayed" not in limited.headers
+        await window_passes()
+        again = await post(api, admin, key, body(associations[0]))
+        assert again.status_code == 201, again.text
+        assert "idempotent-replayed" not in again.headers
+        replayed = await post(api, admin, key, body(associations[0]))  # now it is kept
+        assert replayed.status_code == 201 and replayed.headers["idempotent-replayed"] == "true"
+
+        # A key released after a 429 is a new key, for any body.
+        other = f"s-{uuid4()}"
+        assert_problem(await post(api, admin, other, body(associations[1])), 429, "rate_limited")
+        await window_passes()
+        fresh = await post(api, admin, other, body(associations[2]))
+        assert fresh.status_code == 201, fresh.text
+        assert fresh.json()["association_id"] == str(associations[2])
         assert "idempotent-replayed" not in fresh.headers
 
 
-async def test_a_verification_lock_is_not_kept_so_a_retry_after_it_runs(api, factory, pool):
+async def test_a_verification_lock_is_not_kept_so_a_retry_after_it_runs(api, factory, clock):
     """429 `verification_locked` lasts fifteen minutes; a retry with the same key after that runs
     instead of replaying the lock."""
-    from tests.api.test_verification import enable, send_code, wrong
+    from tests.mfa import enrol, require_verification
 
     world = await factory.world()
-    await enable(api, world.partner_admin)
-    code = await send_code(api, world.partner_admin)
-    for _ in range(5):  # five failures lock the partner's verification
+    _, recovery = await enrol(api, world.partner_admin, clock)
+    await require_verification(api, world.partner_admin)
+    for _ in range(5):  # five failures lock the person's verification
         failed = await submit(
-            api, world.partner_admin, world.association_id, verification_code=wrong(code)
+            api, world.partner_admin, world.association_id, verification_code="000000"
         )
     assert_problem(failed, 429, "verification_locked")
     key = f"locked-{uuid4()}"
-    body = {**submit_body(world), "verification_code": code}
+    # A recovery code: the same body now and in fifteen minutes.
+    body = {**submit_body(world), "verification_code": recovery[0]}
     locked = await post(api, world.partner_admin, key, body)
     assert_problem(locked, 429, "verification_locked")
-    async with pool.connection() as conn:  # fifteen minutes later
-        await conn.execute(
-            "UPDATE verification_state SET locked_until = now() - interval '1 second'"
-            " WHERE account_id = %s",
-            (world.partner_id,),
-        )
+    clock.at += timedelta(minutes=15, seconds=1)  # fifteen minutes later
     retry = await post(api, world.partner_admin, key, body)
     assert retry.status_code == 201, retry.text
     assert "idempotent-replayed" not in retry.headers

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from tests.api.test_disassociations import assert_problem, submit
-from tests.conftest import api_client, make_settings
+from tests.conftest import ENCRYPTION_KEY, api_client, make_settings
 from tests.factories import bearer
+from tests.mfa import enrol, require_verification
 
 pytestmark = pytest.mark.devserver
 
@@ -28,20 +29,23 @@ async def test_submits_are_rate_limited_per_account(
         assert (await submit(api, other.customer, other.association_id)).status_code == 201
 
 
-async def test_verification_codes_are_rate_limited_per_account(
-    database_url, task_queue, dev_env, dev_worker, factory
+async def test_verification_attempts_are_rate_limited_per_account(
+    database_url, task_queue, dev_env, dev_worker, factory, clock
 ):
-    settings = make_settings(database_url, task_queue, rate_limit_verification="3/minute")
+    settings = make_settings(
+        database_url, task_queue, rate_limit_verification="3/minute", encryption_key=ENCRYPTION_KEY
+    )
     world = await factory.world()
-    body = {"purpose": "disassociation.submit"}
     async with api_client(settings, dev_env.client) as api:
+        await enrol(api, world.partner_admin, clock)
+        await require_verification(api, world.partner_admin)
         for _ in range(3):
-            sent = await api.post(
-                "/v1/verification-codes", json=body, headers=bearer(world.customer)
+            wrong = await submit(
+                api, world.partner_admin, world.association_id, verification_code="000000"
             )
-            assert sent.status_code == 202
-        limited = await api.post(
-            "/v1/verification-codes", json=body, headers=bearer(world.customer)
+            assert_problem(wrong, 422, "verification_code_incorrect")
+        limited = await submit(
+            api, world.partner_admin, world.association_id, verification_code="000000"
         )
         assert_problem(limited, 429, "rate_limited")
         assert "retry-after" in limited.headers

@@ -56,12 +56,14 @@ async def test_a_delivery_is_signed_and_verifies_with_the_receivers_secret(
     api, relay, factory, receiver
 ):
     world = await factory.world()
-    endpoint = await register(api, world.customer, receiver.url)
+    endpoint = await register(api, world.customer_person, receiver.url)
     assert endpoint["secret"].startswith("whsec_") and endpoint["enabled"] is True
     assert (
         "secret"
         not in (
-            await api.get(f"/v1/webhook-endpoints/{endpoint['id']}", headers=bearer(world.customer))
+            await api.get(
+                f"/v1/webhook-endpoints/{endpoint['id']}", headers=bearer(world.customer_person)
+            )
         ).json()
     )
     request = (await submit(api, world.partner_admin, world.association_id)).json()
@@ -78,7 +80,7 @@ async def test_a_delivery_is_signed_and_verifies_with_the_receivers_secret(
     assert got.headers["webhook-id"] == f"msg_{note['id'].hex}"
     with pytest.raises(WebhookVerificationError):  # another secret does not verify it
         Webhook("whsec_" + "A" * 32).verify(got.body, got.headers)
-    [delivery] = await eventually(lambda: _delivered(api, world.customer, endpoint["id"]))
+    [delivery] = await eventually(lambda: _delivered(api, world.customer_person, endpoint["id"]))
     assert delivery["webhook_id"] == got.headers["webhook-id"] and delivery["attempts"] == 1
 
 
@@ -94,7 +96,7 @@ async def test_a_failing_receiver_gets_every_attempt_with_the_same_id_until_it_s
     try:
         world = await factory.world()
         endpoint = await register(api, world.partner_admin, receiver.url)
-        await submit(api, world.customer, world.association_id)
+        await submit(api, world.customer_person, world.association_id)
         [delivery] = await eventually(lambda: _delivered(api, world.partner_admin, endpoint["id"]))
         assert len(receiver.received) == 4
         assert {r.headers["webhook-id"] for r in receiver.received} == {delivery["webhook_id"]}
@@ -111,23 +113,23 @@ async def test_410_disables_the_endpoint(api, relay, factory):
     receiver = Receiver(default=410)
     try:
         world = await factory.world()
-        endpoint = await register(api, world.customer, receiver.url)
+        endpoint = await register(api, world.customer_person, receiver.url)
         request = (await submit(api, world.partner_admin, world.association_id)).json()
 
         async def disabled():
             current = await api.get(
-                f"/v1/webhook-endpoints/{endpoint['id']}", headers=bearer(world.customer)
+                f"/v1/webhook-endpoints/{endpoint['id']}", headers=bearer(world.customer_person)
             )
             return current.json() if not current.json()["enabled"] else None
 
         gone = await eventually(disabled)
         assert "410" in gone["disabled_reason"]
-        [delivery] = await deliveries(api, world.customer, endpoint["id"])
+        [delivery] = await deliveries(api, world.customer_person, endpoint["id"])
         assert delivery["status"] == "cancelled" and delivery["attempts"] == 1
-        await decide(api, world.customer, request["id"], "reject", reason="no")
+        await decide(api, world.customer_person, request["id"], "reject", reason="no")
         await asyncio.sleep(0.3)
         assert len(receiver.received) == 1  # nothing more goes to a disabled endpoint
-        assert len(await deliveries(api, world.customer, endpoint["id"])) == 1
+        assert len(await deliveries(api, world.customer_person, endpoint["id"])) == 1
     finally:
         receiver.close()
 
@@ -146,11 +148,11 @@ async def test_a_receiver_that_never_succeeds_is_given_up_on(
     try:
         async with api_client(settings, dev_env.client) as api:
             world = await factory.world()
-            endpoint = await register(api, world.customer, receiver.url)
+            endpoint = await register(api, world.customer_person, receiver.url)
             await submit(api, world.partner_admin, world.association_id)
 
             async def failed():
-                items = await deliveries(api, world.customer, endpoint["id"])
+                items = await deliveries(api, world.customer_person, endpoint["id"])
                 return items if items and items[0]["status"] == "failed" else None
 
             [delivery] = await eventually(failed)
@@ -164,9 +166,11 @@ async def test_a_receiver_that_never_succeeds_is_given_up_on(
 
 async def test_endpoints_only_get_the_events_they_asked_for(api, relay, factory, receiver):
     world = await factory.world()
-    await register(api, world.customer, receiver.url, event_types=["disassociation.rejected"])
+    await register(
+        api, world.customer_person, receiver.url, event_types=["disassociation.rejected"]
+    )
     request = (await submit(api, world.partner_admin, world.association_id)).json()
-    await decide(api, world.customer, request["id"], "reject", reason="not now")
+    await decide(api, world.customer_person, request["id"], "reject", reason="not now")
     await eventually(lambda: asyncio.sleep(0, receiver.received))
     await asyncio.sleep(0.3)
     assert [json.loads(r.body)["type"] for r in receiver.received] == ["disassociation.rejected"]
@@ -188,18 +192,18 @@ async def test_private_and_loopback_urls_are_refused_unless_allowed(
             "http://[::ffff:127.0.0.1]/hooks", "http://0.0.0.0/hooks", "ftp://example.org/x",
         ):  # fmt: skip
             response = await api.post(
-                "/v1/webhook-endpoints", json={"url": url}, headers=bearer(world.customer)
+                "/v1/webhook-endpoints", json={"url": url}, headers=bearer(world.customer_person)
             )
             assert_problem(response, 422, "validation_error")
         # A public address is accepted (and nothing is sent to it: no event happens here).
         public = await api.post(
             "/v1/webhook-endpoints",
             json={"url": "https://93.184.215.14/hooks"},
-            headers=bearer(world.customer),
+            headers=bearer(world.customer_person),
         )
         assert public.status_code == 201
         await api.delete(
-            f"/v1/webhook-endpoints/{public.json()['id']}", headers=bearer(world.customer)
+            f"/v1/webhook-endpoints/{public.json()['id']}", headers=bearer(world.customer_person)
         )
 
 
@@ -208,9 +212,9 @@ async def test_a_decision_never_waits_on_a_webhook(api, relay, factory):
     receiver.gate.clear()  # the receiver hangs until released
     try:
         world = await factory.world()
-        await register(api, world.customer, receiver.url)
+        await register(api, world.customer_person, receiver.url)
         await register(api, world.partner_admin, receiver.url)
-        request = (await submit(api, world.customer, world.association_id)).json()
+        request = (await submit(api, world.customer_person, world.association_id)).json()
         agreed = await decide(api, world.partner_admin, request["id"], "agree")
         assert agreed.status_code == 200 and agreed.json()["status"] == "agreed"
         assert receiver.received == []  # every webhook is still held while the decision is done
@@ -223,7 +227,7 @@ async def test_only_the_owner_sees_and_removes_its_endpoints(api, factory, recei
     endpoint = await register(api, world.partner_admin, receiver.url)
     listed = await api.get("/v1/webhook-endpoints", headers=bearer(world.partner_reader))
     assert [e["id"] for e in listed.json()] == [endpoint["id"]]
-    for token in (other.partner_admin, world.customer, world.distributor_admin):
+    for token in (other.partner_admin, world.customer_person, world.distributor_admin):
         assert_problem(
             await api.get(f"/v1/webhook-endpoints/{endpoint['id']}", headers=bearer(token)),
             404,
@@ -281,7 +285,7 @@ async def _hold_one_attempt(api, factory, receiver):
     holds open (its gate is cleared)."""
     receiver.gate.clear()
     world = await factory.world()
-    endpoint = await register(api, world.customer, receiver.url)
+    endpoint = await register(api, world.customer_person, receiver.url)
     await submit(api, world.partner_admin, world.association_id)  # disassociation.requested
 
     async def leased():
@@ -314,7 +318,7 @@ async def test_an_attempt_in_flight_when_its_endpoint_is_deleted_is_not_retried(
     try:
         world, endpoint = await _hold_one_attempt(api, factory, receiver)
         deleted = await api.delete(
-            f"/v1/webhook-endpoints/{endpoint['id']}", headers=bearer(world.customer)
+            f"/v1/webhook-endpoints/{endpoint['id']}", headers=bearer(world.customer_person)
         )
         assert deleted.status_code == 204
         receiver.gate.set()  # the held attempt now fails with 500
@@ -359,7 +363,7 @@ async def test_a_delivery_of_a_deleted_or_disabled_endpoint_is_never_leased(
     from webhooks.relay import WebhookRelay
 
     world = await factory.world()
-    endpoint = await register(api, world.customer, receiver.url)
+    endpoint = await register(api, world.customer_person, receiver.url)
     await submit(api, world.partner_admin, world.association_id)  # no relay runs yet
     [pending] = await _delivery_rows(factory, endpoint["id"])
     assert pending["status"] == "pending" and pending["attempts"] == 0
@@ -473,11 +477,11 @@ async def test_the_delivery_log_says_could_not_connect_and_no_more(api, relay, f
     from devstack.services import free_port
 
     world = await factory.world()
-    endpoint = await register(api, world.customer, f"http://127.0.0.1:{free_port()}/hooks")
+    endpoint = await register(api, world.customer_person, f"http://127.0.0.1:{free_port()}/hooks")
     await submit(api, world.partner_admin, world.association_id)
 
     async def tried_twice():
-        items = await deliveries(api, world.customer, endpoint["id"])
+        items = await deliveries(api, world.customer_person, endpoint["id"])
         return items if items and len(items[0]["attempt_log"]) >= 2 else None
 
     [delivery] = await eventually(tried_twice)
@@ -490,10 +494,10 @@ async def test_the_delivery_log_says_refused_for_an_address_that_is_not_public(
     api, factory, pool, database_url, task_queue, receiver
 ):
     world = await factory.world()
-    endpoint = await register(api, world.customer, receiver.url)  # allowed where registered
+    endpoint = await register(api, world.customer_person, receiver.url)  # allowed where registered
     async with strict_relay(database_url, task_queue, pool):
         await submit(api, world.partner_admin, world.association_id)
-        [delivery] = await eventually(lambda: _settled(api, world.customer, endpoint["id"]))
+        [delivery] = await eventually(lambda: _settled(api, world.customer_person, endpoint["id"]))
     assert delivery["status"] == "failed" and delivery["last_status"] is None
     for error in _errors(delivery):
         assert error == "refused: the address is not public"
@@ -511,10 +515,10 @@ async def test_a_host_that_rebinds_to_loopback_is_never_called_there(
     asked = fake_dns(monkeypatch, {name: [[PUBLIC], ["127.0.0.1"]]}, unreachable={PUBLIC})
     world = await factory.world()
     port = receiver.url.split(":")[2].split("/")[0]
-    endpoint = await register(api, world.customer, f"http://{name}:{port}/hooks")
+    endpoint = await register(api, world.customer_person, f"http://{name}:{port}/hooks")
     async with strict_relay(database_url, task_queue, pool):
         await submit(api, world.partner_admin, world.association_id)
-        [delivery] = await eventually(lambda: _settled(api, world.customer, endpoint["id"]))
+        [delivery] = await eventually(lambda: _settled(api, world.customer_person, endpoint["id"]))
     assert receiver.received == []
     assert delivery["status"] == "failed"
     assert _errors(delivery) == ["could not connect", "could not connect"]
@@ -548,7 +552,7 @@ async def test_the_registration_problem_names_no_address(
             "http://cgnat.assocflow-test.example/", "http://nowhere.assocflow-test.example/",
         ):  # fmt: skip
             response = await api.post(
-                "/v1/webhook-endpoints", json={"url": url}, headers=bearer(world.customer)
+                "/v1/webhook-endpoints", json={"url": url}, headers=bearer(world.customer_person)
             )
             problem = assert_problem(response, 422, "validation_error")
             assert_tells_the_owner_nothing_of_the_network(problem["detail"])

@@ -99,7 +99,7 @@ async def make_scenario(pool: AsyncConnectionPool, size: int) -> Scenario:
             customer = await accounts.create_customer(conn, f"customer {n}")
             _, token = await tokens.create(
                 conn,
-                subject_kind="customer",
+                subject_kind="customer_service",
                 subject_id=str(customer.id),
                 created_by="operator:tests",
             )

@@ -63,13 +63,34 @@ def incompatibilities(recorded: dict[str, Any], today: dict[str, Any]) -> list[s
             for field, spec in old.get("properties", {}).items():
                 if field not in new.get("properties", {}):
                     problems.append(f"{model}.{field} is gone")
-                elif new["properties"][field] != spec and "default" not in new["properties"][field]:
+                elif not _reads_the_same(spec, new["properties"][field]):
                     problems.append(
                         f"{model}.{field} changed: {spec} -> {new['properties'][field]}"
                     )
             added = set(new.get("required", [])) - set(old.get("required", []))
             problems += [f"{model}.{field} is new and required" for field in sorted(added)]
     return problems
+
+
+def _reads_the_same(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Whether every value `old` accepted is accepted by `new`: the same spec, one with a default
+    now, or an enum with values added (and none taken away)."""
+    if new == old or "default" in new:
+        return True
+    if "enum" in old and "enum" in new:
+        rest = {k: v for k, v in new.items() if k != "enum"}
+        return set(old["enum"]) <= set(new["enum"]) and rest == {
+            k: v for k, v in old.items() if k != "enum"
+        }
+    return False
+
+
+def test_an_enum_may_grow_but_not_shrink():
+    old = {"enum": ["partner_user", "customer"], "type": "string"}
+    grown = {"enum": ["partner_user", "customer", "customer_user"], "type": "string"}
+    assert _reads_the_same(old, grown)
+    assert not _reads_the_same(grown, old)
+    assert not _reads_the_same(old, {"enum": ["partner_user", "customer"], "type": "integer"})
 
 
 def test_the_contract_changes_only_compatibly():

@@ -1,0 +1,96 @@
+"""Hashing never stalls the API: while 20 verifications run their argon2id and HMAC work, another
+request is answered as fast as ever. The work runs in the CPU pool (application.cpu), never on the
+event loop: every hashing call is seen on a pool thread, and another request never waits anywhere
+near as long as one hashing call takes (on the loop, it would wait out whole calls)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from application import cpu, mfa
+from tests.api.test_disassociations import assert_problem, submit
+from tests.conftest import ENCRYPTION_KEY, api_client, make_settings
+from tests.mfa import enrol, require_verification
+
+pytestmark = pytest.mark.devserver
+
+PEOPLE = 5
+ATTEMPTS_EACH = 4  # under the five failures that lock a person
+
+
+async def probe(api) -> float:
+    started = time.perf_counter()
+    answered = await api.get("/healthz")
+    assert answered.status_code == 200
+    return time.perf_counter() - started
+
+
+async def test_another_request_is_unaffected_while_20_verifications_hash(
+    database_url, task_queue, dev_env, dev_worker, factory, clock, monkeypatch
+):
+    # 20 attempts a minute from one account are no abuse here.
+    settings = make_settings(
+        database_url,
+        task_queue,
+        rate_limit_verification="100/minute",
+        encryption_key=ENCRYPTION_KEY,
+    )
+    async with api_client(settings, dev_env.client) as api:
+        await _twenty_verifications_and_a_probe(api, factory, clock, monkeypatch)
+
+
+async def _twenty_verifications_and_a_probe(api, factory, clock, monkeypatch) -> None:
+    world = await factory.world()
+    people = [world.partner_admin] + [
+        (await factory.user(world.partner_id, ["admin"]))[1] for _ in range(PEOPLE - 1)
+    ]
+    for person in people:
+        await enrol(api, person, clock)
+    await require_verification(api, world.partner_admin)
+
+    hashing: list[tuple[str, float]] = []  # (thread, seconds) of each recovery-code check
+    check_recovery_code = mfa._matching_recovery_code
+
+    def observed(*args):
+        started = time.perf_counter()
+        try:
+            return check_recovery_code(*args)
+        finally:
+            hashing.append((threading.current_thread().name, time.perf_counter() - started))
+
+    monkeypatch.setattr(mfa, "_matching_recovery_code", observed)
+
+    async def verify(person: str) -> None:
+        """A wrong recovery code: it is checked against each of the person's ten argon2id
+        hashes, the costliest verification there is."""
+        refused = await submit(api, person, world.association_id, verification_code="wrong-guess")
+        assert_problem(refused, 422, "verification_code_incorrect")
+
+    answers: list[float] = []  # how long another request took, each time
+    held: list[float] = []  # how late the event loop came back to a 5 ms timer
+    stop = asyncio.Event()
+
+    async def another_request() -> None:
+        while not stop.is_set():
+            answers.append(await probe(api))
+            slept = time.perf_counter()
+            await asyncio.sleep(0.005)
+            held.append(time.perf_counter() - slept - 0.005)
+
+    probing = asyncio.create_task(another_request())
+    await asyncio.sleep(0.05)  # the probe is under way before the first verification starts
+    await asyncio.gather(*(verify(p) for p in people for _ in range(ATTEMPTS_EACH)))
+    stop.set()
+    await probing
+
+    assert len(hashing) == PEOPLE * ATTEMPTS_EACH == 20
+    assert {thread.split("_")[0] for thread, _ in hashing} == {cpu.THREAD_NAME_PREFIX}
+    # On the loop, the loop would be held for whole hashing calls (ten argon2id hashes each) and
+    # another request would sit through several; off it, it waits for its turn among the others.
+    shortest_call = min(seconds for _, seconds in hashing)
+    assert max(held) < shortest_call / 4, (max(held), shortest_call)
+    assert max(answers) < shortest_call, (max(answers), shortest_call)
