@@ -11,7 +11,7 @@ PYTEST = tmp=$$(mktemp -d "$${TMPDIR:-/tmp}/assocflow-test.XXXXXX") \
   && { $(PY) -m pytest --basetemp="$$tmp/pytest"
 PYTEST_END = ; rc=$$?; rm -rf "$$tmp"; exit $$rc; }
 
-.PHONY: run test lint install reset compose-tool histories proof bench
+.PHONY: run test browser-tests lint install reset compose-tool chromium histories proof bench
 
 # The first run says what it is doing: pip prints each package as it fetches and installs it.
 # A new top-level package (its __init__.py) is installed again too: the editable install maps
@@ -29,11 +29,15 @@ install: $(STAMP)
 run: $(STAMP)
 	$(PY) -m devstack run
 
-test: $(STAMP) compose-tool
+test: $(STAMP) compose-tool chromium
 	$(VENV)/bin/ruff check --quiet .
 	$(VENV)/bin/ruff format --check --quiet .
 	$(VENV)/bin/mypy
 	$(PYTEST) $(PYTEST_ARGS) $(PYTEST_END)
+
+# The console's browser tests alone (they are part of `make test` too).
+browser-tests: $(STAMP) chromium
+	$(PYTEST) tests/console $(PYTEST_ARGS) $(PYTEST_END)
 
 # The compose file is checked with `docker-compose config` (no Docker engine needed): install
 # Debian's docker-compose where we may; elsewhere the check says it was skipped and why.
@@ -42,6 +46,15 @@ compose-tool:
 	  && { apt-get install -y -qq docker-compose >/dev/null 2>&1 \
 	       || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq docker-compose >/dev/null 2>&1; }; }; } \
 	  || echo "docker-compose is not installed: the compose file check will be skipped"
+
+# The console's browser tests drive Debian's chromium with Playwright (Playwright's own browser
+# download is never used): install it where we may; elsewhere they say they were skipped and why.
+# ASSOCFLOW_CHROMIUM names another Chromium binary.
+chromium:
+	@[ -x "$${ASSOCFLOW_CHROMIUM:-/usr/bin/chromium}" ] || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	  && { apt-get install -y -qq chromium >/dev/null 2>&1 \
+	       || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1; }; }; } \
+	  || echo "chromium is not installed (needs root and apt-get): the console's browser tests will be skipped"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
