@@ -52,15 +52,22 @@ async def _twenty_verifications_and_a_probe(api, factory, clock, monkeypatch) ->
         await enrol(api, person, clock)
     await require_verification(api, world.partner_admin)
 
-    hashing: list[tuple[str, float]] = []  # (thread, seconds) of each recovery-code check
+    # (thread, wall seconds, CPU seconds) of each recovery-code check
+    hashing: list[tuple[str, float, float]] = []
     check_recovery_code = mfa._matching_recovery_code
 
     def observed(*args):
-        started = time.perf_counter()
+        started, computed = time.perf_counter(), time.thread_time()
         try:
             return check_recovery_code(*args)
         finally:
-            hashing.append((threading.current_thread().name, time.perf_counter() - started))
+            hashing.append(
+                (
+                    threading.current_thread().name,
+                    time.perf_counter() - started,
+                    time.thread_time() - computed,
+                )
+            )
 
     monkeypatch.setattr(mfa, "_matching_recovery_code", observed)
 
@@ -71,15 +78,17 @@ async def _twenty_verifications_and_a_probe(api, factory, clock, monkeypatch) ->
         assert_problem(refused, 422, "verification_code_incorrect")
 
     answers: list[float] = []  # how long another request took, each time
-    held: list[float] = []  # how late the event loop came back to a 5 ms timer
+    # What the event loop's thread computed while a 5 ms timer waited: CPU time, which does not
+    # grow when the machine is busy with other processes (wall time would).
+    held: list[float] = []
     stop = asyncio.Event()
 
     async def another_request() -> None:
         while not stop.is_set():
             answers.append(await probe(api))
-            slept = time.perf_counter()
+            computed = time.thread_time()
             await asyncio.sleep(0.005)
-            held.append(time.perf_counter() - slept - 0.005)
+            held.append(time.thread_time() - computed)
 
     probing = asyncio.create_task(another_request())
     await asyncio.sleep(0.05)  # the probe is under way before the first verification starts
@@ -88,9 +97,13 @@ async def _twenty_verifications_and_a_probe(api, factory, clock, monkeypatch) ->
     await probing
 
     assert len(hashing) == PEOPLE * ATTEMPTS_EACH == 20
-    assert {thread.split("_")[0] for thread, _ in hashing} == {cpu.THREAD_NAME_PREFIX}
-    # On the loop, the loop would be held for whole hashing calls (ten argon2id hashes each) and
-    # another request would sit through several; off it, it waits for its turn among the others.
-    shortest_call = min(seconds for _, seconds in hashing)
-    assert max(held) < shortest_call / 4, (max(held), shortest_call)
-    assert max(answers) < shortest_call, (max(answers), shortest_call)
+    assert {thread.split("_")[0] for thread, _, _ in hashing} == {cpu.THREAD_NAME_PREFIX}
+    # On the loop, the loop's thread would compute whole hashing calls (ten argon2id hashes
+    # each) while another request waited; off it, the loop only computes the other requests'
+    # own small parts. CPU time against CPU time: a machine busy elsewhere changes neither.
+    least_work = min(computed for _, _, computed in hashing)
+    assert max(held) < least_work / 4, (max(held), least_work)
+    # And another request is answered in its turn: on the loop it sat through several hashing
+    # calls (over a second here); off it, well under two, even on a machine busy elsewhere.
+    shortest_call = min(seconds for _, seconds, _ in hashing)
+    assert max(answers) < 2 * shortest_call, (max(answers), shortest_call)
