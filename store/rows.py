@@ -284,6 +284,55 @@ class MfaFailures:
     locked_until: datetime | None
 
 
+# --- signing in to the console --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignInCandidate:
+    """The person an email names, with what signing in needs: the password's hash (None until
+    they accept an invitation) and whether they have a confirmed authenticator."""
+
+    id: UUID
+    kind: str  # "partner_user" | "customer_user"
+    email: str
+    password_hash: str | None
+    enrolled: bool
+
+
+@dataclass(frozen=True)
+class SignInFailures:
+    failed_attempts: int
+    locked_until: datetime | None
+
+
+@dataclass(frozen=True)
+class SessionSubject(TokenSubject):
+    """A console session with its person, and who they are as a token of theirs would say
+    (`partner_id` and `customer_id` both None when the person's account no longer exists)."""
+
+    person_id: UUID
+    name: str
+    email: str
+    enrolled: bool
+    verified: bool
+    last_seen_at: datetime
+    expires_at: datetime
+    signed_out_at: datetime | None
+
+
+@dataclass(frozen=True)
+class OpenInvitation:
+    """An unused invitation that has not expired, with the person it is for."""
+
+    id: UUID
+    person_id: UUID
+    kind: str
+    name: str
+    email: str | None
+    enrolled: bool
+    expires_at: datetime
+
+
 # --- idempotency keys -----------------------------------------------------------------------
 
 
