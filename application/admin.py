@@ -38,7 +38,8 @@ SubjectKind = Literal[
 ]
 
 
-def _operator(who: Principal) -> None:
+def require_operator(who: Principal) -> None:
+    """403 unless `who` is an operator: what every use case of /v1/admin checks first."""
     if who.kind != "operator":
         raise forbidden("Only operators may use the /v1/admin API.")
 
@@ -70,7 +71,7 @@ async def create_partner(
     parent_partner_id: UUID | None = None,
     frozen: bool = False,
 ) -> Partner:
-    _operator(who)
+    require_operator(who)
     fields = {
         "name": name,
         "type": partner_type,
@@ -86,13 +87,13 @@ async def create_partner(
 
 
 async def list_partners(pool: AsyncConnectionPool, who: Principal) -> list[Partner]:
-    _operator(who)
+    require_operator(who)
     async with pool.connection() as conn:
         return await accounts.list_partners(conn)
 
 
 async def get_partner(pool: AsyncConnectionPool, who: Principal, partner_id: UUID) -> Partner:
-    _operator(who)
+    require_operator(who)
     async with pool.connection() as conn:
         row = await accounts.get_partner(conn, partner_id)
     if row is None:
@@ -105,7 +106,7 @@ async def update_partner(
 ) -> Partner:
     """Change the fields in `changes` (name, type, parent_partner_id, frozen), under the
     partner's lock. What changed is on the audit log: freezing and unfreezing by name."""
-    _operator(who)
+    require_operator(who)
     async with pool.connection() as conn, conn.transaction():
         current = await accounts.get_partner(conn, partner_id, lock=True)
         if current is None:
@@ -142,7 +143,7 @@ async def create_partner_user(
     email: str | None = None,
 ) -> PartnerUser:
     """A person of the partner, with each of `permissions` once (in order)."""
-    _operator(who)
+    require_operator(who)
     async with pool.connection() as conn:
         if await accounts.get_partner(conn, partner_id) is None:
             raise not_found("partner")
@@ -161,7 +162,7 @@ async def create_customer_user(
     pool: AsyncConnectionPool, who: Principal, customer_id: UUID, name: str, email: str | None
 ) -> CustomerUser:
     """A person of the customer, acting for the customer account."""
-    _operator(who)
+    require_operator(who)
     async with pool.connection() as conn:
         if await accounts.get_customer(conn, customer_id) is None:
             raise not_found("customer")
@@ -189,7 +190,7 @@ def _email_free() -> Iterator[None]:
 async def reset_mfa(pool: AsyncConnectionPool, who: Principal, person_id: UUID) -> None:
     """Forget a person's second factor (lost phone): they enrol again. On record. A lock from
     failed codes stays until its time is up."""
-    _operator(who)
+    require_operator(who)
     async with pool.connection() as conn, conn.transaction():
         if await accounts.get_person(conn, person_id) is None:
             raise not_found("person")
@@ -201,7 +202,7 @@ async def reset_mfa(pool: AsyncConnectionPool, who: Principal, person_id: UUID) 
 
 
 async def create_customer(pool: AsyncConnectionPool, who: Principal, name: str) -> Customer:
-    _operator(who)
+    require_operator(who)
     async with pool.connection() as conn, conn.transaction():
         row = await accounts.create_customer(conn, name)
         await _audit(conn, who, "customer.created", "customer", row.id, after=row.model_dump())
@@ -209,7 +210,7 @@ async def create_customer(pool: AsyncConnectionPool, who: Principal, name: str) 
 
 
 async def get_customer(pool: AsyncConnectionPool, who: Principal, customer_id: UUID) -> Customer:
-    _operator(who)
+    require_operator(who)
     async with pool.connection() as conn:
         row = await accounts.get_customer(conn, customer_id)
     if row is None:
@@ -221,7 +222,7 @@ async def put_standing(
     pool: AsyncConnectionPool, who: Principal, customer_id: UUID, standing: AccountStanding
 ) -> CustomerStanding:
     """Replace what the account check reads of the customer's account."""
-    _operator(who)
+    require_operator(who)
     async with pool.connection() as conn:
         if await accounts.get_customer(conn, customer_id) is None:
             raise not_found("customer")
@@ -238,7 +239,7 @@ async def put_standing(
 async def get_standing(
     pool: AsyncConnectionPool, who: Principal, customer_id: UUID
 ) -> AccountStanding:
-    _operator(who)
+    require_operator(who)
     async with pool.connection() as conn:
         if await accounts.get_customer(conn, customer_id) is None:
             raise not_found("customer")
@@ -256,7 +257,7 @@ async def create_association(
     association_type: AssociationType,
 ) -> Association:
     """A new active association, with its record; a customer has one active association."""
-    _operator(who)
+    require_operator(who)
     async with pool.connection() as conn:
         if await accounts.get_partner(conn, partner_id) is None:
             raise invalid("partner_id", "The partner does not exist.")
@@ -282,7 +283,7 @@ async def create_association(
 async def get_association(
     pool: AsyncConnectionPool, who: Principal, association_id: UUID
 ) -> Association:
-    _operator(who)
+    require_operator(who)
     async with pool.connection() as conn:
         row = await associations.get(conn, association_id)
     if row is None:
@@ -299,7 +300,7 @@ async def change_association_type(
 ) -> Association:
     """Change the type, with a record and an audit entry; the same type again changes
     nothing."""
-    _operator(who)
+    require_operator(who)
     async with pool.connection() as conn, conn.transaction():
         before = await associations.get(conn, association_id)
         if before is None:
@@ -333,7 +334,7 @@ async def create_token(
     account (a partner's or a customer's service token), the latter by id in any form of UUID
     ("urn:uuid:…", "{…}", upper case, no hyphens; the token keeps it canonical, as every other id
     is written). Returns its row and the token itself, the only time it is seen."""
-    _operator(who)
+    require_operator(who)
     kind: TokenSubjectKind = "customer_service" if subject_kind == "customer" else subject_kind
     try:
         subject_id = tokens.canonical_subject_id(kind, subject_id)
@@ -375,14 +376,14 @@ async def _subject_exists(conn: Connection, kind: TokenSubjectKind, subject: UUI
 
 async def list_tokens(pool: AsyncConnectionPool, who: Principal) -> list[Token]:
     """Every token, newest first (never the token itself)."""
-    _operator(who)
+    require_operator(who)
     async with pool.connection() as conn:
         return await tokens.list_all(conn)
 
 
 async def revoke_token(pool: AsyncConnectionPool, who: Principal, token_id: UUID) -> Token:
     """Revoke a token (again is fine): it is refused from now on."""
-    _operator(who)
+    require_operator(who)
     async with pool.connection() as conn, conn.transaction():
         row = await tokens.revoke(conn, token_id)
         if row is None:
@@ -401,7 +402,7 @@ async def audit_log(
     pool: AsyncConnectionPool, who: Principal, *, limit: int, cursor: str | None
 ) -> tuple[list[AuditEntry], str | None]:
     """Who created, froze or changed what, newest first."""
-    _operator(who)
+    require_operator(who)
     async with pool.connection() as conn:
         return await audit.list_actions(conn, limit=limit, cursor=cursor)
 

@@ -18,18 +18,24 @@ from store import ratelimit
 
 async def within_rate(pool: AsyncConnectionPool, who: Principal, what: str, rate: str) -> None:
     """`rate_limited` once the caller's account exceeds `rate` for `what`."""
-    limit, window = parse_rate(rate)
     account = who.account
+    await within_limit(
+        pool,
+        f"{what}:{account.kind}:{account.id}",
+        rate,
+        f"Too many {what} requests for this account",
+    )
+
+
+async def within_limit(pool: AsyncConnectionPool, bucket: str, rate: str, too_many: str) -> None:
+    """`rate_limited` once the hits on `bucket` exceed `rate`; `too_many` says of what, to the
+    caller."""
+    limit, window = parse_rate(rate)
     async with pool.connection() as conn:
-        wait = await ratelimit.hit(
-            conn, f"{what}:{account.kind}:{account.id}", limit, window, datetime.now(UTC)
-        )
+        wait = await ratelimit.hit(conn, bucket, limit, window, datetime.now(UTC))
     if wait is not None:
         failure = Failure("rate_limited", "", retry_after=wait)
-        failure.detail = (
-            f"Too many {what} requests for this account; try again in"
-            f" {failure.retry_after_seconds} s."
-        )
+        failure.detail = f"{too_many}; try again in {failure.retry_after_seconds} s."
         raise failure
 
 

@@ -1,5 +1,5 @@
-"""What the API process tidies while it runs: idempotency keys past their time and rate-limit
-windows long closed."""
+"""What the API process tidies while it runs: idempotency keys past their time, rate-limit
+windows long closed, and console sessions and unused invitations past their expiry."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from application.services import Services
-from store import idempotency, ratelimit
+from store import idempotency, ratelimit, sessions
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +19,7 @@ async def tidy(svc: Services) -> None:
     async with svc.pool.connection() as conn:
         await idempotency.purge(conn, svc.settings.idempotency_ttl)
         await ratelimit.purge(conn, datetime.now(UTC), keep=timedelta(hours=1))
+        await sessions.purge(conn, datetime.now(UTC))
 
 
 async def run_forever(svc: Services) -> None:

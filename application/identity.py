@@ -1,5 +1,6 @@
 """Who a bearer token stands for: the bootstrap operator token, or a token stored (hashed) for an
-operator, a person (a partner user, a customer user) or an account (its service token)."""
+operator, a person (a partner user, a customer user) or an account (its service token). A person
+signed in to the console is who a token of theirs would be (`principal_of`, used by both)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from assocflow.settings import Settings
 from domain.types import ADMIN_ROLE, Permission
 from store import tokens
 from store.db import Connection
+from store.rows import TokenSubject
 
 
 async def identify(settings: Settings, conn: Connection, token: str) -> Principal | None:
@@ -20,8 +22,12 @@ async def identify(settings: Settings, conn: Connection, token: str) -> Principa
     ):
         return Principal(kind="operator", subject_id="bootstrap")
     row = await tokens.find_subject(conn, token)
-    if row is None:
-        return None
+    return None if row is None else principal_of(row)
+
+
+def principal_of(row: TokenSubject) -> Principal | None:
+    """Who a subject (of a token, or of a console session) is and what they may do; None when the
+    person or the account no longer exists."""
     kind, subject_id = row.subject_kind, row.subject_id
     if kind == "operator":
         return Principal(kind="operator", subject_id=subject_id)

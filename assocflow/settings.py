@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.types import LimitScope, Policy, TimeoutOutcome
@@ -47,9 +47,20 @@ class Settings(BaseSettings):
 
     operator_token: SecretStr | None = None
 
-    # Abuse limits, per account: "<count>/<second|minute|hour>".
+    # Where people reach assocflow (invitation links, the console's cookies: https makes them
+    # Secure). Unset: the API's own address, http://ASSOCFLOW_API_HOST:ASSOCFLOW_API_PORT.
+    public_url: str = ""
+    # A console session ends after this long without a page, and this long after signing in.
+    console_idle_timeout: timedelta = timedelta(minutes=30)
+    console_session_lifetime: timedelta = timedelta(hours=12)
+    # How long an invitation link (to set a password) works, once.
+    invitation_ttl: timedelta = timedelta(days=7)
+
+    # Abuse limits, per account: "<count>/<second|minute|hour>"; sign-in attempts per client
+    # address and per email.
     rate_limit_submit: str = "20/minute"
     rate_limit_verification: str = "10/minute"
+    rate_limit_sign_in: str = "10/minute"
     idempotency_ttl: timedelta = timedelta(hours=24)
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     # Worker tuning: each running activity holds a database connection, so keep
@@ -74,7 +85,7 @@ class Settings(BaseSettings):
     # A delivery claimed by a relay that then died is tried again after this.
     webhook_lease: timedelta = timedelta(seconds=60)
 
-    @field_validator("rate_limit_submit", "rate_limit_verification")
+    @field_validator("rate_limit_submit", "rate_limit_verification", "rate_limit_sign_in")
     @classmethod
     def _rate(cls, value: str) -> str:
         parse_rate(value)
@@ -89,6 +100,9 @@ class Settings(BaseSettings):
         "webhook_timeout",
         "webhook_lease",
         "reconcile_interval",
+        "console_idle_timeout",
+        "console_session_lifetime",
+        "invitation_ttl",
         mode="before",
     )
     @classmethod
@@ -111,6 +125,29 @@ class Settings(BaseSettings):
         if value <= timedelta(0):
             raise ValueError("the response window must be longer than zero")
         return value
+
+    @field_validator("console_idle_timeout", "console_session_lifetime", "invitation_ttl")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be longer than zero")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _web_address(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError(
+                "must be an http:// or https:// address, e.g. https://assocflow.example"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _public_url_defaults_to_the_api(self) -> Settings:
+        if not self.public_url:
+            self.public_url = f"http://{self.api_host}:{self.api_port}"
+        return self
 
     def policy(self) -> Policy:
         """The lifecycle rules a new request is started with (fixed for its whole life)."""

@@ -1,0 +1,408 @@
+"""People signing in to the console: email and password, then their authenticator's code when
+they have one; a session behind a cookie, which ends when they sign out, after
+ASSOCFLOW_CONSOLE_IDLE_TIMEOUT without a page, or ASSOCFLOW_CONSOLE_SESSION_LIFETIME after it
+began. A person gets their password through an operator's invitation: a link that works once,
+for ASSOCFLOW_INVITATION_TTL.
+
+What a guesser meets: a wrong email and a wrong password are the same failure, taking the same
+time (an unknown email is checked against a dummy hash); five failures in a row (passwords or
+codes) lock the person's sign-in for fifteen minutes, which only time lifts; and attempts are
+rate limited per client address and per email. Passwords are kept as argon2id hashes, computed in
+the CPU pool (application.cpu), never on the event loop. Tokens (the cookie's, the link's) are
+kept only as SHA-256 hashes.
+"""
+
+from __future__ import annotations
+
+import functools
+import unicodedata
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from argon2.profiles import RFC_9106_LOW_MEMORY
+
+from application import mfa
+from application.admin import require_operator
+from application.cpu import off_loop
+from application.errors import Failure, not_found
+from application.guards import within_limit
+from application.identity import principal_of
+from application.principal import Principal
+from application.services import Services
+from assocflow import logs
+from assocflow.settings import Settings
+from domain.types import SYSTEM, Actor, ActorKind
+from store import accounts, audit, sessions
+from store.rows import SessionSubject
+
+log = logs.get(__name__)
+
+MAX_FAILURES = 5
+LOCK = timedelta(minutes=15)
+# A session's last_seen_at is written at most this often.
+SEEN_EVERY = timedelta(minutes=1)
+PASSWORD_MIN_LENGTH = 12
+PASSWORD_MAX_LENGTH = 128
+INVITATION_PATH = "/console/invitation/"
+# RFC 9106's second recommended option (argon2id, 64 MiB, 3 passes, 4 lanes), argon2-cffi's
+# RFC_9106_LOW_MEMORY: people choose passwords, so a stolen table must make each guess costly.
+# (Recovery codes are random, and application/mfa.py hashes them more cheaply.) Hashes made with
+# other parameters are made again at the next sign-in.
+_HASHER = PasswordHasher.from_parameters(RFC_9106_LOW_MEMORY)
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    token: str  # the cookie value, random, shown once
+    needs_code: bool  # the person is enrolled: the session works only after complete_sign_in
+    expires_at: datetime  # absolute expiry
+
+
+@dataclass(frozen=True)
+class ConsoleSession:
+    principal: Principal  # exactly what a token of this person would give
+    person_id: UUID
+    name: str
+    email: str
+    must_enrol: bool  # the account requires verification and the person has no authenticator
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Invitation:
+    person_id: UUID
+    url: str  # shown once: only its token's SHA-256 is kept
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Invitee:
+    name: str
+    email: str
+
+
+def now() -> datetime:
+    """The time sessions, invitations and locks are judged at (tests move it)."""
+    return datetime.now(UTC)
+
+
+def cookie_secure(settings: Settings) -> bool:
+    """Whether the console's cookies are sent over HTTPS only: when people reach it by https."""
+    return settings.public_url.startswith("https://")
+
+
+# --- signing in ------------------------------------------------------------------------------
+
+
+async def sign_in(svc: Services, email: str, password: str, *, client: str) -> SignedIn:
+    """A session for the person with this email and password: working at once, or after their
+    authenticator's code (`needs_code`). Fails with `sign_in_failed` (either is wrong),
+    `sign_in_locked` or `rate_limited`."""
+    email = email.strip()
+    await _within_rate(svc, client, email)
+    async with svc.pool.connection() as conn:
+        person = await sessions.candidate(conn, email) if email else None
+    at = now()
+    if person is not None:
+        await _not_locked(svc, person.id, at)
+    stored = person.password_hash if person else None
+    if person is None or stored is None or not await off_loop(_matches, stored, password):
+        if stored is None:  # as long as a wrong password takes
+            await off_loop(_matches, None, password)
+        locked = await _count_failure(svc, person.id, at) if person else None
+        log.info("sign-in failed", person_id=str(person.id) if person else None, client=client)
+        raise locked or _wrong()
+    await _rehash_if_needed(svc, person.id, stored, password)
+    signed_in = await _open_session(svc, person.id, verified=not person.enrolled, at=at)
+    if not person.enrolled:
+        async with svc.pool.connection() as conn:
+            await sessions.reset_failures(conn, person.id, at)
+    log.info("signed in", person_id=str(person.id), client=client, needs_code=person.enrolled)
+    return signed_in
+
+
+async def complete_sign_in(svc: Services, token: str, code: str) -> None:
+    """The second step: the person's TOTP or recovery code (spent) makes the session work. A
+    wrong code is `verification_code_incorrect` and counts toward the person's lock."""
+    async with svc.pool.connection() as conn:
+        row = await sessions.find(conn, token)
+    at = now()
+    if row is None or not _alive(row, svc.settings, at):
+        raise _ended()
+    if row.verified:
+        return  # the code form sent twice: done already
+    who = principal_of(row)
+    if who is None:
+        raise _ended()
+    await _not_locked(svc, row.person_id, at)
+    try:
+        await mfa.verify(svc, who, code)
+    except Failure as failure:
+        if failure.code not in ("verification_code_incorrect", "verification_locked"):
+            raise
+        locked = await _count_failure(svc, row.person_id, at)
+        raise (locked or failure) from None
+    async with svc.pool.connection() as conn, conn.transaction():
+        await sessions.verify(conn, token, at)
+        await sessions.reset_failures(conn, row.person_id, at)
+    log.info("signed in with a code", person_id=str(row.person_id))
+
+
+async def session(svc: Services, token: str) -> ConsoleSession | None:
+    """The signed-in person of a cookie's token; None when the token is unknown, signed out, not
+    yet verified by a code, idle too long or past its absolute expiry."""
+    async with svc.pool.connection() as conn:
+        row = await sessions.find(conn, token)
+        at = now()
+        if row is None or not row.verified or not _alive(row, svc.settings, at):
+            return None
+        who = principal_of(row)
+        if who is None:  # the person's account no longer exists
+            return None
+        if at - row.last_seen_at >= SEEN_EVERY:
+            await sessions.seen(conn, token, at, unless_since=at - SEEN_EVERY)
+    return ConsoleSession(
+        principal=who,
+        person_id=row.person_id,
+        name=row.name,
+        email=row.email,
+        must_enrol=row.verification_required and not row.enrolled,
+        expires_at=row.expires_at,
+    )
+
+
+async def sign_out(svc: Services, token: str) -> None:
+    """End the session (again is fine)."""
+    async with svc.pool.connection() as conn:
+        await sessions.sign_out(conn, token, now())
+
+
+def _alive(row: SessionSubject, settings: Settings, at: datetime) -> bool:
+    return (
+        row.signed_out_at is None
+        and at < row.expires_at
+        and at - row.last_seen_at < settings.console_idle_timeout
+    )
+
+
+async def _open_session(
+    svc: Services, person_id: UUID, *, verified: bool, at: datetime
+) -> SignedIn:
+    token = sessions.new_token()
+    expires_at = at + svc.settings.console_session_lifetime
+    async with svc.pool.connection() as conn:
+        await sessions.open_session(
+            conn, person_id, token=token, verified=verified, at=at, expires_at=expires_at
+        )
+    return SignedIn(token=token, needs_code=not verified, expires_at=expires_at)
+
+
+# --- invitations -----------------------------------------------------------------------------
+
+
+async def invite(svc: Services, who: Principal, person_id: UUID) -> Invitation:
+    """A link for the person to set their password (and then enrol an authenticator), shown
+    once, working once until ASSOCFLOW_INVITATION_TTL has passed; it replaces the person's unused
+    one. Operators only; on the audit log."""
+    require_operator(who)
+    token = sessions.new_token()
+    at = now()
+    expires_at = at + svc.settings.invitation_ttl
+    async with svc.pool.connection() as conn, conn.transaction():
+        person = await accounts.get_person(conn, person_id)
+        if person is None:
+            raise not_found("person")
+        if not person.email:
+            raise Failure(
+                "validation_error",
+                "This person has no email to sign in with.",
+                errors=[{"loc": ["path", "person_id"], "msg": "The person has no email."}],
+            )
+        await sessions.invite(
+            conn, person_id, token=token, created_by=who.ref, at=at, expires_at=expires_at
+        )
+        await audit.record(
+            conn, who.ref, "person.invited", "person", person_id,
+            after={"expires_at": expires_at.isoformat()},
+        )  # fmt: skip
+    url = f"{svc.settings.public_url}{INVITATION_PATH}{token}"
+    return Invitation(person_id=person_id, url=url, expires_at=expires_at)
+
+
+async def invitation(svc: Services, token: str) -> Invitee | None:
+    """Whom a link invites, while it is unused and has not expired."""
+    async with svc.pool.connection() as conn:
+        found = await sessions.open_invitation(conn, token, now())
+    if found is None or not found.email:
+        return None
+    return Invitee(name=found.name, email=found.email)
+
+
+async def accept_invitation(svc: Services, token: str, password: str, *, client: str) -> SignedIn:
+    """Set the invited person's password, use the invitation up, end their other sessions and
+    sign them in. The session works at once, so that they enrol an authenticator next; a person
+    who has one already gives its code first (`needs_code`): a link alone never stands in for a
+    second factor."""
+    async with svc.pool.connection() as conn:
+        found = await sessions.open_invitation(conn, token, now())
+    if found is None or not found.email:
+        raise _invitation_gone()
+    _check_password(password, found.email)
+    password_hash = await off_loop(_hash, password)
+    at = now()
+    async with svc.pool.connection() as conn, conn.transaction():
+        current = await sessions.open_invitation(conn, token, at, lock=True)
+        if current is None or not await sessions.use_invitation(conn, current.id, at):
+            raise _invitation_gone()  # used or replaced meanwhile
+        await sessions.set_password(conn, current.person_id, password_hash, at)
+        ended = await sessions.sign_out_everywhere(conn, current.person_id, at)
+        actor = Actor(kind=_person_kind(current.kind), id=str(current.person_id))
+        await audit.record(
+            conn, actor.ref, "person.password_set", "person", current.person_id,
+            after={"sessions_ended": ended, "password_set_at": at.isoformat()},
+        )  # fmt: skip
+    signed_in = await _open_session(svc, current.person_id, verified=not current.enrolled, at=at)
+    log.info("password set from an invitation", person_id=str(current.person_id), client=client)
+    return signed_in
+
+
+def _person_kind(kind: str) -> ActorKind:
+    return "customer_user" if kind == "customer_user" else "partner_user"
+
+
+# --- passwords -------------------------------------------------------------------------------
+
+
+def _check_password(password: str, email: str) -> None:
+    """NIST SP 800-63B: long enough, not too long to hash, and not trivially guessed."""
+    refusal = _refusal(_normalized(password), email)
+    if refusal is not None:
+        raise Failure(
+            "password_rejected",
+            refusal,
+            errors=[{"loc": ["body", "password"], "msg": refusal}],
+        )
+
+
+def _refusal(password: str, email: str) -> str | None:
+    if len(password) < PASSWORD_MIN_LENGTH:
+        return f"Choose a password of at least {PASSWORD_MIN_LENGTH} characters."
+    if len(password) > PASSWORD_MAX_LENGTH:
+        return f"Choose a password of at most {PASSWORD_MAX_LENGTH} characters."
+    if len(set(password)) == 1:
+        return "A password of one character repeated is easy to guess: choose another."
+    if password.strip().casefold() == email.strip().casefold():
+        return "Your password cannot be your email address: choose another."
+    return None
+
+
+def _normalized(password: str) -> str:
+    """The same password however a keyboard composed its characters (NFKC, as SP 800-63B
+    asks)."""
+    return unicodedata.normalize("NFKC", password)
+
+
+def _encoded(password: str) -> bytes:
+    # surrogatepass: whatever a form delivers hashes, and a lone surrogate matches nothing set.
+    return _normalized(password).encode("utf-8", "surrogatepass")
+
+
+def _hash(password: str) -> str:
+    """Runs in a thread: argon2id."""
+    return _HASHER.hash(_encoded(password))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash no password matches, for people without one: checking against it costs what
+    checking a real one does."""
+    return _HASHER.hash(sessions.new_token())
+
+
+def _matches(stored: str | None, password: str) -> bool:
+    """Runs in a thread: argon2id against the stored hash, or the dummy one (always False)."""
+    try:
+        matched = _HASHER.verify(stored or _dummy_hash(), _encoded(password))
+    except (VerificationError, InvalidHashError):
+        return False
+    return matched and stored is not None
+
+
+async def _rehash_if_needed(svc: Services, person_id: UUID, stored: str, password: str) -> None:
+    """A hash made with other parameters than today's is made again, now that the password is
+    at hand."""
+    if not _HASHER.check_needs_rehash(stored):
+        return
+    fresh = await off_loop(_hash, password)
+    async with svc.pool.connection() as conn:
+        await sessions.rehash_password(conn, person_id, stored, fresh)
+
+
+# --- limits and locks ------------------------------------------------------------------------
+
+
+async def _within_rate(svc: Services, client: str, email: str) -> None:
+    rate = svc.settings.rate_limit_sign_in
+    await within_limit(
+        svc.pool, f"sign-in:client:{client}", rate, "Too many sign-in attempts from this address"
+    )
+    # The email as a hash: rate_limits is no place for addresses.
+    digest = sessions.token_hash(email.casefold()).hex()
+    await within_limit(
+        svc.pool, f"sign-in:email:{digest}", rate, "Too many sign-in attempts for this email"
+    )
+
+
+async def _not_locked(svc: Services, person_id: UUID, at: datetime) -> None:
+    async with svc.pool.connection() as conn:
+        state = await sessions.failures(conn, person_id)
+    if state.locked_until is not None and state.locked_until > at:
+        raise _locked(state.locked_until - at)
+
+
+async def _count_failure(svc: Services, person_id: UUID, at: datetime) -> Failure | None:
+    """Count a failed sign-in; the fifth in a row locks signing in (on the audit log). Returns
+    the lock's failure when the person is locked."""
+    async with svc.pool.connection() as conn, conn.transaction():
+        state = await sessions.failures(conn, person_id, lock=True)
+        if state.locked_until is not None and state.locked_until > at:
+            return _locked(state.locked_until - at)
+        attempts = state.failed_attempts + 1
+        if attempts < MAX_FAILURES:
+            await sessions.set_failures(conn, person_id, attempts, None)
+            return None
+        await sessions.set_failures(conn, person_id, 0, at + LOCK)
+        await audit.record(
+            conn, SYSTEM.ref, "person.sign_in_locked", "person", person_id,
+            after={"failed_attempts": attempts, "locked_until": (at + LOCK).isoformat()},
+        )  # fmt: skip
+    return _locked(LOCK)
+
+
+def _wrong() -> Failure:
+    return Failure("sign_in_failed", "The email or password is not right.")
+
+
+def _locked(remaining: timedelta) -> Failure:
+    minutes = max(1, round(remaining.total_seconds() / 60))
+    return Failure(
+        "sign_in_locked",
+        f"Signing in is locked after {MAX_FAILURES} failed attempts. Try again in about"
+        f" {minutes} minute(s).",
+        retry_after=remaining,
+    )
+
+
+def _ended() -> Failure:
+    return Failure("sign_in_expired", "Your sign-in has ended: sign in again.")
+
+
+def _invitation_gone() -> Failure:
+    return Failure(
+        "not_found",
+        "This invitation link was used already, was replaced by a newer one, or has expired:"
+        " ask an operator for a new one.",
+    )
