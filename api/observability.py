@@ -13,6 +13,13 @@ from assocflow import logs, metrics
 
 log = logs.get("assocflow.api.access")
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._\-]{1,100}")
+# Paths that carry a secret: an invitation link's token sets a person's password.
+_SECRET_IN_PATH = re.compile(r"^(/console/invitation/)[^/]+")
+
+
+def logged_path(path: str) -> str:
+    """The path as the access log keeps it: an invitation's token masked."""
+    return _SECRET_IN_PATH.sub(r"\1[redacted]", path)
 
 
 class ObservabilityMiddleware:
@@ -49,7 +56,7 @@ class ObservabilityMiddleware:
             metrics.HTTP_REQUESTS.labels(method, route, str(status)).inc()
             metrics.HTTP_LATENCY.labels(method, route).observe(elapsed)
             log.info(
-                "request", method=method, route=route, path=scope["path"], status=status,
-                duration_ms=round(elapsed * 1000, 1),
+                "request", method=method, route=route, path=logged_path(scope["path"]),
+                status=status, duration_ms=round(elapsed * 1000, 1),
             )  # fmt: skip
             structlog.contextvars.clear_contextvars()

@@ -296,6 +296,17 @@ class NewToken(Token):
     token: str = Field(description="The token itself. It is shown only in this response.")
 
 
+class NewInvitation(BaseModel):
+    """A one-time link for a person to set their console password, then enrol an authenticator."""
+
+    person_id: UUID
+    url: str = Field(
+        description="The link to give the person. It works once, until `expires_at`; it is shown"
+        " only in this response, and a newer invitation replaces it."
+    )
+    expires_at: datetime
+
+
 __all__ = [
     "Association",
     "AuditEntry",

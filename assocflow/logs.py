@@ -18,12 +18,15 @@ import temporalio.workflow
 from structlog.stdlib import ExtraAdder, ProcessorFormatter
 from structlog.typing import EventDict, Processor, WrappedLogger
 
-_SECRETS = re.compile(r"\b(af_|whsec_)[A-Za-z0-9_\-+/=]{8,}")
+# Tokens and signing secrets by their prefix; an invitation link's token by its path.
+_SECRETS = re.compile(r"(\baf_|\bwhsec_|/console/invitation/)[A-Za-z0-9_\-+/=]{8,}")
 
 
 def _mask_secrets(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
     for key, value in event.items():
-        if isinstance(value, str) and ("af_" in value or "whsec_" in value):
+        if isinstance(value, str) and (
+            "af_" in value or "whsec_" in value or "/console/invitation/" in value
+        ):
             event[key] = _SECRETS.sub(r"\1[redacted]", value)
     return event
 

@@ -6,6 +6,7 @@ assocflow tokens create --subject-kind operator --subject-id alice --expires-in 
 assocflow tokens list
 assocflow tokens revoke <token id>
 assocflow requests agree|reject|cancel <request id> --reason "…"
+assocflow people invite <person id>     a one-time link to set a console password
 assocflow people reset-mfa <person id>
 assocflow migrate
 assocflow secrets rotate      re-encrypt stored secrets with the newest ASSOCFLOW_ENCRYPTION_KEY
@@ -24,7 +25,7 @@ import typer
 from psycopg_pool import AsyncConnectionPool
 from pydantic import TypeAdapter
 
-from application import admin, disassociations
+from application import admin, disassociations, sessions
 from application import secrets as stored_secrets
 from application.admin import SubjectKind
 from application.errors import Failure
@@ -55,7 +56,9 @@ secrets_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(secrets_app, name="secrets")
-people_app = typer.Typer(help="People: reset a second factor.", no_args_is_help=True)
+people_app = typer.Typer(
+    help="People: invite them to the console, reset a second factor.", no_args_is_help=True
+)
 app.add_typer(people_app, name="people")
 
 T = TypeVar("T")
@@ -225,6 +228,32 @@ def _decide(request_id: UUID, action: DecisionAction, reason: str | None) -> Non
         typer.echo(f"{failure.code}: {failure.detail}", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"{request.id}  {request.status.value}  by {request.decided_by}")
+
+
+@people_app.command("invite")
+def invite_person(person_id: UUID) -> None:
+    """Print a one-time link for the person to set their console password (then enrol an
+    authenticator); it replaces their unused one. On the audit log."""
+    settings = Settings()
+    who = _operator()
+
+    async def run() -> sessions.Invitation:
+        pool = await open_pool(settings.database_url, min_size=1, max_size=1)
+        try:
+            # Nothing here talks to Temporal: a lazy client never connects.
+            temporal = await connect(settings, lazy=True)
+            services = Services(pool, temporal, settings, PostgresStanding(pool))
+            return await sessions.invite(services, who, person_id)
+        finally:
+            await pool.close()
+
+    try:
+        invitation = run_command(run())
+    except Failure as failure:
+        typer.echo(f"{failure.code}: {failure.detail}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"expires: {invitation.expires_at.isoformat()}", err=True)
+    typer.echo(invitation.url)
 
 
 @people_app.command("reset-mfa")

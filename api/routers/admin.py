@@ -1,5 +1,5 @@
 """/v1/admin: operators set up partners, customers and their people, standing, associations and
-tokens, and reset a person's second factor."""
+tokens, invite people to the console, and reset a person's second factor."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from api.schemas import (
     CustomerIn,
     CustomerUserIn,
     Limit,
+    NewInvitation,
     NewToken,
     Page,
     Partner,
@@ -30,7 +31,7 @@ from api.schemas import (
     Token,
     TokenIn,
 )
-from application import admin
+from application import admin, sessions
 from application.admin import CustomerStanding, CustomerUser
 from domain.types import AccountStanding, Association
 
@@ -81,6 +82,20 @@ async def create_customer_user(
 ) -> CustomerUser:
     """A person of the customer: acts for the customer account (API tokens, the console)."""
     return await admin.create_customer_user(app.pool, who, customer_id, body.name, body.email)
+
+
+@router.post("/people/{person_id}/invitation", status_code=201, response_model=NewInvitation)
+async def invite_person(
+    person_id: UUID, who: Operator, app: App, response: Response
+) -> NewInvitation:
+    """A one-time link for the person to set their console password and then enrol an
+    authenticator, valid ASSOCFLOW_INVITATION_TTL; it replaces the person's unused one. No
+    Idempotency-Key: keeping the response would keep the link."""
+    invitation = await sessions.invite(app, who, person_id)
+    response.headers["Cache-Control"] = "no-store"
+    return NewInvitation(
+        person_id=invitation.person_id, url=invitation.url, expires_at=invitation.expires_at
+    )
 
 
 @router.delete("/people/{person_id}/mfa", status_code=204)

@@ -152,6 +152,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/v1/admin/customers"): admin(201),
     ("POST", "/v1/admin/customers/{customer_id}/users"): admin(201),
     ("DELETE", "/v1/admin/people/{person_id}/mfa"): admin(204),
+    ("POST", "/v1/admin/people/{person_id}/invitation"): admin(201),
     ("GET", "/v1/admin/customers/{customer_id}"): admin(200),
     ("PUT", "/v1/admin/customers/{customer_id}/standing"): admin(200),
     ("GET", "/v1/admin/customers/{customer_id}/standing"): admin(200),
