@@ -23,7 +23,7 @@ import typer
 from assocflow.process import STOP_SIGNALS, stop_signals_interrupt
 from assocflow.settings import Settings
 from devstack import services
-from devstack.seed import DEMO_TOKENS, seed
+from devstack.seed import DEMO_TOKENS, DemoSignIn, seed, sign_ins
 from store.db import migrate
 from webhooks.secrets import new_key
 
@@ -104,11 +104,15 @@ def run(
         applied = asyncio.run(migrate(database_url))
         _say("schema", f"up to date ({len(applied)} migration(s) applied now)")
         demo = asyncio.run(seed(database_url, data_dir / "demo-tokens.json"))
+        people = asyncio.run(sign_ins(database_url, data_dir / "demo-passwords.json"))
         _say("demo data", "in place")
+        api = f"http://{settings.api_host}:{settings.api_port}"
         env = services.child_env(
             DATABASE_URL=database_url,
             TEMPORAL_ADDRESS=temporal_address,
             PYTHONUNBUFFERED="1",
+            # Invitation links point at this stack's API, which serves the console.
+            ASSOCFLOW_PUBLIC_URL=os.environ.get("ASSOCFLOW_PUBLIC_URL") or api,
             # A local stack may send webhooks to local receivers, and keeps its own key for
             # the endpoints' signing secrets.
             ASSOCFLOW_WEBHOOK_ALLOW_PRIVATE=os.environ.get(
@@ -120,12 +124,13 @@ def run(
         stack.start("worker", ["worker.py"], env, log_dir)
         stack.wait_for_log("worker", WORKER_READY, log_dir, timeout=120)
         _say("worker", f"polling task queue {settings.task_queue!r}")
-        api = f"http://{settings.api_host}:{settings.api_port}"
         stack.start("api", ["-m", "api"], env, log_dir)
         services.wait_for_http(f"{api}/healthz", timeout=60, process=stack.procs[-1][1])
         _say("API", f"ready on {api}")
-        _write_env_file(data_dir / "demo.env", demo, settings, database_url, temporal_address)
-        _print_banner(settings, demo, data_dir, None if external_temporal else ui_port)
+        _write_env_file(
+            data_dir / "demo.env", demo, people, settings, database_url, temporal_address
+        )
+        _print_banner(settings, demo, people, data_dir, None if external_temporal else ui_port)
         while (name := stack.dead()) is None:
             time.sleep(0.5)
         typer.echo(f"assocflow: the {name} exited; see {log_dir / (name + '.log')}", err=True)
@@ -225,7 +230,12 @@ def _local_temporal(stack: Stack, data_dir: Path, port: int, ui_port: int) -> st
 
 
 def _write_env_file(
-    path: Path, demo: dict[str, str], settings: Settings, database_url: str, temporal: str
+    path: Path,
+    demo: dict[str, str],
+    people: list[DemoSignIn],
+    settings: Settings,
+    database_url: str,
+    temporal: str,
 ) -> None:
     lines = [
         f"export API=http://{settings.api_host}:{settings.api_port}",
@@ -233,18 +243,28 @@ def _write_env_file(
         f"export TEMPORAL_ADDRESS={temporal}",  # for the `temporal` CLI
     ]
     lines += [f"export {name}={token}" for name, token in demo.items()]
+    for person in people:  # the console's sign-ins
+        lines += [
+            f"export {person.name}_EMAIL={person.email}",
+            f"export {person.name}_PASSWORD={person.password}",
+        ]
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:
         out.write("\n".join(lines) + "\n")
 
 
 def _print_banner(
-    settings: Settings, demo: dict[str, str], data_dir: Path, ui_port: int | None
+    settings: Settings,
+    demo: dict[str, str],
+    people: list[DemoSignIn],
+    data_dir: Path,
+    ui_port: int | None,
 ) -> None:
     api = f"http://{settings.api_host}:{settings.api_port}"
     who = {t.env_name: t.who for t in DEMO_TOKENS}
     typer.echo("\nassocflow is up.\n")
     typer.echo(f"  API docs      {api}/docs")
+    typer.echo(f"  Console       {api}/console/")
     if ui_port:
         typer.echo(f"  Temporal UI   http://127.0.0.1:{ui_port}")
     typer.echo(f"  Logs          {data_dir / 'logs'}")
@@ -252,6 +272,12 @@ def _print_banner(
     typer.echo(f"export API={api}")
     for name, token in demo.items():
         typer.echo(f"export {name}={token}    # {who[name]}")
+    typer.echo(
+        f"\nConsole sign-ins at {api}/console/ (also in demo.env as <NAME>_EMAIL, _PASSWORD):\n"
+    )
+    width = max(len(person.email) for person in people)
+    for person in people:
+        typer.echo(f"  {person.email:<{width}}  {person.password}    # {person.who}")
     typer.echo("\nPress Ctrl-C to stop.", err=False)
     sys.stdout.flush()
 

@@ -2,23 +2,30 @@
 
 Idempotent: fixed ids and ON CONFLICT DO NOTHING, so a second run changes nothing. Tokens are
 stored hashed like any other; their plaintext is kept in .data/demo-tokens.json (mode 0600) so
-that `make run` can print them again, and re-issued if they no longer work.
+that `make run` can print them again, and re-issued if they no longer work. The demo people's
+console passwords likewise: made up on the first run, kept in .data/demo-passwords.json (mode
+0600), and set again if they no longer work.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from uuid import UUID
 
 import psycopg
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from argon2.profiles import RFC_9106_LOW_MEMORY
 from psycopg.types.json import Jsonb
 
 from domain.types import AccountStanding, Association
 from store import accounts, tokens
-from store.db import fetch_one
+from store.db import fetch_one, fetch_value
 
 
 def _id(n: int) -> UUID:
@@ -129,23 +136,39 @@ DEMO_TOKENS = [
 ]
 
 
+PEOPLE = ("partner_user", "customer_user")
+EMAILS = {user[0]: user[3] for user in USERS} | {user[0]: user[3] for user in CUSTOMER_USERS}
+# As application/sessions.py hashes passwords (it would make any other hash again).
+_HASHER = PasswordHasher.from_parameters(RFC_9106_LOW_MEMORY)
+
+
+@dataclass(frozen=True)
+class DemoSignIn:
+    """A demo person's console sign-in, named like their token without `_TOKEN`."""
+
+    name: str
+    email: str
+    password: str
+    who: str
+
+
 async def seed(database_url: str, tokens_file: Path) -> dict[str, str]:
     """Insert the demo data if missing; return env name -> token for every demo token."""
-    saved = _load_tokens(tokens_file)
+    saved = _load_secrets(tokens_file)
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
         async with conn.transaction():
             await _insert_accounts(conn)
             await _insert_associations(conn)
         demo = await _demo_tokens(conn, saved)
-    _save_tokens(tokens_file, demo)
+    _save_secrets(tokens_file, demo)
     return demo
 
 
-def _load_tokens(path: Path) -> dict[str, str]:
+def _load_secrets(path: Path) -> dict[str, str]:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def _save_tokens(path: Path, demo: dict[str, str]) -> None:
+def _save_secrets(path: Path, demo: dict[str, str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:
@@ -233,3 +256,34 @@ async def _demo_tokens(conn: psycopg.AsyncConnection, saved: dict[str, str]) -> 
             )
         result[demo.env_name] = token
     return result
+
+
+async def sign_ins(database_url: str, passwords_file: Path) -> list[DemoSignIn]:
+    """A console password for every demo person (no authenticator: they enrol if they like): the
+    saved ones that still work, new ones for the rest."""
+    saved = _load_secrets(passwords_file)
+    found: list[DemoSignIn] = []
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        for demo in DEMO_TOKENS:
+            if demo.subject_kind not in PEOPLE:
+                continue
+            name, person = demo.env_name.removesuffix("_TOKEN"), UUID(demo.subject_id)
+            password = saved.get(name) or secrets.token_urlsafe(12)
+            stored = await fetch_value(
+                conn, str, "SELECT password_hash FROM people WHERE id = %s", (person,)
+            )
+            if stored is None or not await asyncio.to_thread(_matches, stored, password):
+                await conn.execute(
+                    "UPDATE people SET password_hash = %s, password_set_at = now() WHERE id = %s",
+                    (await asyncio.to_thread(_HASHER.hash, password), person),
+                )
+            found.append(DemoSignIn(name, EMAILS[person], password, demo.who))
+    _save_secrets(passwords_file, {s.name: s.password for s in found})
+    return found
+
+
+def _matches(stored: str, password: str) -> bool:
+    try:
+        return _HASHER.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False

@@ -5,6 +5,7 @@ process it started, and a second run keeps the data."""
 from __future__ import annotations
 
 import ast
+import asyncio
 import contextlib
 import json
 import os
@@ -114,6 +115,45 @@ def tokens_in(banner: str) -> dict[str, str]:
     return dict(re.findall(r"^export (\w+_TOKEN)=(\S+)", banner, re.MULTILINE))
 
 
+DEMO_PEOPLE = (
+    "CONTOSO_ADMIN", "CONTOSO_READER", "CONTOSO_SUBMITTER", "CONTOSO_PROCESSOR",
+    "NORTHWIND_ADMIN", "FABRIKAM", "TAILSPIN", "LITWARE",
+)  # fmt: skip
+
+
+def sign_ins_in(banner: str) -> dict[str, str]:
+    """The console's sign-ins the banner prints: email -> password."""
+    return dict(re.findall(r"^  (\S+@\S+)  +(\S+)    # ", banner, re.MULTILINE))
+
+
+def sign_ins_in_env(data_dir: Path) -> dict[str, tuple[str, str]]:
+    """demo.env's <NAME>_EMAIL and <NAME>_PASSWORD pairs: name -> (email, password)."""
+    found = dict(re.findall(r"^export (\w+)=(\S+)$", (data_dir / "demo.env").read_text(), re.M))
+    return {name: (found[f"{name}_EMAIL"], found[f"{name}_PASSWORD"]) for name in DEMO_PEOPLE}
+
+
+def sign_in(database_url: str, email: str, password: str) -> bool:
+    """Whether the console's sign-in (application/sessions.py) takes this email and password."""
+    from application import sessions
+    from application.errors import Failure
+    from application.services import Services
+    from assocflow.settings import Settings
+    from store.db import open_pool
+
+    async def attempt() -> bool:
+        pool = await open_pool(database_url, min_size=1, max_size=1)
+        try:  # signing in needs no Temporal and no standing
+            svc = Services(pool, None, Settings(database_url=database_url), None)
+            await sessions.sign_in(svc, email, password, client="make-run-test")
+            return True
+        except Failure:
+            return False
+        finally:
+            await pool.close()
+
+    return asyncio.run(attempt())
+
+
 def readme_section(name: str) -> str:
     """The README's shell blocks between `<!-- name:start -->` and `<!-- name:end -->`, exactly
     as a user would paste them."""
@@ -177,10 +217,24 @@ def test_make_run_serves_the_walkthrough_stops_cleanly_and_keeps_data(tmp_path):
             "PostgreSQL", "Temporal", "schema", "demo data", "worker", "API",
         ], banner  # fmt: skip
         assert f"{api}/docs" in banner and f"http://127.0.0.1:{ports[2]}" in banner
+        assert f"{api}/console/" in banner
         tokens = tokens_in(banner)
         assert {"OPERATOR_TOKEN", "CONTOSO_ADMIN_TOKEN", "FABRIKAM_TOKEN", "LITWARE_TOKEN"} <= set(
             tokens
         )
+        # Every demo person signs in to the console; the banner and demo.env say how.
+        people = sign_ins_in_env(data_dir)
+        assert sign_ins_in(banner) == dict(people.values())
+        assert people["CONTOSO_ADMIN"][0] == "admin@contoso.example"
+        assert people["FABRIKAM"][0] == "it@fabrikam.example"
+        passwords = [password for _, password in people.values()]
+        assert len(set(passwords)) == 8 and all(len(p) >= 12 for p in passwords)
+        database_url = re.search(
+            r"^export DATABASE_URL='(.+)'$", (data_dir / "demo.env").read_text(), re.M
+        ).group(1)
+        assert sign_in(database_url, *people["CONTOSO_ADMIN"])
+        assert sign_in(database_url, *people["LITWARE"])
+        assert not sign_in(database_url, people["LITWARE"][0], people["FABRIKAM"][1])
         assert httpx.get(f"{api}/readyz").status_code == 200
         assert httpx.get(f"http://127.0.0.1:{ports[2]}/").status_code == 200  # the Temporal UI
 
@@ -215,7 +269,7 @@ def test_make_run_serves_the_walkthrough_stops_cleanly_and_keeps_data(tmp_path):
     assert "killed" not in first.proc.stdout.read()  # every process stopped on its own
     assert code == 0
     assert_logs_are_json_with_ids_and_no_secrets(
-        data_dir / "logs", [*tokens.values(), *codes, "otpauth://", "secret="]
+        data_dir / "logs", [*tokens.values(), *codes, *passwords, "otpauth://", "secret="]
     )
     for port in ports:
         assert services.port_is_free(port)
@@ -225,6 +279,8 @@ def test_make_run_serves_the_walkthrough_stops_cleanly_and_keeps_data(tmp_path):
     try:
         banner = second.wait_until_up()
         assert tokens_in(banner) == tokens  # the same data, the same demo tokens
+        assert sign_ins_in_env(data_dir) == people  # and the same passwords
+        assert sign_ins_in(banner) == dict(people.values())
         fabrikam = httpx.get(
             f"{api}/v1/associations/00000000-0000-4000-8000-000000000401",
             headers={"Authorization": f"Bearer {tokens['FABRIKAM_TOKEN']}"},
@@ -233,7 +289,7 @@ def test_make_run_serves_the_walkthrough_stops_cleanly_and_keeps_data(tmp_path):
     finally:
         assert second.interrupt(signal.SIGTERM) == 0  # as a process manager stops it
     assert_logs_are_json_with_ids_and_no_secrets(
-        data_dir / "logs", [*tokens.values(), *codes, "otpauth://", "secret="]
+        data_dir / "logs", [*tokens.values(), *codes, *passwords, "otpauth://", "secret="]
     )
     for port in ports:
         assert services.port_is_free(port)
