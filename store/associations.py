@@ -17,9 +17,9 @@ from domain.types import (
     Side,
 )
 from store import records
-from store.db import Connection, fetch_one, fetch_value, fetch_values
+from store.db import Connection, fetch_one, fetch_value
 from store.pagination import newest_first
-from store.rows import AssociationFacts, NamedAssociation
+from store.rows import AssociationFacts, NamedAssociation, RequestsSeen
 from store.scope import Scope
 
 COLUMNS = "id, partner_id, customer_id, association_type, status, associated_at, ended_at"
@@ -174,21 +174,19 @@ async def check_facts(
     )
     if row is None:
         return None
-    # Queries of their own, after the lock: each statement sees what committed before it began,
-    # so a request accepted by the submit this one waited for is seen.
-    pending_request = await fetch_value(
-        conn,
-        bool,
-        "SELECT EXISTS (SELECT 1 FROM disassociation_requests"
-        " WHERE association_id = %s AND status = 'pending')",
-        (row.id,),
-    )
+    # A statement of its own, after the lock, so that a request accepted by the submit this one
+    # waited for is seen. One statement, because under READ COMMITTED each statement has its own
+    # snapshot: read apart, a request accepted between the two reads would be missed as pending
+    # yet counted against the limit, and the refusal would name the limit instead of the pending
+    # request the SPEC puts first.
     counted = _COUNTED_BY_SCOPE[policy.limit_scope(initiator)]
-    submitted = await fetch_values(
+    seen = await fetch_one(
         conn,
-        datetime,
-        f"SELECT submitted_at FROM disassociation_requests WHERE {counted}"
-        " AND initiator = %(initiator)s",
+        RequestsSeen,
+        "SELECT EXISTS (SELECT 1 FROM disassociation_requests"
+        " WHERE association_id = %(association_id)s AND status = 'pending') AS pending_request,"
+        " ARRAY(SELECT submitted_at FROM disassociation_requests"
+        f" WHERE {counted} AND initiator = %(initiator)s) AS submitted",
         {
             "association_id": row.id,
             "customer_id": row.customer_id,
@@ -196,10 +194,11 @@ async def check_facts(
             "initiator": initiator.value,
         },
     )
+    assert seen is not None
     facts = CheckFacts(
         association_active=row.status == "active",
-        pending_request=bool(pending_request),
-        accepted_requests=submitted,
+        pending_request=seen.pending_request,
+        accepted_requests=seen.submitted,
         partner_frozen=row.partner_frozen,
         parent_partner_frozen=row.parent_partner_frozen,
         standing=standing,

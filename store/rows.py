@@ -150,6 +150,14 @@ class AssociationFacts(NamedAssociation):
 
 
 @dataclass(frozen=True)
+class RequestsSeen:
+    """What the account check reads of an association's requests, seen in one snapshot."""
+
+    pending_request: bool
+    submitted: list[datetime]
+
+
+@dataclass(frozen=True)
 class RequestForDecision:
     """What deciding on a request needs to know of it, as stored."""
 
