@@ -18,6 +18,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from domain import types as domain
 from domain.types import (
+    REASON_MAX_LENGTH,
     AccountStanding,
     Association,
     AssociationType,
@@ -32,7 +33,9 @@ from store.rows import AuditEntry, Customer, Partner, PartnerUser, Record, Token
 
 T = TypeVar("T")
 
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+Reason = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=REASON_MAX_LENGTH)
+]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Limit = Annotated[int, Field(ge=1, le=100)]
 

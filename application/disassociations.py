@@ -211,6 +211,8 @@ async def list_requests(
     association_id: UUID | None,
     customer_id: UUID | None,
     initiator: Side | None,
+    submitted_from: datetime | None = None,
+    submitted_to: datetime | None = None,
     limit: int,
     cursor: str | None,
 ) -> tuple[list[DisassociationRequest], str | None]:
@@ -223,6 +225,8 @@ async def list_requests(
             association_id=association_id,
             customer_id=customer_id,
             initiator=initiator,
+            submitted_from=submitted_from,
+            submitted_to=submitted_to,
             limit=limit,
             cursor=cursor,
         )

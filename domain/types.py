@@ -46,6 +46,20 @@ class Permission(StrEnum):
 
 ADMIN_ROLE = "admin"
 
+# A reason (for asking to disassociate, or for a reject): 1 to 500 characters once trimmed.
+REASON_MAX_LENGTH = 500
+
+
+def reason_problem(reason: str | None) -> str | None:
+    """What is wrong with a reason a person gave, in words for them; None if nothing is."""
+    text = (reason or "").strip()
+    if not text:
+        return "Enter a reason."
+    if len(text) > REASON_MAX_LENGTH:
+        return f"The reason is {len(text)} characters; keep it to {REASON_MAX_LENGTH}."
+    return None
+
+
 # Whom a token stands for: an operator, a person (a partner user or a customer user), or an
 # account (its service token).
 TokenSubjectKind = Literal[

@@ -52,7 +52,7 @@ def _keyset_clause(
     return f"({time_column}, {id_column}) < (%(cursor_at)s, %(cursor_id)s)"
 
 
-def _page(rows: list[K], limit: int, time_column: str) -> tuple[list[K], str | None]:
+def split_page(rows: list[K], limit: int, time_column: str) -> tuple[list[K], str | None]:
     """Split a query result fetched with `limit + 1` rows into the page and the next cursor."""
     if len(rows) <= limit:
         return rows, None
@@ -119,4 +119,4 @@ async def newest_first(
             f"SELECT {columns} FROM {table} WHERE {' AND '.join([*scoped, *where])}{order}",
             params,
         )
-    return _page(rows, limit, time_column)
+    return split_page(rows, limit, time_column)

@@ -115,6 +115,8 @@ async def list_scoped(
     association_id: UUID | None,
     customer_id: UUID | None,
     initiator: str | None,
+    submitted_from: datetime | None = None,
+    submitted_to: datetime | None = None,
     limit: int,
     cursor: str | None,
 ) -> tuple[list[DisassociationRequest], str | None]:
@@ -131,6 +133,8 @@ async def list_scoped(
             "customer_id": customer_id,
             "initiator": initiator,
         },
+        since=submitted_from,
+        until=submitted_to,
         limit=limit,
         cursor=cursor,
     )

@@ -142,6 +142,14 @@ class NamedAssociation(Association):
     customer_name: str
 
 
+class AssociationOverview(NamedAssociation):
+    """An association with its parties' names and the request pending on it, if any."""
+
+    pending_request_id: UUID | None = None
+    pending_initiator: Side | None = None
+    pending_respond_by: datetime | None = None
+
+
 class AssociationFacts(NamedAssociation):
     """An association with the names and the partners' states the account check reads."""
 

@@ -1,0 +1,189 @@
+"""What a person sees at a glance in the console: their associations with names and pending
+requests, one request with its timeline, what they may do with each, and their unread count.
+
+The console shows an action only where the use case would allow it (the same rules, judged
+here without effect); the use case still judges again when the action is taken.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal, Protocol
+from uuid import UUID
+
+from application.errors import not_found, paged
+from application.principal import Principal
+from application.services import Services
+from domain import decisions
+from domain.types import (
+    AssociationStatus,
+    Decision,
+    DecisionAction,
+    DisassociationRequest,
+    Permission,
+    RequestStatus,
+)
+from store import accounts, overview
+from store.rows import AssociationOverview, NamedRequest
+
+_READ = (
+    Permission.ASSOCIATIONS_READ,
+    Permission.DISASSOCIATIONS_SUBMIT,
+    Permission.DISASSOCIATIONS_PROCESS,
+)
+_PERMISSION_FOR = {
+    DecisionAction.AGREE: Permission.DISASSOCIATIONS_PROCESS,
+    DecisionAction.REJECT: Permission.DISASSOCIATIONS_PROCESS,
+    DecisionAction.WITHDRAW: Permission.DISASSOCIATIONS_SUBMIT,
+}
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    kind: Literal["submitted", "reminded", "decided"]
+    at: datetime
+    status: RequestStatus | None = None  # for `decided`: the outcome
+    by: str | None = None  # for `decided`: who decided (an actor ref, or "assocflow")
+
+
+@dataclass(frozen=True)
+class RequestView:
+    request: NamedRequest
+    timeline: list[TimelineEvent]
+    actions: frozenset[DecisionAction]
+
+
+@paged
+async def associations(
+    svc: Services,
+    who: Principal,
+    *,
+    search: str | None,
+    status: AssociationStatus | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[AssociationOverview], str | None]:
+    """The caller's associations (a distributor's include its resellers'), newest first, with
+    the customer's and partner's names and any pending request."""
+    who.require(Permission.ASSOCIATIONS_READ)
+    async with svc.pool.connection() as conn:
+        return await overview.associations(
+            conn,
+            who.party_scope(),
+            search=search,
+            status=status.value if status else None,
+            limit=limit,
+            cursor=cursor,
+        )
+
+
+async def association(svc: Services, who: Principal, association_id: UUID) -> AssociationOverview:
+    async with svc.pool.connection() as conn:
+        found = await overview.association(conn, association_id, who.party_scope())
+    if found is None:
+        raise not_found("association")
+    who.require(*_READ)
+    return found
+
+
+def may_disassociate(who: Principal, association: AssociationOverview) -> bool:
+    """Whether the caller may ask to end this association: one of its own parties (not a parent
+    distributor), with the permission to submit, while it is active."""
+    return (
+        association.status is AssociationStatus.ACTIVE
+        and who.may_act_on(association.partner_id, association.customer_id)
+        and (who.kind == "customer" or Permission.DISASSOCIATIONS_SUBMIT.value in who.permissions)
+    )
+
+
+async def request(svc: Services, who: Principal, request_id: UUID) -> RequestView:
+    """One request with its parties' names, its timeline, and what the caller may do with it."""
+    async with svc.pool.connection() as conn:
+        found = await overview.request(conn, request_id, who.party_scope())
+        reminded = await overview.reminders(conn, request_id) if found else []
+    if found is None:
+        raise not_found("disassociation request")
+    who.require(*_READ)
+    timeline = [TimelineEvent("submitted", found.submitted_at)]
+    timeline += [TimelineEvent("reminded", at) for at in reminded]
+    if found.decided_at is not None:
+        timeline.append(
+            TimelineEvent("decided", found.decided_at, status=found.status, by=found.decided_by)
+        )
+    return RequestView(found, timeline, actions_for(svc, who, found))
+
+
+def actions_for(
+    svc: Services, who: Principal, request: DisassociationRequest, now: datetime | None = None
+) -> frozenset[DecisionAction]:
+    """The decisions the caller may take on `request` now (agree, reject, withdraw)."""
+    if not who.may_act_on(request.partner_id, request.customer_id):
+        return frozenset()
+    context = decisions.DecisionContext(
+        initiator=request.initiator,
+        status=request.status,
+        respond_by=request.respond_by,
+        on_timeout=decisions.timeout_outcome(svc.settings.policy(), request.initiator),
+    )
+    allowed = set()
+    for action, permission in _PERMISSION_FOR.items():
+        if who.kind != "customer" and permission.value not in who.permissions:
+            continue
+        # A reason stands in for the one the person will give: only whether they may matters.
+        decision = Decision(action=action, actor=who.actor, reason="-")
+        try:
+            decisions.authorize(decision, context, now or datetime.now(UTC))
+        except decisions.DecisionRefused:
+            continue
+        allowed.add(action)
+    return frozenset(allowed)
+
+
+async def unread(svc: Services, who: Principal) -> int:
+    """How many of the caller's account's notifications are unread."""
+    account = who.account
+    async with svc.pool.connection() as conn:
+        return await overview.unread(conn, account.kind, account.id)
+
+
+async def account_name(svc: Services, who: Principal) -> str:
+    """The name of the account the caller acts for (its partner, or the customer)."""
+    account = who.account
+    async with svc.pool.connection() as conn:
+        if account.kind == "partner":
+            partner = await accounts.get_partner(conn, account.id)
+            return partner.name if partner else ""
+        customer = await accounts.get_customer(conn, account.id)
+        return customer.name if customer else ""
+
+
+def awaits_caller(who: Principal, association: AssociationOverview) -> bool:
+    """Whether a request pending on `association` waits for the caller's answer: the other side
+    started it, and the caller may agree or reject for this side."""
+    initiator = association.pending_initiator
+    return (
+        initiator is not None
+        and initiator is not who.side
+        and who.may_act_on(association.partner_id, association.customer_id)
+        and (who.kind == "customer" or Permission.DISASSOCIATIONS_PROCESS.value in who.permissions)
+    )
+
+
+class _Parties(Protocol):
+    @property
+    def partner_id(self) -> UUID: ...
+
+    @property
+    def customer_id(self) -> UUID: ...
+
+
+async def names_of(svc: Services, rows: Sequence[_Parties]) -> dict[UUID, str]:
+    """The partners' and customers' names of rows the caller was already shown, by id."""
+    partners = {row.partner_id for row in rows}
+    customers = {row.customer_id for row in rows}
+    if not rows:
+        return {}
+    async with svc.pool.connection() as conn:
+        return await overview.names(conn, partners, customers)

@@ -1,0 +1,133 @@
+"""What the console's pages show at a glance: associations with their parties' names and any
+pending request, one request with its parties' names and its reminders, and unread counts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from store.db import Connection, fetch_all, fetch_one, fetch_value, fetch_values
+from store.pagination import decode_cursor, split_page
+from store.rows import AssociationOverview, NamedRequest
+from store.scope import Scope
+
+_OVERVIEW = (
+    "SELECT a.id, a.partner_id, a.customer_id, a.association_type, a.status, a.associated_at,"
+    " a.ended_at, p.name AS partner_name, c.name AS customer_name,"
+    " pr.id AS pending_request_id, pr.initiator AS pending_initiator,"
+    " pr.respond_by AS pending_respond_by"
+    " FROM associations a"
+    " JOIN partners p ON p.id = a.partner_id"
+    " JOIN customers c ON c.id = a.customer_id"
+    " LEFT JOIN LATERAL (SELECT r.id, r.initiator, r.respond_by FROM disassociation_requests r"
+    "   WHERE r.association_id = a.id AND r.status = 'pending' LIMIT 1) pr ON true"
+)
+
+
+async def associations(
+    conn: Connection,
+    scope: Scope,
+    *,
+    search: str | None,
+    status: str | None,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[AssociationOverview], str | None]:
+    """A page of the associations in `scope`, newest first, with names and any pending request;
+    `search` matches the customer's name (any part, any case) or its id."""
+    params: dict[str, Any] = {"limit": limit + 1}
+    where = [scope.clause(params, alias="a")]
+    if status is not None:
+        params["status"] = status
+        where.append("a.status = %(status)s")
+    if search:
+        params["search"] = f"%{_like_escaped(search)}%"
+        params["search_text"] = search.strip().lower()
+        where.append("(c.name ILIKE %(search)s OR a.customer_id::text = %(search_text)s)")
+    if cursor is not None:
+        params["cursor_at"], params["cursor_id"] = decode_cursor(cursor)
+        where.append("(a.associated_at, a.id) < (%(cursor_at)s, %(cursor_id)s)")
+    rows = await fetch_all(
+        conn,
+        AssociationOverview,
+        f"{_OVERVIEW} WHERE {' AND '.join(where)}"
+        " ORDER BY a.associated_at DESC, a.id DESC LIMIT %(limit)s",
+        params,
+    )
+    return split_page(rows, limit, "associated_at")
+
+
+async def association(
+    conn: Connection, association_id: UUID, scope: Scope
+) -> AssociationOverview | None:
+    params: dict[str, Any] = {"id": association_id}
+    return await fetch_one(
+        conn,
+        AssociationOverview,
+        f"{_OVERVIEW} WHERE a.id = %(id)s AND {scope.clause(params, alias='a')}",
+        params,
+    )
+
+
+async def request(conn: Connection, request_id: UUID, scope: Scope) -> NamedRequest | None:
+    params: dict[str, Any] = {"id": request_id}
+    return await fetch_one(
+        conn,
+        NamedRequest,
+        "SELECT r.id, r.association_id, r.partner_id, r.customer_id, r.initiator, r.status,"
+        " r.reason, r.submitted_at, r.respond_by, r.decided_at, r.decided_by, r.decision_reason,"
+        " p.name AS partner, c.name AS customer"
+        " FROM disassociation_requests r"
+        " JOIN partners p ON p.id = r.partner_id JOIN customers c ON c.id = r.customer_id"
+        f" WHERE r.id = %(id)s AND {scope.clause(params, alias='r')}",
+        params,
+    )
+
+
+async def reminders(conn: Connection, request_id: UUID) -> list[datetime]:
+    """When the counterpart of a request was reminded, oldest first."""
+    return await fetch_values(
+        conn,
+        datetime,
+        "SELECT DISTINCT created_at FROM notifications"
+        " WHERE request_id = %s AND event_type = 'disassociation.reminder' ORDER BY created_at",
+        (request_id,),
+    )
+
+
+async def unread(conn: Connection, recipient_kind: str, recipient_id: UUID) -> int:
+    """How many of the recipient's notifications are unread."""
+    count = await fetch_value(
+        conn,
+        int,
+        "SELECT count(*) FROM notifications"
+        " WHERE recipient_kind = %s AND recipient_id = %s AND read_at IS NULL",
+        (recipient_kind, recipient_id),
+    )
+    return count or 0
+
+
+def _like_escaped(text: str) -> str:
+    return text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def names(
+    conn: Connection, partner_ids: set[UUID], customer_ids: set[UUID]
+) -> dict[UUID, str]:
+    """The names of these partners and customers, by id."""
+    rows = await fetch_all(
+        conn,
+        _Named,
+        "SELECT id, name FROM partners WHERE id = ANY(%s)"
+        " UNION ALL SELECT id, name FROM customers WHERE id = ANY(%s)",
+        (list(partner_ids), list(customer_ids)),
+    )
+    return {row.id: row.name for row in rows}
+
+
+@dataclass(frozen=True)
+class _Named:
+    id: UUID
+    name: str
