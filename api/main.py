@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from psycopg_pool import AsyncConnectionPool
 from temporalio.client import Client
 
+import console.app as console
 from api import problems
 from api.bodylimit import BodyLimitMiddleware
 from api.idempotency import IdempotencyMiddleware
@@ -31,6 +32,7 @@ from api.routers import (
 )
 from api.schemas import ERRORS
 from application.housekeeping import run_forever as housekeeping_rounds
+from application.live import Hub
 from application.services import Services
 from assocflow.settings import Settings
 from assocflow.temporal import connect
@@ -80,11 +82,13 @@ def create_app(
             settings=settings,
             standing=app.state.standing,
         )
+        app.state.live = Hub(settings.database_url)
         housekeeping = asyncio.create_task(housekeeping_rounds(app.state.services))
         try:
             yield
         finally:
             housekeeping.cancel()
+            await app.state.live.close()
             if owned_pool:
                 await app.state.pool.close()
 
@@ -112,4 +116,5 @@ def create_app(
     ):
         app.include_router(module.router, responses=ERRORS)
     app.include_router(health.router)
+    console.install(app, settings)
     return app

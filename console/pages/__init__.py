@@ -1,0 +1,1 @@
+"""The console's pages, one module per screen of the source document."""

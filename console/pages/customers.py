@@ -1,0 +1,81 @@
+"""Customer Management (a partner's customers, searchable, a page at a time, with the row action
+"More > Disassociate") and a customer's "My partner"."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from application import overview
+from application.principal import Principal
+from console.auth import SignedInViewer, Svc
+from console.routing import ConsoleRoute
+from console.web import redirect, render
+from domain.types import AssociationStatus, DecisionAction
+from store.rows import AssociationOverview
+
+router = APIRouter(route_class=ConsoleRoute)
+
+PAGE_SIZE = 20
+
+
+@router.get("/console/")
+@router.get("/console")
+async def home(request: Request, viewer: SignedInViewer) -> Response:
+    return redirect(request, "/console/customers" if viewer.is_partner else "/console/partner")
+
+
+@router.get("/console/customers")
+async def customers(
+    request: Request,
+    svc: Svc,
+    viewer: SignedInViewer,
+    q: Annotated[str, Query(max_length=200)] = "",
+    status: str = "active",
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
+    wanted = AssociationStatus(status) if status in ("active", "ended") else None
+    rows, next_cursor = await overview.associations(
+        svc, viewer.who, search=q or None, status=wanted, limit=PAGE_SIZE, cursor=cursor
+    )
+    context = {
+        "nav": "customers",
+        "rows": [_row(viewer.who, row) for row in rows],
+        "q": q,
+        "status": status if wanted else "all",
+        "next_cursor": next_cursor,
+        "first_page": cursor is None,
+        "shows_partner": len(viewer.who.readable_partner_ids) > 1,
+    }
+    return render(request, "customers.html", context)
+
+
+@router.get("/console/partner")
+async def my_partner(request: Request, svc: Svc, viewer: SignedInViewer) -> Response:
+    rows, _ = await overview.associations(
+        svc, viewer.who, search=None, status=None, limit=PAGE_SIZE, cursor=None
+    )
+    current = next((row for row in rows if row.status is AssociationStatus.ACTIVE), None)
+    pending = None
+    if current is not None and current.pending_request_id is not None:
+        pending = await overview.request(svc, viewer.who, current.pending_request_id)
+    context = {
+        "nav": "partner",
+        "current": _row(viewer.who, current) if current else None,
+        "pending": pending,
+        "earlier": [row for row in rows if row is not current],
+        "AGREE": DecisionAction.AGREE,
+        "REJECT": DecisionAction.REJECT,
+        "WITHDRAW": DecisionAction.WITHDRAW,
+    }
+    return render(request, "my_partner.html", context)
+
+
+def _row(who: Principal, row: AssociationOverview) -> dict[str, object]:
+    return {
+        "a": row,
+        "may_disassociate": overview.may_disassociate(who, row),
+        "awaits_us": overview.awaits_caller(who, row),
+    }
