@@ -76,7 +76,7 @@ def test_every_package_is_in_the_wheel_and_imports_from_it(installed, tmp_path):
     out = _run(
         [str(installed / "python"), "-c",
          "import activities, api.main, assocflow.process, cli.main, domain, store.db, webhooks.relay, worker,"
-         " workflows.disassociation, devstack.seed\n"
+         " workflows.disassociation, devstack.seed, console.pages.records\n"
          "import importlib.resources as r\n"
          "print(api.main.__file__, worker.__file__, webhooks.relay.__file__)\n"
          "print(sorted(p.name for p in r.files('store.migrations').iterdir() if p.name.endswith('.sql')))"],
@@ -117,6 +117,7 @@ def test_the_installed_api_worker_and_cli_run_a_request(
         services.wait_for_http(f"{api}/readyz", timeout=60, process=processes["api"])
         with httpx.Client(base_url=api, timeout=30) as http:
             walk_a_request(http, token)
+            see_the_console(http)
         for proc in processes.values():
             proc.send_signal(signal.SIGTERM)
         assert [proc.wait(30) for proc in processes.values()] == [0, 0]
@@ -125,6 +126,14 @@ def test_the_installed_api_worker_and_cli_run_a_request(
             services.stop(proc)
     for name in processes:
         assert json_log_lines(tmp_path / f"{name}.log")
+
+
+def see_the_console(http: httpx.Client) -> None:
+    """The console's templates and static files came with the wheel."""
+    sign_in = http.get("/console/sign-in")
+    assert sign_in.status_code == 200 and 'name="password"' in sign_in.text
+    assert http.get("/console/static/htmx.min.js").status_code == 200
+    assert http.get("/console/static/console.css").status_code == 200
 
 
 def walk_a_request(http: httpx.Client, operator_token: str) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from axe_playwright_python.async_playwright import Axe
-from playwright.async_api import ConsoleMessage, Error, Page
+from playwright.async_api import ConsoleMessage, Error, Page, Response
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "docs" / "console"
@@ -115,12 +115,17 @@ async def screenshot(page: Page, name: str, *, directory: Path = SCREENSHOTS) ->
 class JavaScriptErrors:
     """Everything a page reports as an error: uncaught exceptions and rejections (`pageerror`)
     and `console.error` messages, failed resource loads included (a 404 for a script is a broken
-    page). `check()` fails with the list; the `page` fixtures call it after each test."""
+    page). A page the server answers with an error status on purpose (a form shown again with
+    422, the 403 and 404 pages) is a page, not an error: Chromium's "Failed to load resource" for
+    a document is left out. `check()` fails with the list; the `page` fixtures call it after each
+    test."""
 
     def __init__(self, page: Page) -> None:
         self.page = page
         self.errors: list[str] = []
         self._allowed: list[re.Pattern[str]] = []
+        self._error_documents: set[str] = set()
+        page.on("response", self._on_response)
         page.on("console", self._on_console)
         page.on("pageerror", self._on_page_error)
 
@@ -132,6 +137,10 @@ class JavaScriptErrors:
         if not any(p.search(text) for p in self._allowed):
             self.errors.append(text)
 
+    def _on_response(self, response: Response) -> None:
+        if response.status >= 400 and response.request.resource_type == "document":
+            self._error_documents.add(response.url)
+
     def _on_console(self, message: ConsoleMessage) -> None:
         if message.type != "error":
             return
@@ -139,6 +148,8 @@ class JavaScriptErrors:
         # Chromium asks every origin for /favicon.ico unless the page names an icon: its 404 is
         # the browser's guess, not the page's error.
         if urlsplit(where).path == "/favicon.ico":
+            return
+        if message.text.startswith("Failed to load resource") and where in self._error_documents:
             return
         self._record(f"console.error at {where}: {message.text}")
 

@@ -35,6 +35,8 @@ from tests.console.browser import (
     chromium_path,
     js_errors,
 )
+from tests.console.people import operator as operator  # the operator's API client (fixture)
+from tests.console.people import people as people  # the people who click (fixture)
 
 NewPage = Callable[..., Awaitable[Page]]
 SERVER_START_TIMEOUT = 60.0
@@ -81,6 +83,9 @@ def console_settings(database_url: str, task_queue: str, dev_env: WorkflowEnviro
         task_queue,
         temporal_address=dev_env.client.service_client.config.target_host,
         operator_token="test-operator-token",
+        # Every browser signs in from 127.0.0.1, a dozen times a minute: the limit on one address
+        # is tests/api/test_sign_in.py's to show, not a limit for the whole suite to run into.
+        rate_limit_sign_in="1000/minute",
         **WEBHOOKS,
     )
 
