@@ -14,6 +14,7 @@ COMMANDS = {
     "api_restarted": "pytest tests/reliability/test_faults.py -k api_restarted",
     "race_submits": "pytest tests/reliability/test_races.py -k submits",
     "race_decisions": "pytest tests/reliability/test_races.py -k decisions",
+    "scale_out": "pytest tests/reliability/test_scale_out.py",
     "schemathesis": "pytest tests/reliability/test_fuzz_api.py",
     "hypothesis_state_machine": "pytest tests/reliability/test_model.py",
 }
