@@ -13,6 +13,7 @@ COPY store ./store
 COPY workflows ./workflows
 COPY activities ./activities
 COPY api ./api
+COPY console ./console
 COPY webhooks ./webhooks
 COPY devstack ./devstack
 COPY worker.py ./
