@@ -19,6 +19,7 @@ from api import problems
 from api.bodylimit import BodyLimitMiddleware
 from api.idempotency import IdempotencyMiddleware
 from api.observability import ObservabilityMiddleware
+from api.ratelimits import RateLimitHeadersMiddleware
 from api.routers import (
     account,
     admin,
@@ -101,6 +102,7 @@ def create_app(
     app.state.settings = settings
     problems.install(app)
     app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(RateLimitHeadersMiddleware)
     app.add_middleware(ObservabilityMiddleware)
     # Added last, so it runs first: nothing reads more than the cap.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

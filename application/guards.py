@@ -3,6 +3,9 @@ factor where the account requires verification."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
 from psycopg_pool import AsyncConnectionPool
@@ -14,6 +17,22 @@ from application.principal import Principal
 from application.services import Services
 from assocflow.settings import parse_rate
 from store import ratelimit
+from store.ratelimit import Usage
+
+# The rate limits a caller's request met, for its edge to announce (the API's RateLimit-*
+# headers); None where nobody listens.
+_met: ContextVar[list[Usage] | None] = ContextVar("assocflow_rate_limits_met", default=None)
+
+
+@contextmanager
+def rate_limits_met() -> Iterator[list[Usage]]:
+    """Collect the rate limits the use cases called inside meet (each hit's window)."""
+    met: list[Usage] = []
+    token = _met.set(met)
+    try:
+        yield met
+    finally:
+        _met.reset(token)
 
 
 async def within_rate(pool: AsyncConnectionPool, who: Principal, what: str, rate: str) -> None:
@@ -32,9 +51,12 @@ async def within_limit(pool: AsyncConnectionPool, bucket: str, rate: str, too_ma
     caller."""
     limit, window = parse_rate(rate)
     async with pool.connection() as conn:
-        wait = await ratelimit.hit(conn, bucket, limit, window, datetime.now(UTC))
-    if wait is not None:
-        failure = Failure("rate_limited", "", retry_after=wait)
+        usage = await ratelimit.take(conn, bucket, limit, window, datetime.now(UTC))
+    met = _met.get()
+    if met is not None:
+        met.append(usage)
+    if usage.exceeded:
+        failure = Failure("rate_limited", "", retry_after=usage.resets_in)
         failure.detail = f"{too_many}; try again in {failure.retry_after_seconds} s."
         raise failure
 

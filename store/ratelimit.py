@@ -2,9 +2,28 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from store.db import Connection, fetch_value
+
+
+@dataclass(frozen=True)
+class Usage:
+    """A bucket's window after a hit: its limit, the hits counted in it (this one included), and
+    the time until the next window opens."""
+
+    limit: int
+    hits: int
+    resets_in: timedelta
+
+    @property
+    def exceeded(self) -> bool:
+        return self.hits > self.limit
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.limit - self.hits)
 
 
 async def hit(
@@ -12,6 +31,14 @@ async def hit(
 ) -> timedelta | None:
     """Count one hit; None if it is within `limit` per `window`, else the time until the next
     window opens."""
+    usage = await take(conn, bucket, limit, window, now)
+    return usage.resets_in if usage.exceeded else None
+
+
+async def take(
+    conn: Connection, bucket: str, limit: int, window: timedelta, now: datetime
+) -> Usage:
+    """Count one hit on `bucket` and say where its window stands."""
     seconds = int(window.total_seconds())
     start = datetime.fromtimestamp(int(now.timestamp()) // seconds * seconds, tz=now.tzinfo)
     hits = await fetch_value(
@@ -23,9 +50,7 @@ async def hit(
         (bucket, start),
     )
     assert hits is not None  # the statement inserts or updates the row, and returns it
-    if hits <= limit:
-        return None
-    return start + window - now
+    return Usage(limit=limit, hits=hits, resets_in=start + window - now)
 
 
 async def purge(conn: Connection, now: datetime, keep: timedelta) -> int:

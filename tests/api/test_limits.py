@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import pytest
 
 from tests.api.test_disassociations import assert_problem, submit
@@ -110,3 +113,27 @@ async def test_nul_characters_are_refused_not_a_server_error(api, factory):
         422,
         "validation_error",
     )
+
+
+async def test_rate_limited_responses_announce_the_limit(
+    database_url, task_queue, dev_env, dev_worker, factory
+):
+    """RateLimit-Limit, -Remaining and -Reset (the IETF draft's fields) on every response to a
+    request a limit counted, refusals and the 429 included; none where no limit applies."""
+    settings = make_settings(database_url, task_queue, rate_limit_submit="3/hour")
+    # The window is the clock's hour: start well inside one, so that every hit below counts in it.
+    into_hour = time.time() % 3600
+    if into_hour > 3600 - 15:
+        await asyncio.sleep(3600 - into_hour + 0.5)
+    world = await factory.world()
+    async with api_client(settings, dev_env.client) as api:
+        answers = [await submit(api, world.customer, world.association_id) for _ in range(4)]
+        assert [a.status_code for a in answers] == [201, 409, 409, 429]
+        for answer, remaining in zip(answers, [2, 1, 0, 0], strict=True):
+            assert answer.headers["ratelimit-limit"] == "3"
+            assert answer.headers["ratelimit-remaining"] == str(remaining)
+            assert 1 <= int(answer.headers["ratelimit-reset"]) <= 3600
+        assert answers[3].headers["retry-after"] == answers[3].headers["ratelimit-reset"]
+        unlimited = await api.get("/v1/associations", headers=bearer(world.customer))
+        assert unlimited.status_code == 200
+        assert "ratelimit-limit" not in unlimited.headers
