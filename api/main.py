@@ -15,7 +15,7 @@ from psycopg_pool import AsyncConnectionPool
 from temporalio.client import Client
 
 import console.app as console
-from api import problems
+from api import openapi, problems, webhook_events
 from api.bodylimit import BodyLimitMiddleware
 from api.idempotency import IdempotencyMiddleware
 from api.observability import ObservabilityMiddleware
@@ -31,7 +31,6 @@ from api.routers import (
     records,
     webhooks,
 )
-from api.schemas import ERRORS
 from application.housekeeping import run_forever as housekeeping_rounds
 from application.live import Hub
 from application.services import Services
@@ -116,7 +115,9 @@ def create_app(
         admin,
         admin_requests,
     ):
-        app.include_router(module.router, responses=ERRORS)
+        app.include_router(module.router)
     app.include_router(health.router)
     console.install(app, settings)
+    webhook_events.install(app)
+    openapi.install(app)
     return app

@@ -63,6 +63,21 @@ STATUS_OF_CODE = {
     "webhooks_unavailable": 503,
 }
 
+# Codes the API's edges answer with before a use case runs (api/deps.py, api/bodylimit.py,
+# api/idempotency.py, /readyz).
+STATUS_OF_EDGE_CODE = {
+    "unauthorized": 401,
+    "payload_too_large": 413,
+    "idempotency_key_reused": 422,
+    "idempotency_key_in_use": 409,
+    "not_ready": 503,
+}
+
+
+def status_of(code: str) -> int:
+    """The HTTP status a problem `code` is answered with."""
+    return STATUS_OF_CODE.get(code) or STATUS_OF_EDGE_CODE[code]
+
 
 class Problem(Exception):
     """Raise to answer with a problem document."""

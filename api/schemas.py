@@ -76,32 +76,6 @@ class ProblemDetail(BaseModel):
     detail: str | None = None
 
 
-def problem_response(description: str) -> dict[str, Any]:
-    ref = {"schema": {"$ref": "#/components/schemas/ProblemDetail"}}
-    return {
-        "model": ProblemDetail,
-        "description": description,
-        "content": {"application/problem+json": ref},
-    }
-
-
-# The errors every product and admin route may answer with.
-ERRORS: dict[int | str, dict[str, Any]] = {
-    401: problem_response("No token, or an unknown, expired or revoked one (`unauthorized`)."),
-    403: problem_response(
-        "Visible, but not for this caller (`forbidden`, `verification_required`)."
-    ),
-    404: problem_response("Nothing with this id is visible to the caller (`not_found`)."),
-    409: problem_response("The state forbids it (`request_pending`, `not_pending`, ...)."),
-    413: problem_response("The body is too large (`payload_too_large`)."),
-    422: problem_response("The input is not valid (`validation_error`, `check_failed`, ...)."),
-    429: problem_response(
-        "Too many requests or failed codes (`rate_limited`, `verification_locked`)."
-    ),
-    503: problem_response("Temporal did not answer in time (`temporarily_unavailable`)."),
-}
-
-
 class DisassociationRequest(BaseModel):
     """A request as clients read it (the SPEC's field names). The HTTP response's own model: a
     field added here reaches neither workflow histories (workflows/contract.py) nor webhook

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,6 +24,7 @@ from assocflow.temporal import ensure_search_attributes
 from assocflow.temporal import runtime as temporal_runtime
 from devstack import services
 from store.db import migrate, open_pool
+from tests.documented_errors import RECORDER, undocumented
 from tests.factories import Factory
 from tests.mfa import clock as clock  # the time MFA codes are judged at, moved by a test
 from webhooks.relay import WebhookRelay
@@ -32,6 +33,24 @@ from worker import build_worker
 from workflows.contract import SEARCH_ATTRIBUTES
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session", autouse=True)
+def every_error_is_documented() -> Iterator[None]:
+    """At the end of the session: each error the in-process API answered (tests/documented_errors.py)
+    is in the OpenAPI schema, for its route, with its problem code (ASSOCFLOW_ERRORS_SEEN=<file>
+    also writes down every error seen, with the first test that saw it)."""
+    yield
+    if not RECORDER.seen:
+        return
+    if dump := os.environ.get("ASSOCFLOW_ERRORS_SEEN"):
+        Path(dump).write_text(
+            "\n".join(" ".join(map(str, k)) + " " + v for k, v in sorted(RECORDER.seen.items()))
+        )
+    missing = undocumented(create_app().openapi(), RECORDER.seen.items())
+    assert not missing, "errors the API answered that its OpenAPI schema does not document:\n" + (
+        "\n".join(missing)
+    )
 
 
 @pytest.fixture(scope="session")
@@ -176,7 +195,10 @@ class _LifespanClient(httpx.AsyncClient):
     """An httpx client on the ASGI app that also runs the app's lifespan."""
 
     def __init__(self, app) -> None:
-        super().__init__(transport=httpx.ASGITransport(app=app), base_url="http://assocflow.test")
+        super().__init__(
+            transport=httpx.ASGITransport(app=RECORDER.wrap(app)),
+            base_url="http://assocflow.test",
+        )
         self._app = app
         self._lifespan = None
 

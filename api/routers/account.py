@@ -10,7 +10,7 @@ from pydantic import Field
 
 from api.deps import App, Party
 from api.pages import page_response
-from api.schemas import Body, Limit, Page, problem_response
+from api.schemas import Body, Limit, Page
 from application import account
 from application.account import Notification
 from application.errors import Failure
@@ -35,12 +35,14 @@ class SettingsPatch(Body):
     )
 
 
-@router.get("/v1/settings", response_model=AccountSettings)
+@router.get("/v1/settings", response_model=AccountSettings, operation_id="getAccountSettings")
 async def get_settings(who: Party, app: App) -> AccountSettings:
+    """The account's settings: whether verification is required, and whether its service
+    tokens may do what verification guards."""
     return await account.get_settings(app, who)
 
 
-@router.patch("/v1/settings", response_model=AccountSettings)
+@router.patch("/v1/settings", response_model=AccountSettings, operation_id="updateAccountSettings")
 async def update_settings(body: SettingsPatch, who: Party, app: App) -> AccountSettings:
     """Change the account's settings. Turning verification off, or letting service tokens
     through, needs the acting person's code while verification is on: otherwise a stolen token
@@ -59,7 +61,7 @@ async def update_settings(body: SettingsPatch, who: Party, app: App) -> AccountS
     status_code=410,
     deprecated=True,
     response_model=None,
-    responses={410: problem_response("Always: `gone`, with the `replacement` route.")},
+    operation_id="requestVerificationCode",
 )
 async def verification_codes_are_gone() -> NoReturn:
     """Gone: codes sent to the message center proved nothing (anyone who could read the
@@ -72,7 +74,9 @@ async def verification_codes_are_gone() -> NoReturn:
     )
 
 
-@router.get("/v1/notifications", response_model=Page[Notification])
+@router.get(
+    "/v1/notifications", response_model=Page[Notification], operation_id="listNotifications"
+)
 async def list_notifications(
     who: Party,
     app: App,
@@ -87,6 +91,11 @@ async def list_notifications(
     return page_response(Page[Notification](items=rows, next_cursor=next_cursor))
 
 
-@router.post("/v1/notifications/{notification_id}/read", response_model=Notification)
+@router.post(
+    "/v1/notifications/{notification_id}/read",
+    response_model=Notification,
+    operation_id="markNotificationRead",
+)
 async def mark_read(notification_id: UUID, who: Party, app: App) -> Notification:
+    """Mark one of the account's notifications read."""
     return await account.mark_read(app, who, notification_id)

@@ -23,7 +23,11 @@ class AdminReasonBody(Body):
     reason: Reason
 
 
-@router.post("/{request_id}/agree", response_model=DisassociationRequest)
+@router.post(
+    "/{request_id}/agree",
+    response_model=DisassociationRequest,
+    operation_id="agreeDisassociationAsOperator",
+)
 async def agree(
     request_id: UUID, who: Operator, app: App, body: AdminAgreeBody | None = None
 ) -> DisassociationRequest:
@@ -33,7 +37,11 @@ async def agree(
     return DisassociationRequest.of(agreed)
 
 
-@router.post("/{request_id}/reject", response_model=DisassociationRequest)
+@router.post(
+    "/{request_id}/reject",
+    response_model=DisassociationRequest,
+    operation_id="rejectDisassociationAsOperator",
+)
 async def reject(
     request_id: UUID, body: AdminReasonBody, who: Operator, app: App
 ) -> DisassociationRequest:
@@ -44,7 +52,11 @@ async def reject(
     return DisassociationRequest.of(rejected)
 
 
-@router.post("/{request_id}/cancel", response_model=DisassociationRequest)
+@router.post(
+    "/{request_id}/cancel",
+    response_model=DisassociationRequest,
+    operation_id="cancelDisassociation",
+)
 async def cancel(
     request_id: UUID, body: AdminReasonBody, who: Operator, app: App
 ) -> DisassociationRequest:

@@ -13,19 +13,19 @@ from application import health
 router = APIRouter(tags=["health"])
 
 
-@router.get("/metrics", response_class=PlainTextResponse)
+@router.get("/metrics", response_class=PlainTextResponse, operation_id="getMetrics")
 async def prometheus_metrics() -> PlainTextResponse:
     """assocflow's API metrics in the Prometheus text format."""
     return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
-@router.get("/healthz")
+@router.get("/healthz", operation_id="getLiveness")
 async def healthz() -> dict[str, str]:
     """The process is up; touches nothing else."""
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses={503: {"description": "PostgreSQL or Temporal is unreachable"}})
+@router.get("/readyz", operation_id="getReadiness")
 async def readyz(app: App) -> JSONResponse:
     """Ready when both PostgreSQL and Temporal answer."""
     results = await health.readiness(app)

@@ -35,8 +35,10 @@ class RecoveryCodes(BaseModel):
     )
 
 
-@router.get("/enrolment", response_model=MfaStatus)
+@router.get("/enrolment", response_model=MfaStatus, operation_id="getMfaEnrolment")
 async def status(who: Party, app: App) -> MfaStatus:
+    """Whether the calling person has a confirmed authenticator, and how many recovery codes
+    are left."""
     found = await mfa.status(app, who)
     return MfaStatus(
         enrolled=found.enrolled,
@@ -45,7 +47,9 @@ async def status(who: Party, app: App) -> MfaStatus:
     )
 
 
-@router.post("/enrolment", status_code=201, response_model=Enrolment)
+@router.post(
+    "/enrolment", status_code=201, response_model=Enrolment, operation_id="startMfaEnrolment"
+)
 async def enrol(who: Party, app: App, response: Response) -> Enrolment:
     """Start enrolling: a new secret for your authenticator app. Confirm it with a first code."""
     started = await mfa.begin_enrolment(app, who)
@@ -53,7 +57,7 @@ async def enrol(who: Party, app: App, response: Response) -> Enrolment:
     return Enrolment(otpauth_uri=started.otpauth_uri, qr_svg=started.qr_svg)
 
 
-@router.post("/enrolment/confirm", response_model=RecoveryCodes)
+@router.post("/enrolment/confirm", response_model=RecoveryCodes, operation_id="confirmMfaEnrolment")
 async def confirm(body: Confirmation, who: Party, app: App, response: Response) -> RecoveryCodes:
     """Confirm with the app's current code; answers with ten recovery codes, once."""
     codes = await mfa.confirm_enrolment(app, who, body.code)

@@ -17,7 +17,7 @@ from application.records import RecordKind
 router = APIRouter(prefix="/v1/association-records", tags=["records"])
 
 
-@router.get("", response_model=Page[Record])
+@router.get("", response_model=Page[Record], operation_id="listAssociationRecords")
 async def list_records(
     who: Party,
     app: App,
@@ -29,6 +29,9 @@ async def list_records(
     limit: Limit = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
+    """Manage Association Records: associations made and ended, type changes, and every
+    step of every request, each with its actor, time and reason. Newest first; filter by
+    `kind`, `customer_id`, `status`, `from`, `to`; pages of `limit` with `cursor`."""
     rows, next_cursor = await records.list_records(
         app,
         who,

@@ -66,10 +66,13 @@ class Delivery(BaseModel):
     attempt_log: list[Attempt]
 
 
-@router.post("", status_code=201, response_model=NewEndpoint)
+@router.post("", status_code=201, response_model=NewEndpoint, operation_id="createWebhookEndpoint")
 async def create_endpoint(
     body: EndpointIn, who: Party, app: App, response: Response
 ) -> NewEndpoint:
+    """Register an endpoint (the partner's `admin` role, or a customer). The answer holds
+    the `whsec_` signing secret, once; events are delivered per Standard Webhooks (see the
+    document's `webhooks`)."""
     row, secret = await webhooks.create_endpoint(
         app, who, str(body.url), body.description, body.event_types
     )
@@ -78,23 +81,28 @@ async def create_endpoint(
     return NewEndpoint(**row.model_dump(), secret=secret)
 
 
-@router.get("", response_model=list[Endpoint])
+@router.get("", response_model=list[Endpoint], operation_id="listWebhookEndpoints")
 async def list_endpoints(who: Party, app: App) -> list[WebhookEndpoint]:
+    """The account's webhook endpoints."""
     return await webhooks.list_endpoints(app, who)
 
 
-@router.get("/{endpoint_id}", response_model=Endpoint)
+@router.get("/{endpoint_id}", response_model=Endpoint, operation_id="getWebhookEndpoint")
 async def get_endpoint(endpoint_id: UUID, who: Party, app: App) -> WebhookEndpoint:
+    """One of the account's webhook endpoints."""
     return await webhooks.get_endpoint(app, who, endpoint_id)
 
 
-@router.delete("/{endpoint_id}", status_code=204)
+@router.delete("/{endpoint_id}", status_code=204, operation_id="deleteWebhookEndpoint")
 async def delete_endpoint(endpoint_id: UUID, who: Party, app: App) -> Response:
+    """Remove an endpoint: nothing more is delivered to it, attempts under way included."""
     await webhooks.delete_endpoint(app, who, endpoint_id)
     return Response(status_code=204)
 
 
-@router.get("/{endpoint_id}/deliveries", response_model=Page[Delivery])
+@router.get(
+    "/{endpoint_id}/deliveries", response_model=Page[Delivery], operation_id="listWebhookDeliveries"
+)
 async def list_deliveries(
     endpoint_id: UUID,
     who: Party,

@@ -1,0 +1,175 @@
+"""The events assocflow delivers to webhook endpoints, as the OpenAPI document's `webhooks`: each
+event type with its payload (`type`, `timestamp`, `data`; `data` is domain/events.py's
+`RequestEvent`), an example, and the Standard Webhooks headers every delivery carries.
+
+These routes are never served: they describe what assocflow sends (webhooks/relay.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import FastAPI, Header
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from domain.events import RequestEvent
+
+# Each event sent, to whom, and the request's status it carries.
+EVENTS: dict[str, tuple[str, str]] = {
+    "disassociation.requested": (
+        "A request to end an association was accepted; sent to the counterpart, who answers by"
+        " `respond_by`.",
+        "pending",
+    ),
+    "disassociation.reminder": (
+        "The request is still pending and `respond_by` is near (ASSOCFLOW_REMINDER_BEFORE);"
+        " sent to the counterpart.",
+        "pending",
+    ),
+    "disassociation.agreed": (
+        "The counterpart (or an operator) agreed; sent to both sides.",
+        "agreed",
+    ),
+    "disassociation.auto_agreed": (
+        "No answer by `respond_by`, and the policy agrees (customer-initiated by default); sent"
+        " to both sides.",
+        "auto_agreed",
+    ),
+    "disassociation.rejected": (
+        "The counterpart (or an operator) rejected, with a reason; sent to both sides.",
+        "rejected",
+    ),
+    "disassociation.expired": (
+        "No answer by `respond_by`, and the policy lets it expire (partner-initiated by"
+        " default); sent to both sides.",
+        "expired",
+    ),
+    "disassociation.withdrawn": (
+        "The initiator withdrew the request; sent to both sides.",
+        "withdrawn",
+    ),
+    "disassociation.cancelled": (
+        "An operator cancelled the request (or the reconciler did, its workflow having ended"
+        " without an outcome); sent to both sides.",
+        "cancelled",
+    ),
+    "association.ended": (
+        "The association has ended (its request was agreed or auto-agreed); sent to both sides,"
+        " with the request that ended it.",
+        "agreed",
+    ),
+}
+
+STANDARD_HEADERS = {
+    "webhook-id": "The event's id, `msg_…`: the same on every retry of the event. Drop an event"
+    " whose id you have handled already.",
+    "webhook-timestamp": "When this attempt was signed, in seconds since the epoch. Refuse one"
+    " too far from now (Standard Webhooks libraries allow five minutes).",
+    "webhook-signature": "`v1,<base64 HMAC-SHA256>` of `<webhook-id>.<webhook-timestamp>.<body>`"
+    " under the endpoint's `whsec_` secret (space-separated when several).",
+}
+
+
+def _camel(event_type: str) -> str:
+    return "".join(part.capitalize() for part in event_type.replace(".", "_").split("_"))
+
+
+def payload_model(event_type: str) -> type[BaseModel]:
+    """The body of a delivery of `event_type`."""
+    fields: dict[str, Any] = {
+        "type": (Literal[event_type], Field(description="The event type.")),
+        "timestamp": (datetime, Field(description="When the event happened (ISO 8601).")),
+        "data": (RequestEvent, Field(description="The request the event is about, as it is now.")),
+    }
+    model: type[BaseModel] = create_model(
+        f"{_camel(event_type)}Event",
+        __config__=ConfigDict(title=f"{_camel(event_type)}Event"),
+        __doc__=f"The body of a `{event_type}` delivery.",
+        **fields,
+    )
+    return model
+
+
+def example(event_type: str) -> dict[str, Any]:
+    """A delivery of `event_type`, as the relay sends it."""
+    status = EVENTS[event_type][1]
+    decided = status not in ("pending",)
+    decided_by = {
+        "agreed": "partner_user:00000000-0000-4000-8000-000000000202",
+        "auto_agreed": "system:assocflow",
+        "expired": "system:assocflow",
+        "rejected": "partner_user:00000000-0000-4000-8000-000000000202",
+        "withdrawn": "customer_user:7c6b5a49-3827-4165-9f4e-3d2c1b0a9f8e",
+        "cancelled": "operator:alice",
+    }
+    request = {
+        "id": "6f1f5bd2-3c57-4b8e-9a43-2f0d8f1c9b7e",
+        "association_id": "00000000-0000-4000-8000-000000000401",
+        "partner_id": "00000000-0000-4000-8000-000000000102",
+        "customer_id": "00000000-0000-4000-8000-000000000301",
+        "initiator": "customer",
+        "status": status,
+        "reason": "We are moving to another partner",
+        "submitted_at": "2026-03-02T09:30:00+00:00",
+        "respond_by": "2026-03-12T09:30:00+00:00",
+        "decided_at": "2026-03-03T14:05:00+00:00" if decided else None,
+        "decided_by": decided_by.get(status),
+        "decision_reason": "Thank you for working with us" if status == "agreed" else None,
+    }
+    when = "2026-03-03T14:05:00.104211+00:00" if decided else "2026-03-02T09:30:00.512876+00:00"
+    return {"type": event_type, "timestamp": when, "data": {"request": request}}
+
+
+def install(app: FastAPI) -> None:
+    """Describe every event under `webhooks`, one operation per event type."""
+    for event_type, (description, _) in EVENTS.items():
+        _describe(app, event_type, description)
+
+
+def _describe(app: FastAPI, event_type: str, description: str) -> None:
+    model = payload_model(event_type)
+
+    async def event(
+        body: Any, webhook_id: Any, webhook_timestamp: Any, webhook_signature: Any
+    ) -> None:
+        """Never called: it describes the delivery."""
+
+    # The annotations as objects (this module's are strings, and `model` is made here).
+    event.__annotations__ = {
+        "body": model,
+        "webhook_id": Annotated[str, Header(alias="webhook-id")],
+        "webhook_timestamp": Annotated[int, Header(alias="webhook-timestamp")],
+        "webhook_signature": Annotated[str, Header(alias="webhook-signature")],
+        "return": None,
+    }
+    event.__doc__ = description
+    app.webhooks.post(
+        event_type,
+        operation_id=f"on{_camel(event_type)}",
+        summary=f"`{event_type}`",
+        description=description,
+        tags=["webhooks"],
+        status_code=204,
+    )(event)
+
+
+# What an endpoint's answer means to the relay (webhooks/relay.py).
+ANSWERS = {
+    "2XX": "Received: the delivery is done. Answer at once and do the work afterwards; an answer"
+    " slower than ASSOCFLOW_WEBHOOK_TIMEOUT (10 s) counts as a failure.",
+    "410": "Gone: the relay disables the endpoint and sends it nothing more.",
+    "default": "Anything else (or no answer) is retried with exponential backoff and jitter,"
+    " with the same `webhook-id`, up to ASSOCFLOW_WEBHOOK_MAX_ATTEMPTS times.",
+}
+
+
+def document(webhooks: dict[str, Any]) -> None:
+    """Examples, the headers' meaning, and what each answer means, for every event."""
+    for event_type, methods in webhooks.items():
+        spec = methods["post"]
+        body = spec["requestBody"]
+        body["description"] = f"The `{event_type}` event, signed per Standard Webhooks."
+        body["content"]["application/json"]["example"] = example(event_type)
+        for parameter in spec["parameters"]:
+            parameter["description"] = STANDARD_HEADERS[parameter["name"]]
+        spec["responses"] = {status: {"description": text} for status, text in ANSWERS.items()}
