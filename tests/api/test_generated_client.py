@@ -23,8 +23,8 @@ GENERATOR = Path(sys.executable).parent / "openapi-python-client"
 PACKAGE = "assocflow_client"
 
 
-def generate_client(into: Path) -> ModuleType:
-    """Generate the client package from the app's document into `into` and import it."""
+def generate_client(into: Path) -> None:
+    """Generate the client package from the app's document into `into` (as `assocflow_client`)."""
     schema, config = into / "openapi.json", into / "config.yaml"
     schema.write_text(json.dumps(create_app().openapi()))
     # No post hooks: the generator would run ruff on the code it wrote.
@@ -38,16 +38,15 @@ def generate_client(into: Path) -> ModuleType:
     assert done.returncode == 0, output
     # The generator says what it could not generate (and generates the rest): nothing, here.
     assert "Warning" not in output and "Unable" not in output, output
-    sys.path.insert(0, str(into))
-    importlib.invalidate_caches()
-    return importlib.import_module(PACKAGE)
 
 
 @pytest.fixture(scope="module")
 def client_package(tmp_path_factory):
     into = tmp_path_factory.mktemp("generated-client")
-    package = generate_client(into)
-    yield package
+    generate_client(into)
+    sys.path.insert(0, str(into))
+    importlib.invalidate_caches()
+    yield importlib.import_module(PACKAGE)
     sys.path.remove(str(into))
     for name in [m for m in sys.modules if m == PACKAGE or m.startswith(f"{PACKAGE}.")]:
         del sys.modules[name]
