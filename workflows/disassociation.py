@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -52,10 +52,15 @@ with workflow.unsafe.imports_passed_through():
     from workflows.operators import OperatorView
 
 T = TypeVar("T")
+ArgT = TypeVar("ArgT")
+ResultT = TypeVar("ResultT")
 
 # Each activity is one short transaction; a worker that dies mid-activity is noticed this soon.
 ACTIVITY_TIMEOUT = timedelta(seconds=10)
 # Database outages are waited out, never turned into a lost request: retries do not give up.
+# A local step retries within its workflow task for this long; then each retry waits on a timer
+# in the history, so that the task ends and queries and messages are answered in between.
+LOCAL_RETRY_THRESHOLD = timedelta(seconds=5)
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
@@ -71,6 +76,14 @@ RETRY = RetryPolicy(
 # keep the first version's path for their whole life (tests/histories/v1 replays it).
 LIFECYCLE_2 = "lifecycle-2"
 
+# Requests started from here on run their short PostgreSQL steps (accept, reminder, settle) as
+# local activities: in the worker that runs the workflow task, with no round trip through the
+# task queue, so a submit and a decision are answered within one workflow task. Each step keeps
+# its name and summary in the history (a marker the UI shows as a local activity), its timeout
+# and its retries (docs/PERFORMANCE.md says what changes during an outage). Requests started
+# before keep regular activities (tests/histories/v2 replays them).
+LOCAL_STEPS = "local-steps"
+
 
 @workflow.defn(name="Disassociation")
 class DisassociationWorkflow:
@@ -78,6 +91,7 @@ class DisassociationWorkflow:
     def __init__(self, cmd: SubmitCommand) -> None:
         self._cmd = cmd
         self._v2 = workflow.patched(LIFECYCLE_2)
+        self._local = self._v2 and workflow.patched(LOCAL_STEPS)
         self._show = OperatorView(cmd)
         self._admission: Admission | None = None
         self._request: RequestSnapshot | None = None
@@ -155,15 +169,15 @@ class DisassociationWorkflow:
                 check = await self._check_accounts()
                 if not check.passed:
                     return self._admitted(Admission(accepted=False, check=check))
-            admission = await workflow.execute_activity_method(
+            admission = await self._step(
                 DisassociationActivities.accept_request,
                 AcceptInput(command=self._cmd, accepted_at=workflow.now()),
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=RETRY,
                 summary="Accept: check again under lock, store request, record and notification",
             )
-        except ActivityError as err:
-            cause = err.cause
+        except (ActivityError, ApplicationError) as err:
+            # A regular activity's failure comes wrapped in an ActivityError; a local activity's
+            # final failure is raised as the activity raised it.
+            cause = err.cause if isinstance(err, ActivityError) else err
             if not (isinstance(cause, ApplicationError) and cause.type == ASSOCIATION_NOT_FOUND):
                 raise
             missing = CheckItem(
@@ -207,11 +221,9 @@ class DisassociationWorkflow:
         assert request is not None
         reminder_at = self._reminder_at()
         if reminder_at is not None and not await self._decided_before(reminder_at, "reminder"):
-            await workflow.execute_activity_method(
+            await self._step(
                 DisassociationActivities.send_reminder,
                 ReminderInput(request_id=request.id, at=workflow.now()),
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=RETRY,
                 summary="Remind the counterpart",
             )
             self._show.reminded(request, reminder_at)
@@ -289,7 +301,7 @@ class DisassociationWorkflow:
         assert self._request is not None
         outcome = self._outcome_of(decision)
         self._show.settling(outcome, decision.actor)
-        settled = await workflow.execute_activity_method(
+        settled = await self._step(
             DisassociationActivities.settle_request,
             SettleInput(
                 request_id=self._request.id,
@@ -298,8 +310,6 @@ class DisassociationWorkflow:
                 reason=decision.reason,
                 decided_at=workflow.now(),
             ),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=RETRY,
             summary=f"Settle as {outcome.value}"
             + (" and end the association" if outcome.ends_association else ""),
         )
@@ -324,6 +334,28 @@ class DisassociationWorkflow:
         await settling
 
     # --- helpers ------------------------------------------------------------------------------
+
+    async def _step(
+        self, activity: Callable[[Any, ArgT], Awaitable[ResultT]], arg: ArgT, *, summary: str
+    ) -> ResultT:
+        """One short PostgreSQL step: a local activity for requests started since
+        `LOCAL_STEPS`, a regular one before; the same timeout and retries either way."""
+        if self._local:
+            return await workflow.execute_local_activity_method(
+                activity,
+                arg,
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=RETRY,
+                local_retry_threshold=LOCAL_RETRY_THRESHOLD,
+                summary=summary,
+            )
+        return await workflow.execute_activity_method(
+            activity,
+            arg,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=RETRY,
+            summary=summary,
+        )
 
     async def _decided_before(self, deadline: datetime, timer_summary: str) -> bool:
         """Wait until a decision is claimed or `deadline` passes; True if one was claimed."""

@@ -91,11 +91,16 @@ async def submit(client: Client, cmd: SubmitCommand, task_queue: str) -> Admissi
 
 
 async def start(
-    client: Client, cmd: SubmitCommand, task_queue: str
+    client: Client, cmd: SubmitCommand, task_queue: str, *, task_timeout: timedelta | None = None
 ) -> WorkflowHandle[DisassociationWorkflow, Outcome]:
-    """Start the request's workflow without waiting (for servers without Updates)."""
+    """Start the request's workflow without waiting (for servers without Updates).
+
+    `task_timeout` is the workflow task's (Temporal's default: 10 s). A message that arrives while
+    a local activity runs waits until the task ends, or until the worker renews the task at 80%
+    of it; tests that hold a step open on purpose shorten it.
+    """
     return await client.start_workflow(
-        DisassociationWorkflow.run, cmd, **_start_kwargs(cmd, task_queue)
+        DisassociationWorkflow.run, cmd, **_start_kwargs(cmd, task_queue), task_timeout=task_timeout
     )
 
 

@@ -3,7 +3,8 @@ break a running request's replay (non-determinism) fails here, before it reaches
 
 tests/histories/v1 holds requests started before the `lifecycle-2` patch (workflows/
 disassociation.py): they replay on the first version's path, as requests still running at an
-upgrade do. tests/histories/v2 holds today's paths; `make histories` records them again (after
+upgrade do. tests/histories/v2 holds requests started before the `local-steps` patch (regular
+activities). tests/histories/v3 holds today's paths; `make histories` records them again (after
 an intended, compatible change). A change that needs a new path is a new patch and a new folder.
 """
 
@@ -31,7 +32,7 @@ from workflows.disassociation import DisassociationWorkflow
 from workflows.reconciler import ReconcileWorkflow
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
-RECORDED = HISTORIES / "v2"
+RECORDED = HISTORIES / "v3"
 V1_PATHS = (
     "agree",
     "reject",
@@ -41,10 +42,8 @@ V1_PATHS = (
     "expire",
     "auto_agree_with_reminder",
 )
-PATHS = {
-    "v1": V1_PATHS,
-    "v2": (*V1_PATHS, "cancelled_workflow", "operator_cancel", "reconcile"),
-}
+V2_PATHS = (*V1_PATHS, "cancelled_workflow", "operator_cancel", "reconcile")
+PATHS = {"v1": V1_PATHS, "v2": V2_PATHS, "v3": V2_PATHS}
 RECORDING = os.environ.get("ASSOCFLOW_RECORD_HISTORIES") == "1"
 
 

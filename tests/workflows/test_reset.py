@@ -5,6 +5,7 @@ twice: one outcome, one ending of the association, no record or notification rep
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from datetime import timedelta
 
@@ -47,16 +48,28 @@ def first_workflow_task(events) -> int:
     )
 
 
+def _local_activity_type(event) -> str | None:
+    """The activity a local activity's marker records, if the event is one."""
+    if event.event_type != EventType.EVENT_TYPE_MARKER_RECORDED:
+        return None
+    marker = event.marker_recorded_event_attributes
+    if marker.marker_name != "core_local_activity":
+        return None
+    return json.loads(marker.details["data"].payloads[0].data)["activity_type"]
+
+
 def just_before_the_settle(events) -> int:
-    settle = next(
-        e for e in events
-        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-        and e.activity_task_scheduled_event_attributes.activity_type.name == "settle_request"
-    )  # fmt: skip
+    """The workflow task before the one that settled: a local activity's marker is written by
+    the task that ran it, so the reset goes to the task before that one."""
+    settled_by = next(
+        e.marker_recorded_event_attributes.workflow_task_completed_event_id
+        for e in events
+        if _local_activity_type(e) == "settle_request"
+    )
     return max(
         e.event_id for e in events
         if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
-        and e.event_id < settle.event_id
+        and e.event_id < settled_by
     )  # fmt: skip
 
 
