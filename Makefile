@@ -69,8 +69,10 @@ proof: $(STAMP)
 
 # The benchmarks (docs/PERFORMANCE.md), each on a fresh local stack; sizes via BENCH_ARGS, e.g.
 #   make bench BENCH_ARGS="--lifecycles 500 --pending-requests 20000 --records-rows 2000000"
+# The charts go to docs/performance/, the figures to build/bench/ and then docs/bench/.
 bench: $(STAMP)
 	$(PY) -m bench all $(BENCH_ARGS)
+	cp build/bench/*.json docs/bench/
 
 # Record the workflow histories the replay test checks (after an intended workflow change).
 histories: $(STAMP)

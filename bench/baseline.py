@@ -1,6 +1,7 @@
-"""The bare Temporal baseline: a workflow of the same shape as a disassociation request (two
+"""The bare Temporal baselines: workflows of the same shape as a disassociation request (two
 activities before it is admitted, one Update that runs a third, one timer for the deadline)
-whose activities do nothing. `python -m bench.baseline ADDRESS TASK_QUEUE` runs its worker with
+whose activities do nothing — `Baseline` with regular activities, `BaselineLocal` with local
+activities, as assocflow's own steps are since `local-steps`. `python -m bench.baseline ADDRESS TASK_QUEUE` runs its worker with
 the same worker settings as assocflow's."""
 
 from __future__ import annotations
@@ -65,6 +66,37 @@ class BaselineWorkflow:
         return action
 
 
+@workflow.defn(name="BaselineLocal")
+class BaselineLocalWorkflow:
+    def __init__(self) -> None:
+        self._admitted = False
+        self._decided: str | None = None
+
+    @workflow.run
+    async def run(self, window_seconds: float) -> str:
+        await workflow.execute_local_activity(noop_check, 1, start_to_close_timeout=TIMEOUT)
+        await workflow.execute_local_activity(noop_accept, 2, start_to_close_timeout=TIMEOUT)
+        self._admitted = True
+        try:
+            await workflow.wait_condition(lambda: self._decided is not None, timeout=window_seconds)
+        except TimeoutError:
+            self._decided = "timeout"
+            await workflow.execute_local_activity(noop_settle, 3, start_to_close_timeout=TIMEOUT)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._decided or ""
+
+    @workflow.update
+    async def admission(self) -> bool:
+        await workflow.wait_condition(lambda: self._admitted)
+        return True
+
+    @workflow.update
+    async def decide(self, action: str) -> str:
+        self._decided = action
+        await workflow.execute_local_activity(noop_settle, 3, start_to_close_timeout=TIMEOUT)
+        return action
+
+
 async def main(address: str, task_queue: str) -> None:
     client = await Client.connect(address)
     stop = asyncio.Event()
@@ -75,7 +107,7 @@ async def main(address: str, task_queue: str) -> None:
         client,
         task_queue=task_queue,
         workflow_runner=UnsandboxedWorkflowRunner(),
-        workflows=[BaselineWorkflow],
+        workflows=[BaselineWorkflow, BaselineLocalWorkflow],
         activities=[noop_check, noop_accept, noop_settle],
         max_concurrent_activities=100,
         max_concurrent_workflow_tasks=100,

@@ -135,6 +135,26 @@ async def baseline_worker(stack: Stack) -> AsyncIterator[str]:
         proc.wait(10)
 
 
+@asynccontextmanager
+async def floor_server(stack: Stack, partner_id: UUID) -> AsyncIterator[str]:
+    """The framework floor (bench/floor.py) for `partner_id`'s records, served by uvicorn in a
+    process of its own like the API; yields its address."""
+    port = services.free_port()
+    proc = services.spawn_python(
+        ["-m", "bench.floor", stack.database_url, str(partner_id), str(port)],
+        stack.workdir / "floor.log",
+    )
+    stack.procs["floor"] = proc
+    try:
+        address = f"http://127.0.0.1:{port}"
+        services.wait_for_http(f"{address}/docs", timeout=60, process=proc)
+        yield address
+    finally:
+        stack.procs.pop("floor", None)
+        proc.terminate()
+        proc.wait(10)
+
+
 @dataclass
 class Party:
     association_id: str
@@ -196,7 +216,7 @@ async def populate(database_url: str, size: int) -> Population:
             plain = {row.customer_id: tokens.new_token() for row in rows}
             await cur.executemany(
                 "INSERT INTO api_tokens (token_hash, subject_kind, subject_id, created_by)"
-                " VALUES (%s, 'customer', %s, 'bench')",
+                " VALUES (%s, 'customer_service', %s, 'bench')",
                 [(tokens.token_hash(t), str(c)) for c, t in plain.items()],
             )
         parties = [Party(str(row.id), str(row.customer_id), plain[row.customer_id]) for row in rows]

@@ -15,7 +15,7 @@ import httpx
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
-from bench.baseline import BaselineWorkflow
+from bench.baseline import BaselineLocalWorkflow, BaselineWorkflow
 from bench.common import Party, Population
 
 WINDOW_SECONDS = 864000.0  # ten days: nothing times out during a run
@@ -56,29 +56,33 @@ class Assocflow:
 
 
 class Baseline:
-    """The same shape on bare Temporal: update-with-start until admitted, then an Update."""
+    """The same shape on bare Temporal: update-with-start until admitted, then an Update; with
+    regular activities, or with `local` ones."""
 
-    def __init__(self, client: Client, task_queue: str):
+    def __init__(self, client: Client, task_queue: str, *, local: bool = False):
         self.client = client
         self.task_queue = task_queue
+        self.workflow: type[BaselineWorkflow] | type[BaselineLocalWorkflow] = (
+            BaselineLocalWorkflow if local else BaselineWorkflow
+        )
 
     async def lifecycle(self, _: Party, latencies: Latencies) -> None:
         workflow_id = f"baseline-{uuid.uuid4()}"
         started = time.perf_counter()
         start = WithStartWorkflowOperation(
-            BaselineWorkflow.run,
+            self.workflow.run,
             WINDOW_SECONDS,
             id=workflow_id,
             task_queue=self.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
         )
         await self.client.execute_update_with_start_workflow(
-            BaselineWorkflow.admission, start_workflow_operation=start
+            self.workflow.admission, start_workflow_operation=start
         )
         latencies.submit.append(time.perf_counter() - started)
         started = time.perf_counter()
-        handle = self.client.get_workflow_handle_for(BaselineWorkflow.run, workflow_id)
-        await handle.execute_update(BaselineWorkflow.decide, "agree")
+        handle = self.client.get_workflow_handle(workflow_id)
+        await handle.execute_update(self.workflow.decide, "agree")
         latencies.decide.append(time.perf_counter() - started)
 
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from typing import Any
 
 import httpx
+import psycopg
 from temporalio.client import Client
 
 from assocflow.settings import Settings
@@ -17,14 +19,22 @@ from domain.types import Actor, AssociationType, Side
 from workflows import starter
 from workflows.contract import SubmitCommand
 
+SAMPLE_EVERY = 2.0
+
 
 async def hold(
-    stack: Stack, client: Client, population: common.Population, concurrency: int
+    stack: Stack,
+    client: Client,
+    population: common.Population,
+    concurrency: int,
+    samples: list[tuple[int, float]],
 ) -> float:
-    """Start one request per party without waiting, then wait until all are pending; seconds."""
+    """Start one request per party without waiting, then wait until all are pending; seconds.
+    `samples` gets (requests pending, worker RSS in MB) every two seconds meanwhile."""
     policy = Settings(reminder_before="PT0S").policy()
     started = time.perf_counter()
     queue = list(population.parties)
+    sampling = asyncio.create_task(_sample(stack, samples))
 
     async def runner() -> None:
         while queue:
@@ -39,18 +49,31 @@ async def hold(
             )  # fmt: skip
             await starter.start(client, cmd, stack.task_queue)
 
-    await asyncio.gather(*(runner() for _ in range(concurrency)))
-    import psycopg
+    try:
+        await asyncio.gather(*(runner() for _ in range(concurrency)))
+        async with await psycopg.AsyncConnection.connect(stack.database_url) as conn:
+            while True:
+                if await _pending(conn) >= len(population.parties):
+                    break
+                await asyncio.sleep(0.5)
+        return time.perf_counter() - started
+    finally:
+        sampling.cancel()
+        async with await psycopg.AsyncConnection.connect(stack.database_url) as conn:
+            samples.append((await _pending(conn), common.rss_mb(stack.procs["worker"].pid)))
 
+
+async def _pending(conn: psycopg.AsyncConnection[Any]) -> int:
+    return await common.value(
+        conn, int, "SELECT count(*) FROM disassociation_requests WHERE status = 'pending'"
+    )
+
+
+async def _sample(stack: Stack, samples: list[tuple[int, float]]) -> None:
     async with await psycopg.AsyncConnection.connect(stack.database_url) as conn:
         while True:
-            pending = await common.value(
-                conn, int, "SELECT count(*) FROM disassociation_requests WHERE status = 'pending'"
-            )
-            if pending >= len(population.parties):
-                break
-            await asyncio.sleep(1)
-    return time.perf_counter() - started
+            samples.append((await _pending(conn), common.rss_mb(stack.procs["worker"].pid)))
+            await asyncio.sleep(SAMPLE_EVERY)
 
 
 async def decide_on(api: str, population: common.Population, request_id: str) -> float:

@@ -1,0 +1,61 @@
+"""The benchmarks' pictures (matplotlib, no display): latency against arrival rate, and worker
+memory against pending requests. `make bench` writes them to docs/performance/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display on a server
+import matplotlib.pyplot as plt  # noqa: E402
+
+CHARTS = Path(__file__).resolve().parent.parent / "docs" / "performance"
+STYLE = {"assocflow": "tab:blue", "bare Temporal": "tab:gray", "bare Temporal, local": "tab:green"}
+
+
+def latency_by_rate(sweep: dict[str, dict[str, Any]], path: Path) -> Path:
+    """Submit and decide p50/p99 against arrivals per second, one line per system."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=False)
+    for ax, step in zip(axes, ("submit", "decide"), strict=True):
+        for system, by_rate in sweep.items():
+            rates = sorted(by_rate, key=float)
+            for q, dash in (("p50", "-"), ("p99", "--")):
+                ax.plot(
+                    [float(r) for r in rates],
+                    [by_rate[r][f"{step}_ms"][q] for r in rates],
+                    dash,
+                    marker="o",
+                    color=STYLE.get(system),
+                    label=f"{system} {q}",
+                )
+        ax.set_title(f"{step} latency")
+        ax.set_xlabel("arrivals per second")
+        ax.set_ylabel("milliseconds")
+        ax.set_yscale("log")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def memory_by_pending(series: dict[str, list[tuple[int, float]]], path: Path) -> Path:
+    """Worker RSS (MB) against requests pending, one line per run."""
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for name, points in series.items():
+        ax.plot([p for p, _ in points], [mb for _, mb in points], marker=".", label=name)
+    ax.set_xlabel("requests pending")
+    ax.set_ylabel("worker RSS (MB)")
+    ax.set_title("worker memory while requests wait")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _save(fig: Any, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
