@@ -148,8 +148,13 @@ def lifecycle(
     report("lifecycle", result)
 
 
+# Above this many, the dev server keeps its state in a file (common.running_stack).
+IN_MEMORY_UP_TO = 20_000
+
+
 async def _pending(requests: int, idle: float, concurrency: int) -> dict[str, Any]:
-    async with common.running_stack(reminder_before="PT0S") as stack:
+    on_disk = requests > IN_MEMORY_UP_TO
+    async with common.running_stack(temporal_on_disk=on_disk, reminder_before="PT0S") as stack:
         population = await common.populate(stack.database_url, requests)
         client = await connect(Settings(temporal_address=stack.temporal_address))
         worker = stack.procs["worker"].pid
@@ -168,6 +173,7 @@ async def _pending(requests: int, idle: float, concurrency: int) -> dict[str, An
         final_mb = common.rss_mb(worker)
     return {
         "pending_requests": requests,
+        "temporal_state": "file" if on_disk else "memory",
         "seconds_to_hold_all": round(seconds, 1),
         "starts_per_second": round(requests / seconds, 1),
         "worker_rss_mb_holding": round(holding_mb, 1),
@@ -220,6 +226,23 @@ async def _records(rows: int, repeat: int, limit: int) -> dict[str, Any]:
         "repeat": repeat,
         "queries": results,
     }
+
+
+@app.command("charts")
+def charts_command() -> None:
+    """Draw the charts again from the results in build/bench/ (pending*.json: every run)."""
+    runs = [
+        run
+        for path in sorted(RESULTS.glob("pending*.json"))
+        for run in json.loads(path.read_text()).get("runs", [])
+    ]
+    if runs:
+        _memory_chart(sorted(runs, key=lambda r: r["pending_requests"]))
+    life = RESULTS / "lifecycle.json"
+    if life.exists():
+        charts.latency_by_rate(
+            json.loads(life.read_text())["latency_by_rate"], charts.CHARTS / "latency-by-rate.png"
+        )
 
 
 @app.command("records")

@@ -101,11 +101,14 @@ class CpuMeter:
 
 
 @asynccontextmanager
-async def running_stack(**settings: str) -> AsyncIterator[Stack]:
-    """PostgreSQL, the Temporal dev server, worker.py and the API, fresh, in a temporary folder."""
+async def running_stack(*, temporal_on_disk: bool = False, **settings: str) -> AsyncIterator[Stack]:
+    """PostgreSQL, the Temporal dev server, worker.py and the API, fresh, in a temporary folder.
+
+    Temporal's state is in memory unless `temporal_on_disk`: the benchmarks measure assocflow, not
+    SQLite's fsync. But the dev server's in-memory SQLite holds every workflow in RAM (about
+    120 KB each here): beyond some tens of thousands of open workflows it needs a file."""
     with tempfile.TemporaryDirectory(prefix="assocflow-bench-") as workdir:
-        # Temporal's state in memory: the benchmarks measure assocflow, not SQLite's fsync.
-        stack = Stack(Path(workdir), settings=settings, temporal_state_file=False)
+        stack = Stack(Path(workdir), settings=settings, temporal_state_file=temporal_on_disk)
         stack.start_postgres()
         await migrate(stack.database_url)
         stack.start_temporal()
