@@ -251,7 +251,10 @@ async def test_an_ended_session_sends_the_person_to_sign_in_again(
     page: Page, people, factory
 ) -> None:
     world = await people.world()
-    await sign_in(page, world.partner_admin)
+    # Signed in, and the page's event stream connected (its `ready` refreshes the badge): a stream
+    # connecting after the session ended would send this page to sign in by itself.
+    async with page.expect_response(re.compile(r"/console/messages/badge")):
+        await sign_in(page, world.partner_admin)
     await factory.fetch(
         "UPDATE console_sessions SET last_seen_at = now() - interval '1 day'"
         " WHERE person_id = %s RETURNING person_id",
