@@ -6,6 +6,7 @@ near as long as one hashing call takes (on the loop, it would wait out whole cal
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 import time
 
@@ -32,11 +33,12 @@ async def probe(api) -> float:
 async def test_another_request_is_unaffected_while_20_verifications_hash(
     database_url, task_queue, dev_env, dev_worker, factory, clock, monkeypatch
 ):
-    # 20 attempts a minute from one account are no abuse here.
+    # 21 attempts a minute from one account are no abuse here.
     settings = make_settings(
         database_url,
         task_queue,
         rate_limit_verification="100/minute",
+        rate_limit_submit="100/minute",
         encryption_key=ENCRYPTION_KEY,
     )
     async with api_client(settings, dev_env.client) as api:
@@ -48,7 +50,8 @@ async def _twenty_verifications_and_a_probe(api, factory, clock, monkeypatch) ->
     people = [world.partner_admin] + [
         (await factory.user(world.partner_id, ["admin"]))[1] for _ in range(PEOPLE - 1)
     ]
-    for person in people:
+    warm_up = (await factory.user(world.partner_id, ["admin"]))[1]
+    for person in [*people, warm_up]:
         await enrol(api, person, clock)
     await require_verification(api, world.partner_admin)
 
@@ -90,11 +93,22 @@ async def _twenty_verifications_and_a_probe(api, factory, clock, monkeypatch) ->
             await asyncio.sleep(0.005)
             held.append(time.thread_time() - computed)
 
-    probing = asyncio.create_task(another_request())
-    await asyncio.sleep(0.05)  # the probe is under way before the first verification starts
-    await asyncio.gather(*(verify(p) for p in people for _ in range(ATTEMPTS_EACH)))
-    stop.set()
-    await probing
+    # What is measured is hashing, not what happens once or comes from elsewhere: a first
+    # verification runs every code path once (imports, caches), and the heap the rest of the
+    # suite left behind is frozen, so that a full garbage collection of it (a third of a second
+    # on the loop's thread, seen in a whole-suite run) does not land in the measurement.
+    await verify(warm_up)
+    hashing.clear()
+    gc.collect()
+    gc.freeze()
+    try:
+        probing = asyncio.create_task(another_request())
+        await asyncio.sleep(0.05)  # the probe is under way before the first verification starts
+        await asyncio.gather(*(verify(p) for p in people for _ in range(ATTEMPTS_EACH)))
+        stop.set()
+        await probing
+    finally:
+        gc.unfreeze()
 
     assert len(hashing) == PEOPLE * ATTEMPTS_EACH == 20
     assert {thread.split("_")[0] for thread, _, _ in hashing} == {cpu.THREAD_NAME_PREFIX}
