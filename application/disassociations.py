@@ -308,16 +308,31 @@ _CATCH_UP = 0.05
 
 
 async def _until_admitted(svc: Services, request_id: UUID, decision: Decision) -> RequestSnapshot:
+    update_id = str(uuid4())
     while True:
         try:
-            return await starter.decide(svc.temporal, workflow_id_for(request_id), decision)
+            return await starter.decide(
+                svc.temporal, workflow_id_for(request_id), decision, update_id=update_id
+            )
         except WorkflowUpdateFailedError as err:
             cause = err.cause
             if not (
                 isinstance(cause, ApplicationError) and list(cause.details) == [_STILL_CHECKING]
             ):
                 raise
+        except RPCError as err:
+            if not _task_failed_before_taking_it(err):
+                raise
         await asyncio.sleep(_CATCH_UP)
+
+
+def _task_failed_before_taking_it(err: RPCError) -> bool:
+    """The workflow task that was to take the Update failed before it did (Temporal refused its
+    completion because another message arrived meanwhile, e.g. a cancellation while a settle
+    completed the workflow): the Update was never admitted, and is sent again with its id."""
+    return err.status is RPCStatusCode.FAILED_PRECONDITION and any(
+        detail.type_url.endswith("WorkflowNotReadyFailure") for detail in err.grpc_status.details
+    )
 
 
 _REFUSALS = {refusal.value for refusal in decisions.Refusal}

@@ -104,9 +104,13 @@ async def start(
     )
 
 
-async def decide(client: Client, workflow_id: str, decision: Decision) -> RequestSnapshot:
+async def decide(
+    client: Client, workflow_id: str, decision: Decision, *, update_id: str | None = None
+) -> RequestSnapshot:
+    """Send `decision` to the request's workflow and wait for the settled request. The same
+    `update_id` sent again attaches to the first if the server has it."""
     handle = client.get_workflow_handle_for(DisassociationWorkflow.run, workflow_id)
-    return await handle.execute_update(DisassociationWorkflow.decide, decision)
+    return await handle.execute_update(DisassociationWorkflow.decide, decision, id=update_id)
 
 
 def reconciler_schedule_id(task_queue: str) -> str:
