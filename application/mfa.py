@@ -28,14 +28,13 @@ from application.cpu import off_loop
 from application.errors import Failure, forbidden, unavailable
 from application.principal import Principal
 from application.services import Services
-from store import accounts, mfa
+from domain import lockout
+from store import accounts, failure_runs, mfa
 from store.rows import MfaEnrolment, RecoveryCode
 from webhooks.secrets import SecretBox
 
 ISSUER = "assocflow"
 STEP_SECONDS = 30
-MAX_FAILURES = 5
-LOCK = timedelta(minutes=15)
 RECOVERY_CODES = 10
 # OWASP's argon2id minimum (19 MiB, 2 passes): a recovery code is random, the hash only has to
 # make a stolen table useless.
@@ -184,7 +183,7 @@ async def confirm_enrolment(svc: Services, who: Principal, code: str) -> list[st
     async with svc.pool.connection() as conn, conn.transaction():
         if not await mfa.confirm(conn, person, step, hashes, at):
             raise Failure("mfa_not_enrolling", "This enrolment was confirmed already.")
-        await mfa.set_failures(conn, person, 0, None)
+        await failure_runs.write(conn, "verification", person, lockout.FailureRun(0, None))
     return codes
 
 
@@ -207,7 +206,7 @@ async def verify(svc: Services, who: Principal, code: str) -> Spent:
     if spent is None:
         raise await _failed(svc, person, at)
     async with svc.pool.connection() as conn:
-        await mfa.set_failures(conn, person, 0, None)
+        await failure_runs.write(conn, "verification", person, lockout.FailureRun(0, None))
     return spent
 
 
@@ -257,26 +256,25 @@ def enrolment_required() -> Failure:
 
 async def _not_locked(svc: Services, person: UUID) -> None:
     async with svc.pool.connection() as conn:
-        state = await mfa.failures(conn, person)
-    at = now()
-    if state.locked_until is not None and state.locked_until > at:
-        raise _locked(state.locked_until - at)
+        state = await failure_runs.read(conn, "verification", person)
+    if (remaining := lockout.lock_remaining(state, now())) is not None:
+        raise _locked(remaining)
 
 
 async def _failed(svc: Services, person: UUID, at: datetime) -> Failure:
     """Count a failed code; the fifth in a row locks verification."""
     async with svc.pool.connection() as conn, conn.transaction():
-        state = await mfa.failures(conn, person, lock=True)
-        if state.locked_until is not None and state.locked_until > at:
-            return _locked(state.locked_until - at)
-        attempts = state.failed_attempts + 1
-        if attempts >= MAX_FAILURES:
-            await mfa.set_failures(conn, person, 0, at + LOCK)
-            return _locked(LOCK, after_failures=True)
-        await mfa.set_failures(conn, person, attempts, None)
+        state = await failure_runs.read(conn, "verification", person, lock=True)
+        if (remaining := lockout.lock_remaining(state, at)) is not None:
+            return _locked(remaining)
+        run = lockout.after_failure(state, at)
+        await failure_runs.write(conn, "verification", person, run)
+    if run.locked_until is not None:
+        return _locked(lockout.LOCK, after_failures=True)
     return Failure(
         "verification_code_incorrect",
-        f"The code is incorrect or was used already; {MAX_FAILURES - attempts} attempt(s) left"
+        f"The code is incorrect or was used already;"
+        f" {lockout.MAX_FAILURES - run.failed_attempts} attempt(s) left"
         " before verification is locked.",
     )
 
@@ -286,7 +284,7 @@ def _locked(remaining: timedelta, *, after_failures: bool = False) -> Failure:
     lead = "The code is incorrect. " if after_failures else ""
     return Failure(
         "verification_locked",
-        f"{lead}Verification is locked after {MAX_FAILURES} failed codes; try again in about"
+        f"{lead}Verification is locked after {lockout.MAX_FAILURES} failed codes; try again in about"
         f" {minutes} minute(s).",
         retry_after=remaining,
     )

@@ -34,14 +34,13 @@ from application.principal import Principal
 from application.services import Services
 from assocflow import logs
 from assocflow.settings import Settings
+from domain import lockout
 from domain.types import SYSTEM, Actor, ActorKind
-from store import accounts, audit, sessions
+from store import accounts, audit, failure_runs, sessions
 from store.rows import SessionSubject
 
 log = logs.get(__name__)
 
-MAX_FAILURES = 5
-LOCK = timedelta(minutes=15)
 # A session's last_seen_at is written at most this often.
 SEEN_EVERY = timedelta(minutes=1)
 PASSWORD_MIN_LENGTH = 12
@@ -358,28 +357,30 @@ async def _within_rate(svc: Services, client: str, email: str) -> None:
 
 async def _not_locked(svc: Services, person_id: UUID, at: datetime) -> None:
     async with svc.pool.connection() as conn:
-        state = await sessions.failures(conn, person_id)
-    if state.locked_until is not None and state.locked_until > at:
-        raise _locked(state.locked_until - at)
+        state = await failure_runs.read(conn, "sign_in", person_id)
+    if (remaining := lockout.lock_remaining(state, at)) is not None:
+        raise _locked(remaining)
 
 
 async def _count_failure(svc: Services, person_id: UUID, at: datetime) -> Failure | None:
     """Count a failed sign-in; the fifth in a row locks signing in (on the audit log). Returns
     the lock's failure when the person is locked."""
     async with svc.pool.connection() as conn, conn.transaction():
-        state = await sessions.failures(conn, person_id, lock=True)
-        if state.locked_until is not None and state.locked_until > at:
-            return _locked(state.locked_until - at)
-        attempts = state.failed_attempts + 1
-        if attempts < MAX_FAILURES:
-            await sessions.set_failures(conn, person_id, attempts, None)
+        state = await failure_runs.read(conn, "sign_in", person_id, lock=True)
+        if (remaining := lockout.lock_remaining(state, at)) is not None:
+            return _locked(remaining)
+        run = lockout.after_failure(state, at)
+        await failure_runs.write(conn, "sign_in", person_id, run)
+        if run.locked_until is None:
             return None
-        await sessions.set_failures(conn, person_id, 0, at + LOCK)
         await audit.record(
             conn, SYSTEM.ref, "person.sign_in_locked", "person", person_id,
-            after={"failed_attempts": attempts, "locked_until": (at + LOCK).isoformat()},
+            after={
+                "failed_attempts": state.failed_attempts + 1,
+                "locked_until": run.locked_until.isoformat(),
+            },
         )  # fmt: skip
-    return _locked(LOCK)
+    return _locked(lockout.LOCK)
 
 
 def _wrong() -> Failure:
@@ -390,7 +391,7 @@ def _locked(remaining: timedelta) -> Failure:
     minutes = max(1, round(remaining.total_seconds() / 60))
     return Failure(
         "sign_in_locked",
-        f"Signing in is locked after {MAX_FAILURES} failed attempts. Try again in about"
+        f"Signing in is locked after {lockout.MAX_FAILURES} failed attempts. Try again in about"
         f" {minutes} minute(s).",
         retry_after=remaining,
     )

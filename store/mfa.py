@@ -9,7 +9,7 @@ from datetime import datetime
 from uuid import UUID
 
 from store.db import Connection, fetch_all, fetch_one, fetch_value
-from store.rows import MfaEnrolment, MfaFailures, RecoveryCode
+from store.rows import MfaEnrolment, RecoveryCode
 
 
 async def enrolment(conn: Connection, person_id: UUID) -> MfaEnrolment | None:
@@ -108,31 +108,6 @@ async def use_recovery_code(conn: Connection, code_id: UUID, at: datetime) -> bo
 
 async def give_back_recovery_code(conn: Connection, code_id: UUID) -> None:
     await conn.execute("UPDATE mfa_recovery_codes SET used_at = NULL WHERE id = %s", (code_id,))
-
-
-async def failures(conn: Connection, person_id: UUID, *, lock: bool = False) -> MfaFailures:
-    """The person's run of failed codes; with `lock`, held until the transaction ends."""
-    await conn.execute(
-        "INSERT INTO mfa_failures (person_id) VALUES (%s) ON CONFLICT DO NOTHING", (person_id,)
-    )
-    row = await fetch_one(
-        conn,
-        MfaFailures,
-        "SELECT failed_attempts, locked_until FROM mfa_failures WHERE person_id = %s"
-        f"{' FOR UPDATE' if lock else ''}",
-        (person_id,),
-    )
-    assert row is not None  # inserted just above if it was missing
-    return row
-
-
-async def set_failures(
-    conn: Connection, person_id: UUID, attempts: int, locked_until: datetime | None
-) -> None:
-    await conn.execute(
-        "UPDATE mfa_failures SET failed_attempts = %s, locked_until = %s WHERE person_id = %s",
-        (attempts, locked_until, person_id),
-    )
 
 
 async def reset(conn: Connection, person_id: UUID) -> bool:

@@ -294,12 +294,6 @@ class RecoveryCode:
     code_hash: str
 
 
-@dataclass(frozen=True)
-class MfaFailures:
-    failed_attempts: int
-    locked_until: datetime | None
-
-
 # --- signing in to the console --------------------------------------------------------------
 
 
@@ -313,12 +307,6 @@ class SignInCandidate:
     email: str
     password_hash: str | None
     enrolled: bool
-
-
-@dataclass(frozen=True)
-class SignInFailures:
-    failed_attempts: int
-    locked_until: datetime | None
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from datetime import datetime
 from uuid import UUID
 
 from store.db import Connection, fetch_one, fetch_value
-from store.rows import OpenInvitation, SessionSubject, SignInCandidate, SignInFailures
+from store.rows import OpenInvitation, SessionSubject, SignInCandidate
 
 
 def new_token() -> str:
@@ -65,32 +65,6 @@ async def rehash_password(conn: Connection, person_id: UUID, old: str, new: str)
 
 
 # --- failed sign-ins -------------------------------------------------------------------------
-
-
-async def failures(conn: Connection, person_id: UUID, *, lock: bool = False) -> SignInFailures:
-    """The person's run of failed sign-ins; with `lock`, held until the transaction ends."""
-    await conn.execute(
-        "INSERT INTO sign_in_failures (person_id) VALUES (%s) ON CONFLICT DO NOTHING",
-        (person_id,),
-    )
-    row = await fetch_one(
-        conn,
-        SignInFailures,
-        "SELECT failed_attempts, locked_until FROM sign_in_failures WHERE person_id = %s"
-        f"{' FOR UPDATE' if lock else ''}",
-        (person_id,),
-    )
-    assert row is not None  # inserted just above if it was missing
-    return row
-
-
-async def set_failures(
-    conn: Connection, person_id: UUID, attempts: int, locked_until: datetime | None
-) -> None:
-    await conn.execute(
-        "UPDATE sign_in_failures SET failed_attempts = %s, locked_until = %s WHERE person_id = %s",
-        (attempts, locked_until, person_id),
-    )
 
 
 async def reset_failures(conn: Connection, person_id: UUID, at: datetime) -> None:
