@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from temporalio import activity, workflow
@@ -43,14 +44,14 @@ class BaselineWorkflow:
 
     @workflow.run
     async def run(self, window_seconds: float) -> str:
-        await workflow.execute_activity(noop_check, 1, start_to_close_timeout=TIMEOUT)
-        await workflow.execute_activity(noop_accept, 2, start_to_close_timeout=TIMEOUT)
+        await self._step(noop_check, 1)
+        await self._step(noop_accept, 2)
         self._admitted = True
         try:
             await workflow.wait_condition(lambda: self._decided is not None, timeout=window_seconds)
         except TimeoutError:
             self._decided = "timeout"
-            await workflow.execute_activity(noop_settle, 3, start_to_close_timeout=TIMEOUT)
+            await self._step(noop_settle, 3)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._decided or ""
 
@@ -62,39 +63,23 @@ class BaselineWorkflow:
     @workflow.update
     async def decide(self, action: str) -> str:
         self._decided = action
-        await workflow.execute_activity(noop_settle, 3, start_to_close_timeout=TIMEOUT)
+        await self._step(noop_settle, 3)
         return action
+
+    async def _step(self, activity: Callable[[int], Awaitable[int]], n: int) -> int:
+        return await workflow.execute_activity(activity, n, start_to_close_timeout=TIMEOUT)
 
 
 @workflow.defn(name="BaselineLocal")
-class BaselineLocalWorkflow:
-    def __init__(self) -> None:
-        self._admitted = False
-        self._decided: str | None = None
+class BaselineLocalWorkflow(BaselineWorkflow):
+    """The same workflow, its steps run as local activities."""
 
     @workflow.run
     async def run(self, window_seconds: float) -> str:
-        await workflow.execute_local_activity(noop_check, 1, start_to_close_timeout=TIMEOUT)
-        await workflow.execute_local_activity(noop_accept, 2, start_to_close_timeout=TIMEOUT)
-        self._admitted = True
-        try:
-            await workflow.wait_condition(lambda: self._decided is not None, timeout=window_seconds)
-        except TimeoutError:
-            self._decided = "timeout"
-            await workflow.execute_local_activity(noop_settle, 3, start_to_close_timeout=TIMEOUT)
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        return self._decided or ""
+        return await super().run(window_seconds)
 
-    @workflow.update
-    async def admission(self) -> bool:
-        await workflow.wait_condition(lambda: self._admitted)
-        return True
-
-    @workflow.update
-    async def decide(self, action: str) -> str:
-        self._decided = action
-        await workflow.execute_local_activity(noop_settle, 3, start_to_close_timeout=TIMEOUT)
-        return action
+    async def _step(self, activity: Callable[[int], Awaitable[int]], n: int) -> int:
+        return await workflow.execute_local_activity(activity, n, start_to_close_timeout=TIMEOUT)
 
 
 async def main(address: str, task_queue: str) -> None:
