@@ -66,8 +66,9 @@ async def _lifecycle(
         arrivals = [int(rate * seconds) for rate in rates]
         population = await common.populate(stack.database_url, warmup + lifecycles + sum(arrivals))
         client = await connect(Settings(temporal_address=stack.temporal_address))
+        assocflow = Assocflow(stack.api, population, concurrency)
         systems: dict[str, Lifecycle] = {
-            "assocflow": Assocflow(stack.api, population, concurrency).lifecycle,
+            "assocflow": assocflow.lifecycle,
             "bare Temporal": Baseline(client, queue).lifecycle,
             "bare Temporal, local": Baseline(client, queue, local=True).lifecycle,
         }
@@ -97,7 +98,7 @@ async def _lifecycle(
                     "submit_ms": common.summary_ms(latency.submit),
                     "decide_ms": common.summary_ms(latency.decide),
                 }
-        await client_close(systems)
+        await assocflow.aclose()
     throughput = {name: statistics.median(r) for name, r in rates_of.items()}
     ours, bare, bare_local = (
         throughput["assocflow"],
@@ -122,13 +123,6 @@ async def _lifecycle(
         "concurrency": concurrency,
         "open_loop_seconds_per_rate": seconds,
     }
-
-
-async def client_close(systems: dict[str, Lifecycle]) -> None:
-    for run in systems.values():
-        owner = getattr(run, "__self__", None)
-        if isinstance(owner, Assocflow):
-            await owner.aclose()
 
 
 @app.command()
