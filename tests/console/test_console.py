@@ -122,10 +122,10 @@ async def test_a_partner_fixes_a_failed_check_and_the_customer_rejects(
     await expect(partner_page.get_by_role("dialog", name="Disassociate")).to_be_visible()
     await partner_page.get_by_role("button", name="Confirm").click()  # no reason yet
     await expect(partner_page.locator("#reason-error")).to_have_text(re.compile("Enter a reason"))
+    await assert_accessible(partner_page)
+    await screenshot(partner_page, "disassociate-dialog")  # the error beside the empty field
     await partner_page.get_by_label("Reason").fill("Moving the account to our EU entity")
     await expect(partner_page.locator("#reason-count")).to_have_text("35 / 500")
-    await assert_accessible(partner_page)
-    await screenshot(partner_page, "disassociate-dialog")
     await partner_page.get_by_role("button", name="Confirm").click()
     await expect(partner_page.get_by_text("The request has been submitted")).to_be_visible()
     await expect(partner_page.locator(".request-live .status")).to_have_text("Awaiting response")
