@@ -63,9 +63,10 @@ class ConsoleRoute(APIRoute):
 
 
 def _to_sign_in(request: Request, *, expired: bool) -> Response:
-    target = request.url.path
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     if request.method != "GET" or request.headers.get("HX-Request") == "true":
-        target = urlsplit(request.headers.get("HX-Current-URL") or "/console/").path
+        page = urlsplit(request.headers.get("HX-Current-URL") or "/console/")
+        target = page.path + (f"?{page.query}" if page.query else "")
     url = f"/console/sign-in?next={quote(target, safe='/')}"
     if expired:
         url += "&ended=1"
