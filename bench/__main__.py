@@ -154,7 +154,9 @@ async def _pending(requests: int, idle: float, concurrency: int) -> dict[str, An
         worker = stack.procs["worker"].pid
         idle_worker_mb = common.rss_mb(worker)
         samples: list[tuple[int, float]] = []
+        meter = common.CpuMeter(common.stack_pids(stack))
         seconds = await pending.hold(stack, client, population, concurrency, samples)
+        cpu = common.per(meter.used(), requests)
         holding_mb = common.rss_mb(worker)
         await asyncio.sleep(idle)
         after_idle_mb = common.rss_mb(worker)
@@ -165,11 +167,12 @@ async def _pending(requests: int, idle: float, concurrency: int) -> dict[str, An
         long_idle = [await pending.decide_on(stack.api, population, r) for r in oldest]
         recent = [await pending.decide_on(stack.api, population, r) for r in newest]
         final_mb = common.rss_mb(worker)
-    return {
+    result = {
         "pending_requests": requests,
         "temporal_state": "file" if on_disk else "memory",
         "seconds_to_hold_all": round(seconds, 1),
         "starts_per_second": round(requests / seconds, 1),
+        "cpu_ms_per_start": cpu,
         "worker_rss_mb_holding": round(holding_mb, 1),
         "worker_rss_mb_idle_before": round(idle_worker_mb, 1),
         "worker_rss_mb_after_idle": round(after_idle_mb, 1),
@@ -178,6 +181,24 @@ async def _pending(requests: int, idle: float, concurrency: int) -> dict[str, An
         "decision_ms_long_idle": common.summary_ms(long_idle),
         "decision_ms_recent": common.summary_ms(recent),
         "rss_mb_by_pending": samples,
+    }
+    if not on_disk:
+        result["bare_local"] = await _pending_bare(requests, concurrency)
+    return result
+
+
+async def _pending_bare(requests: int, concurrency: int) -> dict[str, Any]:
+    """The same number started on bare Temporal (local activities), on a fresh server: the
+    ceiling this machine puts on starting."""
+    async with common.running_stack() as stack, common.baseline_worker(stack) as queue:
+        client = await connect(Settings(temporal_address=stack.temporal_address))
+        meter = common.CpuMeter(common.stack_pids(stack))
+        seconds = await pending.hold_bare(client, queue, requests, concurrency)
+        cpu = common.per(meter.used(), requests)
+    return {
+        "seconds_to_hold_all": round(seconds, 1),
+        "starts_per_second": round(requests / seconds, 1),
+        "cpu_ms_per_start": cpu,
     }
 
 

@@ -108,7 +108,12 @@ async def running_stack(*, temporal_on_disk: bool = False, **settings: str) -> A
     SQLite's fsync. But the dev server's in-memory SQLite holds every workflow in RAM (about
     120 KB each here): beyond some tens of thousands of open workflows it needs a file."""
     with tempfile.TemporaryDirectory(prefix="assocflow-bench-") as workdir:
-        stack = Stack(Path(workdir), settings=settings, temporal_state_file=temporal_on_disk)
+        stack = Stack(
+            Path(workdir),
+            settings=settings,
+            temporal_state_file=temporal_on_disk,
+            temporal_state_durable=False,
+        )
         stack.start_postgres()
         await migrate(stack.database_url)
         stack.start_temporal()

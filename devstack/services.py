@@ -102,24 +102,40 @@ def search_attribute_flags() -> list[str]:
 
 
 def spawn_temporal_dev_server(
-    *, db_file: Path | None, port: int, ui_port: int | None, log_file: Path, ip: str = "127.0.0.1"
+    *,
+    db_file: Path | None,
+    port: int,
+    ui_port: int | None,
+    log_file: Path,
+    ip: str = "127.0.0.1",
+    durable: bool = True,
 ) -> subprocess.Popen[bytes]:
     """The Temporal CLI dev server, with assocflow's search attributes registered (not yet
-    listening when this returns)."""
+    listening when this returns). A `db_file` that need not be `durable` (a benchmark's) is
+    written without waiting for the disk: it survives a restart of the server, not of the
+    machine."""
     args = [str(temporal_cli()), "server", "start-dev", "--ip", ip, "--port", str(port)]
     args += ["--log-level", "error", *search_attribute_flags()]
     if db_file is not None:
         args += ["--db-filename", str(db_file)]
+        if not durable:
+            args += ["--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=off"]
     args += ["--ui-port", str(ui_port)] if ui_port else ["--headless"]
     return spawn(args, log_file, new_session=True)
 
 
 def start_temporal_dev_server(
-    *, db_file: Path | None, port: int, ui_port: int | None, log_file: Path, ip: str = "127.0.0.1"
+    *,
+    db_file: Path | None,
+    port: int,
+    ui_port: int | None,
+    log_file: Path,
+    ip: str = "127.0.0.1",
+    durable: bool = True,
 ) -> subprocess.Popen[bytes]:
     """`spawn_temporal_dev_server`, returning once it listens."""
     proc = spawn_temporal_dev_server(
-        db_file=db_file, port=port, ui_port=ui_port, log_file=log_file, ip=ip
+        db_file=db_file, port=port, ui_port=ui_port, log_file=log_file, ip=ip, durable=durable
     )
     wait_for_port(ip, port, timeout=60, process=proc)
     return proc

@@ -31,6 +31,8 @@ class Stack:
     encryption_key: str = field(default_factory=new_key)
     # Keep Temporal's state in a file (so it survives a restart) or only in memory (faster).
     temporal_state_file: bool = True
+    # A state file that need not survive a crash of the machine (a benchmark's) skips fsync.
+    temporal_state_durable: bool = True
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @property
@@ -70,6 +72,7 @@ class Stack:
             port=self.temporal_port,
             ui_port=None,
             log_file=self.workdir / "temporal.log",
+            durable=self.temporal_state_durable,
         )
 
     # --- assocflow ----------------------------------------------------------------------------
