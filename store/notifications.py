@@ -34,12 +34,16 @@ async def notify(
 ) -> None:
     """Queue one event for each (recipient kind, recipient id, effect key) — the message center
     row, and a webhook delivery per enabled endpoint of the recipient — in one statement of the
-    caller's transaction. A retried transaction adds nothing: the effect keys are taken.
+    caller's transaction, which also wakes the webhook relay when that transaction commits if a
+    delivery was queued. A retried transaction adds nothing: the effect keys are taken.
+
+    One statement whose result nobody waits for: in a pipeline (store/requests.py) it travels
+    with the statements around it.
 
     The payload is the Standard Webhooks body: `type`, `timestamp`, `data`.
     """
     payload = {"type": event_type, "timestamp": created_at.isoformat(), "data": data}
-    cur = await conn.execute(
+    await conn.execute(
         "WITH queued AS ("
         "  INSERT INTO notifications (effect_key, recipient_kind, recipient_id, event_type,"
         "  summary, request_id, association_id, payload, created_at)"
@@ -47,13 +51,16 @@ async def notify(
         "  %(association_id)s, %(payload)s, %(created_at)s"
         "  FROM unnest(%(keys)s::text[], %(kinds)s::text[], %(ids)s::uuid[]) AS r(effect_key, kind, id)"
         "  ON CONFLICT (effect_key) DO NOTHING"
-        "  RETURNING id, recipient_kind, recipient_id, event_type)"
-        " INSERT INTO webhook_deliveries (endpoint_id, notification_id)"
-        " SELECT e.id, q.id FROM queued q JOIN webhook_endpoints e"
-        "  ON e.owner_kind = q.recipient_kind AND e.owner_id = q.recipient_id"
-        "  AND e.enabled AND e.deleted_at IS NULL"
-        "  AND (e.event_types IS NULL OR q.event_type = ANY(e.event_types))"
-        " ON CONFLICT DO NOTHING",
+        "  RETURNING id, recipient_kind, recipient_id, event_type),"
+        " delivered AS ("
+        "  INSERT INTO webhook_deliveries (endpoint_id, notification_id)"
+        "  SELECT e.id, q.id FROM queued q JOIN webhook_endpoints e"
+        "   ON e.owner_kind = q.recipient_kind AND e.owner_id = q.recipient_id"
+        "   AND e.enabled AND e.deleted_at IS NULL"
+        "   AND (e.event_types IS NULL OR q.event_type = ANY(e.event_types))"
+        "  ON CONFLICT DO NOTHING RETURNING 1)"
+        # pg_notify, like NOTIFY, is sent when the transaction commits.
+        " SELECT pg_notify(%(channel)s, '') FROM (SELECT FROM delivered LIMIT 1) AS any_delivery",
         {
             "keys": [key for _, _, key in recipients],
             "kinds": [kind for kind, _, _ in recipients],
@@ -64,10 +71,9 @@ async def notify(
             "association_id": association_id,
             "payload": Jsonb(payload),
             "created_at": created_at,
+            "channel": webhooks.CHANNEL,
         },
     )
-    if cur.rowcount:  # wake the webhook relay when this transaction commits
-        await conn.execute(f"NOTIFY {webhooks.CHANNEL}")
 
 
 async def list_for(

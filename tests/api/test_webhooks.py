@@ -9,11 +9,16 @@ import contextlib
 import json
 import re
 import socket
+import uuid
 from collections import Counter
+from datetime import UTC, datetime
 
+import psycopg
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from store import notifications
+from store import webhooks as store_webhooks
 from tests.api.test_disassociations import assert_problem, decide, submit
 from tests.conftest import api_client, make_settings
 from tests.factories import bearer
@@ -558,3 +563,30 @@ async def test_the_registration_problem_names_no_address(
             assert_tells_the_owner_nothing_of_the_network(problem["detail"])
             for error in problem.get("errors", []):
                 assert_tells_the_owner_nothing_of_the_network(error["msg"])
+
+
+async def test_a_queued_delivery_wakes_the_relay_when_its_transaction_commits(
+    api, factory, receiver, database_url
+):
+    """The relay is woken by the notification's own statement (so that a lifecycle transaction
+    can send it without waiting for its answer): once a delivery is queued, at commit, and not
+    for an event nobody has an endpoint for."""
+    world = await factory.world()
+    await register(api, world.customer_person, receiver.url)
+
+    async def queue_for(customer_id) -> list[psycopg.Notify]:
+        async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as ear:
+            await ear.execute(f"LISTEN {store_webhooks.CHANNEL}")
+            async with factory.pool.connection() as conn, conn.transaction():
+                await notifications.notify(
+                    conn, recipients=[("customer", customer_id, f"test:{uuid.uuid4()}")],
+                    event_type="disassociation.reminder", summary="s", data={},
+                    created_at=datetime.now(UTC),
+                )  # fmt: skip
+                before_commit = [n async for n in ear.notifies(timeout=0.3)]
+                assert before_commit == []
+            return [n async for n in ear.notifies(timeout=2)]
+
+    assert len(await queue_for(world.customer_id)) == 1
+    nobody_listens, _ = await factory.customer()
+    assert await queue_for(nobody_listens) == []
