@@ -246,18 +246,32 @@ async def _records(rows: int, repeat: int, limit: int) -> dict[str, Any]:
 @app.command("charts")
 def charts_command() -> None:
     """Draw the charts again from the results in build/bench/ (pending*.json: every run)."""
-    runs = [
-        run
-        for path in sorted(RESULTS.glob("pending*.json"))
-        for run in json.loads(path.read_text()).get("runs", [])
-    ]
+    runs = _pending_runs()
     if runs:
-        _memory_chart(sorted(runs, key=lambda r: r["pending_requests"]))
+        _memory_chart(runs)
     life = RESULTS / "lifecycle.json"
     if life.exists():
         charts.latency_by_rate(
             json.loads(life.read_text())["latency_by_rate"], charts.CHARTS / "latency-by-rate.png"
         )
+
+
+def _pending_runs() -> list[dict[str, Any]]:
+    """Every pending run in build/bench/ (pending*.json), fewest requests first."""
+    runs = [
+        run
+        for path in sorted(RESULTS.glob("pending*.json"))
+        for run in json.loads(path.read_text()).get("runs", [])
+    ]
+    return sorted(runs, key=lambda r: r["pending_requests"])
+
+
+@app.command("table")
+def table_command() -> None:
+    """The targets table from the results in build/bench/ (each benchmark run on its own)."""
+    life = json.loads((RESULTS / "lifecycle.json").read_text())
+    rec = json.loads((RESULTS / "records.json").read_text())
+    typer.echo(table(life, _pending_runs(), rec))
 
 
 @app.command("records")
@@ -295,7 +309,7 @@ def all_benchmarks(
 def table(life: dict[str, Any], pend: list[dict[str, Any]], rec: dict[str, Any]) -> str:
     """The issue's targets, each with the figure measured and whether it is met."""
     submit, decide = life["submit_ms_at_5_per_second"], life["decide_ms_at_5_per_second"]
-    rows: list[tuple[str, float, str, bool]] = [
+    rows: list[tuple[str, float, str, bool | None]] = [
         ("submit p50 at 5/s (ms)", submit["p50"], "<= 40", submit["p50"] <= 40),
         ("submit p99 at 5/s (ms)", submit["p99"], "<= 100", submit["p99"] <= 100),
         ("decide p50 at 5/s (ms)", decide["p50"], "<= 30", decide["p50"] <= 30),
@@ -316,8 +330,12 @@ def table(life: dict[str, Any], pend: list[dict[str, Any]], rec: dict[str, Any])
         )
         if n <= 10_000:
             rows.append((f"seconds to start {n:,}", run["seconds_to_hold_all"], "<= 120", run["seconds_to_hold_all"] <= 120))  # fmt: skip
+            if "bare_local" in run:
+                bare = run["bare_local"]["seconds_to_hold_all"]
+                rows.append((f"seconds to start {n:,}, bare Temporal (local activities)", bare, "none (this machine's ceiling)", None))  # fmt: skip
     lines = ["| measure | value | target | met |", "|---|---|---|---|"]
-    lines += [f"| {m} | {v} | {t} | {'yes' if ok else 'no'} |" for m, v, t, ok in rows]
+    met = {True: "yes", False: "no", None: "—"}
+    lines += [f"| {m} | {v} | {t} | {met[ok]} |" for m, v, t, ok in rows]
     return "\n".join(lines)
 
 
