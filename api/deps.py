@@ -51,16 +51,16 @@ def _unauthorized(detail: str) -> Problem:
 async def principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    settings: Annotated[Settings, Depends(settings_dep)],
-    pool: Annotated[AsyncConnectionPool, Depends(pool_dep)],
 ) -> Principal:
     if credentials is None or not credentials.credentials:
         raise _unauthorized("Send a token: `Authorization: Bearer <token>`.")
     # The idempotency middleware may have identified the caller already for this request.
     who = getattr(request.state, "principal", None)
     if who is None:
-        async with pool.connection() as conn:
-            who = await identify(settings, conn, credentials.credentials)
+        # Every API request comes here: the app's state is read directly, not through two more
+        # dependencies for FastAPI to solve each time.
+        async with (await pool_dep(request)).connection() as conn:
+            who = await identify(await settings_dep(request), conn, credentials.credentials)
     if who is None:
         raise _unauthorized("The token is unknown, expired or revoked.")
     structlog.contextvars.bind_contextvars(caller=who.ref)

@@ -81,13 +81,13 @@ async def find_subject(conn: Connection, token: str) -> TokenSubject | None:
     partner and the user's permissions and the resellers under the partner; or the customer;
     and the account's settings).
 
-    Tokens made before subject ids were stored canonically may hold an id in another form of
-    UUID ("urn:uuid:…", "{…}", upper case, no hyphens): it is read as `uuid.UUID` would and
-    returned canonical; an id that is no UUID names nobody."""
+    The subject is read from `subject_uuid`, which PostgreSQL works out when the token is stored
+    (migration 0008): tokens made before subject ids were stored canonically are returned with
+    their id canonical, and an id that is no UUID names nobody."""
     return await fetch_one(
         conn,
         TokenSubject,
-        "SELECT t.subject_kind, coalesce(s.id::text, t.subject_id) AS subject_id,"
+        "SELECT t.subject_kind, coalesce(t.subject_uuid::text, t.subject_id) AS subject_id,"
         " p.id AS partner_id, p.type AS partner_type, u.permissions, c.id AS customer_id,"
         " coalesce(p.verification_required, c.verification_required, false)"
         "   AS verification_required,"
@@ -97,16 +97,12 @@ async def find_subject(conn: Connection, token: str) -> TokenSubject | None:
         "   SELECT child.id FROM partners child WHERE child.parent_partner_id = p.id"
         "   ORDER BY child.id) ELSE '{}' END AS child_partner_ids"
         " FROM api_tokens t"
-        " CROSS JOIN LATERAL (SELECT CASE WHEN t.subject_kind <> 'operator'"
-        "   AND h.hex ~ '^[0-9a-fA-F]{32}$' THEN h.hex::uuid END AS id"
-        "   FROM (SELECT regexp_replace(replace(replace(t.subject_id, 'urn:', ''), 'uuid:', ''),"
-        "     '[{}-]', '', 'g') AS hex) h) s"
-        " LEFT JOIN partner_users u ON t.subject_kind = 'partner_user' AND u.id = s.id"
-        " LEFT JOIN customer_users cu ON t.subject_kind = 'customer_user' AND cu.id = s.id"
+        " LEFT JOIN partner_users u ON t.subject_kind = 'partner_user' AND u.id = t.subject_uuid"
+        " LEFT JOIN customer_users cu ON t.subject_kind = 'customer_user' AND cu.id = t.subject_uuid"
         " LEFT JOIN partners p ON p.id = CASE t.subject_kind WHEN 'partner_user' THEN u.partner_id"
-        "   WHEN 'partner_service' THEN s.id END"
+        "   WHEN 'partner_service' THEN t.subject_uuid END"
         " LEFT JOIN customers c ON c.id = CASE t.subject_kind WHEN 'customer_user'"
-        "   THEN cu.customer_id WHEN 'customer_service' THEN s.id END"
+        "   THEN cu.customer_id WHEN 'customer_service' THEN t.subject_uuid END"
         " WHERE t.token_hash = %s AND t.revoked_at IS NULL"
         " AND (t.expires_at IS NULL OR t.expires_at > now())",
         (token_hash(token),),
