@@ -11,7 +11,7 @@ PYTEST = tmp=$$(mktemp -d "$${TMPDIR:-/tmp}/assocflow-test.XXXXXX") \
   && { $(PY) -m pytest --basetemp="$$tmp/pytest"
 PYTEST_END = ; rc=$$?; rm -rf "$$tmp"; exit $$rc; }
 
-.PHONY: run test browser-tests lint install reset compose-tool chromium histories proof bench
+.PHONY: run test browser-tests lint install reset compose-tool chromium histories openapi-snapshot proof bench
 
 # The first run says what it is doing: pip prints each package as it fetches and installs it.
 # A new top-level package (its __init__.py) is installed again too: the editable install maps
@@ -77,6 +77,10 @@ bench: $(STAMP)
 # Record the workflow histories the replay test checks (after an intended workflow change).
 histories: $(STAMP)
 	ASSOCFLOW_RECORD_HISTORIES=1 $(PY) -m pytest -q tests/workflows/test_replay.py tests/workflows/test_contract.py -k test_record_
+
+# Take a new snapshot of the v1 API surface (after an intended, compatible change to the API).
+openapi-snapshot: $(STAMP)
+	ASSOCFLOW_RECORD_OPENAPI=1 $(PY) -m pytest -q tests/api/test_openapi_v1.py -k test_record_
 
 # Forget the local stack's data (PostgreSQL, Temporal state, demo tokens).
 reset:
