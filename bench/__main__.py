@@ -1,6 +1,6 @@
 """assocflow's benchmarks, each on a fresh stack of real processes on this machine.
 
-python -m bench lifecycle --lifecycles 300 --concurrency 10 --rate 5 --rate 10 --seconds 20
+python -m bench lifecycle --lifecycles 1000 --rounds 5 --rate 5 --rate 10 --seconds 30
 python -m bench pending --requests 10000 --requests 100000
 python -m bench records --rows 10000000
 python -m bench all   (make bench: every one, the charts in docs/performance/, the targets)
@@ -127,12 +127,12 @@ async def _lifecycle(
 
 @app.command()
 def lifecycle(
-    lifecycles: Annotated[int, typer.Option(help="Lifecycles for the throughput run.")] = 300,
-    concurrency: Annotated[int, typer.Option(help="Lifecycles in flight (closed loop).")] = 20,
+    lifecycles: Annotated[int, typer.Option(help="Lifecycles for the throughput run.")] = 1000,
+    concurrency: Annotated[int, typer.Option(help="Lifecycles in flight (closed loop).")] = 10,
     rate: Annotated[
         list[float] | None, typer.Option(help="Arrivals per second (open loop); repeatable.")
     ] = None,
-    seconds: Annotated[float, typer.Option(help="Length of each open-loop run.")] = 20.0,
+    seconds: Annotated[float, typer.Option(help="Length of each open-loop run.")] = 30.0,
     warmup: Annotated[int, typer.Option(help="Lifecycles run first and not counted.")] = 40,
     rounds: Annotated[int, typer.Option(help="Alternating rounds of each (median counts).")] = 5,
 ) -> None:
@@ -257,13 +257,16 @@ def charts_command() -> None:
 
 
 def _pending_runs() -> list[dict[str, Any]]:
-    """Every pending run in build/bench/ (pending*.json), fewest requests first."""
-    runs = [
-        run
-        for path in sorted(RESULTS.glob("pending*.json"))
-        for run in json.loads(path.read_text()).get("runs", [])
-    ]
-    return sorted(runs, key=lambda r: r["pending_requests"])
+    """The newest run of each size in build/bench/pending*.json (a long run, such as 100,000
+    requests, may be kept in a file of its own), fewest requests first."""
+    newest: dict[int, tuple[str, dict[str, Any]]] = {}
+    for path in RESULTS.glob("pending*.json"):
+        result = json.loads(path.read_text())
+        for run in result.get("runs", []):
+            size = run["pending_requests"]
+            if size not in newest or result["at"] > newest[size][0]:
+                newest[size] = (result["at"], run)
+    return [run for _, (_, run) in sorted(newest.items())]
 
 
 @app.command("table")
@@ -286,9 +289,9 @@ def records_command(
 
 @app.command("all")
 def all_benchmarks(
-    lifecycles: Annotated[int, typer.Option(help="Lifecycles for the throughput run.")] = 300,
+    lifecycles: Annotated[int, typer.Option(help="Lifecycles for the throughput run.")] = 1000,
     concurrency: Annotated[int, typer.Option(help="Lifecycles in flight (closed loop).")] = 10,
-    seconds: Annotated[float, typer.Option(help="Length of each open-loop run.")] = 20.0,
+    seconds: Annotated[float, typer.Option(help="Length of each open-loop run.")] = 30.0,
     pending_requests: Annotated[
         list[int] | None, typer.Option(help="Pending requests to hold; repeatable.")
     ] = None,
@@ -296,14 +299,14 @@ def all_benchmarks(
     records_rows: Annotated[int, typer.Option(help="Association records to create.")] = 10_000_000,
 ) -> None:
     """Every benchmark, its charts, then the targets in one table."""
-    life = run_command(_lifecycle(lifecycles, concurrency, RATES, seconds, 40, 3))
+    life = run_command(_lifecycle(lifecycles, concurrency, RATES, seconds, 40, 5))
     report("lifecycle", life)
     pend = [run_command(_pending(n, idle, 50)) for n in pending_requests or [10_000, 100_000]]
-    _memory_chart(pend)
     report("pending", {"runs": pend})
+    _memory_chart(_pending_runs())
     rec = run_command(_records(records_rows, 200, 50))
     report("records", rec)
-    typer.echo(table(life, pend, rec))
+    typer.echo(table(life, _pending_runs(), rec))
 
 
 def table(life: dict[str, Any], pend: list[dict[str, Any]], rec: dict[str, Any]) -> str:
