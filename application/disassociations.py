@@ -143,9 +143,18 @@ async def submit(
             accepted = await requests.get(conn, request_id)
         if accepted is not None:  # a retry after the first attempt's answer was lost
             return accepted
-    await within_rate(svc.pool, who, "submit", svc.settings.rate_limit_submit)
-    # The check comes first, so that a refused request costs no verification code.
-    checked = await _account_check(svc, who, association, datetime.now(UTC))
+    # The rate limit and the account check read different rows: both at once, one round trip
+    # less on every submit. The rate limit's answer still comes first.
+    limited, checked = await asyncio.gather(
+        within_rate(svc.pool, who, "submit", svc.settings.rate_limit_submit),
+        _account_check(svc, who, association, datetime.now(UTC)),
+        return_exceptions=True,
+    )
+    if isinstance(limited, BaseException):
+        raise limited
+    if isinstance(checked, BaseException):
+        raise checked
+    # The check comes before the verification code, so that a refused request costs no code.
     if not checked.passed:
         raise _refused(who, checked)
     spent = await verified(svc, who, "submitting a request", verification_code)
