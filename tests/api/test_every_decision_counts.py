@@ -257,3 +257,41 @@ async def test_the_customer_limit_can_count_per_association(settings, dev_env, d
         await decide(api, world.partner_admin, first["id"], "agree")
         moved = await factory.association(await factory.partner(), world.customer_id)
         assert (await submit(api, world.customer, moved)).status_code == 201
+
+
+async def test_a_decision_is_answered_with_its_own_outcome_when_it_stands(api, factory):
+    """A workflow task that applied a decision can be lost (a cancellation arrives while it
+    completes) and run again; the decision, sent again, then finds the request settled or the
+    workflow closed. If the outcome standing is its own — its action's outcome, by its sender,
+    decided after it was sent — its sender is told so (200), not that the request is no longer
+    pending; any other standing outcome is still a 409."""
+    from datetime import UTC, datetime, timedelta
+
+    from application.disassociations import _applied_meanwhile
+    from domain.types import Actor, Decision, DecisionAction, Side
+    from store import requests
+
+    world = await factory.world()
+    request = (await submit(api, world.customer, world.association_id)).json()
+    svc = api._app.state.services
+    async with factory.pool.connection() as conn:
+        pending = await requests.for_decision(conn, UUID(request["id"]))
+    partner = Actor(kind="partner_user", id=str(world.partner_admin_id), side=Side.PARTNER)
+    agree = Decision(action=DecisionAction.AGREE, actor=partner)
+    sent_at = datetime.now(UTC)
+
+    async def standing(decided_by: str, status: str, decided_at: datetime):
+        async with factory.pool.connection() as conn:
+            await conn.execute(
+                "UPDATE disassociation_requests SET status = %s, decided_by = %s, decided_at = %s"
+                " WHERE id = %s",
+                (status, decided_by, decided_at, request["id"]),
+            )
+        return await _applied_meanwhile(svc, UUID(request["id"]), agree, pending, sent_at)
+
+    later, earlier = sent_at + timedelta(seconds=1), sent_at - timedelta(seconds=1)
+    mine = await standing(partner.ref, "agreed", later)
+    assert mine is not None and mine.status == "agreed"
+    assert await standing(partner.ref, "agreed", earlier) is None  # an agree sent twice: 409
+    assert await standing("operator:someone", "agreed", later) is None
+    assert await standing(partner.ref, "rejected", later) is None
