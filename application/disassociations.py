@@ -29,7 +29,7 @@ from domain.types import (
     workflow_id_for,
 )
 from store import associations, requests
-from store.rows import NamedAssociation, RequestForDecision
+from store.rows import NamedAssociation
 from workflows import starter
 from workflows.contract import RequestSnapshot, SubmitCommand
 
@@ -286,20 +286,13 @@ async def decide(
     spent = None
     if action in (DecisionAction.AGREE, DecisionAction.REJECT) and who.kind != "operator":
         spent = await verified(svc, who, f"{action.value}ing a request", verification_code)
-    sent_at = datetime.now(UTC)
     try:
         async with asyncio.timeout(WORKFLOW_ANSWER_TIMEOUT):
             settled = await _until_admitted(svc, request_id, decision)
     except WorkflowUpdateFailedError as err:
-        if applied := await _applied_meanwhile(svc, request_id, decision, request, sent_at):
-            return applied
         await give_back(svc, spent)
         raise await _workflow_refused(svc, request_id, err) from err
     except RPCError as err:
-        if err.status is RPCStatusCode.NOT_FOUND and (
-            applied := await _applied_meanwhile(svc, request_id, decision, request, sent_at)
-        ):
-            return applied
         await give_back(svc, spent)
         if err.status is not RPCStatusCode.NOT_FOUND and not temporal_unreachable(err):
             raise
@@ -349,31 +342,6 @@ def _task_failed_before_taking_it(err: RPCError) -> bool:
     return err.status is RPCStatusCode.FAILED_PRECONDITION and any(
         detail.type_url.endswith("WorkflowNotReadyFailure") for detail in err.grpc_status.details
     )
-
-
-async def _applied_meanwhile(
-    svc: Services,
-    request_id: UUID,
-    decision: Decision,
-    request: RequestForDecision,
-    sent_at: datetime,
-) -> DisassociationRequest | None:
-    """The request, if `decision` itself settled it after it was sent, though the workflow then
-    refused it or had closed: a workflow task that applied it can be lost (a cancellation arrives
-    while the task completes) and run again, and the decision sent again (same update id) then
-    finds its own outcome standing. Its sender is answered with that outcome, not with 409."""
-    async with svc.pool.connection() as conn:
-        current = await requests.get(conn, request_id)
-    if current is None or current.decided_at is None:
-        return None
-    outcome = decisions.outcome_of(decision, svc.settings.policy(), request.initiator)
-    if (
-        current.status is outcome
-        and current.decided_by == decision.actor.ref
-        and current.decided_at >= sent_at
-    ):
-        return current
-    return None
 
 
 _REFUSALS = {refusal.value for refusal in decisions.Refusal}
