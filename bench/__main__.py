@@ -245,7 +245,8 @@ async def _records(rows: int, repeat: int, limit: int) -> dict[str, Any]:
 
 @app.command("charts")
 def charts_command() -> None:
-    """Draw the charts again from the results in build/bench/ (pending*.json: every run)."""
+    """Draw the charts again from the results in build/bench/ (pending*.json: the newest run of
+    each size)."""
     runs = _pending_runs()
     if runs:
         _memory_chart(runs)

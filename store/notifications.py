@@ -37,9 +37,6 @@ async def notify(
     caller's transaction, which also wakes the webhook relay when that transaction commits if a
     delivery was queued. A retried transaction adds nothing: the effect keys are taken.
 
-    One statement whose result nobody waits for: in a pipeline (store/requests.py) it travels
-    with the statements around it.
-
     The payload is the Standard Webhooks body: `type`, `timestamp`, `data`.
     """
     payload = {"type": event_type, "timestamp": created_at.isoformat(), "data": data}
