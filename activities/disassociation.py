@@ -90,7 +90,13 @@ class DisassociationActivities:
         async with self._pool.connection() as conn:
             with _final_if_missing(REQUEST_NOT_FOUND):
                 settled = await requests.settle(
-                    conn, inp.request_id, inp.outcome, inp.actor, inp.reason, inp.decided_at
+                    conn,
+                    inp.request_id,
+                    inp.outcome,
+                    inp.actor,
+                    inp.reason,
+                    inp.decided_at,
+                    inp.decision_id,
                 )
         return snapshot_of(settled)
 

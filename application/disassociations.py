@@ -286,13 +286,20 @@ async def decide(
     spent = None
     if action in (DecisionAction.AGREE, DecisionAction.REJECT) and who.kind != "operator":
         spent = await verified(svc, who, f"{action.value}ing a request", verification_code)
+    update_id = str(uuid4())
     try:
         async with asyncio.timeout(WORKFLOW_ANSWER_TIMEOUT):
-            settled = await _until_admitted(svc, request_id, decision)
+            settled = await _until_admitted(svc, request_id, decision, update_id)
     except WorkflowUpdateFailedError as err:
+        if (own := await _settled_by(svc, request_id, update_id)) is not None:
+            return own
         await give_back(svc, spent)
         raise await _workflow_refused(svc, request_id, err) from err
     except RPCError as err:
+        if err.status is RPCStatusCode.NOT_FOUND and (
+            own := await _settled_by(svc, request_id, update_id)
+        ):
+            return own
         await give_back(svc, spent)
         if err.status is not RPCStatusCode.NOT_FOUND and not temporal_unreachable(err):
             raise
@@ -316,8 +323,9 @@ _STILL_CHECKING = "checking"
 _CATCH_UP = 0.05
 
 
-async def _until_admitted(svc: Services, request_id: UUID, decision: Decision) -> RequestSnapshot:
-    update_id = str(uuid4())
+async def _until_admitted(
+    svc: Services, request_id: UUID, decision: Decision, update_id: str
+) -> RequestSnapshot:
     while True:
         try:
             return await starter.decide(
@@ -342,6 +350,18 @@ def _task_failed_before_taking_it(err: RPCError) -> bool:
     return err.status is RPCStatusCode.FAILED_PRECONDITION and any(
         detail.type_url.endswith("WorkflowNotReadyFailure") for detail in err.grpc_status.details
     )
+
+
+async def _settled_by(
+    svc: Services, request_id: UUID, update_id: str
+) -> DisassociationRequest | None:
+    """The request, if this decision is what settled it. When Temporal refuses the workflow task
+    that applied a decision because a message arrived meanwhile (a cancellation), the settle has
+    committed but the history does not hold it; the workflow then finds the request settled, and
+    the decision sent again with its id is refused or finds the workflow closed. Its outcome stands
+    all the same, and its sender is told so."""
+    async with svc.pool.connection() as conn:
+        return await requests.settled_by(conn, request_id, update_id)
 
 
 _REFUSALS = {refusal.value for refusal in decisions.Refusal}

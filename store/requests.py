@@ -249,9 +249,11 @@ async def settle(
     actor: Actor,
     reason: str | None,
     decided_at: datetime,
+    decision_id: str | None = None,
 ) -> DisassociationRequest:
     """Apply an outcome to a pending request and, on agreement, end the association: everything in
-    one transaction, each step a compare-and-set so a retry changes nothing twice.
+    one transaction, each step a compare-and-set so a retry changes nothing twice. `decision_id`
+    names the message that carried the decision (see `settled_by`).
 
     If the request is no longer pending it is returned as it stands.
     """
@@ -261,9 +263,9 @@ async def settle(
             conn,
             DisassociationRequest,
             "UPDATE disassociation_requests SET status = %s, decided_at = %s, decided_by = %s,"
-            " decision_reason = %s WHERE id = %s AND status = 'pending'"
+            " decision_reason = %s, decision_id = %s WHERE id = %s AND status = 'pending'"
             f" RETURNING {COLUMNS}",
-            (outcome.value, decided_at, actor.ref, reason, request_id),
+            (outcome.value, decided_at, actor.ref, reason, decision_id, request_id),
         )
         if request is None:
             current = await get(conn, request_id)
@@ -296,6 +298,18 @@ async def settle(
         if outcome.ends_association:
             await _end_association(conn, association, request, actor, decided_at, partner, customer)
     return request
+
+
+async def settled_by(
+    conn: Connection, request_id: UUID, decision_id: str
+) -> DisassociationRequest | None:
+    """The request, if the decision `decision_id` is what settled it."""
+    return await fetch_one(
+        conn,
+        DisassociationRequest,
+        f"SELECT {COLUMNS} FROM disassociation_requests WHERE id = %s AND decision_id = %s",
+        (request_id, decision_id),
+    )
 
 
 async def _end_association(

@@ -141,6 +141,8 @@ class SettleInput(BaseModel):
     actor: Actor
     reason: str | None = None
     decided_at: datetime
+    # The id of the `decide` Update that carried the decision, stored with the outcome.
+    decision_id: str | None = None
 
 
 class ReminderInput(BaseModel):

@@ -131,7 +131,11 @@ class DisassociationWorkflow:
         """
         if self._admission is None:
             await workflow.wait_condition(lambda: self._admission is not None)
-        return await self._shielded(self._decide(decision))
+        # The Update's id is stored with the outcome: the same decision sent again (its first
+        # workflow task refused by Temporal after the settle committed) is told it settled it.
+        update = workflow.current_update_info()
+        decision_id = update.id if update else None
+        return await self._shielded(self._decide(decision, decision_id))
 
     @decide.validator
     def _validate_decide(self, decision: Decision) -> None:
@@ -254,7 +258,9 @@ class DisassociationWorkflow:
 
     # --- deciding ---------------------------------------------------------------------------
 
-    def _decide(self, decision: Decision) -> asyncio.Task[RequestSnapshot]:
+    def _decide(
+        self, decision: Decision, decision_id: str | None = None
+    ) -> asyncio.Task[RequestSnapshot]:
         """Claim the request for `decision` and start settling it; raise the ApplicationError the
         caller sees if it may not settle the request now.
 
@@ -262,7 +268,7 @@ class DisassociationWorkflow:
         """
         self._authorize(decision)
         self._claimed = decision
-        self._settling = asyncio.ensure_future(self._settle(decision))
+        self._settling = asyncio.ensure_future(self._settle(decision, decision_id))
         return self._settling
 
     def _authorize(self, decision: Decision) -> None:
@@ -297,7 +303,7 @@ class DisassociationWorkflow:
             details = [refused.status.value] if refused.status else []
             raise ApplicationError(str(refused), *details, type=refused.code.value) from None
 
-    async def _settle(self, decision: Decision) -> RequestSnapshot:
+    async def _settle(self, decision: Decision, decision_id: str | None) -> RequestSnapshot:
         assert self._request is not None
         outcome = self._outcome_of(decision)
         self._show.settling(outcome, decision.actor)
@@ -309,6 +315,7 @@ class DisassociationWorkflow:
                 actor=decision.actor,
                 reason=decision.reason,
                 decided_at=workflow.now(),
+                decision_id=decision_id,
             ),
             summary=f"Settle as {outcome.value}"
             + (" and end the association" if outcome.ends_association else ""),

@@ -7,18 +7,26 @@ from __future__ import annotations
 
 import asyncio
 import time
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
+from temporalio import activity
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Worker
 
+from activities.disassociation import DisassociationActivities
 from api.main import create_app
-from domain.types import AccountStanding
+from domain.types import AccountStanding, RequestStatus
+from store.accounts import PostgresStanding
 from tests.api.test_disassociations import assert_problem, decide, submit
-from tests.conftest import _LifespanClient
+from tests.conftest import WEBHOOKS, _LifespanClient, api_client, make_settings
 from tests.factories import World, bearer
 from tests.mfa import enrol, require_verification
+from worker import WORKFLOW_RUNNER
+from workflows.contract import RequestSnapshot, SettleInput
+from workflows.disassociation import DisassociationWorkflow
 
 pytestmark = pytest.mark.devserver
 
@@ -257,3 +265,65 @@ async def test_the_customer_limit_can_count_per_association(settings, dev_env, d
         await decide(api, world.partner_admin, first["id"], "agree")
         moved = await factory.association(await factory.partner(), world.customer_id)
         assert (await submit(api, world.customer, moved)).status_code == 201
+
+
+def updates_accepted(events) -> list[str]:
+    return [
+        event.workflow_execution_update_accepted_event_attributes.accepted_request.input.name
+        for event in events
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+    ]
+
+
+async def test_a_decision_whose_workflow_task_a_cancellation_undid_is_answered_with_its_outcome(
+    database_url, pool, factory, dev_env
+):
+    """The counterpart's agree has settled the request in PostgreSQL when an operator cancels the
+    workflow, before the workflow task that ran the settle completes. Temporal refuses that task
+    (a message arrived meanwhile), so the history never records the agree; the cancellation's own
+    settle then finds the request agreed. The agree is the outcome, and its sender is told so: 200
+    agreed, not 409 'no longer pending' for its own decision."""
+    queue = f"undone-task-{uuid4().hex[:8]}"
+    committed, release = asyncio.Event(), asyncio.Event()
+    acts = DisassociationActivities(pool, PostgresStanding(pool))
+
+    @activity.defn(name="settle_request")
+    async def settle_then_hold(inp: SettleInput) -> RequestSnapshot:
+        settled = await acts.settle_request(inp)
+        if inp.outcome is RequestStatus.AGREED:
+            committed.set()
+            await release.wait()  # the settle has committed; its workflow task is not done yet
+        return settled
+
+    worker = Worker(
+        dev_env.client,
+        task_queue=queue,
+        workflow_runner=WORKFLOW_RUNNER,
+        workflows=[DisassociationWorkflow],
+        activities=[acts.accept_request, settle_then_hold, acts.send_reminder],
+    )
+    settings = make_settings(database_url, queue, **WEBHOOKS)
+    async with worker, api_client(settings, dev_env.client) as api:
+        world = await factory.world()
+        request = (await submit(api, world.customer, world.association_id)).json()
+        handle = dev_env.client.get_workflow_handle(f"disassociation-{request['id']}")
+        agreeing = asyncio.create_task(decide(api, world.partner_admin, request["id"], "agree"))
+        await asyncio.wait_for(committed.wait(), 30)
+        await handle.cancel()  # arrives while the settle's workflow task is still running
+        release.set()
+        agreed = await agreeing
+        outcome = await handle.result()
+
+    assert agreed.status_code == 200, agreed.text
+    assert agreed.json()["status"] == "agreed"
+    assert outcome["outcome"] == "agreed"
+    events = (await handle.fetch_history()).events
+    # The race did happen: the task that applied the agree failed, and the history holds no agree.
+    assert EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED in [event.event_type for event in events]
+    assert updates_accepted(events) == ["admission"]
+    records = await factory.fetch(
+        "SELECT action FROM association_records WHERE request_id = %s AND kind = 'disassociation'"
+        " AND action <> 'requested'",
+        request["id"],
+    )
+    assert [r["action"] for r in records] == ["agreed"]

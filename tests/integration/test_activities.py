@@ -14,6 +14,7 @@ from activities.disassociation import (
 )
 from assocflow.settings import Settings
 from domain.types import SYSTEM, Actor, RequestStatus, Side
+from store import requests
 from store.accounts import PostgresStanding
 from tests.factories import command
 
@@ -292,3 +293,33 @@ async def test_an_association_ends_once_even_if_a_second_request_were_agreed(fac
         )
         == 1
     )
+
+
+async def test_the_decision_that_settled_a_request_is_known_by_its_id(factory, pool):
+    """A settle stores the id of the message that carried its decision; a later settle of the same
+    request (a cancellation, the same decision with another id) does not replace it."""
+    world = await factory.world()
+    acts, env = activities(pool), ActivityEnvironment()
+    cmd = command(world)
+    await env.run(acts.accept_request, AcceptInput(command=cmd, accepted_at=T0))
+    agree = SettleInput(
+        request_id=cmd.request_id,
+        outcome=RequestStatus.AGREED,
+        actor=Actor(kind="partner_user", id=str(world.partner_admin_id), side=Side.PARTNER),
+        decided_at=T0 + timedelta(hours=1),
+        decision_id="update-1",
+    )
+    await env.run(acts.settle_request, agree)
+    await env.run(acts.settle_request, agree.model_copy(update={"decision_id": "update-2"}))
+    cancel = SettleInput(
+        request_id=cmd.request_id,
+        outcome=RequestStatus.CANCELLED,
+        actor=SYSTEM,
+        decided_at=T0 + timedelta(hours=2),
+    )
+    await env.run(acts.settle_request, cancel)
+
+    async with pool.connection() as conn:
+        settled = await requests.settled_by(conn, cmd.request_id, "update-1")
+        assert await requests.settled_by(conn, cmd.request_id, "update-2") is None
+    assert settled is not None and settled.status is RequestStatus.AGREED
