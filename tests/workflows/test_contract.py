@@ -108,7 +108,7 @@ def test_the_compatibility_check_finds_a_breaking_change():
     assert "SettleInput.decided_at is gone" in incompatibilities(recorded, renamed)
 
 
-@pytest.mark.parametrize(("version", "path"), [("v1", "agree"), ("v2", "agree"), ("v3", "agree")])
+@pytest.mark.parametrize(("version", "path"), [(v, "agree") for v in ("v1", "v2", "v3", "v4")])
 async def test_a_field_added_to_the_http_response_leaves_histories_replaying(
     monkeypatch, version, path
 ):

@@ -13,7 +13,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from domain.types import Actor, Decision, DecisionAction, Side
 from tests.factories import command
 from workflows import starter
-from workflows.disassociation import DisassociationWorkflow
+from workflows.disassociation import CURRENT, DisassociationWorkflow
 
 pytestmark = pytest.mark.devserver
 
@@ -33,6 +33,19 @@ def local_steps(events) -> list[tuple[str, str]]:
         )
         steps.append((data["activity_type"], summary))
     return steps
+
+
+def patches(events) -> list[str]:
+    """The patch of each patch marker the history records."""
+    found = []
+    for event in events:
+        marker = event.marker_recorded_event_attributes
+        if (
+            event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+            and marker.marker_name == "core_patch"
+        ):
+            found.append(json.loads(marker.details["patch-data"].payloads[0].data)["id"])
+    return found
 
 
 async def test_each_step_is_a_local_activity_named_in_the_history(
@@ -61,3 +74,9 @@ async def test_each_step_is_a_local_activity_named_in_the_history(
     ]
     scheduled = [e for e in events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED]
     assert scheduled == []  # nothing went through the task queue
+    # One patch marker (and one TemporalChangeVersion upsert) names today's path, not one a patch.
+    assert patches(events) == [CURRENT]
+    upserts = [
+        e for e in events if e.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES
+    ]
+    assert len(upserts) == 3  # the patch, accepted (pending, RespondBy), settled (agreed)

@@ -4,8 +4,10 @@ break a running request's replay (non-determinism) fails here, before it reaches
 tests/histories/v1 holds requests started before the `lifecycle-2` patch (workflows/
 disassociation.py): they replay on the first version's path, as requests still running at an
 upgrade do. tests/histories/v2 holds requests started before the `local-steps` patch (regular
-activities). tests/histories/v3 holds today's paths; `make histories` records them again (after
-an intended, compatible change). A change that needs a new path is a new patch and a new folder.
+activities), tests/histories/v3 requests started before the `lifecycle-3` patch (the same paths
+under two patches). tests/histories/v4 holds today's paths; `make histories` records them again
+(after an intended, compatible change). A change that needs a new path is a new patch and a new
+folder.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from workflows.disassociation import DisassociationWorkflow
 from workflows.reconciler import ReconcileWorkflow
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
-RECORDED = HISTORIES / "v3"
+RECORDED = HISTORIES / "v4"
 V1_PATHS = (
     "agree",
     "reject",
@@ -43,7 +45,7 @@ V1_PATHS = (
     "auto_agree_with_reminder",
 )
 V2_PATHS = (*V1_PATHS, "cancelled_workflow", "operator_cancel", "reconcile")
-PATHS = {"v1": V1_PATHS, "v2": V2_PATHS, "v3": V2_PATHS}
+PATHS = {"v1": V1_PATHS, "v2": V2_PATHS, "v3": V2_PATHS, "v4": V2_PATHS}
 RECORDING = os.environ.get("ASSOCFLOW_RECORD_HISTORIES") == "1"
 
 
