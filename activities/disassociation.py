@@ -98,7 +98,7 @@ class DisassociationActivities:
                     inp.decided_at,
                     inp.decision_id,
                 )
-        return snapshot_of(settled)
+        return snapshot_of(settled, settled.decision_id)
 
     @activity.defn
     async def send_reminder(self, inp: ReminderInput) -> bool:

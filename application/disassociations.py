@@ -287,23 +287,17 @@ async def decide(
     if action in (DecisionAction.AGREE, DecisionAction.REJECT) and who.kind != "operator":
         spent = await verified(svc, who, f"{action.value}ing a request", verification_code)
     update_id = str(uuid4())
+    failure: Failure
+    cause: BaseException
     try:
         async with asyncio.timeout(WORKFLOW_ANSWER_TIMEOUT):
             settled = await _until_admitted(svc, request_id, decision, update_id)
     except WorkflowUpdateFailedError as err:
-        if (own := await _settled_by(svc, request_id, update_id)) is not None:
-            return own
-        await give_back(svc, spent)
-        raise await _workflow_refused(svc, request_id, err) from err
+        failure, cause = await _workflow_refused(svc, request_id, err), err
     except RPCError as err:
-        if err.status is RPCStatusCode.NOT_FOUND and (
-            own := await _settled_by(svc, request_id, update_id)
-        ):
-            return own
-        await give_back(svc, spent)
         if err.status is not RPCStatusCode.NOT_FOUND and not temporal_unreachable(err):
             raise
-        raise await _no_workflow_to_decide(svc, request_id, err) from err
+        failure, cause = await _no_workflow_to_decide(svc, request_id, err), err
     except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as exc:
         raise unavailable(
             "The decision is taking longer than usual; read the request to see if it was applied."
@@ -311,9 +305,16 @@ async def decide(
     except RuntimeError as exc:
         if not temporal_unreachable(exc):
             raise
-        await give_back(svc, spent)
-        raise unavailable("Temporal cannot be reached; try again shortly.") from exc
-    return request_of(settled)
+        failure, cause = unavailable("Temporal cannot be reached; try again shortly."), exc
+    else:
+        return request_of(settled)
+    # Refused, or no answer: the decision may still be the outcome, settled in a workflow task
+    # Temporal then refused (docs/PERFORMANCE.md, "Local activities: what they change").
+    own = await _settled_by(svc, request_id, update_id)
+    if own is not None:
+        return own
+    await give_back(svc, spent)
+    raise failure from cause
 
 
 # Requests whose workflow started before decisions waited for the acceptance refuse a decision
@@ -355,11 +356,7 @@ def _task_failed_before_taking_it(err: RPCError) -> bool:
 async def _settled_by(
     svc: Services, request_id: UUID, update_id: str
 ) -> DisassociationRequest | None:
-    """The request, if this decision is what settled it. When Temporal refuses the workflow task
-    that applied a decision because a message arrived meanwhile (a cancellation), the settle has
-    committed but the history does not hold it; the workflow then finds the request settled, and
-    the decision sent again with its id is refused or finds the workflow closed. Its outcome stands
-    all the same, and its sender is told so."""
+    """The request, if the decision sent as Update `update_id` is what settled it."""
     async with svc.pool.connection() as conn:
         return await requests.settled_by(conn, request_id, update_id)
 

@@ -32,7 +32,7 @@ from domain.types import (
 from store import associations, notifications, records
 from store.db import Connection, fetch_one, fetch_value, fetch_values
 from store.pagination import newest_first
-from store.rows import NamedAssociation, NamedRequest, RequestForDecision
+from store.rows import NamedAssociation, NamedRequest, RequestForDecision, SettledRequest
 from store.scope import Scope
 
 COLUMNS = (
@@ -250,25 +250,31 @@ async def settle(
     reason: str | None,
     decided_at: datetime,
     decision_id: str | None = None,
-) -> DisassociationRequest:
+) -> SettledRequest:
     """Apply an outcome to a pending request and, on agreement, end the association: everything in
     one transaction, each step a compare-and-set so a retry changes nothing twice. `decision_id`
-    names the message that carried the decision (see `settled_by`).
+    is the id of the `decide` Update that carried the decision, kept with the outcome.
 
-    If the request is no longer pending it is returned as it stands.
+    If the request is no longer pending it is returned as it stands, with the id of the decision
+    that settled it.
     """
     assert outcome is not RequestStatus.PENDING
     async with conn.transaction():
         request = await fetch_one(
             conn,
-            DisassociationRequest,
+            SettledRequest,
             "UPDATE disassociation_requests SET status = %s, decided_at = %s, decided_by = %s,"
             " decision_reason = %s, decision_id = %s WHERE id = %s AND status = 'pending'"
-            f" RETURNING {COLUMNS}",
+            f" RETURNING {COLUMNS}, decision_id",
             (outcome.value, decided_at, actor.ref, reason, decision_id, request_id),
         )
         if request is None:
-            current = await get(conn, request_id)
+            current = await fetch_one(
+                conn,
+                SettledRequest,
+                f"SELECT {COLUMNS}, decision_id FROM disassociation_requests WHERE id = %s",
+                (request_id,),
+            )
             if current is None:
                 raise LookupError(f"request {request_id} does not exist")
             return current

@@ -178,6 +178,13 @@ class RequestForDecision:
     on_timeout: RequestStatus
 
 
+class SettledRequest(DisassociationRequest):
+    """A request as a settle left it, with the id of the decision that settled it (None for a
+    deadline, a workflow cancellation, an operator's signal, the reconciler)."""
+
+    decision_id: str | None = None
+
+
 class NamedRequest(DisassociationRequest):
     """A request with its partner's and customer's names."""
 

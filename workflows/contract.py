@@ -60,9 +60,11 @@ class RequestSnapshot(BaseModel):
     decided_at: datetime | None = None
     decided_by: str | None = None
     decision_reason: str | None = None
+    # The id of the `decide` Update whose decision settled the request, when one did.
+    decision_id: str | None = None
 
 
-def snapshot_of(request: DisassociationRequest) -> RequestSnapshot:
+def snapshot_of(request: DisassociationRequest, decision_id: str | None = None) -> RequestSnapshot:
     return RequestSnapshot(
         id=request.id,
         association_id=request.association_id,
@@ -76,6 +78,7 @@ def snapshot_of(request: DisassociationRequest) -> RequestSnapshot:
         decided_at=request.decided_at,
         decided_by=request.decided_by,
         decision_reason=request.decision_reason,
+        decision_id=decision_id,
     )
 
 

@@ -140,11 +140,20 @@ class DisassociationWorkflow:
         """
         if self._admission is None:
             await workflow.wait_condition(lambda: self._admission is not None)
-        # The Update's id is stored with the outcome: the same decision sent again (its first
-        # workflow task refused by Temporal after the settle committed) is told it settled it.
+        # The Update's id is kept with the outcome (docs/PERFORMANCE.md, "Local activities: what
+        # they change").
         update = workflow.current_update_info()
         decision_id = update.id if update else None
-        return await self._shielded(self._decide(decision, decision_id))
+        settled = await self._shielded(self._decide(decision, decision_id))
+        if settled.decision_id not in (None, decision_id):
+            # Another decision had settled the request in a workflow task Temporal refused:
+            # its outcome stands, and this one did not take effect.
+            raise ApplicationError(
+                f"The request is no longer pending; it is {settled.status.value}.",
+                settled.status.value,
+                type=decisions.Refusal.NOT_PENDING.value,
+            )
+        return settled
 
     @decide.validator
     def _validate_decide(self, decision: Decision) -> None:

@@ -6,9 +6,13 @@ server and a worker."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from uuid import UUID, uuid4
 
+import httpx
 import pytest
 from temporalio import activity
 from temporalio.api.enums.v1 import EventType
@@ -275,15 +279,18 @@ def updates_accepted(events) -> list[str]:
     ]
 
 
-async def test_a_decision_whose_workflow_task_a_cancellation_undid_is_answered_with_its_outcome(
-    database_url, pool, factory, dev_env
-):
-    """The counterpart's agree has settled the request in PostgreSQL when an operator cancels the
-    workflow, before the workflow task that ran the settle completes. Temporal refuses that task
-    (a message arrived meanwhile), so the history never records the agree; the cancellation's own
-    settle then finds the request agreed. The agree is the outcome, and its sender is told so: 200
-    agreed, not 409 'no longer pending' for its own decision."""
-    queue = f"undone-task-{uuid4().hex[:8]}"
+@dataclass
+class HeldSettle:
+    api: httpx.AsyncClient
+    committed: asyncio.Event
+    release: asyncio.Event
+
+
+@contextlib.asynccontextmanager
+async def agree_held_after_its_commit(database_url, pool, dev_env) -> AsyncIterator[HeldSettle]:
+    """The API, and a worker whose settle of an agreement commits and then waits for `release`:
+    its workflow task stays open while the test sends a message."""
+    queue = f"held-settle-{uuid4().hex[:8]}"
     committed, release = asyncio.Event(), asyncio.Event()
     acts = DisassociationActivities(pool, PostgresStanding(pool))
 
@@ -292,7 +299,7 @@ async def test_a_decision_whose_workflow_task_a_cancellation_undid_is_answered_w
         settled = await acts.settle_request(inp)
         if inp.outcome is RequestStatus.AGREED:
             committed.set()
-            await release.wait()  # the settle has committed; its workflow task is not done yet
+            await release.wait()
         return settled
 
     worker = Worker(
@@ -304,13 +311,39 @@ async def test_a_decision_whose_workflow_task_a_cancellation_undid_is_answered_w
     )
     settings = make_settings(database_url, queue, **WEBHOOKS)
     async with worker, api_client(settings, dev_env.client) as api:
+        try:
+            yield HeldSettle(api, committed, release)
+        finally:
+            release.set()  # never leave the worker waiting on a held settle
+
+
+async def outcome_records(factory, request_id) -> list[str]:
+    rows = await factory.fetch(
+        "SELECT action FROM association_records WHERE request_id = %s AND kind = 'disassociation'"
+        " AND action <> 'requested'",
+        request_id,
+    )
+    return [r["action"] for r in rows]
+
+
+async def test_a_decision_whose_workflow_task_a_cancellation_undid_is_answered_with_its_outcome(
+    database_url, pool, factory, dev_env
+):
+    """The counterpart's agree has settled the request in PostgreSQL when an operator cancels the
+    workflow, before the workflow task that ran the settle completes. Temporal refuses that task
+    (a message arrived meanwhile), so the history never records the agree; the cancellation's own
+    settle then finds the request agreed. The agree is the outcome, and its sender is told so: 200
+    agreed, not 409 'no longer pending' for its own decision."""
+    async with agree_held_after_its_commit(database_url, pool, dev_env) as held:
         world = await factory.world()
-        request = (await submit(api, world.customer, world.association_id)).json()
+        request = (await submit(held.api, world.customer, world.association_id)).json()
         handle = dev_env.client.get_workflow_handle(f"disassociation-{request['id']}")
-        agreeing = asyncio.create_task(decide(api, world.partner_admin, request["id"], "agree"))
-        await asyncio.wait_for(committed.wait(), 30)
+        agreeing = asyncio.create_task(
+            decide(held.api, world.partner_admin, request["id"], "agree")
+        )
+        await asyncio.wait_for(held.committed.wait(), 30)
         await handle.cancel()  # arrives while the settle's workflow task is still running
-        release.set()
+        held.release.set()
         agreed = await agreeing
         outcome = await handle.result()
 
@@ -321,9 +354,4 @@ async def test_a_decision_whose_workflow_task_a_cancellation_undid_is_answered_w
     # The race did happen: the task that applied the agree failed, and the history holds no agree.
     assert EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED in [event.event_type for event in events]
     assert updates_accepted(events) == ["admission"]
-    records = await factory.fetch(
-        "SELECT action FROM association_records WHERE request_id = %s AND kind = 'disassociation'"
-        " AND action <> 'requested'",
-        request["id"],
-    )
-    assert [r["action"] for r in records] == ["agreed"]
+    assert await outcome_records(factory, request["id"]) == ["agreed"]

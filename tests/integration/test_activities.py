@@ -309,8 +309,9 @@ async def test_the_decision_that_settled_a_request_is_known_by_its_id(factory, p
         decided_at=T0 + timedelta(hours=1),
         decision_id="update-1",
     )
-    await env.run(acts.settle_request, agree)
-    await env.run(acts.settle_request, agree.model_copy(update={"decision_id": "update-2"}))
+    first = await env.run(acts.settle_request, agree)
+    other = await env.run(acts.settle_request, agree.model_copy(update={"decision_id": "update-2"}))
+    assert first.decision_id == other.decision_id == "update-1"  # who settled it, told to both
     cancel = SettleInput(
         request_id=cmd.request_id,
         outcome=RequestStatus.CANCELLED,

@@ -188,6 +188,7 @@ class MockedActivities:
                     "decided_at": inp.decided_at,
                     "decided_by": inp.actor.ref,
                     "decision_reason": inp.reason,
+                    "decision_id": inp.decision_id,
                 }
             )
         return self.request
@@ -650,6 +651,47 @@ async def test_a_second_decision_is_refused_as_not_pending_with_the_first_ones_o
     assert result.outcome is RequestStatus.AGREED
     [settle] = mocks.inputs("settle_request")
     assert settle.outcome is RequestStatus.AGREED
+
+
+@pytest.mark.parametrize(
+    ("sent_as", "answered"),
+    [("the-lost-agree", "agreed"), ("a-withdraw", "not_pending")],
+    ids=["the-same-decision-again", "another-decision"],
+)
+async def test_a_decision_that_finds_another_ones_outcome_in_the_store_is_refused(
+    start, sent_as, answered
+):
+    """An agree settled the request in a workflow task Temporal then refused (a message arrived
+    as it completed), so the history does not hold it and the workflow still sees the request
+    pending. The next decision it admits finds the agree's outcome in the store: the agree, sent
+    again under its own id, is answered with it; any other decision is refused as not pending."""
+    cmd = submit_command(Side.CUSTOMER)
+    mocks = MockedActivities()
+    handle = await start(cmd, mocks)
+    await admitted(handle)
+    assert mocks.request is not None
+    agree = Decision(action=DecisionAction.AGREE, actor=counterpart_of(cmd))
+    mocks.request = mocks.request.model_copy(
+        update={
+            "status": RequestStatus.AGREED,
+            "decided_by": agree.actor.ref,
+            "decision_id": "the-lost-agree",
+        }
+    )
+    decision = (
+        agree
+        if sent_as == "the-lost-agree"
+        else Decision(action=DecisionAction.WITHDRAW, actor=initiator_of(cmd))
+    )
+    sending = handle.execute_update(DisassociationWorkflow.decide, decision, id=sent_as)
+    if answered == "agreed":
+        assert (await sending).status is RequestStatus.AGREED
+    else:
+        refused = await refusal(sending)
+        assert (refused.type, list(refused.details)) == ("not_pending", ["agreed"])
+    assert (await handle.result()).outcome is RequestStatus.AGREED
+    [settle] = mocks.inputs("settle_request")
+    assert settle.decision_id == sent_as
 
 
 async def test_decisions_sent_during_acceptance_wait_for_it_and_the_first_one_wins(start):
