@@ -25,6 +25,7 @@ from api.main import create_app
 from domain.types import AccountStanding, RequestStatus
 from store.accounts import PostgresStanding
 from tests.api.test_disassociations import assert_problem, decide, submit
+from tests.api.test_verification import second_association
 from tests.conftest import WEBHOOKS, _LifespanClient, api_client, make_settings
 from tests.factories import World, bearer
 from tests.mfa import enrol, require_verification
@@ -327,25 +328,31 @@ async def outcome_records(factory, request_id) -> list[str]:
 
 
 async def test_a_decision_whose_workflow_task_a_cancellation_undid_is_answered_with_its_outcome(
-    database_url, pool, factory, dev_env
+    database_url, pool, factory, dev_env, clock
 ):
     """The counterpart's agree has settled the request in PostgreSQL when an operator cancels the
     workflow, before the workflow task that ran the settle completes. Temporal refuses that task
     (a message arrived meanwhile), so the history never records the agree; the cancellation's own
     settle then finds the request agreed. The agree is the outcome, and its sender is told so: 200
-    agreed, not 409 'no longer pending' for its own decision."""
+    agreed, not 409 'no longer pending' for its own decision; and the verification code it spent
+    stays spent."""
     async with agree_held_after_its_commit(database_url, pool, dev_env) as held:
         world = await factory.world()
         request = (await submit(held.api, world.customer, world.association_id)).json()
+        app, _ = await enrol(held.api, world.partner_admin, clock)
+        await require_verification(held.api, world.partner_admin)
+        code = app.code(clock.at)
         handle = dev_env.client.get_workflow_handle(f"disassociation-{request['id']}")
         agreeing = asyncio.create_task(
-            decide(held.api, world.partner_admin, request["id"], "agree")
+            decide(held.api, world.partner_admin, request["id"], "agree", verification_code=code)
         )
         await asyncio.wait_for(held.committed.wait(), 30)
         await handle.cancel()  # arrives while the settle's workflow task is still running
         held.release.set()
         agreed = await agreeing
         outcome = await handle.result()
+        other = await second_association(factory, world)
+        replayed = await submit(held.api, world.partner_admin, other, verification_code=code)
 
     assert agreed.status_code == 200, agreed.text
     assert agreed.json()["status"] == "agreed"
@@ -355,3 +362,4 @@ async def test_a_decision_whose_workflow_task_a_cancellation_undid_is_answered_w
     assert EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED in [event.event_type for event in events]
     assert updates_accepted(events) == ["admission"]
     assert await outcome_records(factory, request["id"]) == ["agreed"]
+    assert_problem(replayed, 422, "verification_code_incorrect")  # not given back
