@@ -2,6 +2,7 @@
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from temporalio.testing import ActivityEnvironment
 
@@ -39,6 +40,17 @@ async def effects(factory, world, request_id) -> dict[str, int]:
             "SELECT count(*) FROM notifications WHERE request_id = %s", request_id
         ),
     }
+
+
+def partner_agrees(world, cmd, **fields: Any) -> SettleInput:
+    """The partner admin's agreement to `cmd`'s request, an hour after it was accepted at T0."""
+    return SettleInput(
+        request_id=cmd.request_id,
+        outcome=RequestStatus.AGREED,
+        actor=Actor(kind="partner_user", id=str(world.partner_admin_id), side=Side.PARTNER),
+        decided_at=T0 + timedelta(hours=1),
+        **fields,
+    )
 
 
 async def test_check_activity_reads_the_same_rules_as_the_api(factory, pool):
@@ -88,13 +100,7 @@ async def test_settle_twice_ends_the_association_exactly_once(factory, pool):
     acts, env = activities(pool), ActivityEnvironment()
     cmd = command(world)
     await env.run(acts.accept_request, AcceptInput(command=cmd, accepted_at=T0))
-    agree = SettleInput(
-        request_id=cmd.request_id,
-        outcome=RequestStatus.AGREED,
-        actor=Actor(kind="partner_user", id=str(world.partner_admin_id), side=Side.PARTNER),
-        reason="fine",
-        decided_at=T0 + timedelta(hours=1),
-    )
+    agree = partner_agrees(world, cmd, reason="fine")
     first = await env.run(acts.settle_request, agree)
     after_first = await effects(factory, world, cmd.request_id)
     [association_after_first] = await factory.fetch(
@@ -302,13 +308,7 @@ async def test_the_decision_that_settled_a_request_is_known_by_its_id(factory, p
     acts, env = activities(pool), ActivityEnvironment()
     cmd = command(world)
     await env.run(acts.accept_request, AcceptInput(command=cmd, accepted_at=T0))
-    agree = SettleInput(
-        request_id=cmd.request_id,
-        outcome=RequestStatus.AGREED,
-        actor=Actor(kind="partner_user", id=str(world.partner_admin_id), side=Side.PARTNER),
-        decided_at=T0 + timedelta(hours=1),
-        decision_id="update-1",
-    )
+    agree = partner_agrees(world, cmd, decision_id="update-1")
     first = await env.run(acts.settle_request, agree)
     other = await env.run(acts.settle_request, agree.model_copy(update={"decision_id": "update-2"}))
     assert first.decision_id == other.decision_id == "update-1"  # who settled it, told to both
