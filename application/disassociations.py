@@ -358,7 +358,8 @@ async def _settled_by(
 ) -> DisassociationRequest | None:
     """The request, if the decision sent as Update `update_id` is what settled it."""
     async with svc.pool.connection() as conn:
-        return await requests.settled_by(conn, request_id, update_id)
+        request = await requests.get_settled(conn, request_id)
+    return request if request is not None and request.decision_id == update_id else None
 
 
 _REFUSALS = {refusal.value for refusal in decisions.Refusal}

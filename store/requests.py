@@ -269,12 +269,7 @@ async def settle(
             (outcome.value, decided_at, actor.ref, reason, decision_id, request_id),
         )
         if request is None:
-            current = await fetch_one(
-                conn,
-                SettledRequest,
-                f"SELECT {COLUMNS}, decision_id FROM disassociation_requests WHERE id = %s",
-                (request_id,),
-            )
+            current = await get_settled(conn, request_id)
             if current is None:
                 raise LookupError(f"request {request_id} does not exist")
             return current
@@ -306,15 +301,14 @@ async def settle(
     return request
 
 
-async def settled_by(
-    conn: Connection, request_id: UUID, decision_id: str
-) -> DisassociationRequest | None:
-    """The request, if the decision `decision_id` is what settled it."""
+async def get_settled(conn: Connection, request_id: UUID) -> SettledRequest | None:
+    """The request with the id of the decision that settled it (None while pending, or when no
+    `decide` Update settled it)."""
     return await fetch_one(
         conn,
-        DisassociationRequest,
-        f"SELECT {COLUMNS} FROM disassociation_requests WHERE id = %s AND decision_id = %s",
-        (request_id, decision_id),
+        SettledRequest,
+        f"SELECT {COLUMNS}, decision_id FROM disassociation_requests WHERE id = %s",
+        (request_id,),
     )
 
 

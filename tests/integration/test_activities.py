@@ -321,6 +321,6 @@ async def test_the_decision_that_settled_a_request_is_known_by_its_id(factory, p
     await env.run(acts.settle_request, cancel)
 
     async with pool.connection() as conn:
-        settled = await requests.settled_by(conn, cmd.request_id, "update-1")
-        assert await requests.settled_by(conn, cmd.request_id, "update-2") is None
+        settled = await requests.get_settled(conn, cmd.request_id)
     assert settled is not None and settled.status is RequestStatus.AGREED
+    assert settled.decision_id == "update-1"
