@@ -304,10 +304,11 @@ def all_benchmarks(
     report("lifecycle", life)
     pend = [run_command(_pending(n, idle, 50)) for n in pending_requests or [10_000, 100_000]]
     report("pending", {"runs": pend})
-    _memory_chart(_pending_runs())
+    newest = _pending_runs()  # this run's sizes, and any kept in files of their own
+    _memory_chart(newest)
     rec = run_command(_records(records_rows, 200, 50))
     report("records", rec)
-    typer.echo(table(life, _pending_runs(), rec))
+    typer.echo(table(life, newest, rec))
 
 
 def table(life: dict[str, Any], pend: list[dict[str, Any]], rec: dict[str, Any]) -> str:

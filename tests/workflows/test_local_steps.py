@@ -18,34 +18,32 @@ from workflows.disassociation import CURRENT, DisassociationWorkflow
 pytestmark = pytest.mark.devserver
 
 
+def markers(events, name: str, detail: str) -> list[tuple[object, dict]]:
+    """Each marker named `name` the history records: its event, and its `detail` as JSON."""
+    return [
+        (event, json.loads(event.marker_recorded_event_attributes.details[detail].payloads[0].data))
+        for event in events
+        if event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
+        and event.marker_recorded_event_attributes.marker_name == name
+    ]
+
+
 def local_steps(events) -> list[tuple[str, str]]:
     """Each local activity the history records: its name and the summary the UI shows."""
-    steps = []
-    for event in events:
-        if event.event_type != EventType.EVENT_TYPE_MARKER_RECORDED:
-            continue
-        marker = event.marker_recorded_event_attributes
-        if marker.marker_name != "core_local_activity":
-            continue
-        data = json.loads(marker.details["data"].payloads[0].data)
-        summary = pydantic_data_converter.payload_converter.from_payload(
-            event.user_metadata.summary, str
+    return [
+        (
+            data["activity_type"],
+            pydantic_data_converter.payload_converter.from_payload(
+                event.user_metadata.summary, str
+            ),
         )
-        steps.append((data["activity_type"], summary))
-    return steps
+        for event, data in markers(events, "core_local_activity", "data")
+    ]
 
 
 def patches(events) -> list[str]:
     """The patch of each patch marker the history records."""
-    found = []
-    for event in events:
-        marker = event.marker_recorded_event_attributes
-        if (
-            event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
-            and marker.marker_name == "core_patch"
-        ):
-            found.append(json.loads(marker.details["patch-data"].payloads[0].data)["id"])
-    return found
+    return [data["id"] for _, data in markers(events, "core_patch", "patch-data")]
 
 
 async def test_each_step_is_a_local_activity_named_in_the_history(
