@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging
 import re
+import select
+import time
 from importlib import resources
-from typing import TypeAlias, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 import psycopg
 from psycopg import AsyncConnection
 from psycopg.abc import Params, QueryNoTemplate
+from psycopg.pq import ConnStatus
 from psycopg.rows import class_row, scalar_row
 from psycopg_pool import AsyncConnectionPool
 
@@ -68,18 +71,96 @@ async def migrate(database_url: str) -> list[str]:
     return applied
 
 
+# What PostgreSQL not serving looks like to a caller: the server down or restarting, a connection
+# cut under a statement, no connection to be had from the pool in time (PoolTimeout and
+# TooManyRequests are OperationalErrors too), a deadlock or serialization failure to try again.
+# Each edge answers it as "temporarily unavailable, try again" (api/outages.py), never as a bug.
+UNAVAILABLE = psycopg.OperationalError
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether `error` means PostgreSQL cannot serve right now (see UNAVAILABLE)."""
+    return isinstance(error, UNAVAILABLE)
+
+
+# How long a caller waits for a connection before being told PostgreSQL is unavailable: an
+# outage is answered in seconds, not after psycopg_pool's default 30 s.
+CHECKOUT_TIMEOUT = 3.0
+# A connection slot whose reconnection keeps failing gives up after this; the next caller who
+# waits starts a fresh attempt at once. psycopg_pool's backoff (1 s, doubling, for 5 minutes by
+# default) would let a slot sleep for half an outage's length again after PostgreSQL came back.
+RECONNECT_GIVE_UP = 2.0
+# libpq's own limit on opening a connection (seconds), against an address that does not answer.
+CONNECT_TIMEOUT = 5
+
+
+class Pool(AsyncConnectionPool[AsyncConnection[tuple[Any, ...]]]):
+    """A connection pool that never hands out a connection PostgreSQL has closed.
+
+    A restart, a failover or an idle-session kill closes every connection the pool holds, and
+    each would fail its next statement. Before handing a connection out, the pool looks at its
+    socket (no round trip): if the server has said something to an idle connection, it was to
+    close it, and the connection is replaced instead. psycopg_pool's own `check=` callback does
+    the same with a round trip, but backs off between failed checks (1 s, 2 s, 4 s, ...;
+    psycopg/psycopg#711), so the first request after a restart waited out the dead connections
+    one by one — with five of them it timed out.
+    """
+
+    # The signature is psycopg_pool's.
+    async def getconn(
+        self,
+        timeout: float | None = None,  # noqa: ASYNC109
+    ) -> AsyncConnection[tuple[Any, ...]]:
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        while True:
+            conn = await super().getconn(max(0.0, deadline - time.monotonic()))
+            if await still_open(conn):
+                return conn
+            await self.putconn(conn)  # the pool sees it broken, closes it and connects anew
+
+
+async def still_open(conn: AsyncConnection[Any]) -> bool:
+    """Whether an idle connection can still serve.
+
+    An idle connection is sent nothing unless it listens, so nothing waiting on its socket (one
+    poll, no round trip) means the server has not closed it. Something waiting is most often the
+    server's goodbye (AdminShutdown, an idle-session timeout) or the socket's end; a round trip
+    tells for sure.
+    """
+    if conn.pgconn.status != ConnStatus.OK:
+        return False
+    waiting = select.poll()
+    waiting.register(conn.pgconn.socket, select.POLLIN)
+    if not waiting.poll(0):
+        return True
+    try:
+        await conn.execute("")
+    except psycopg.Error:
+        return False
+    return True
+
+
 async def open_pool(
-    database_url: str, *, min_size: int = 1, max_size: int = 10
-) -> AsyncConnectionPool:
-    pool = AsyncConnectionPool(
+    database_url: str,
+    *,
+    min_size: int = 1,
+    max_size: int = 10,
+    checkout_timeout: float = CHECKOUT_TIMEOUT,
+    wait: bool = True,
+) -> Pool:
+    """A pool of autocommit connections. With `wait`, returns once `min_size` are open (or
+    raises after 30 s); without, returns at once and connects in the background."""
+    pool = Pool(
         database_url,
         min_size=min_size,
         max_size=max_size,
-        kwargs={"autocommit": True},
+        kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT},
+        timeout=checkout_timeout,
+        reconnect_timeout=RECONNECT_GIVE_UP,
         open=False,
         name="assocflow",
     )
-    await pool.open(wait=True, timeout=30)
+    await pool.open(wait=wait, timeout=30)
     return pool
 
 
