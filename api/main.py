@@ -6,6 +6,7 @@ uvicorn --factory api.main:create_app
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,6 +20,7 @@ from api import openapi, problems, webhook_events
 from api.bodylimit import BodyLimitMiddleware
 from api.idempotency import IdempotencyMiddleware
 from api.observability import ObservabilityMiddleware
+from api.outages import ErrorBoundary
 from api.ratelimits import RateLimitHeadersMiddleware
 from api.routers import (
     account,
@@ -39,8 +41,12 @@ from assocflow.temporal import connect
 from assocflow.temporal import runtime as temporal_runtime
 from store.accounts import AccountStandingSource, PostgresStanding
 from store.db import migrate, open_pool
+from store.presence import Presence
 
 log = logging.getLogger(__name__)
+
+# How long a starting API waits for its presence (store/presence.py) before serving anyway.
+PRESENCE_WITHIN = 5.0
 
 DESCRIPTION = """
 Durable approval of the end of a partner–customer association.
@@ -83,11 +89,16 @@ def create_app(
             standing=app.state.standing,
         )
         app.state.live = Hub(settings.database_url)
+        app.state.presence = Presence(settings.database_url)
+        app.state.presence.start()
+        with contextlib.suppress(TimeoutError):  # until then, claims fall back on their expiry
+            await asyncio.wait_for(app.state.presence.present.wait(), PRESENCE_WITHIN)
         housekeeping = asyncio.create_task(housekeeping_rounds(app.state.services))
         try:
             yield
         finally:
             housekeeping.cancel()
+            await app.state.presence.close()
             await app.state.live.close()
             if owned_pool:
                 await app.state.pool.close()
@@ -102,6 +113,8 @@ def create_app(
     problems.install(app)
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(RateLimitHeadersMiddleware)
+    # Around everything that reads PostgreSQL, inside what logs and counts the answer.
+    app.add_middleware(ErrorBoundary, pages_prefix=console.PREFIX, page=console.unavailable_page)
     app.add_middleware(ObservabilityMiddleware)
     # Added last, so it runs first: nothing reads more than the cap.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

@@ -159,7 +159,10 @@ PROBLEMS: dict[str, tuple[str, dict[str, Any]]] = {
         "A request with this Idempotency-Key is still running; retry shortly.",
         {},
     ),
-    "temporarily_unavailable": ("Temporal cannot be reached; try again shortly.", {}),
+    "temporarily_unavailable": (
+        "assocflow cannot reach its database right now; try again shortly.",
+        {},
+    ),
     "webhooks_unavailable": ("Webhooks need ASSOCFLOW_ENCRYPTION_KEY on the server.", {}),
     "gone": (
         "Verification codes are no longer sent to the message center. Enrol an authenticator app"
@@ -188,8 +191,9 @@ MEANING = {
 # --- each route's errors --------------------------------------------------------------------
 
 # Whoever calls with a token: 401 without a valid one, 403 for the wrong kind of caller (an
-# operator on the product API, a party on /v1/admin) or a missing permission.
-AUTH = ("unauthorized", "forbidden")
+# operator on the product API, a party on /v1/admin) or a missing permission; and, since the
+# token is looked up in PostgreSQL, 503 while PostgreSQL is unavailable (api/outages.py).
+AUTH = ("unauthorized", "forbidden", "temporarily_unavailable")
 # A path id or query parameters: malformed is 422, an id outside the caller's scope 404.
 BY_ID = ("validation_error", "not_found")
 QUERY = ("validation_error",)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from typing import Any
+from urllib.parse import urlsplit
 
 from asgi_csrf import asgi_csrf
 from fastapi import FastAPI, Request
@@ -16,7 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from application import sessions
 from assocflow.settings import Settings
-from console.errors import FormErrors
+from console.errors import WORDS_OF_CODE, FormErrors
 from console.pages import customers, disassociate, events, messages, records, requests, signin
 from console.pages import settings as settings_pages
 from console.web import HERE, templates
@@ -46,6 +47,38 @@ async def _not_found(request: Request, path: str) -> Response:
         request, "problem.html", {"errors": errors, "csrf_token": "", "page": request.state},
         status_code=404,
     )  # fmt: skip
+
+
+# How soon a page told of an outage may be tried again (seconds).
+RETRY_AFTER = 2
+
+
+def unavailable_page(scope: Scope) -> Response:
+    """What a person sees when the service cannot reach its database: words, not an error code,
+    and the page to try again from."""
+    request = Request(scope)
+    code = "temporarily_unavailable"
+    errors = FormErrors(form=WORDS_OF_CODE[code], code=code)
+    context = {
+        "errors": errors,
+        "csrf_token": "",
+        "page": request.state,
+        "retry_url": _retry_url(request),
+    }
+    response = templates.TemplateResponse(request, "problem.html", context, status_code=503)  # fmt: skip
+    response.headers["Retry-After"] = str(RETRY_AFTER)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _retry_url(request: Request) -> str:
+    """Where to try again: the page itself, or for a form the page it was sent from."""
+    if request.method == "GET":
+        return request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    sent_from = urlsplit(request.headers.get("referer", ""))
+    if sent_from.netloc == request.url.netloc and sent_from.path.startswith(PREFIX):
+        return sent_from.path + (f"?{sent_from.query}" if sent_from.query else "")
+    return f"{PREFIX}/"
 
 
 def _csrf_secret(settings: Settings) -> str:

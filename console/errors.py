@@ -26,7 +26,8 @@ WORDS_OF_CODE = {
     " current code from your authenticator app, or one of your recovery codes.",
     "mfa_enrolment_required": "Your account requires verification: set up an authenticator app"
     " in Settings first.",
-    "temporarily_unavailable": "The service is busy right now. Wait a moment and try again.",
+    "temporarily_unavailable": "The service is temporarily unavailable: nothing is wrong with"
+    " what you did. Wait a moment and try again.",
     "webhooks_unavailable": "Webhooks cannot be set up right now. Try again later.",
     "not_found": "This item does not exist, or you cannot see it.",
 }

@@ -94,10 +94,22 @@ def test_each_error_response_lists_its_codes_with_an_example_of_each(method, pat
 
 
 def test_reads_do_not_document_the_errors_of_writes():
-    """A GET takes no body and decides nothing: no 413, no 409, no Idempotency-Key codes."""
+    """A GET takes no body and decides nothing: no 413, no 409, no Idempotency-Key codes. Its
+    503 is PostgreSQL being unavailable, which any call may meet, and nothing else."""
     for method, path, spec in OPERATIONS_IN_SCHEMA:
         if method == "GET" and path.startswith("/v1/"):
-            assert not {"409", "413", "429", "503"} & set(spec["responses"]), path
+            assert not {"409", "413", "429"} & set(spec["responses"]), path
+            assert spec["responses"]["503"]["x-problem-codes"] == ["temporarily_unavailable"]
+
+
+def test_every_call_with_a_token_documents_the_database_being_unavailable():
+    """Every route that looks its caller's token up in PostgreSQL answers 503
+    `temporarily_unavailable` with Retry-After while PostgreSQL is down (api/outages.py)."""
+    for _, path, spec in OPERATIONS_IN_SCHEMA:
+        if "401" in spec["responses"]:
+            unavailable = spec["responses"]["503"]
+            assert "temporarily_unavailable" in unavailable["x-problem-codes"], path
+            assert "Retry-After" in unavailable["headers"], path
 
 
 def test_rate_limited_routes_announce_their_limits():
