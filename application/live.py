@@ -34,6 +34,11 @@ class LiveEvent:
     request_id: UUID | None
 
 
+# Told to every open page when the process listens again after losing its connection (PostgreSQL
+# restarted, say): what was written meanwhile was not heard, so pages refresh what they show.
+RESUMED = LiveEvent("resumed", None)
+
+
 class Hub:
     """Fans the process's LISTEN connection out to the open pages, by account."""
 
@@ -73,10 +78,13 @@ class Hub:
             self._task = asyncio.create_task(self._listen(), name="console-live-events")
 
     async def _listen(self) -> None:
+        lost_once = False
         while True:
             try:
                 async with listen.listening(self._database_url) as written_ones:
                     self.listening.set()
+                    if lost_once:
+                        self._resume()
                     async for written in written_ones:
                         self._publish(written)
             except asyncio.CancelledError:
@@ -84,11 +92,21 @@ class Hub:
             except Exception:  # pages poll meanwhile; listen again shortly
                 log.warning("live events lost their LISTEN connection", exc_info=True)
             self.listening.clear()
+            lost_once = True
             await asyncio.sleep(RECONNECT_AFTER)
 
     def _publish(self, written: listen.Written) -> None:
         event = LiveEvent(written.event_type, written.request_id)
         for queue in self._queues.get((written.recipient_kind, written.recipient_id), ()):
-            if queue.full():
-                queue.get_nowait()
-            queue.put_nowait(event)
+            _put(queue, event)
+
+    def _resume(self) -> None:
+        for queues in self._queues.values():
+            for queue in queues:
+                _put(queue, RESUMED)
+
+
+def _put(queue: asyncio.Queue[LiveEvent], event: LiveEvent) -> None:
+    if queue.full():
+        queue.get_nowait()
+    queue.put_nowait(event)

@@ -1,5 +1,6 @@
-"""Notifications as they are written: the `notifications` table's trigger announces each new row
-on a channel (migrations/0007), and one LISTEN connection per process hears them all."""
+"""Listening to PostgreSQL's channels. Notifications as they are written: the `notifications`
+table's trigger announces each new row on a channel (migrations/0007), and one LISTEN connection
+per process hears them all; the webhook relay is woken on a channel of its own."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from dataclasses import dataclass
 from uuid import UUID
 
 import psycopg
+from psycopg import sql
+
+from store.db import CONNECT_TIMEOUT
 
 CHANNEL = "assocflow_notifications"
 
@@ -25,18 +29,28 @@ class Written:
 
 
 @asynccontextmanager
+async def channel(database_url: str, name: str) -> AsyncIterator[AsyncIterator[str]]:
+    """Listen on channel `name` from now on (the LISTEN is in place on entry): yields the payloads
+    sent to it, as their transactions commit, until the connection ends (the iteration raises
+    then: the caller listens again, and what was sent meanwhile was not heard)."""
+    async with await psycopg.AsyncConnection.connect(
+        database_url, autocommit=True, connect_timeout=CONNECT_TIMEOUT
+    ) as conn:
+        await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(name)))
+        yield (notify.payload async for notify in conn.notifies())
+
+
+@asynccontextmanager
 async def listening(database_url: str) -> AsyncIterator[AsyncIterator[Written]]:
-    """Listen from now on (the LISTEN is in place on entry): yields the notifications written
-    after it, as their transactions commit, until the connection ends."""
-    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
-        await conn.execute(f"LISTEN {CHANNEL}")
-        yield _written(conn)
+    """The notifications written from now on, as `channel` hears them."""
+    async with channel(database_url, CHANNEL) as payloads:
+        yield _written(payloads)
 
 
-async def _written(conn: psycopg.AsyncConnection[object]) -> AsyncIterator[Written]:
-    async for notify in conn.notifies():
+async def _written(payloads: AsyncIterator[str]) -> AsyncIterator[Written]:
+    async for payload in payloads:
         try:
-            data = json.loads(notify.payload)
+            data = json.loads(payload)
             yield Written(
                 recipient_kind=data["recipient_kind"],
                 recipient_id=UUID(data["recipient_id"]),

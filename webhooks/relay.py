@@ -29,11 +29,11 @@ from typing import cast
 from uuid import UUID
 
 import httpx
-import psycopg
 from psycopg_pool import AsyncConnectionPool
 from standardwebhooks.webhooks import Webhook
 
 from assocflow.settings import Settings
+from store import listen
 from store import webhooks as store
 from store.rows import DueDelivery
 from webhooks.secrets import SecretBox
@@ -122,17 +122,15 @@ class WebhookRelay:
         """Wake the relay as soon as a transaction with new deliveries commits."""
         while not stop.is_set():
             try:
-                async with await psycopg.AsyncConnection.connect(
-                    self._settings.database_url, autocommit=True
-                ) as conn:
-                    await conn.execute(f"LISTEN {store.CHANNEL}")
-                    async for _ in conn.notifies():
+                async with listen.channel(self._settings.database_url, store.CHANNEL) as wakes:
+                    self._wake.set()  # what was queued while nobody listened
+                    async for _ in wakes:
                         self._wake.set()
             except asyncio.CancelledError:
                 raise
             except Exception:  # polling still delivers; listen again shortly
                 log.warning("webhook relay lost its LISTEN connection", exc_info=True)
-                await asyncio.sleep(POLL_INTERVAL)
+            await asyncio.sleep(POLL_INTERVAL)
 
     async def deliver_due(self) -> int:
         """One round: claim due deliveries and attempt each; returns how many were attempted."""

@@ -1,6 +1,7 @@
 """Server-Sent Events for an open console page: its account's notifications as they are written
 (`notification`, and `request-<id>` for the request one is about), and `ready` once the page is
-listening, so that it refreshes what changed while it was connecting. Pages fall back to polling
+listening, so that it refreshes what changed while it was connecting (and `ready` again when the
+process listens anew after losing its connection to PostgreSQL). Pages fall back to polling
 when the stream fails (console.js).
 
 A stream whose session has ended (signed out elsewhere, idle, too old) says `signed-out` and stays
@@ -18,7 +19,7 @@ from fastapi.responses import Response
 from sse_starlette import EventSourceResponse
 
 from application import sessions
-from application.live import Hub, LiveEvent
+from application.live import RESUMED, Hub, LiveEvent
 from console.auth import SESSION_COOKIE, Svc
 from console.routing import ConsoleRoute
 
@@ -32,6 +33,7 @@ PING_EVERY = 15
 
 
 SIGNED_OUT = {"event": "signed-out", "data": "/console/sign-in?ended=1"}
+READY = {"event": "ready", "data": "listening"}
 
 
 @router.get("/console/events")
@@ -47,7 +49,7 @@ async def events(request: Request, svc: Svc) -> Response:
         async with hub.subscribe(who) as queue:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(hub.listening.wait(), READY_WITHIN)
-            yield {"event": "ready", "data": "listening"}
+            yield READY
             while True:
                 try:
                     event = await asyncio.wait_for(queue.get(), SESSION_CHECK_EVERY)
@@ -73,6 +75,8 @@ async def _signed_out() -> AsyncIterator[dict[str, str]]:
 
 
 def _messages(event: LiveEvent) -> list[dict[str, str]]:
+    if event == RESUMED:  # listening again after a gap: refresh, as when the page connected
+        return [READY]
     said = [{"event": "notification", "data": event.event_type}]
     if event.request_id is not None:
         said.append({"event": f"request-{event.request_id}", "data": event.event_type})
