@@ -3,7 +3,8 @@
 A retry with the same key and body gets the first response again (with `Idempotent-Replayed:
 true`); the same key with another body is 422 `idempotency_key_reused`. Keys belong to the caller
 and are kept `ASSOCFLOW_IDEMPOTENCY_TTL` (24 h); after that a key is new again, whatever body
-comes with it. Concurrent retries wait for the first to finish.
+comes with it. Concurrent retries wait for the first to finish; a retry whose first attempt's
+API process died (or lost PostgreSQL under it) runs at once.
 
 An answer that means "not now" rather than "no" is not kept: 429 (`rate_limited`,
 `verification_locked`) and 500 or more (`temporarily_unavailable`, an unexpected error). The key
@@ -33,6 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.problems import problem_response
 from application.identity import identify
 from store import idempotency
+from store.presence import Presence
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +51,10 @@ ROUTES = [
 ]
 _KEY = re.compile(r"[\x21-\x7e]{1,200}")  # visible ASCII
 KEPT_HEADERS = ("content-type", "location", "retry-after", "cache-control")
-# The process running a request renews its claim every HEARTBEAT; a claim not renewed for
-# STALE_AFTER belongs to a process that died, and a retry may take it over.
+# A claim is tagged with its process's presence (store/presence.py): once that process is gone
+# (it died, or PostgreSQL restarted under it), a retry takes the claim over at once. As a backstop
+# (a claim made while the process had no presence), the process renews its claim every HEARTBEAT,
+# and a claim not renewed for STALE_AFTER may be taken over too.
 HEARTBEAT = 5.0
 STALE_AFTER = timedelta(seconds=15)
 WAIT_FOR_FIRST = 40.0  # longer than the API waits on a workflow
@@ -111,12 +115,13 @@ class IdempotencyMiddleware:
         body: bytes,
         ttl: timedelta,
     ) -> None:
+        presence: Presence = scope["app"].state.presence
         body_hash = _canonical_hash(body)
         deadline = time.monotonic() + WAIT_FOR_FIRST
         while True:
             async with pool.connection() as conn:
                 outcome, stored = await idempotency.claim(
-                    conn, caller, key, route, body_hash, STALE_AFTER, ttl
+                    conn, caller, key, route, body_hash, STALE_AFTER, ttl, presence.holder
                 )
             if outcome == "new":
                 await self._run_and_keep(scope, send, pool, caller, key, body)

@@ -8,6 +8,7 @@ from typing import Literal
 
 from psycopg.types.json import Jsonb
 
+from store import presence
 from store.db import Connection, fetch_one
 from store.rows import IdempotencyKey
 
@@ -29,24 +30,28 @@ async def claim(
     body_hash: bytes,
     stale_after: timedelta,
     ttl: timedelta,
+    holder: int | None = None,
 ) -> tuple[Outcome, Stored | None]:
-    """Claim the key for this request, or say why not.
+    """Claim the key for this request, run by the process whose presence id is `holder`, or say
+    why not.
 
     "new": this request runs (a first use, a key used more than `ttl` ago, or a retry taking over
-    from a process that died while it ran); "replay": the stored response; "mismatch": the key
-    was used for another request; "in_progress": another request with it is still running.
+    from a process that died while it ran: its presence is gone, or it has not renewed the claim
+    for `stale_after`); "replay": the stored response; "mismatch": the key was used for another
+    request; "in_progress": another request with it is still running.
 
     A key used more than `ttl` ago is expired whether or not `purge` has removed it yet: it is
     claimed afresh, for whatever route and body come now, as a key never used before.
     """
     cur = await conn.execute(
-        "INSERT INTO idempotency_keys (caller, key, route, body_hash) VALUES (%s, %s, %s, %s)"
+        "INSERT INTO idempotency_keys (caller, key, route, body_hash, holder)"
+        " VALUES (%s, %s, %s, %s, %s)"
         " ON CONFLICT (caller, key) DO UPDATE SET route = EXCLUDED.route,"
         " body_hash = EXCLUDED.body_hash, started_at = now(), completed_at = NULL,"
-        " status_code = NULL, headers = NULL, body = NULL"
+        " status_code = NULL, headers = NULL, body = NULL, holder = EXCLUDED.holder"
         " WHERE idempotency_keys.started_at < now() - %s"
         " RETURNING caller",
-        (caller, key, route, body_hash, ttl),
+        (caller, key, route, body_hash, holder, ttl),
     )
     if await cur.fetchone() is not None:
         return "new", None
@@ -54,11 +59,12 @@ async def claim(
         conn,
         IdempotencyKey,
         "SELECT route, body_hash, started_at, completed_at, status_code, headers, body,"
-        " started_at < now() - %s AS stale FROM idempotency_keys WHERE caller = %s AND key = %s",
+        f" (started_at < now() - %s OR {presence.gone_sql('holder')}) AS stale"
+        " FROM idempotency_keys WHERE caller = %s AND key = %s",
         (stale_after, caller, key),
     )
     if row is None:  # released between the two statements: try once more
-        return await claim(conn, caller, key, route, body_hash, stale_after, ttl)
+        return await claim(conn, caller, key, route, body_hash, stale_after, ttl, holder)
     if row.route != route or row.body_hash != body_hash:
         return "mismatch", None
     if row.completed_at is not None:
@@ -67,9 +73,10 @@ async def claim(
         return "replay", Stored(row.status_code, row.headers, row.body)
     if row.stale:
         cur = await conn.execute(
-            "UPDATE idempotency_keys SET started_at = now() WHERE caller = %s AND key = %s"
-            " AND completed_at IS NULL AND started_at = %s RETURNING caller",
-            (caller, key, row.started_at),
+            "UPDATE idempotency_keys SET started_at = now(), holder = %s"
+            " WHERE caller = %s AND key = %s AND completed_at IS NULL AND started_at = %s"
+            " RETURNING caller",
+            (holder, caller, key, row.started_at),
         )
         if await cur.fetchone() is not None:
             return "new", None

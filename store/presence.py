@@ -1,0 +1,100 @@
+"""A process's presence in PostgreSQL, which any other process can see at once.
+
+The process holds a connection of its own with an advisory lock on a number drawn afresh each
+time it connects: its `holder` id. What the process claims (an Idempotency-Key's request) is
+tagged with that id. The lock goes with the connection's session: when the process dies, or
+PostgreSQL restarts under it, the lock is gone, and every claim tagged with the old id is seen
+as abandoned by the very next look (`gone_sql`) — no expiry to wait out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+
+import psycopg
+
+from store.db import CONNECT_TIMEOUT
+
+log = logging.getLogger(__name__)
+
+# The first key of the two-key advisory locks that mark presence ("afpr"); the second is the
+# holder id. Other advisory locks of assocflow use the one-key form (store/db.py's migration
+# lock), so they never meet these.
+LOCK_SPACE = 0x61667072
+# How soon to connect again after the presence connection was lost.
+RECONNECT_AFTER = 0.5
+
+
+def gone_sql(column: str) -> str:
+    """An SQL condition: the holder id in `column` is no longer present in this database (its
+    process died, or lost its connection). False where the column is NULL (no holder known)."""
+    return (
+        f"({column} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_locks"
+        " WHERE locktype = 'advisory' AND granted"
+        " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        f" AND classid = {LOCK_SPACE}::oid AND objid = {column}::oid AND objsubid = 2))"
+    )
+
+
+class Presence:
+    """Keeps this process's presence lock while it runs; `holder` is its id, or None while the
+    connection is being made again."""
+
+    def __init__(self, database_url: str) -> None:
+        self._database_url = database_url
+        self._task: asyncio.Task[None] | None = None
+        self.holder: int | None = None
+        self.present = asyncio.Event()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._hold(), name="presence")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _hold(self) -> None:
+        lost = False
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    self._database_url, autocommit=True, connect_timeout=CONNECT_TIMEOUT
+                ) as conn:
+                    self.holder = await _lock_new_id(conn)
+                    self.present.set()
+                    if lost:
+                        log.info("present again, as %s", self.holder)
+                    lost = False
+                    # Nothing is ever sent to this connection: waiting for a notification ends
+                    # only when the connection does (the iteration raises).
+                    async for _ in conn.notifies():
+                        pass
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # PostgreSQL restarted or is down: be present again
+                if not lost:
+                    log.warning("presence connection lost: %r", error)
+                lost = True
+            finally:
+                self.holder = None
+                self.present.clear()
+            await asyncio.sleep(RECONNECT_AFTER)
+
+
+async def _lock_new_id(conn: psycopg.AsyncConnection[tuple[object, ...]]) -> int:
+    """A holder id nobody holds, locked by this session."""
+    while True:
+        holder = secrets.randbelow(2**31 - 1) + 1
+        cur = await conn.execute(
+            "SELECT pg_try_advisory_lock(%s::int4, %s::int4)", (LOCK_SPACE, holder)
+        )
+        row = await cur.fetchone()
+        if row is not None and row[0]:
+            return holder
