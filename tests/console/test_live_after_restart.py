@@ -1,0 +1,100 @@
+"""An open console page keeps its live updates through a PostgreSQL restart: the server behind it
+listens again by itself, and the page refreshes what was written while nobody listened.
+
+On a PostgreSQL server of its own (the session's is shared by every other test), with the
+console served over real HTTP and a partner's person signed in with Chromium.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from playwright.async_api import Browser, Page, expect
+
+from application.services import Services
+from devstack import services
+from store import notifications
+from store.accounts import PostgresStanding
+from store.db import migrate, open_pool
+from tests.console.browser import DESKTOP, js_errors
+from tests.console.conftest import _Server
+from tests.console.people import People, sign_in
+from tests.factories import Factory
+
+# The server listens again 2 s after losing its connection; the rest is the page's own round trip.
+LIVE_WITHIN_MS = 10_000
+
+
+@pytest.fixture
+async def own_stack(tmp_path, console_settings, dev_env, clock) -> AsyncIterator[dict[str, Any]]:
+    """A PostgreSQL server, a migrated database, and the console app serving it."""
+    server = services.embedded_postgres(tmp_path / "pg", keep=False)
+    url = services.ensure_database(server.get_uri(), "assocflow")
+    await migrate(url)
+    settings = console_settings.model_copy(update={"database_url": url})
+    pool = await open_pool(url, max_size=4)
+    app = _Server(settings)
+    await app.start()
+    svc = Services(pool, dev_env.client, settings, PostgresStanding(pool))
+    try:
+        yield {
+            "server": server,
+            "url": app.url,
+            "pool": pool,
+            "factory": Factory(pool),
+            "people": People(Factory(pool), svc, clock, app.url),
+        }
+    finally:
+        await app.stop()
+        await pool.close()
+
+
+async def tell_partner(pool, partner_id, summary: str) -> None:
+    async with pool.connection() as conn:
+        await notifications.notify(
+            conn,
+            recipients=[("partner", partner_id, f"test:{uuid.uuid4()}")],
+            event_type="disassociation.requested",
+            summary=summary,
+            data={},
+            created_at=datetime.now(UTC),
+        )
+
+
+async def test_an_open_page_keeps_its_live_updates_through_a_postgres_restart(
+    browser: Browser, own_stack
+) -> None:
+    partner = await own_stack["factory"].partner()
+    person = await own_stack["people"].partner_person(partner, ["admin"])
+    context = await browser.new_context(viewport=DESKTOP, base_url=own_stack["url"])
+    page: Page = await context.new_page()
+    errors = js_errors(page)
+    try:
+        await sign_in(page, person)
+        async with page.expect_response(re.compile(r"/console/messages/badge")):
+            await page.goto("/console/records")  # its stream's `ready` refreshes the badge
+        badge = page.locator("#unread-badge [aria-hidden=true]")
+        await page.evaluate("window.sameDocument = true")
+
+        await tell_partner(own_stack["pool"], partner, "before the restart")
+        await expect(badge).to_have_text("1", timeout=LIVE_WITHIN_MS)
+
+        for mode, unread in (("fast", "2"), ("immediate", "3")):
+            services.restart_postgres(own_stack["server"], mode)
+            # Written at once, before the server has listened again: the page hears of it all
+            # the same.
+            await tell_partner(own_stack["pool"], partner, f"right after a {mode} restart")
+            await expect(badge).to_have_text(unread, timeout=LIVE_WITHIN_MS)
+
+        await tell_partner(own_stack["pool"], partner, "afterwards")
+        await expect(badge).to_have_text("4", timeout=LIVE_WITHIN_MS)
+        # Nobody reloaded the page: it is the one that was open before the restarts.
+        assert await page.evaluate("window.sameDocument === true")
+        errors.check()
+    finally:
+        await context.close()

@@ -1,0 +1,152 @@
+"""The long-lived connections a process holds come back by themselves when PostgreSQL ends them
+(here by `pg_terminate_backend`, which is what a restart does to each session): the console's
+live updates, the webhook relay's wake-up, and the presence that Idempotency-Key claims name."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from application.live import RESUMED, Hub
+from application.principal import Principal
+from devstack import services
+from store import idempotency, listen, notifications
+from store import webhooks as webhook_store
+from store.db import migrate, open_pool
+from store.presence import Presence
+from tests.conftest import make_settings
+from webhooks.relay import WebhookRelay
+
+BACK_WITHIN = 5.0  # the hub waits 2 s before listening again; the relay 2 s; the presence 0.5 s
+
+
+async def listening_pid(pool, channel: str) -> int | None:
+    """The backend listening on `channel` in this database, if one is."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND query = %s AND pid <> pg_backend_pid()",
+            (f'LISTEN "{channel}"',),
+        )
+        row = await cur.fetchone()
+    return None if row is None else row[0]
+
+
+async def until(condition, within: float, what: str):
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if value := await condition():
+            return value
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{what} did not happen within {within}s")
+
+
+async def terminate(pool, pid: int) -> None:
+    async with pool.connection() as conn:
+        await conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+
+async def test_a_claim_whose_process_lost_its_presence_is_taken_over_at_once(database_url, pool):
+    presence = Presence(database_url)
+    presence.start()
+    try:
+        await asyncio.wait_for(presence.present.wait(), 5)
+        first_holder = presence.holder
+        caller, key, body = f"customer:{uuid.uuid4()}", str(uuid.uuid4()), b"h"
+        stale, ttl = timedelta(seconds=15), timedelta(hours=24)
+
+        async def claim(holder):
+            async with pool.connection() as conn:
+                outcome, _ = await idempotency.claim(
+                    conn, caller, key, "POST /x", body, stale, ttl, holder
+                )
+            return outcome
+
+        assert await claim(first_holder) == "new"
+        assert await claim(None) == "in_progress"  # its process is present: it is running
+
+        async with pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = %s::oid",
+                (first_holder,),
+            )
+            [(pid,)] = await cur.fetchall()
+        await terminate(pool, pid)
+        # The very next look sees the claim abandoned, long before it would expire.
+        assert await until(lambda: _is_new(claim), 1.0, "the takeover")
+
+        async def present_again() -> bool:
+            return presence.holder is not None and presence.holder != first_holder
+
+        await until(present_again, BACK_WITHIN, "a new presence")
+    finally:
+        await presence.close()
+
+
+async def _is_new(claim) -> bool:
+    return await claim(None) == "new"
+
+
+async def test_open_pages_are_told_to_refresh_once_the_live_updates_are_back(
+    database_url, pool, factory
+):
+    hub = Hub(database_url)
+    customer_id, _ = await factory.customer()
+    who = Principal(kind="customer", subject_id=str(customer_id), customer_id=customer_id)
+    try:
+        async with hub.subscribe(who) as queue:
+            await asyncio.wait_for(hub.listening.wait(), 5)
+            pid = await until(
+                lambda: listening_pid(pool, listen.CHANNEL), BACK_WITHIN, "the hub's LISTEN"
+            )
+            await terminate(pool, pid)
+            # Written while nobody listened: not heard, so the page is told to refresh.
+            await notify(pool, customer_id, "while the connection was down")
+            assert await asyncio.wait_for(queue.get(), BACK_WITHIN + 1) == RESUMED
+            await notify(pool, customer_id, "after it came back")
+            heard = await asyncio.wait_for(queue.get(), 5)
+            assert heard.event_type == "disassociation.requested"
+    finally:
+        await hub.close()
+
+
+async def notify(pool, customer_id, summary: str) -> None:
+    async with pool.connection() as conn:
+        await notifications.notify(
+            conn,
+            recipients=[("customer", customer_id, f"test:{uuid.uuid4()}")],
+            event_type="disassociation.requested",
+            summary=summary,
+            data={},
+            created_at=datetime.now(UTC),
+        )
+
+
+async def test_the_relays_wake_up_comes_back(postgres_server_url, task_queue):
+    """On a database of its own, so the relay delivers nothing of other tests'."""
+    name = f"assocflow_relay_{uuid.uuid4().hex[:8]}"
+    url = services.ensure_database(postgres_server_url, name)
+    await migrate(url)
+    own = await open_pool(url, max_size=3)
+    relay = WebhookRelay(own, make_settings(url, task_queue))
+    stop = asyncio.Event()
+    running = asyncio.create_task(relay.run(stop))
+    try:
+        channel = webhook_store.CHANNEL
+        first = await until(lambda: listening_pid(own, channel), BACK_WITHIN, "the relay's LISTEN")
+        await terminate(own, first)
+
+        async def listening_anew():
+            pid = await listening_pid(own, channel)
+            return pid if pid not in (None, first) else None
+
+        await until(listening_anew, BACK_WITHIN, "the relay's LISTEN again")
+    finally:
+        stop.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(running, 10)
+        await own.close()
+        services.drop_database(postgres_server_url, name)
