@@ -3,6 +3,7 @@
 python -m bench lifecycle --lifecycles 1000 --rounds 5 --rate 5 --rate 10 --seconds 30
 python -m bench pending --requests 10000 --requests 100000
 python -m bench records --rows 10000000
+python -m bench pool-check   (what checking pooled connections costs per checkout and per request)
 python -m bench all   (make bench: every one, the charts in docs/performance/, the targets)
 """
 
@@ -21,7 +22,7 @@ import typer
 from assocflow.process import run_command, run_main
 from assocflow.settings import Settings
 from assocflow.temporal import connect
-from bench import charts, common, pending, records
+from bench import charts, common, pending, pool_check, records
 from bench.lifecycle import Assocflow, Baseline, Lifecycle, closed_loop, open_loop
 
 app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True)
@@ -243,6 +244,18 @@ async def _records(rows: int, repeat: int, limit: int) -> dict[str, Any]:
     }
 
 
+@app.command("pool-check")
+def pool_check_command(
+    checkouts: Annotated[int, typer.Option(help="Checkouts timed per way and round.")] = 20_000,
+    rounds: Annotated[int, typer.Option(help="Alternating rounds (the median is kept).")] = 5,
+) -> None:
+    """The cost of never handing out a connection PostgreSQL closed, per checkout and per
+    request, beside no check and psycopg_pool's round-trip check."""
+    result = run_command(pool_check.run(checkouts, rounds))
+    report("pool-check", result)
+    charts.pool_check(result, charts.CHARTS / "pool-check.png")
+
+
 @app.command("charts")
 def charts_command() -> None:
     """Draw the charts again from the results in build/bench/ (pending*.json: the newest run of
@@ -255,6 +268,9 @@ def charts_command() -> None:
         charts.latency_by_rate(
             json.loads(life.read_text())["latency_by_rate"], charts.CHARTS / "latency-by-rate.png"
         )
+    checks = RESULTS / "pool-check.json"
+    if checks.exists():
+        charts.pool_check(json.loads(checks.read_text()), charts.CHARTS / "pool-check.png")
 
 
 def _pending_runs() -> list[dict[str, Any]]:
@@ -308,6 +324,9 @@ def all_benchmarks(
     _memory_chart(newest)
     rec = run_command(_records(records_rows, 200, 50))
     report("records", rec)
+    checks = run_command(pool_check.run(20_000, 5))
+    report("pool-check", checks)
+    charts.pool_check(checks, charts.CHARTS / "pool-check.png")
     typer.echo(table(life, newest, rec))
 
 

@@ -1,5 +1,5 @@
-"""The benchmarks' pictures (matplotlib, no display): latency against arrival rate, and worker
-memory against pending requests. `make bench` writes them to docs/performance/."""
+"""The benchmarks' pictures (matplotlib, no display): latency against arrival rate, worker
+memory against pending requests, and the cost of checking pooled connections. `make bench` writes them to docs/performance/."""
 
 from __future__ import annotations
 
@@ -50,6 +50,21 @@ def memory_by_pending(series: dict[str, list[tuple[int, float]]], path: Path) ->
     ax.set_title("worker memory while requests wait")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def pool_check(result: dict[str, Any], path: Path) -> Path:
+    """µs per checkout (with a SELECT 1 on it) for each way of checking pooled connections."""
+    costs: dict[str, float] = result["us_per_checkout_with_select_1"]
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    names = list(costs)
+    bars = ax.barh(names, [costs[n] for n in names], color=["tab:gray", "tab:blue", "tab:orange"])
+    ax.bar_label(bars, fmt="%.0f µs", padding=3)
+    ax.invert_yaxis()
+    ax.set_xlabel("µs per checkout with a SELECT 1 (median of rounds)")
+    ax.set_title("checking that a pooled connection is still open")
+    ax.set_xlim(0, max(costs.values()) * 1.25)
     fig.tight_layout()
     return _save(fig, path)
 

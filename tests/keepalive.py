@@ -40,9 +40,13 @@ class KeepAliveClient:
         self._conn = h11.Connection(h11.CLIENT)
         self.connections = 0  # how many TCP connections this client has opened
 
-    async def __aenter__(self) -> KeepAliveClient:
+    async def connect(self) -> None:
+        """Open the connection (OSError if nothing listens)."""
         self._reader, self._writer = await asyncio.open_connection(self._host, self._port)
         self.connections += 1
+
+    async def __aenter__(self) -> KeepAliveClient:
+        await self.connect()
         return self
 
     async def __aexit__(self, *exc: object) -> None:

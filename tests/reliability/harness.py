@@ -27,14 +27,38 @@ class Counters:
     retries: int = 0
 
 
+# What a call came back with, besides an HTTP status: the server closed the connection under it
+# (`dropped`), or nothing listened at the address (`refused`: the process was dead).
+DROPPED, REFUSED = "dropped", "refused"
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One call: when it was sent (monotonic), to which API, and what came back."""
+
+    sent_at: float
+    base_url: str
+    outcome: int | str
+    code: str | None = None
+
+
 class RetryingClient:
     """Retries on a dropped connection, a 5xx and `idempotency_key_in_use`, always with the same
-    Idempotency-Key, until an answer that is final (2xx or another 4xx) or `deadline` seconds."""
+    Idempotency-Key, until an answer that is final (2xx or another 4xx) or `deadline` seconds.
+    Given several APIs, it sends each call to the next one in turn, as a proxy would; it keeps
+    every attempt's answer."""
 
-    def __init__(self, base_url: str, deadline: float = 120.0):
-        self.http = httpx.AsyncClient(base_url=base_url, timeout=40.0)
+    def __init__(self, base_urls: str | list[str], deadline: float = 120.0):
+        self.base_urls = [base_urls] if isinstance(base_urls, str) else base_urls
+        self.http = httpx.AsyncClient(timeout=40.0)
         self.deadline = deadline
         self.counters = Counters()
+        self.attempts: list[Attempt] = []
+        self._turn = 0
+
+    def _next_api(self) -> str:
+        self._turn += 1
+        return self.base_urls[self._turn % len(self.base_urls)]
 
     async def post(self, path: str, token: str, body: dict | None = None) -> httpx.Response:
         key = str(uuid.uuid4())
@@ -42,23 +66,49 @@ class RetryingClient:
         give_up = time.monotonic() + self.deadline
         while True:
             self.counters.calls += 1
+            api, sent_at = self._next_api(), time.monotonic()
             try:
-                response = await self.http.post(path, json=body, headers=headers)
+                response = await self.http.post(api + path, json=body, headers=headers)
+            except httpx.ConnectError:
+                self.attempts.append(Attempt(sent_at, api, REFUSED))
+            except httpx.TransportError:
+                self.attempts.append(Attempt(sent_at, api, DROPPED))
+            else:
+                code = _problem_code(response)
+                self.attempts.append(Attempt(sent_at, api, response.status_code, code))
                 final = response.status_code < 500 and not (
-                    response.status_code == 409
-                    and response.json().get("code") == "idempotency_key_in_use"
+                    response.status_code == 409 and code == "idempotency_key_in_use"
                 )
                 if final:
                     return response
-            except httpx.TransportError:
-                pass
             if time.monotonic() > give_up:
                 raise AssertionError(f"POST {path} got no final answer in {self.deadline}s")
             self.counters.retries += 1
             await asyncio.sleep(0.25)
 
+    def tally(self) -> dict[str, int]:
+        return tally(self.attempts)
+
     async def aclose(self) -> None:
         await self.http.aclose()
+
+
+def tally(attempts: list[Attempt]) -> dict[str, int]:
+    """Each answer, counted: "201", "503 temporarily_unavailable", "dropped", ..."""
+    found: dict[str, int] = {}
+    for attempt in attempts:
+        label = str(attempt.outcome)
+        if isinstance(attempt.outcome, int) and attempt.outcome >= 500:
+            label += f" {attempt.code}"
+        found[label] = found.get(label, 0) + 1
+    return dict(sorted(found.items()))
+
+
+def _problem_code(response: httpx.Response) -> str | None:
+    if not response.headers.get("content-type", "").startswith("application/problem+json"):
+        return None
+    code = response.json().get("code")
+    return code if isinstance(code, str) else None
 
 
 @dataclass

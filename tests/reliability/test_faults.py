@@ -1,7 +1,11 @@
-"""Faults with 50 requests in flight: the worker killed, PostgreSQL stopped, the Temporal server
-killed and restarted on its state, the API killed while clients retry with the same
-Idempotency-Key. Afterwards PostgreSQL holds exactly what the 50 requests should leave behind:
-nothing lost, nothing twice."""
+"""Faults with 50 requests in flight through two APIs and two workers: a worker killed,
+PostgreSQL stopped fast or immediately or restarted, the Temporal server killed and restarted on
+its state, an API killed while clients retry with the same Idempotency-Key. Afterwards PostgreSQL
+holds exactly what the 50 requests should leave behind: nothing lost, nothing twice.
+
+Every answer a client got is counted too. Through a PostgreSQL fault no process dies, so none may
+be a 5xx other than 503 `temporarily_unavailable`, nor a dropped connection; and every call sent
+once PostgreSQL accepts connections again succeeds."""
 
 from __future__ import annotations
 
@@ -19,11 +23,23 @@ from assocflow.temporal import connect
 from devstack.stack import Stack
 from domain.types import Actor, AssociationType, Side
 from store.db import migrate, open_pool
-from tests.reliability.harness import RetryingClient, counts, make_scenario, record_figures
+from tests.keepalive import Dropped, KeepAliveClient
+from tests.reliability.harness import (
+    DROPPED,
+    REFUSED,
+    Attempt,
+    RetryingClient,
+    counts,
+    make_scenario,
+    record_figures,
+    tally,
+)
 from workflows import starter
 from workflows.contract import SubmitCommand
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(300)]
+
+APIS, WORKERS = ("api", "api-2"), ("worker", "worker-2")
 
 AGREED, REJECTED, TIMED_OUT = 20, 20, 10  # 50 in flight
 EXPECTED = {
@@ -57,8 +73,8 @@ async def stack(tmp_path_factory):
     stack.start_postgres()
     await migrate(stack.database_url)
     stack.start_temporal()
-    stack.start("worker")
-    stack.start("api")
+    for name in (*WORKERS, *APIS):
+        stack.start(name)
     yield stack
     stack.stop_all()
 
@@ -97,13 +113,15 @@ def short_command(scenario, party) -> SubmitCommand:
 
 
 async def run_with_fault(stack, pool, temporal, fault, name: str) -> None:
+    """Run the 50 with `fault` injected; the fault returns when the part it broke is back (the
+    monotonic time it came back, for a PostgreSQL fault)."""
     scenario = await make_scenario(pool, 50)
     agreeing, rejecting, timing_out = (
         scenario.parties[:AGREED],
         scenario.parties[AGREED : AGREED + REJECTED],
         scenario.parties[AGREED + REJECTED :],
     )
-    client = RetryingClient(stack.api)
+    client = RetryingClient([stack.url_of(api) for api in APIS])
     started = time.monotonic()
 
     def body(party):
@@ -127,6 +145,11 @@ async def run_with_fault(stack, pool, temporal, fault, name: str) -> None:
                 client.counters.retries += 1
                 await asyncio.sleep(0.25)
 
+    probing_done = asyncio.Event()
+    probes = [
+        asyncio.create_task(probe(stack.url_of(api), scenario.partner_token, probing_done))
+        for api in APIS
+    ]
     faulting = asyncio.create_task(fault(stack))
     by_customer, by_partner, _ = await asyncio.gather(
         asyncio.gather(*(submit(p, p.customer_token) for p in agreeing)),
@@ -148,7 +171,10 @@ async def run_with_fault(stack, pool, temporal, fault, name: str) -> None:
             response.status_code == 409
             and response.json()["request_status"] in ("agreed", "rejected")
         ), response.text
-    await faulting
+    recovered_at = await faulting
+    await asyncio.sleep(PROBE_AFTER)
+    probing_done.set()
+    probed = [attempt for attempts in await asyncio.gather(*probes) for attempt in attempts]
 
     for _ in range(600):
         try:
@@ -175,12 +201,20 @@ async def run_with_fault(stack, pool, temporal, fault, name: str) -> None:
             for event in history.events
             if event.HasField("activity_task_started_event_attributes")
         )
+    answers = client.tally()
+    reads = tally(probed)
+    if name.startswith("postgres"):
+        assert_answered_properly([*client.attempts, *probed], recovered_at)
     record_figures(
         name,
         requests_in_flight=50,
         faults_injected=1,
+        apis=len(APIS),
+        workers=len(WORKERS),
         client_calls=client.counters.calls,
         client_retries=client.counters.retries,
+        answers=answers,
+        reads_during_fault=reads,
         activity_retries=activity_retries,
         requests=sum(got["requests_by_status"].values()),
         lost=0,
@@ -190,18 +224,85 @@ async def run_with_fault(stack, pool, temporal, fault, name: str) -> None:
     await client.aclose()
 
 
+def assert_answered_properly(attempts: list[Attempt], recovered_at: float) -> None:
+    """No process died: every answer is a proper one (no 5xx but 503 `temporarily_unavailable`,
+    no dropped connection), and every call sent once PostgreSQL was back succeeded."""
+    improper = [
+        a
+        for a in attempts
+        if a.outcome in (DROPPED, REFUSED)
+        or (isinstance(a.outcome, int) and a.outcome >= 500 and a.code != "temporarily_unavailable")
+    ]
+    assert improper == [], tally(attempts)
+    after = [a for a in attempts if a.sent_at >= recovered_at]
+    failed_after = [a for a in after if not isinstance(a.outcome, int) or a.outcome >= 500]
+    assert after and failed_after == [], (len(after), failed_after)
+
+
+# The readers go on this long after the fault is over.
+PROBE_AFTER = 2.0
+PROBE_EVERY = 0.05
+
+
+async def probe(base_url: str, token: str, done: asyncio.Event) -> list[Attempt]:
+    """A partner reading its requests through one API every 50 ms, on one keep-alive connection
+    (a new one only after the server dropped it), while the fault runs; every answer kept."""
+    attempts: list[Attempt] = []
+    while not done.is_set():
+        reader = KeepAliveClient(base_url, {"Authorization": f"Bearer {token}"})
+        try:
+            await reader.connect()
+        except OSError:  # nothing listens: the process is dead
+            attempts.append(Attempt(time.monotonic(), base_url, REFUSED))
+            await asyncio.sleep(PROBE_EVERY)
+            continue
+        async with reader:
+            while not done.is_set():
+                sent_at = time.monotonic()
+                try:
+                    answer = await reader.request("GET", "/v1/disassociations?limit=5")
+                except Dropped:
+                    attempts.append(Attempt(sent_at, base_url, DROPPED))
+                    break
+                code = answer.json().get("code") if answer.status >= 400 else None
+                attempts.append(Attempt(sent_at, base_url, answer.status, code))
+                await asyncio.sleep(PROBE_EVERY)
+    return attempts
+
+
 async def kill_worker(stack):
     await asyncio.sleep(0.5)  # submits and acceptances under way
-    stack.kill("worker")
+    stack.kill("worker")  # the other worker goes on
     await asyncio.sleep(2)
     stack.restart("worker")
 
 
-async def stop_postgres(stack):
+OUTAGE = 3.0  # seconds PostgreSQL stays down
+
+
+async def postgres_stopped_fast(stack) -> float:
+    """Every session is told AdminShutdown and closed; back 3 s later."""
     await asyncio.sleep(0.3)  # submits, acceptances and decisions under way
-    await asyncio.to_thread(stack.stop_postgres)
-    await asyncio.sleep(3)
+    await asyncio.to_thread(stack.stop_postgres, "fast")
+    await asyncio.sleep(OUTAGE)
     await asyncio.to_thread(stack.restart_postgres)
+    return time.monotonic()
+
+
+async def postgres_stopped_immediately(stack) -> float:
+    """As in a crash: the server quits at once and recovers from its WAL when started."""
+    await asyncio.sleep(0.3)
+    await asyncio.to_thread(stack.stop_postgres, "immediate")
+    await asyncio.sleep(OUTAGE)
+    await asyncio.to_thread(stack.restart_postgres)
+    return time.monotonic()
+
+
+async def postgres_restarted(stack) -> float:
+    """A restart in one step (an upgrade, a failover), while requests are in flight."""
+    await asyncio.sleep(0.3)
+    await asyncio.to_thread(stack.bounce_postgres)
+    return time.monotonic()
 
 
 async def restart_temporal(stack):
@@ -213,15 +314,29 @@ async def restart_temporal(stack):
 
 async def restart_api(stack):
     await asyncio.sleep(0.3)  # submits in flight through the API
-    stack.kill("api")
+    stack.kill("api")  # the other API goes on
     await asyncio.sleep(1)
     await asyncio.to_thread(stack.restart, "api")
 
 
 @pytest.mark.parametrize(
     "fault",
-    [kill_worker, stop_postgres, restart_temporal, restart_api],
-    ids=["worker_sigkilled", "postgres_stopped", "temporal_restarted", "api_restarted"],
+    [
+        kill_worker,
+        postgres_stopped_fast,
+        postgres_stopped_immediately,
+        postgres_restarted,
+        restart_temporal,
+        restart_api,
+    ],
+    ids=[
+        "worker_sigkilled",
+        "postgres_stopped_fast",
+        "postgres_stopped_immediately",
+        "postgres_restarted",
+        "temporal_restarted",
+        "api_restarted",
+    ],
 )
 async def test_nothing_is_lost_or_applied_twice(stack, stack_pool, temporal, fault, request):
     await run_with_fault(stack, stack_pool, temporal, fault, request.node.callspec.id)
