@@ -114,7 +114,12 @@ class Pool(AsyncConnectionPool[AsyncConnection[tuple[Any, ...]]]):
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         while True:
             conn = await super().getconn(max(0.0, deadline - time.monotonic()))
-            if await still_open(conn):
+            try:
+                usable = await still_open(conn)
+            except BaseException:  # cancelled while checking: the connection goes back
+                await self.putconn(conn)
+                raise
+            if usable:
                 return conn
             await self.putconn(conn)  # the pool sees it broken, closes it and connects anew
 
@@ -146,10 +151,8 @@ async def open_pool(
     min_size: int = 1,
     max_size: int = 10,
     checkout_timeout: float = CHECKOUT_TIMEOUT,
-    wait: bool = True,
 ) -> Pool:
-    """A pool of autocommit connections. With `wait`, returns once `min_size` are open (or
-    raises after 30 s); without, returns at once and connects in the background."""
+    """A pool of autocommit connections, open once `min_size` are (or raising after 30 s)."""
     pool = Pool(
         database_url,
         min_size=min_size,
@@ -160,7 +163,7 @@ async def open_pool(
         open=False,
         name="assocflow",
     )
-    await pool.open(wait=wait, timeout=30)
+    await pool.open(wait=True, timeout=30)
     return pool
 
 

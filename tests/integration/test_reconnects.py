@@ -45,8 +45,12 @@ async def until(condition, within: float, what: str):
 
 
 async def terminate(pool, pid: int) -> None:
+    """End backend `pid`'s session, and return once it has ended (without the timeout,
+    pg_terminate_backend returns as soon as the signal is sent, and the session may still answer
+    a statement or two before it goes)."""
     async with pool.connection() as conn:
-        await conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        cur = await conn.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))
+        assert await cur.fetchone() == (True,)
 
 
 async def test_a_claim_whose_process_lost_its_presence_is_taken_over_at_once(database_url, pool):
@@ -150,3 +154,24 @@ async def test_the_relays_wake_up_comes_back(postgres_server_url, task_queue):
             await asyncio.wait_for(running, 10)
         await own.close()
         services.drop_database(postgres_server_url, name)
+
+
+async def test_a_pool_never_hands_out_a_connection_postgres_ended(database_url, pool):
+    """An idle-session timeout or an operator's pg_terminate_backend ends connections one by one,
+    as a restart ends them all: the next caller gets a working one all the same."""
+    own = await open_pool(database_url, min_size=3, max_size=3)
+    try:
+        held = [await own.getconn() for _ in range(3)]
+        pids = []
+        for conn in held:
+            cur = await conn.execute("SELECT pg_backend_pid()")
+            pids.append((await cur.fetchone())[0])
+            await own.putconn(conn)
+        for pid in pids:
+            await terminate(pool, pid)
+        for _ in range(6):
+            async with own.connection() as conn:
+                cur = await conn.execute("SELECT pg_backend_pid()")
+                assert (await cur.fetchone())[0] not in pids
+    finally:
+        await own.close()

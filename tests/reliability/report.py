@@ -9,7 +9,12 @@ from tests.reliability.harness import FIGURES
 
 COMMANDS = {
     "worker_sigkilled": "pytest tests/reliability/test_faults.py -k worker_sigkilled",
-    "postgres_stopped": "pytest tests/reliability/test_faults.py -k postgres_stopped",
+    "postgres_stopped_fast": "pytest tests/reliability/test_faults.py -k postgres_stopped_fast",
+    "postgres_stopped_immediately": "pytest tests/reliability/test_faults.py -k immediately",
+    "postgres_restarted": "pytest tests/reliability/test_faults.py -k postgres_restarted",
+    "postgres_restart_fast": "pytest tests/reliability/test_postgres_restarts.py -k fast",
+    "postgres_restart_immediate": "pytest tests/reliability/test_postgres_restarts.py -k immediate",
+    "retry_after_api_death": "pytest tests/reliability/test_postgres_restarts.py -k retry",
     "temporal_restarted": "pytest tests/reliability/test_faults.py -k temporal_restarted",
     "api_restarted": "pytest tests/reliability/test_faults.py -k api_restarted",
     "race_submits": "pytest tests/reliability/test_races.py -k submits",
