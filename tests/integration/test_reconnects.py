@@ -23,16 +23,23 @@ from webhooks.relay import WebhookRelay
 BACK_WITHIN = 5.0  # the hub waits 2 s before listening again; the relay 2 s; the presence 0.5 s
 
 
-async def listening_pid(pool, channel: str) -> int | None:
-    """The backend listening on `channel` in this database, if one is."""
+async def listening_pids(pool, channel: str) -> set[int]:
+    """The backends listening on `channel` in this database (other processes' too: the suite's
+    console server listens on the session's database)."""
     async with pool.connection() as conn:
         cur = await conn.execute(
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
             " AND query = %s AND pid <> pg_backend_pid()",
             (f'LISTEN "{channel}"',),
         )
-        row = await cur.fetchone()
-    return None if row is None else row[0]
+        return {pid for (pid,) in await cur.fetchall()}
+
+
+async def listening_pid(pool, channel: str, *, besides: set[int] = frozenset()) -> int | None:
+    """The one backend listening on `channel` that is not in `besides`, if there is one."""
+    found = await listening_pids(pool, channel) - besides
+    assert len(found) <= 1, found
+    return next(iter(found), None)
 
 
 async def until(condition, within: float, what: str):
@@ -100,11 +107,14 @@ async def test_open_pages_are_told_to_refresh_once_the_live_updates_are_back(
     hub = Hub(database_url)
     customer_id, _ = await factory.customer()
     who = Principal(kind="customer", subject_id=str(customer_id), customer_id=customer_id)
+    others = await listening_pids(pool, listen.CHANNEL)
     try:
         async with hub.subscribe(who) as queue:
             await asyncio.wait_for(hub.listening.wait(), 5)
             pid = await until(
-                lambda: listening_pid(pool, listen.CHANNEL), BACK_WITHIN, "the hub's LISTEN"
+                lambda: listening_pid(pool, listen.CHANNEL, besides=others),
+                BACK_WITHIN,
+                "the hub's LISTEN",
             )
             await terminate(pool, pid)
             # Written while nobody listened: not heard, so the page is told to refresh.
