@@ -42,6 +42,7 @@ from assocflow.temporal import runtime as temporal_runtime
 from store.accounts import AccountStandingSource, PostgresStanding
 from store.db import migrate, open_pool
 from store.presence import Presence
+from workflows.gateway import Gateway
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ def create_app(
         app.state.standing = standing or PostgresStanding(app.state.pool)
         app.state.services = Services(
             pool=app.state.pool,
-            temporal=app.state.temporal,
+            temporal=Gateway(app.state.temporal, settings.task_queue),
             settings=settings,
             standing=app.state.standing,
         )

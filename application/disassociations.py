@@ -7,10 +7,6 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4, uuid5
 
-from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
-from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
-
 from application.errors import Failure, forbidden, not_found, paged, unavailable
 from application.guards import give_back, verified, within_rate
 from application.principal import Principal
@@ -26,12 +22,19 @@ from domain.types import (
     Permission,
     RequestStatus,
     Side,
-    workflow_id_for,
 )
 from store import associations, requests
 from store.rows import NamedAssociation
-from workflows import starter
 from workflows.contract import RequestSnapshot, SubmitCommand
+from workflows.gateway import (
+    Closed,
+    DecideOutcome,
+    Failed,
+    Late,
+    Refused,
+    Settled,
+    Unreachable,
+)
 
 log = logs.get(__name__)
 
@@ -171,19 +174,15 @@ async def submit(
         reason=reason,
         policy=svc.settings.policy(),
     )
-    try:
-        async with asyncio.timeout(WORKFLOW_ANSWER_TIMEOUT):
-            admission = await starter.submit(svc.temporal, cmd, svc.settings.task_queue)
-    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as exc:
-        # The client reports its call cut short by the timeout as its own error.
+    outcome = await svc.temporal.submit(cmd, within=WORKFLOW_ANSWER_TIMEOUT)
+    if isinstance(outcome, Late):
         raise unavailable(
             f"Request {cmd.request_id} was started but not yet checked; look it up shortly."
-        ) from exc
-    except Exception as exc:
-        if not temporal_unreachable(exc):
-            raise
+        )
+    if isinstance(outcome, Unreachable):
         await give_back(svc, spent)
-        raise unavailable("Temporal cannot be reached; try again shortly.") from exc
+        raise unavailable(TEMPORAL_UNREACHABLE)
+    admission = outcome.admission
     if not admission.accepted:  # the state changed between the check and the acceptance
         await give_back(svc, spent)
         raise _refused(who, admission.check)
@@ -286,71 +285,20 @@ async def decide(
     spent = None
     if action in (DecisionAction.AGREE, DecisionAction.REJECT) and who.kind != "operator":
         spent = await verified(svc, who, f"{action.value}ing a request", verification_code)
-    update_id = str(uuid4())
-    failure: Failure
-    cause: BaseException
-    try:
-        async with asyncio.timeout(WORKFLOW_ANSWER_TIMEOUT):
-            settled = await _until_admitted(svc, request_id, decision, update_id)
-    except WorkflowUpdateFailedError as err:
-        failure, cause = await _workflow_refused(svc, request_id, err), err
-    except RPCError as err:
-        if err.status is not RPCStatusCode.NOT_FOUND and not temporal_unreachable(err):
-            raise
-        failure, cause = await _no_workflow_to_decide(svc, request_id, err), err
-    except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as exc:
+    sent = await svc.temporal.decide(request_id, decision, within=WORKFLOW_ANSWER_TIMEOUT)
+    if isinstance(sent.outcome, Settled):
+        return request_of(sent.outcome.request)
+    if isinstance(sent.outcome, Late):
         raise unavailable(
             "The decision is taking longer than usual; read the request to see if it was applied."
-        ) from exc
-    except RuntimeError as exc:
-        if not temporal_unreachable(exc):
-            raise
-        failure, cause = unavailable("Temporal cannot be reached; try again shortly."), exc
-    else:
-        return request_of(settled)
+        )
     # Refused, or no answer: the decision may still be the outcome, settled in a workflow task
     # Temporal then refused (docs/PERFORMANCE.md, "Local activities: what they change").
-    own = await _settled_by(svc, request_id, update_id)
+    own = await _settled_by(svc, request_id, sent.decision_id)
     if own is not None:
         return own
     await give_back(svc, spent)
-    raise failure from cause
-
-
-# Requests whose workflow started before decisions waited for the acceptance refuse a decision
-# that arrives in the moment between the acceptance's commit and the workflow seeing it, with this
-# status: the decision is sent again until the workflow has caught up.
-_STILL_CHECKING = "checking"
-_CATCH_UP = 0.05
-
-
-async def _until_admitted(
-    svc: Services, request_id: UUID, decision: Decision, update_id: str
-) -> RequestSnapshot:
-    while True:
-        try:
-            return await starter.decide(
-                svc.temporal, workflow_id_for(request_id), decision, update_id=update_id
-            )
-        except WorkflowUpdateFailedError as err:
-            cause = err.cause
-            if not (
-                isinstance(cause, ApplicationError) and list(cause.details) == [_STILL_CHECKING]
-            ):
-                raise
-        except RPCError as err:
-            if not _task_failed_before_taking_it(err):
-                raise
-        await asyncio.sleep(_CATCH_UP)
-
-
-def _task_failed_before_taking_it(err: RPCError) -> bool:
-    """The workflow task that was to take the Update failed before it did (Temporal refused its
-    completion because another message arrived meanwhile, e.g. a cancellation while a settle
-    completed the workflow): the Update was never admitted, and is sent again with its id."""
-    return err.status is RPCStatusCode.FAILED_PRECONDITION and any(
-        detail.type_url.endswith("WorkflowNotReadyFailure") for detail in err.grpc_status.details
-    )
+    raise await _failure_of(svc, request_id, sent.outcome)
 
 
 async def _settled_by(
@@ -362,33 +310,29 @@ async def _settled_by(
     return request if request is not None and request.decision_id == update_id else None
 
 
-_REFUSALS = {refusal.value for refusal in decisions.Refusal}
+TEMPORAL_UNREACHABLE = "Temporal cannot be reached; try again shortly."
 
 
-async def _workflow_refused(
-    svc: Services, request_id: UUID, err: WorkflowUpdateFailedError
-) -> Failure:
-    cause = err.cause
-    if not isinstance(cause, ApplicationError) or cause.type not in _REFUSALS:
+async def _failure_of(svc: Services, request_id: UUID, outcome: DecideOutcome) -> Failure:
+    """Why a decision that did not settle the request was not applied, as the caller is told."""
+    if isinstance(outcome, Refused):
+        status = outcome.status
+        if outcome.code is decisions.Refusal.NOT_PENDING and status is None:
+            status = await _current_status(svc, request_id)
+        return _decision_refused(outcome.code, outcome.message, status)
+    if isinstance(outcome, Failed):
         return Failure("temporarily_unavailable", "The request's workflow failed the decision.")
-    status = RequestStatus(cause.details[0]) if cause.details else None
-    if cause.type == decisions.Refusal.NOT_PENDING and status is None:
+    if isinstance(outcome, Closed):
+        # A closed workflow settled its request, unless it was terminated: then the request
+        # stays pending until the reconciler cancels it.
         status = await _current_status(svc, request_id)
-    return _decision_refused(cause.type, cause.message, status)
-
-
-async def _no_workflow_to_decide(svc: Services, request_id: UUID, err: RPCError) -> Failure:
-    """The workflow is unreachable, or closed. A closed workflow settled its request, unless it
-    was terminated: then the request stays pending until the reconciler cancels it."""
-    if err.status is not RPCStatusCode.NOT_FOUND:
-        return unavailable("Temporal cannot be reached; try again shortly.")
-    status = await _current_status(svc, request_id)
-    if status is RequestStatus.PENDING:
-        return unavailable(
-            "The request's workflow has ended without settling it; it is being cancelled.",
-            retry_after=RECONCILER_RETRY,
-        )
-    return _decision_refused(decisions.Refusal.NOT_PENDING, "", status)
+        if status is RequestStatus.PENDING:
+            return unavailable(
+                "The request's workflow has ended without settling it; it is being cancelled.",
+                retry_after=RECONCILER_RETRY,
+            )
+        return _decision_refused(decisions.Refusal.NOT_PENDING, "", status)
+    return unavailable(TEMPORAL_UNREACHABLE)  # Unreachable
 
 
 async def _current_status(svc: Services, request_id: UUID) -> RequestStatus | None:
@@ -411,15 +355,3 @@ def _decision_refused(code: str, message: str, status: RequestStatus | None) -> 
 def request_of(snapshot: RequestSnapshot) -> DisassociationRequest:
     """The request a workflow answered with, as callers read it."""
     return DisassociationRequest.model_validate(snapshot.model_dump())
-
-
-def temporal_unreachable(exc: BaseException) -> bool:
-    """Temporal could not be reached (never connected, or the connection is down): the caller
-    should try again shortly."""
-    if isinstance(exc, RPCError):
-        return exc.status in (
-            RPCStatusCode.UNAVAILABLE,
-            RPCStatusCode.DEADLINE_EXCEEDED,
-            RPCStatusCode.CANCELLED,
-        )
-    return isinstance(exc, RuntimeError) and str(exc).startswith("Failed client connect")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 
-from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
-
 from application.services import Services
 from store.db import ping
 
@@ -16,7 +14,7 @@ async def readiness(svc: Services) -> dict[str, str]:
     """Each dependency: "ok", or why it is not (the exception's kind, never its details)."""
     probes = {
         "postgres": ping(svc.pool, wait=CHECK_TIMEOUT),
-        "temporal": svc.temporal.workflow_service.get_system_info(GetSystemInfoRequest()),
+        "temporal": svc.temporal.ping(),
     }
     results: dict[str, str] = {}
     for name, probe in probes.items():

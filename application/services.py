@@ -1,20 +1,20 @@
-"""What the use cases run on: the database, Temporal, the settings and the account-standing
-source. Each edge builds one (the API at start, the CLI per command) and passes it in."""
+"""What the use cases run on: the database, Temporal (through its gateway), the settings and the
+account-standing source. Each edge builds one (the API at start, the CLI per command) and passes it in."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from psycopg_pool import AsyncConnectionPool
-from temporalio.client import Client
 
 from assocflow.settings import Settings
 from store.accounts import AccountStandingSource
+from workflows.gateway import Gateway
 
 
 @dataclass(frozen=True)
 class Services:
     pool: AsyncConnectionPool
-    temporal: Client
+    temporal: Gateway
     settings: Settings
     standing: AccountStandingSource

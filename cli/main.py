@@ -40,6 +40,7 @@ from store import tokens
 from store.accounts import PostgresStanding
 from store.db import migrate as apply_migrations
 from store.db import open_pool
+from workflows.gateway import Gateway
 
 app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True)
 tokens_app = typer.Typer(
@@ -216,7 +217,7 @@ def _decide(request_id: UUID, action: DecisionAction, reason: str | None) -> Non
     async def run() -> DisassociationRequest:
         pool = await open_pool(settings.database_url, min_size=1, max_size=2)
         try:
-            temporal = await connect(settings)
+            temporal = Gateway(await connect(settings), settings.task_queue)
             services = Services(pool, temporal, settings, PostgresStanding(pool))
             return await disassociations.decide(services, who, request_id, action, reason)
         finally:
@@ -241,7 +242,7 @@ def invite_person(person_id: UUID) -> None:
         pool = await open_pool(settings.database_url, min_size=1, max_size=1)
         try:
             # Nothing here talks to Temporal: a lazy client never connects.
-            temporal = await connect(settings, lazy=True)
+            temporal = Gateway(await connect(settings, lazy=True), settings.task_queue)
             services = Services(pool, temporal, settings, PostgresStanding(pool))
             return await sessions.invite(services, who, person_id)
         finally:

@@ -99,6 +99,52 @@ def test_every_import_is_one_the_architecture_allows():
     assert violations() == []
 
 
+def forbidden(root: Path) -> dict[str, set[str]]:
+    """The `forbidden` table: each package and the third-party packages it may not import."""
+    text = (root / "docs" / "ARCHITECTURE.md").read_text()
+    table = text.split("<!-- forbidden:start -->")[1].split("<!-- forbidden:end -->")[0]
+    found = {}
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 2 and cells[0].startswith("`"):
+            found[cells[0].strip("`")] = set(re.findall(r"`([\w.]+)`", cells[1].split("(")[0]))
+    return found
+
+
+def third_party_imports(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def forbidden_imports(root: Path = ROOT) -> list[str]:
+    found = []
+    for package, banned in forbidden(root).items():
+        for path in sorted((root / package).rglob("*.py")):
+            for name in sorted(third_party_imports(path) & banned):
+                found.append(f"{path.relative_to(root)} imports {name}")
+    return found
+
+
+def test_no_layer_uses_a_package_it_must_not():
+    assert forbidden(ROOT)["application"] >= {"temporalio"}
+    assert forbidden_imports() == []
+
+
+def test_the_rule_catches_a_temporal_import_in_the_application(tmp_path):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "ARCHITECTURE.md").write_text(
+        (ROOT / "docs" / "ARCHITECTURE.md").read_text()
+    )
+    (tmp_path / "application").mkdir()
+    (tmp_path / "application" / "late.py").write_text("from temporalio.client import Client\n")
+    assert forbidden_imports(tmp_path) == ["application/late.py imports temporalio"]
+
+
 def test_every_row_is_about_code_that_exists_or_is_planned():
     ours = first_party(ROOT)
     for key in rules(ROOT):

@@ -32,6 +32,7 @@ from tests.api.test_disassociations import assert_problem
 from tests.factories import bearer
 from tests.integration.test_cli import run as run_cli
 from tests.mfa import Clock, enrol, require_verification
+from workflows.gateway import Gateway
 
 pytestmark = pytest.mark.devserver
 
@@ -50,7 +51,9 @@ def clock(clock: Clock, monkeypatch: pytest.MonkeyPatch) -> Clock:
 def svc(settings, pool, dev_env) -> Services:
     """What the use cases run on; sign-in attempts are not rate limited but where a test says."""
     unlimited = settings.model_copy(update={"rate_limit_sign_in": "1000/minute"})
-    return Services(pool, dev_env.client, unlimited, PostgresStanding(pool))
+    return Services(
+        pool, Gateway(dev_env.client, unlimited.task_queue), unlimited, PostgresStanding(pool)
+    )
 
 
 def with_settings(svc: Services, **changes: object) -> Services:

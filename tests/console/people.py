@@ -24,6 +24,7 @@ from assocflow.settings import Settings
 from store.accounts import PostgresStanding
 from tests.factories import Factory, bearer
 from tests.mfa import Authenticator, Clock
+from workflows.gateway import Gateway
 
 OPERATOR_TOKEN = "test-operator-token"
 
@@ -166,7 +167,7 @@ async def people(
 ) -> People:
     svc = Services(
         pool=pool,
-        temporal=dev_env.client,
+        temporal=Gateway(dev_env.client, console_settings.task_queue),
         settings=console_settings,
         standing=PostgresStanding(pool),
     )

@@ -24,6 +24,7 @@ from tests.console.browser import DESKTOP, js_errors
 from tests.console.conftest import _Server
 from tests.console.people import People, sign_in
 from tests.factories import Factory
+from workflows.gateway import Gateway
 
 # The server listens again 2 s after losing its connection; the rest is the page's own round trip.
 LIVE_WITHIN_MS = 10_000
@@ -48,7 +49,9 @@ async def own_stack(tmp_path, console_settings, dev_env, clock) -> AsyncIterator
     pool = await open_pool(url, max_size=4)
     app = _Server(settings)
     await app.start()
-    svc = Services(pool, dev_env.client, settings, PostgresStanding(pool))
+    svc = Services(
+        pool, Gateway(dev_env.client, settings.task_queue), settings, PostgresStanding(pool)
+    )
     try:
         yield {
             "server": server,

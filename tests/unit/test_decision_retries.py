@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from temporalio.service import RPCError, RPCStatusCode
 
-from application.disassociations import _task_failed_before_taking_it
+from workflows.gateway import dropped_with_its_task
 
 # As the Temporal server answered it in a whole-suite run (a cancellation racing an agree).
 TASK_FAILED = (
@@ -21,11 +21,11 @@ def test_an_update_dropped_with_its_workflow_task_is_sent_again():
         RPCStatusCode.FAILED_PRECONDITION,
         TASK_FAILED,
     )
-    assert _task_failed_before_taking_it(err)
+    assert dropped_with_its_task(err)
 
 
 def test_other_refusals_are_not_retried():
     other = RPCError("workflow execution already completed", RPCStatusCode.NOT_FOUND, b"")
-    assert not _task_failed_before_taking_it(other)
+    assert not dropped_with_its_task(other)
     precondition = RPCError("something else", RPCStatusCode.FAILED_PRECONDITION, b"")
-    assert not _task_failed_before_taking_it(precondition)
+    assert not dropped_with_its_task(precondition)
