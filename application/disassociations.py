@@ -240,13 +240,6 @@ async def list_requests(
         )
 
 
-_PERMISSION_FOR = {
-    DecisionAction.AGREE: Permission.DISASSOCIATIONS_PROCESS,
-    DecisionAction.REJECT: Permission.DISASSOCIATIONS_PROCESS,
-    DecisionAction.WITHDRAW: Permission.DISASSOCIATIONS_SUBMIT,
-}
-
-
 async def decide(
     svc: Services,
     who: Principal,
@@ -267,7 +260,7 @@ async def decide(
             raise forbidden(
                 "Only the association's own partner or customer may decide on this request."
             )
-        permission = _PERMISSION_FOR.get(action)
+        permission = decisions.PERMISSION_FOR_ACTION.get(action)
         if permission is None:
             raise forbidden("Only operators may cancel a request.")
         who.require(permission)
@@ -283,7 +276,7 @@ async def decide(
     except decisions.DecisionRefused as refused:
         raise _decision_refused(refused.code.value, str(refused), refused.status) from None
     spent = None
-    if action in (DecisionAction.AGREE, DecisionAction.REJECT) and who.kind != "operator":
+    if decisions.needs_verification(action) and who.kind != "operator":
         spent = await verified(svc, who, f"{action.value}ing a request", verification_code)
     sent = await svc.temporal.decide(request_id, decision, within=WORKFLOW_ANSWER_TIMEOUT)
     if isinstance(sent.outcome, Settled):

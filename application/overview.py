@@ -33,11 +33,6 @@ _READ = (
     Permission.DISASSOCIATIONS_SUBMIT,
     Permission.DISASSOCIATIONS_PROCESS,
 )
-_PERMISSION_FOR = {
-    DecisionAction.AGREE: Permission.DISASSOCIATIONS_PROCESS,
-    DecisionAction.REJECT: Permission.DISASSOCIATIONS_PROCESS,
-    DecisionAction.WITHDRAW: Permission.DISASSOCIATIONS_SUBMIT,
-}
 
 
 @dataclass(frozen=True)
@@ -128,7 +123,7 @@ def actions_for(
         on_timeout=decisions.timeout_outcome(svc.settings.policy(), request.initiator),
     )
     allowed = set()
-    for action, permission in _PERMISSION_FOR.items():
+    for action, permission in decisions.PERMISSION_FOR_ACTION.items():
         if who.kind != "customer" and permission.value not in who.permissions:
             continue
         # A reason stands in for the one the person will give: only whether they may matters.

@@ -14,6 +14,7 @@ from domain import messages
 from domain.types import (
     Decision,
     DecisionAction,
+    Permission,
     Policy,
     RequestStatus,
     Side,
@@ -26,6 +27,22 @@ OUTCOME_OF_ACTION = {
     DecisionAction.WITHDRAW: RequestStatus.WITHDRAWN,
     DecisionAction.CANCEL: RequestStatus.CANCELLED,
 }
+
+
+# The permission a party needs for each action it may take; operators need none, and only they
+# cancel.
+PERMISSION_FOR_ACTION = {
+    DecisionAction.AGREE: Permission.DISASSOCIATIONS_PROCESS,
+    DecisionAction.REJECT: Permission.DISASSOCIATIONS_PROCESS,
+    DecisionAction.WITHDRAW: Permission.DISASSOCIATIONS_SUBMIT,
+}
+
+
+def needs_verification(action: DecisionAction) -> bool:
+    """Whether the acting person's verification code guards `action`, where their account
+    requires one: the counterpart's agreement or rejection does; withdrawing one's own request
+    does not."""
+    return action in (DecisionAction.AGREE, DecisionAction.REJECT)
 
 
 class Refusal(StrEnum):

@@ -17,6 +17,7 @@ from console.auth import SignedInViewer, Svc, Viewer
 from console.errors import FormErrors
 from console.routing import ConsoleRoute
 from console.web import redirect, render, status_words
+from domain import decisions
 from domain.types import DecisionAction, reason_problem
 
 router = APIRouter(route_class=ConsoleRoute)
@@ -81,7 +82,7 @@ async def decide(
     errors = FormErrors()
     if action is DecisionAction.REJECT and (problem := reason_problem(reason)):
         errors.add("reason", problem)
-    needs_code = action is not DecisionAction.WITHDRAW and viewer.who.verification_required
+    needs_code = decisions.needs_verification(action) and viewer.who.verification_required
     if needs_code and not verification_code.strip():
         errors.add("verification_code", "Enter the code from your authenticator app.")
     if not errors:
@@ -148,6 +149,6 @@ def _decision(
         "action": action.value,
         "errors": errors,
         "reason": reason,
-        "needs_code": action is not DecisionAction.WITHDRAW and viewer.who.verification_required,
+        "needs_code": decisions.needs_verification(action) and viewer.who.verification_required,
     }
     return render(request, "decision.html", context, status_code=status_code)

@@ -159,3 +159,19 @@ def test_only_operators_cancel_and_the_temporal_ui_counts_as_one():
 def test_an_unverified_name_says_so_wherever_it_is_recorded():
     assert IN_THE_UI.ref == "temporal_ui:bob (unverified)"
     assert OPERATOR.ref == "operator:alice"
+
+
+def test_each_party_action_needs_one_permission_and_operators_alone_cancel():
+    from domain.decisions import PERMISSION_FOR_ACTION
+
+    assert set(PERMISSION_FOR_ACTION) == set(DecisionAction) - {
+        DecisionAction.CANCEL,
+        DecisionAction.TIMEOUT,
+    }
+
+
+def test_consent_is_verified_and_withdrawing_ones_own_request_is_not():
+    from domain.decisions import needs_verification
+
+    assert needs_verification(DecisionAction.AGREE) and needs_verification(DecisionAction.REJECT)
+    assert not needs_verification(DecisionAction.WITHDRAW)
