@@ -25,12 +25,14 @@ import logging
 import re
 import time
 from datetime import timedelta
+from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.openapi import OPERATIONS
 from api.problems import problem_response
 from application.identity import identify
 from store import idempotency
@@ -38,17 +40,21 @@ from store.presence import Presence
 
 log = logging.getLogger(__name__)
 
-ROUTES = [
-    re.compile(pattern)
-    for pattern in (
-        r"/v1/disassociations",
-        r"/v1/disassociations/[^/]+/(agree|reject|withdraw)",
-        r"/v1/admin/partners",
-        r"/v1/admin/partners/[^/]+/users",
-        r"/v1/admin/customers",
-        r"/v1/admin/associations",
-    )
-]
+
+def idempotent_routes(app: Any) -> list[re.Pattern[str]]:
+    """The POST routes whose operation the OpenAPI table marks idempotent (api/openapi.py,
+    `Operation.idempotent`): the document and this middleware read the one table."""
+    found = []
+    for path, operations in app.openapi()["paths"].items():
+        post = operations.get("post")
+        if post is not None and OPERATIONS[post["operationId"]].idempotent:
+            parts = re.split(r"(\{[^}]+\})", path)
+            found.append(
+                re.compile("".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts))
+            )
+    return found
+
+
 _KEY = re.compile(r"[\x21-\x7e]{1,200}")  # visible ASCII
 KEPT_HEADERS = ("content-type", "location", "retry-after", "cache-control")
 # A claim is tagged with its process's presence (store/presence.py): once that process is gone
@@ -69,6 +75,12 @@ def is_kept(status_code: int) -> bool:
 class IdempotencyMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self._routes: list[re.Pattern[str]] | None = None
+
+    def _applies(self, scope: Scope) -> bool:
+        if self._routes is None:  # the routes are all in place by the first request
+            self._routes = idempotent_routes(scope["app"])
+        return any(route.fullmatch(scope["path"]) for route in self._routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -76,11 +88,7 @@ class IdempotencyMiddleware:
             return
         headers = Headers(scope=scope)
         key = headers.get("idempotency-key")
-        if (
-            key is None
-            or scope["method"] != "POST"
-            or not any(r.fullmatch(scope["path"]) for r in ROUTES)
-        ):
+        if key is None or scope["method"] != "POST" or not self._applies(scope):
             await self.app(scope, receive, send)
             return
         if not _KEY.fullmatch(key):

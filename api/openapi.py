@@ -223,7 +223,8 @@ class Operation:
     ok: str
     errors: tuple[str, ...] = ()
     body: str | None = None
-    # The Idempotency-Key header (api/idempotency.py) applies.
+    # The Idempotency-Key header applies: the document lists it, and api/idempotency.py keeps
+    # responses for exactly these operations.
     idempotent: bool = False
     # A rate limit applies: RateLimit-* headers (and Retry-After on 429).
     rate_limited: bool = False

@@ -324,3 +324,23 @@ async def test_a_key_past_its_time_is_new_again_even_before_it_is_purged(api, po
     assert_problem(
         await post(api, operator, key, {"name": "First"}, path), 422, "idempotency_key_reused"
     )
+
+
+def test_keys_are_kept_on_exactly_the_routes_the_document_says_take_one():
+    """One table (api/openapi.py) says which operations take an Idempotency-Key: the document
+    lists the header there, and the middleware keeps responses there and nowhere else."""
+    import re
+
+    from api.idempotency import idempotent_routes
+    from api.main import create_app
+
+    app = create_app()
+    routes = idempotent_routes(app)
+    posts = [(path, ops["post"]) for path, ops in app.openapi()["paths"].items() if "post" in ops]
+    for path, operation in posts:
+        sample = re.sub(r"\{[^}]+\}", "0f8b7c1e-3d2a-4b5c-9e8f-1a2b3c4d5e6f", path)
+        takes_key = "Idempotency-Key" in [p["name"] for p in operation.get("parameters", [])]
+        assert any(r.fullmatch(sample) for r in routes) == takes_key, path
+    assert len(routes) == sum(
+        "Idempotency-Key" in [p["name"] for p in op.get("parameters", [])] for _, op in posts
+    )
