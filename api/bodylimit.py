@@ -8,6 +8,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import problem_response
+from domain.problems import ProblemCode
 
 
 class _TooLarge(Exception):
@@ -25,7 +26,9 @@ class BodyLimitMiddleware:
             return
         if b"%00" in scope.get("query_string", b""):
             response = problem_response(
-                422, "validation_error", "The query string must not contain the NUL character."
+                422,
+                ProblemCode.VALIDATION_ERROR,
+                "The query string must not contain the NUL character.",
             )
             await response(scope, receive, send)
             return
@@ -59,6 +62,8 @@ class BodyLimitMiddleware:
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = problem_response(
-            413, "payload_too_large", f"The request body is larger than {self.max_bytes} bytes."
+            413,
+            ProblemCode.PAYLOAD_TOO_LARGE,
+            f"The request body is larger than {self.max_bytes} bytes.",
         )
         await response(scope, receive, send)

@@ -20,6 +20,7 @@ from application.identity import identify
 from application.principal import Principal as Principal  # the routers' name for it
 from application.services import Services
 from assocflow.settings import Settings
+from domain.problems import ProblemCode
 
 
 # Plain `def` dependencies would each be sent to a thread by FastAPI: these are all `async`.
@@ -45,7 +46,7 @@ _bearer = HTTPBearer(
 
 
 def _unauthorized(detail: str) -> Problem:
-    return Problem(401, "unauthorized", detail, headers={"WWW-Authenticate": "Bearer"})
+    return Problem(401, ProblemCode.UNAUTHORIZED, detail, headers={"WWW-Authenticate": "Bearer"})
 
 
 async def principal(

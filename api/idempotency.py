@@ -35,6 +35,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.openapi import OPERATIONS
 from api.problems import problem_response
 from application.identity import identify
+from domain.problems import ProblemCode
 from store import idempotency
 from store.presence import Presence
 
@@ -97,7 +98,7 @@ class IdempotencyMiddleware:
                 send,
                 _problem(
                     422,
-                    "validation_error",
+                    ProblemCode.VALIDATION_ERROR,
                     "Idempotency-Key must be 1 to 200 visible ASCII characters.",
                 ),
             )
@@ -140,13 +141,13 @@ class IdempotencyMiddleware:
                 return
             if outcome == "mismatch":
                 await _send(scope, send, _problem(
-                    422, "idempotency_key_reused",
+                    422, ProblemCode.IDEMPOTENCY_KEY_REUSED,
                     "This Idempotency-Key was used for a different request; use a new key.",
                 ))  # fmt: skip
                 return
             if time.monotonic() > deadline:
                 await _send(scope, send, _problem(
-                    409, "idempotency_key_in_use",
+                    409, ProblemCode.IDEMPOTENCY_KEY_IN_USE,
                     "A request with this Idempotency-Key is still running; retry shortly.",
                     headers={"Retry-After": "1"},
                 ))  # fmt: skip
@@ -261,7 +262,7 @@ def _canonical_hash(body: bytes) -> bytes:
 
 
 def _problem(
-    status: int, code: str, detail: str, headers: dict[str, str] | None = None
+    status: int, code: ProblemCode, detail: str, headers: dict[str, str] | None = None
 ) -> Response:
     return problem_response(status, code, detail, headers=headers)
 

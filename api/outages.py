@@ -19,6 +19,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problems import problem_response
+from domain.problems import ProblemCode
 from store.db import is_unavailable
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ PageRenderer = Callable[[Scope], Response]
 def unavailable_problem() -> Response:
     return problem_response(
         503,
-        "temporarily_unavailable",
+        ProblemCode.TEMPORARILY_UNAVAILABLE,
         UNAVAILABLE_DETAIL,
         headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
     )
@@ -85,4 +86,4 @@ class ErrorBoundary:
                 return self.page(scope)
             return unavailable_problem()
         log.error("unhandled error on %s %s", scope["method"], scope["path"], exc_info=error)
-        return problem_response(500, "internal_error", "An unexpected error occurred.")
+        return problem_response(500, ProblemCode.INTERNAL_ERROR, "An unexpected error occurred.")

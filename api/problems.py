@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from application.errors import Failure
+from domain.problems import ProblemCode
 
 log = logging.getLogger(__name__)
 
@@ -21,62 +22,63 @@ MEDIA_TYPE = "application/problem+json"
 
 # HTTP errors raised by the framework itself (unknown route, wrong method, ...).
 _CODE_OF_STATUS = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    406: "not_acceptable",
-    409: "conflict",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
-    422: "validation_error",
-    429: "rate_limited",
+    400: ProblemCode.BAD_REQUEST,
+    401: ProblemCode.UNAUTHORIZED,
+    403: ProblemCode.FORBIDDEN,
+    404: ProblemCode.NOT_FOUND,
+    405: ProblemCode.METHOD_NOT_ALLOWED,
+    406: ProblemCode.NOT_ACCEPTABLE,
+    409: ProblemCode.CONFLICT,
+    413: ProblemCode.PAYLOAD_TOO_LARGE,
+    415: ProblemCode.UNSUPPORTED_MEDIA_TYPE,
+    422: ProblemCode.VALIDATION_ERROR,
+    429: ProblemCode.RATE_LIMITED,
 }
 
 
 # The HTTP status of each code a use case fails with (application/errors.py).
 STATUS_OF_CODE = {
-    "validation_error": 422,
-    "forbidden": 403,
-    "not_found": 404,
-    "check_failed": 422,
-    "request_pending": 409,
-    "request_limit_reached": 409,
-    "not_pending": 409,
-    "customer_already_associated": 409,
-    "verification_required": 403,
-    "mfa_enrolment_required": 403,
-    "mfa_already_enrolled": 409,
-    "mfa_not_enrolling": 409,
-    "email_taken": 409,
-    "sign_in_failed": 401,
-    "sign_in_expired": 401,
-    "sign_in_locked": 429,
-    "password_rejected": 422,
-    "gone": 410,
-    "verification_code_incorrect": 422,
-    "verification_code_expired": 422,
-    "verification_locked": 429,
-    "rate_limited": 429,
-    "temporarily_unavailable": 503,
-    "webhooks_unavailable": 503,
+    ProblemCode.VALIDATION_ERROR: 422,
+    ProblemCode.FORBIDDEN: 403,
+    ProblemCode.NOT_FOUND: 404,
+    ProblemCode.CHECK_FAILED: 422,
+    ProblemCode.REQUEST_PENDING: 409,
+    ProblemCode.REQUEST_LIMIT_REACHED: 409,
+    ProblemCode.NOT_PENDING: 409,
+    ProblemCode.CUSTOMER_ALREADY_ASSOCIATED: 409,
+    ProblemCode.VERIFICATION_REQUIRED: 403,
+    ProblemCode.MFA_ENROLMENT_REQUIRED: 403,
+    ProblemCode.MFA_ALREADY_ENROLLED: 409,
+    ProblemCode.MFA_NOT_ENROLLING: 409,
+    ProblemCode.EMAIL_TAKEN: 409,
+    ProblemCode.SIGN_IN_FAILED: 401,
+    ProblemCode.SIGN_IN_EXPIRED: 401,
+    ProblemCode.SIGN_IN_LOCKED: 429,
+    ProblemCode.PASSWORD_REJECTED: 422,
+    ProblemCode.GONE: 410,
+    ProblemCode.VERIFICATION_CODE_INCORRECT: 422,
+    ProblemCode.VERIFICATION_CODE_EXPIRED: 422,
+    ProblemCode.VERIFICATION_LOCKED: 429,
+    ProblemCode.RATE_LIMITED: 429,
+    ProblemCode.TEMPORARILY_UNAVAILABLE: 503,
+    ProblemCode.WEBHOOKS_UNAVAILABLE: 503,
 }
 
 # Codes the API's edges answer with before a use case runs (api/deps.py, api/bodylimit.py,
 # api/idempotency.py, /readyz).
 STATUS_OF_EDGE_CODE = {
-    "unauthorized": 401,
-    "payload_too_large": 413,
-    "idempotency_key_reused": 422,
-    "idempotency_key_in_use": 409,
-    "not_ready": 503,
+    ProblemCode.UNAUTHORIZED: 401,
+    ProblemCode.PAYLOAD_TOO_LARGE: 413,
+    ProblemCode.IDEMPOTENCY_KEY_REUSED: 422,
+    ProblemCode.IDEMPOTENCY_KEY_IN_USE: 409,
+    ProblemCode.NOT_READY: 503,
 }
 
 
 def status_of(code: str) -> int:
-    """The HTTP status a problem `code` is answered with."""
-    return STATUS_OF_CODE.get(code) or STATUS_OF_EDGE_CODE[code]
+    """The HTTP status a problem `code` is answered with (ValueError for a code that is none)."""
+    problem = ProblemCode(code)
+    return STATUS_OF_CODE.get(problem) or STATUS_OF_EDGE_CODE[problem]
 
 
 class Problem(Exception):
@@ -85,7 +87,7 @@ class Problem(Exception):
     def __init__(
         self,
         status_code: int,
-        code: str,
+        code: ProblemCode,
         detail: str | None = None,
         *,
         title: str | None = None,
@@ -103,7 +105,7 @@ class Problem(Exception):
 
 def problem_response(
     status_code: int,
-    code: str,
+    code: ProblemCode,
     detail: str | None = None,
     *,
     title: str | None = None,
@@ -125,11 +127,11 @@ def problem_response(
 
 
 def not_found(what: str = "resource") -> Problem:
-    return Problem(404, "not_found", f"No {what} with this id is visible to you.")
+    return Problem(404, ProblemCode.NOT_FOUND, f"No {what} with this id is visible to you.")
 
 
 def forbidden(detail: str) -> Problem:
-    return Problem(403, "forbidden", detail)
+    return Problem(403, ProblemCode.FORBIDDEN, detail)
 
 
 def install(app: FastAPI) -> None:
@@ -161,16 +163,19 @@ def install(app: FastAPI) -> None:
             for err in exc.errors()
         ]
         return problem_response(
-            422, "validation_error", "The request is not valid; see `errors`.", errors=errors
+            422,
+            ProblemCode.VALIDATION_ERROR,
+            "The request is not valid; see `errors`.",
+            errors=errors,
         )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = _CODE_OF_STATUS.get(exc.status_code, "error")
+        code = _CODE_OF_STATUS.get(exc.status_code, ProblemCode.ERROR)
         detail = exc.detail if isinstance(exc.detail, str) else None
         return problem_response(exc.status_code, code, detail, headers=exc.headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem_response(500, "internal_error", "An unexpected error occurred.")
+        return problem_response(500, ProblemCode.INTERNAL_ERROR, "An unexpected error occurred.")

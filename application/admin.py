@@ -19,6 +19,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from application.errors import Failure, forbidden, invalid, not_found, paged
 from application.principal import Principal
+from domain.problems import ProblemCode
 from domain.types import (
     AccountStanding,
     Association,
@@ -181,7 +182,7 @@ def _email_free() -> Iterator[None]:
         yield
     except accounts.EmailTaken as taken:
         raise Failure(
-            "email_taken",
+            ProblemCode.EMAIL_TAKEN,
             "Another person signs in with this email.",
             errors=[{"loc": ["body", "email"]}],
         ) from taken
@@ -275,7 +276,7 @@ async def create_association(
                 return row
         except associations.CustomerAlreadyAssociated as exc:
             raise Failure(
-                "customer_already_associated",
+                ProblemCode.CUSTOMER_ALREADY_ASSOCIATED,
                 "The customer already has an active association; end it first.",
             ) from exc
 

@@ -14,6 +14,7 @@ from application.services import Services
 from assocflow import logs
 from assocflow.metrics import SUBMISSIONS
 from domain import decisions
+from domain.problems import ProblemCode
 from domain.types import (
     CheckResult,
     Decision,
@@ -96,19 +97,19 @@ def refusal(check_result: CheckResult) -> Failure:
     failed = [item.model_dump() for item in check_result.items if not item.passed]
     if check_result.failed("no_pending_request"):
         return Failure(
-            "request_pending",
+            ProblemCode.REQUEST_PENDING,
             "A disassociation request is already pending for this association.",
             items=failed,
         )
     if check_result.failed("within_request_limit"):
         return Failure(
-            "request_limit_reached",
+            ProblemCode.REQUEST_LIMIT_REACHED,
             "The request limit is reached.",
             next_allowed_at=check_result.next_allowed_at,
             items=failed,
         )
     return Failure(
-        "check_failed",
+        ProblemCode.CHECK_FAILED,
         "The account check failed; fix the failed items and try again.",
         items=[item.model_dump() for item in check_result.items],
     )
@@ -274,7 +275,7 @@ async def decide(
     try:
         decisions.authorize(decision, context, datetime.now(UTC))
     except decisions.DecisionRefused as refused:
-        raise _decision_refused(refused.code.value, str(refused), refused.status) from None
+        raise _decision_refused(refused.code, str(refused), refused.status) from None
     spent = None
     if decisions.needs_verification(action) and who.kind != "operator":
         spent = await verified(svc, who, f"{action.value}ing a request", verification_code)
@@ -314,7 +315,9 @@ async def _failure_of(svc: Services, request_id: UUID, outcome: DecideOutcome) -
             status = await _current_status(svc, request_id)
         return _decision_refused(outcome.code, outcome.message, status)
     if isinstance(outcome, Failed):
-        return Failure("temporarily_unavailable", "The request's workflow failed the decision.")
+        return Failure(
+            ProblemCode.TEMPORARILY_UNAVAILABLE, "The request's workflow failed the decision."
+        )
     if isinstance(outcome, Closed):
         # A closed workflow settled its request, unless it was terminated: then the request
         # stays pending until the reconciler cancels it.
@@ -334,15 +337,17 @@ async def _current_status(svc: Services, request_id: UUID) -> RequestStatus | No
     return current.status if current else None
 
 
-def _decision_refused(code: str, message: str, status: RequestStatus | None) -> Failure:
+def _decision_refused(
+    code: decisions.Refusal, message: str, status: RequestStatus | None
+) -> Failure:
     if code == decisions.Refusal.NOT_PENDING:
         # RFC 9457 reserves `status` for the HTTP code: the request's own is `request_status`.
         return Failure(
-            "not_pending",
+            ProblemCode.NOT_PENDING,
             message or f"The request is no longer pending; it is {status}.",
             request_status=status.value if status else None,
         )
-    return Failure(code, message)
+    return Failure(ProblemCode(code.value), message)
 
 
 def request_of(snapshot: RequestSnapshot) -> DisassociationRequest:

@@ -9,6 +9,7 @@ from datetime import timedelta
 from math import ceil
 from typing import Any, ParamSpec, TypeVar
 
+from domain.problems import ProblemCode
 from store.pagination import InvalidCursor
 
 P = ParamSpec("P")
@@ -21,7 +22,7 @@ class Failure(Exception):
 
     def __init__(
         self,
-        code: str,
+        code: ProblemCode,
         detail: str,
         *,
         retry_after: timedelta | None = None,
@@ -41,19 +42,21 @@ class Failure(Exception):
 
 
 def not_found(what: str) -> Failure:
-    return Failure("not_found", f"No {what} with this id is visible to you.")
+    return Failure(ProblemCode.NOT_FOUND, f"No {what} with this id is visible to you.")
 
 
 def forbidden(detail: str) -> Failure:
-    return Failure("forbidden", detail)
+    return Failure(ProblemCode.FORBIDDEN, detail)
 
 
 def invalid(field: str, message: str) -> Failure:
-    return Failure("validation_error", message, errors=[{"loc": ["body", field], "msg": message}])
+    return Failure(
+        ProblemCode.VALIDATION_ERROR, message, errors=[{"loc": ["body", field], "msg": message}]
+    )
 
 
 def unavailable(detail: str, retry_after: timedelta = timedelta(seconds=5)) -> Failure:
-    return Failure("temporarily_unavailable", detail, retry_after=retry_after)
+    return Failure(ProblemCode.TEMPORARILY_UNAVAILABLE, detail, retry_after=retry_after)
 
 
 def paged(use_case: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
@@ -65,7 +68,7 @@ def paged(use_case: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
             return await use_case(*args, **kwargs)
         except InvalidCursor as exc:
             raise Failure(
-                "validation_error", str(exc), errors=[{"loc": ["query", "cursor"]}]
+                ProblemCode.VALIDATION_ERROR, str(exc), errors=[{"loc": ["query", "cursor"]}]
             ) from exc
 
     return listing

@@ -16,6 +16,7 @@ from application.mfa import Spent
 from application.principal import Principal
 from application.services import Services
 from assocflow.settings import parse_rate
+from domain.problems import ProblemCode
 from store import ratelimit
 from store.ratelimit import Usage
 
@@ -56,7 +57,7 @@ async def within_limit(pool: AsyncConnectionPool, bucket: str, rate: str, too_ma
     if met is not None:
         met.append(usage)
     if usage.exceeded:
-        failure = Failure("rate_limited", "", retry_after=usage.resets_in)
+        failure = Failure(ProblemCode.RATE_LIMITED, "", retry_after=usage.resets_in)
         failure.detail = f"{too_many}; try again in {failure.retry_after_seconds} s."
         raise failure
 
@@ -82,7 +83,7 @@ async def verified(
         if who.service_tokens_may_decide:
             return None
         raise Failure(
-            "verification_required",
+            ProblemCode.VERIFICATION_REQUIRED,
             f"This account requires a person's verification for {operation}: a service token"
             " may do it only where the account allows service tokens"
             ' (PATCH /v1/settings {"service_tokens_may_decide": true}).',
@@ -93,7 +94,7 @@ async def verified(
         if not status.enrolled:
             raise mfa.enrolment_required()
         raise Failure(
-            "verification_required",
+            ProblemCode.VERIFICATION_REQUIRED,
             f"This account requires verification for {operation}: send your authenticator's"
             " current code (or a recovery code) as `verification_code`.",
             operation=operation,

@@ -29,6 +29,7 @@ from application.errors import Failure, forbidden, unavailable
 from application.principal import Principal
 from application.services import Services
 from domain import lockout
+from domain.problems import ProblemCode
 from store import accounts, failure_runs, mfa
 from store.rows import MfaEnrolment, RecoveryCode
 from webhooks.secrets import SecretBox
@@ -155,7 +156,7 @@ async def begin_enrolment(svc: Services, who: Principal) -> Enrolment:
         found = await accounts.get_person(conn, person)
         if not await mfa.begin(conn, person, sealed):
             raise Failure(
-                "mfa_already_enrolled",
+                ProblemCode.MFA_ALREADY_ENROLLED,
                 "You are enrolled already; an operator can reset your enrolment if you lost it.",
             )
     label = (found.email if found and found.email else None) or str(person)
@@ -172,7 +173,7 @@ async def confirm_enrolment(svc: Services, who: Principal, code: str) -> list[st
         enrolment = await mfa.enrolment(conn, person)
     if enrolment is None or enrolment.confirmed_at is not None:
         raise Failure(
-            "mfa_not_enrolling",
+            ProblemCode.MFA_NOT_ENROLLING,
             "No enrolment waits for confirmation: start one with POST /v1/mfa/enrolment.",
         )
     at = now()
@@ -182,7 +183,7 @@ async def confirm_enrolment(svc: Services, who: Principal, code: str) -> list[st
     codes, hashes = await off_loop(_new_recovery_codes)
     async with svc.pool.connection() as conn, conn.transaction():
         if not await mfa.confirm(conn, person, step, hashes, at):
-            raise Failure("mfa_not_enrolling", "This enrolment was confirmed already.")
+            raise Failure(ProblemCode.MFA_NOT_ENROLLING, "This enrolment was confirmed already.")
         await failure_runs.write(conn, "verification", person, lockout.FailureRun(0, None))
     return codes
 
@@ -248,7 +249,7 @@ async def give_back(svc: Services, spent: Spent | None) -> None:
 
 def enrolment_required() -> Failure:
     return Failure(
-        "mfa_enrolment_required",
+        ProblemCode.MFA_ENROLMENT_REQUIRED,
         "This account requires verification: enrol an authenticator app first"
         " (POST /v1/mfa/enrolment, then confirm it with a code).",
     )
@@ -272,7 +273,7 @@ async def _failed(svc: Services, person: UUID, at: datetime) -> Failure:
     if run.locked_until is not None:
         return _locked(lockout.LOCK, after_failures=True)
     return Failure(
-        "verification_code_incorrect",
+        ProblemCode.VERIFICATION_CODE_INCORRECT,
         f"The code is incorrect or was used already;"
         f" {lockout.MAX_FAILURES - run.failed_attempts} attempt(s) left"
         " before verification is locked.",
@@ -283,7 +284,7 @@ def _locked(remaining: timedelta, *, after_failures: bool = False) -> Failure:
     minutes = max(1, round(remaining.total_seconds() / 60))
     lead = "The code is incorrect. " if after_failures else ""
     return Failure(
-        "verification_locked",
+        ProblemCode.VERIFICATION_LOCKED,
         f"{lead}Verification is locked after {lockout.MAX_FAILURES} failed codes; try again in about"
         f" {minutes} minute(s).",
         retry_after=remaining,

@@ -13,6 +13,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from application.errors import Failure, forbidden
 from application.principal import Principal
+from domain.problems import ProblemCode
 from store import audit, secrets
 from store.db import Connection
 from webhooks.secrets import SecretBox
@@ -25,10 +26,10 @@ SEALED: tuple[tuple[str, str], ...] = (
 )
 BATCH_SIZE = 500
 
-NO_ENCRYPTION_KEY = "encryption_key_missing"
-INVALID_ENCRYPTION_KEY = "encryption_key_invalid"
+NO_ENCRYPTION_KEY = ProblemCode.ENCRYPTION_KEY_MISSING
+INVALID_ENCRYPTION_KEY = ProblemCode.ENCRYPTION_KEY_INVALID
 # Some secrets open with none of the keys given: the key that sealed them is missing from the list.
-SECRETS_UNREADABLE = "secrets_unreadable"
+SECRETS_UNREADABLE = ProblemCode.SECRETS_UNREADABLE
 
 
 async def rotate_secrets(

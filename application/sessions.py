@@ -35,6 +35,7 @@ from application.services import Services
 from assocflow import logs
 from assocflow.settings import Settings
 from domain import lockout
+from domain.problems import ProblemCode
 from domain.types import SYSTEM, Actor, ActorKind
 from store import accounts, audit, failure_runs, sessions
 from store.rows import SessionSubject
@@ -216,7 +217,7 @@ async def invite(svc: Services, who: Principal, person_id: UUID) -> Invitation:
             raise not_found("person")
         if not person.email:
             raise Failure(
-                "validation_error",
+                ProblemCode.VALIDATION_ERROR,
                 "This person has no email to sign in with.",
                 errors=[{"loc": ["path", "person_id"], "msg": "The person has no email."}],
             )
@@ -280,7 +281,7 @@ def _check_password(password: str, email: str) -> None:
     refusal = _refusal(_normalized(password), email)
     if refusal is not None:
         raise Failure(
-            "password_rejected",
+            ProblemCode.PASSWORD_REJECTED,
             refusal,
             errors=[{"loc": ["body", "password"], "msg": refusal}],
         )
@@ -384,13 +385,13 @@ async def _count_failure(svc: Services, person_id: UUID, at: datetime) -> Failur
 
 
 def _wrong() -> Failure:
-    return Failure("sign_in_failed", "The email or password is not right.")
+    return Failure(ProblemCode.SIGN_IN_FAILED, "The email or password is not right.")
 
 
 def _locked(remaining: timedelta) -> Failure:
     minutes = max(1, round(remaining.total_seconds() / 60))
     return Failure(
-        "sign_in_locked",
+        ProblemCode.SIGN_IN_LOCKED,
         f"Signing in is locked after {lockout.MAX_FAILURES} failed attempts. Try again in about"
         f" {minutes} minute(s).",
         retry_after=remaining,
@@ -398,12 +399,12 @@ def _locked(remaining: timedelta) -> Failure:
 
 
 def _ended() -> Failure:
-    return Failure("sign_in_expired", "Your sign-in has ended: sign in again.")
+    return Failure(ProblemCode.SIGN_IN_EXPIRED, "Your sign-in has ended: sign in again.")
 
 
 def _invitation_gone() -> Failure:
     return Failure(
-        "not_found",
+        ProblemCode.NOT_FOUND,
         "This invitation link was used already, was replaced by a newer one, or has expired:"
         " ask an operator for a new one.",
     )

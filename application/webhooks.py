@@ -8,6 +8,7 @@ from uuid import UUID
 from application.errors import Failure, invalid, not_found, paged
 from application.principal import Principal
 from application.services import Services
+from domain.problems import ProblemCode
 from domain.types import EventType
 from store import webhooks
 from store.rows import WebhookDelivery
@@ -17,7 +18,7 @@ from webhooks.secrets import SecretBox, new_secret
 from webhooks.urls import UnsafeURL, check_url
 
 # Webhooks need an encryption key on the server for the endpoints' signing secrets (503).
-WEBHOOKS_UNAVAILABLE = "webhooks_unavailable"
+WEBHOOKS_UNAVAILABLE = ProblemCode.WEBHOOKS_UNAVAILABLE
 
 
 async def create_endpoint(

@@ -11,6 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from domain import messages
+from domain.problems import ProblemCode
 from domain.types import (
     Decision,
     DecisionAction,
@@ -49,9 +50,9 @@ class Refusal(StrEnum):
     """Why a decision is refused: the API's problem code, and the error type a refusal carries
     across the Temporal boundary."""
 
-    NOT_PENDING = "not_pending"
-    FORBIDDEN = "forbidden"
-    VALIDATION_ERROR = "validation_error"
+    NOT_PENDING = ProblemCode.NOT_PENDING.value
+    FORBIDDEN = ProblemCode.FORBIDDEN.value
+    VALIDATION_ERROR = ProblemCode.VALIDATION_ERROR.value
 
 
 class DecisionRefused(Exception):

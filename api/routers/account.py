@@ -14,6 +14,7 @@ from api.schemas import Body, Limit, Page
 from application import account
 from application.account import Notification
 from application.errors import Failure
+from domain.problems import ProblemCode
 from store.rows import AccountSettings
 
 router = APIRouter(tags=["account"])
@@ -67,7 +68,7 @@ async def verification_codes_are_gone() -> NoReturn:
     """Gone: codes sent to the message center proved nothing (anyone who could read the
     account's notifications could read them). Each person now has an authenticator app."""
     raise Failure(
-        "gone",
+        ProblemCode.GONE,
         "Verification codes are no longer sent to the message center. Enrol an authenticator"
         " app (POST /v1/mfa/enrolment) and send its current code as `verification_code`.",
         replacement="/v1/mfa/enrolment",

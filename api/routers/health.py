@@ -9,6 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from api.deps import App
 from api.problems import problem_response
 from application import health
+from domain.problems import ProblemCode
 
 router = APIRouter(tags=["health"])
 
@@ -33,7 +34,7 @@ async def readyz(app: App) -> JSONResponse:
         return JSONResponse({"status": "ready", "checks": results})
     return problem_response(
         503,
-        "not_ready",
+        ProblemCode.NOT_READY,
         "A dependency is unavailable.",
         checks=results,
         headers={"Retry-After": "5"},

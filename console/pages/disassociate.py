@@ -17,6 +17,7 @@ from console.auth import SignedInViewer, Svc, Viewer
 from console.errors import FormErrors
 from console.routing import ConsoleRoute
 from console.web import redirect, render
+from domain.problems import ProblemCode
 from domain.types import CheckItem, reason_problem
 from store.rows import AssociationOverview
 
@@ -24,7 +25,11 @@ router = APIRouter(route_class=ConsoleRoute)
 
 ACKNOWLEDGEMENT_MISSING = "Select the checkbox to confirm that you understand the statement."
 # A refused submit that sends the person back to the check: its items say what to do.
-BACK_TO_THE_CHECK = ("check_failed", "request_pending", "request_limit_reached")
+BACK_TO_THE_CHECK = (
+    ProblemCode.CHECK_FAILED,
+    ProblemCode.REQUEST_PENDING,
+    ProblemCode.REQUEST_LIMIT_REACHED,
+)
 
 Text = Annotated[str, Form(max_length=2000)]
 
@@ -32,7 +37,7 @@ Text = Annotated[str, Form(max_length=2000)]
 async def _association(svc: Svc, viewer: Viewer, association_id: UUID) -> AssociationOverview:
     found = await overview.association(svc, viewer.who, association_id)
     if not overview.may_disassociate(viewer.who, found):
-        raise Failure("forbidden", "You may not ask to end this association.")
+        raise Failure(ProblemCode.FORBIDDEN, "You may not ask to end this association.")
     return found
 
 

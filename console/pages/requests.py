@@ -18,6 +18,7 @@ from console.errors import FormErrors
 from console.routing import ConsoleRoute
 from console.web import redirect, render, status_words
 from domain import decisions
+from domain.problems import ProblemCode
 from domain.types import DecisionAction, reason_problem
 
 router = APIRouter(route_class=ConsoleRoute)
@@ -96,7 +97,7 @@ async def decide(
                 verification_code=verification_code.strip() or None,
             )
         except Failure as failure:
-            if failure.code == "not_pending":
+            if failure.code == ProblemCode.NOT_PENDING:
                 view = await overview.request(svc, viewer.who, request_id)
                 return _page(request, viewer, view, errors=_not_now(view, action), status_code=409)
             errors = FormErrors.of(failure, ("reason", "verification_code"))
@@ -111,7 +112,7 @@ def _not_now(view: RequestView, action: DecisionAction) -> FormErrors:
         words = f"You cannot {action.value} this request."
     else:
         words = f"This request is no longer awaiting a response: {status_words(status).lower()}."
-    return FormErrors(form=words, code="not_pending")
+    return FormErrors(form=words, code=ProblemCode.NOT_PENDING)
 
 
 def _page(
