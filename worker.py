@@ -18,9 +18,10 @@ from typing import NoReturn
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 from temporalio.client import Client
+from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
 from temporalio.runtime import Runtime
 from temporalio.service import RPCError
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkerDeploymentConfig
 
 from activities.disassociation import DisassociationActivities
 from activities.reconciler import ReconcilerActivities
@@ -32,7 +33,7 @@ from assocflow.temporal import runtime as temporal_runtime
 from store.accounts import AccountStandingSource, PostgresStanding
 from store.db import migrate, open_pool
 from webhooks.relay import WebhookRelay
-from workflows import contract, starter
+from workflows import contract, starter, versions
 from workflows.disassociation import DisassociationWorkflow
 from workflows.reconciler import ReconcileWorkflow
 
@@ -57,21 +58,29 @@ def build_worker(
     task_queue: str,
     standing: AccountStandingSource | None = None,
     *,
+    version: WorkerDeploymentVersion,
     max_concurrent_activities: int = 100,
     max_concurrent_workflow_tasks: int = 100,
 ) -> Worker:
+    """The worker, as `version` of its deployment: it takes the requests started on that version
+    (each request workflow is pinned to the version it started on) and, once the version is
+    current, new ones."""
     acts = DisassociationActivities(pool, standing or PostgresStanding(pool))
     reconciler = ReconcilerActivities(pool, client)
     return Worker(
         client,
         task_queue=task_queue,
+        deployment_config=WorkerDeploymentConfig(
+            version=version,
+            use_worker_versioning=True,
+            default_versioning_behavior=VersioningBehavior.PINNED,
+        ),
         workflow_runner=WORKFLOW_RUNNER,
         max_concurrent_activities=max_concurrent_activities,
         max_concurrent_workflow_tasks=max_concurrent_workflow_tasks,
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
         workflows=[DisassociationWorkflow, ReconcileWorkflow],
         activities=[
-            acts.run_account_check,
             acts.accept_request,
             acts.settle_request,
             acts.send_reminder,
@@ -125,18 +134,31 @@ async def _serve(settings: Settings, pool: AsyncConnectionPool, stop: asyncio.Ev
         if settings.webhook_relay
         else None
     )
+    version = versions.version(settings.worker_deployment, settings.build_id)
     worker = build_worker(
         client,
         pool,
         settings.task_queue,
+        version=version,
         max_concurrent_activities=settings.worker_max_concurrent_activities,
         max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
     )
     async with worker:
+        # Before saying it polls: a request started earlier would find no version to go to.
+        made_current = await first_success(
+            "the deployment's current version",
+            lambda: versions.make_current_if_none(client, version),
+            stop,
+            transient=TEMPORAL_DOWN,
+        )
+        if made_current is None:  # stopped meanwhile
+            return
         log.info(
-            "worker polling task queue %r on %s",
+            "worker polling task queue %r on %s as %s%s",
             settings.task_queue,
             client.service_client.config.target_host,
+            version.to_canonical_string(),
+            " (made current: the deployment had no current version)" if made_current else "",
         )
         relaying = asyncio.create_task(relay.run(stop)) if relay else None
         await stop.wait()

@@ -10,13 +10,11 @@ from psycopg_pool import AsyncConnectionPool
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from domain.types import CheckResult
-from store import associations, requests
+from store import requests
 from store.accounts import AccountStandingSource
 from workflows.contract import (
     AcceptInput,
     Admission,
-    CheckInput,
     ReminderInput,
     RequestSnapshot,
     SettleInput,
@@ -45,26 +43,6 @@ class DisassociationActivities:
     def __init__(self, pool: AsyncConnectionPool, standing: AccountStandingSource):
         self._pool = pool
         self._standing = standing
-
-    @activity.defn
-    async def run_account_check(self, inp: CheckInput) -> CheckResult:
-        """The account check on its own (requests started before acceptance checked under the
-        lock alone still run it first)."""
-        standing = await self._standing.standing(inp.customer_id)
-        async with self._pool.connection() as conn:
-            checked = await associations.account_check(
-                conn,
-                inp.association_id,
-                inp.initiator,
-                standing,
-                policy=inp.policy,
-                as_of=inp.as_of,
-            )
-        if checked is None:
-            raise _missing(
-                ASSOCIATION_NOT_FOUND, f"association {inp.association_id} does not exist"
-            )
-        return checked[1]
 
     @activity.defn
     async def accept_request(self, inp: AcceptInput) -> Admission:

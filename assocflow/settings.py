@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     temporal_address: str | None = None
     temporal_namespace: str | None = None
     task_queue: str = "assocflow"
+    # Worker Versioning: the deployment the worker belongs to, and its build (empty: derived from
+    # the workflow code, so a restart without a workflow change keeps its version).
+    worker_deployment: str = "assocflow"
+    build_id: str = ""
 
     # The lifecycle policy. Durations accept ISO 8601 ("P10D", "PT30S") or seconds ("30").
     response_window: timedelta = timedelta(days=10)

@@ -30,9 +30,12 @@ from tests.mfa import clock as clock  # the time MFA codes are judged at, moved 
 from webhooks.relay import WebhookRelay
 from webhooks.secrets import new_key
 from worker import build_worker
+from workflows import versions
 from workflows.contract import SEARCH_ATTRIBUTES
 
 ROOT = Path(__file__).resolve().parent.parent
+# The version worker.py runs as with the default settings: the suite's workers all run it.
+WORKER_VERSION = versions.version(Settings().worker_deployment)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -129,7 +132,8 @@ async def dev_worker(
     client = await dev_env.connect_client(
         runtime=temporal_runtime(address), data_converter=pydantic_data_converter
     )
-    async with build_worker(client, pool, task_queue) as worker:
+    async with build_worker(client, pool, task_queue, version=WORKER_VERSION) as worker:
+        await versions.make_current_if_none(client, WORKER_VERSION)  # as worker.py does
         yield worker
 
 
@@ -137,7 +141,8 @@ async def dev_worker(
 async def ts_worker(
     ts_env: WorkflowEnvironment, pool: AsyncConnectionPool, task_queue: str
 ) -> AsyncIterator[Worker]:
-    async with build_worker(ts_env.client, pool, task_queue) as worker:
+    # The time-skipping test server runs versioned workers' workflows without versioning.
+    async with build_worker(ts_env.client, pool, task_queue, version=WORKER_VERSION) as worker:
         yield worker
 
 

@@ -125,14 +125,6 @@ class RequestState(BaseModel):
 # --- activities ----------------------------------------------------------------------------------
 
 
-class CheckInput(BaseModel):
-    association_id: UUID
-    customer_id: UUID
-    initiator: Side
-    policy: Policy
-    as_of: datetime
-
-
 class AcceptInput(BaseModel):
     command: SubmitCommand
     accepted_at: datetime

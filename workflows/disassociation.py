@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, VersioningBehavior
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -40,7 +40,6 @@ with workflow.unsafe.imports_passed_through():
         CHECK_FAILED,
         AcceptInput,
         Admission,
-        CheckInput,
         OperatorDecision,
         Outcome,
         ReminderInput,
@@ -68,39 +67,15 @@ RETRY = RetryPolicy(
     non_retryable_error_types=[ASSOCIATION_NOT_FOUND, REQUEST_NOT_FOUND],
 )
 
-# Requests started from here on: acceptance checks under the association's lock alone (no
-# separate check activity), a decision sent while the request is being accepted waits for it
-# instead of being refused, a decision at or after respond_by loses to the deadline, the Temporal
-# UI's signals are recorded as unverified, a cancelled workflow settles its request as cancelled,
-# and a workflow reset to its start finds its request already settled. Requests started before
-# keep the first version's path for their whole life (tests/histories/v1 replays it).
-LIFECYCLE_2 = "lifecycle-2"
 
-# Requests started from here on run their short PostgreSQL steps (accept, reminder, settle) as
-# local activities: in the worker that runs the workflow task, with no round trip through the
-# task queue, so a submit and a decision are answered within one workflow task. Each step keeps
-# its name and summary in the history (a marker the UI shows as a local activity), its timeout
-# and its retries (docs/PERFORMANCE.md says what changes during an outage). Requests started
-# before keep regular activities (tests/histories/v2 replays them).
-LOCAL_STEPS = "local-steps"
-
-# Requests started from here on take both paths above under one patch: each patch is a marker
-# and an upsert of the TemporalChangeVersion search attribute in every request's history, so one
-# instead of two is two events and one visibility write fewer per request. Requests started
-# before keep their two (tests/histories/v3 replays them).
-CURRENT = "lifecycle-3"
-
-
-@workflow.defn(name="Disassociation")
+# Pinned: a request runs its whole life on the worker build it started on (Worker Versioning);
+# a changed workflow ships as a new build beside the old one (docs/DEPLOY.md, "Shipping a
+# workflow change"), never as a branch in this code.
+@workflow.defn(name="Disassociation", versioning_behavior=VersioningBehavior.PINNED)
 class DisassociationWorkflow:
     @workflow.init
     def __init__(self, cmd: SubmitCommand) -> None:
         self._cmd = cmd
-        if workflow.patched(CURRENT):
-            self._v2 = self._local = True
-        else:
-            self._v2 = workflow.patched(LIFECYCLE_2)
-            self._local = self._v2 and workflow.patched(LOCAL_STEPS)
         self._show = OperatorView(cmd)
         self._admission: Admission | None = None
         self._request: RequestSnapshot | None = None
@@ -112,12 +87,10 @@ class DisassociationWorkflow:
         self._show.checking()
         admitting = asyncio.ensure_future(self._admit())
         try:
-            admission = await self._shielded(admitting)
-            if admission.accepted and (self._still_pending() or not self._v2):
+            admission = await asyncio.shield(admitting)
+            if admission.accepted and self._still_pending():
                 await self._wait_for_decision_or_deadline()
         except asyncio.CancelledError:
-            if not self._v2:
-                raise
             await self._cancelled(admitting)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._outcome()
@@ -144,7 +117,7 @@ class DisassociationWorkflow:
         # they change").
         update = workflow.current_update_info()
         decision_id = update.id if update else None
-        settled = await self._shielded(self._decide(decision, decision_id))
+        settled = await asyncio.shield(self._decide(decision, decision_id))
         if settled.decision_id not in (None, decision_id):
             # Another decision had settled the request in a workflow task Temporal refused:
             # its outcome stands, and this one did not take effect.
@@ -157,7 +130,7 @@ class DisassociationWorkflow:
 
     @decide.validator
     def _validate_decide(self, decision: Decision) -> None:
-        if self._v2 and self._request is None:
+        if self._request is None:
             # Not accepted yet: what can be judged now is who decides what; the rest (status,
             # deadline) once it is.
             self._judge(decision, RequestStatus.PENDING, respond_by=None)
@@ -187,10 +160,6 @@ class DisassociationWorkflow:
     async def _admit(self) -> Admission:
         """Check the accounts and accept the request, or refuse it with the failed items."""
         try:
-            if not self._v2:
-                check = await self._check_accounts()
-                if not check.passed:
-                    return self._admitted(Admission(accepted=False, check=check))
             admission = await self._step(
                 DisassociationActivities.accept_request,
                 AcceptInput(command=self._cmd, accepted_at=workflow.now()),
@@ -208,22 +177,6 @@ class DisassociationWorkflow:
             admission = Admission(accepted=False, check=CheckResult(passed=False, items=[missing]))
         return self._admitted(admission)
 
-    async def _check_accounts(self) -> CheckResult:
-        cmd = self._cmd
-        return await workflow.execute_activity_method(
-            DisassociationActivities.run_account_check,
-            CheckInput(
-                association_id=cmd.association_id,
-                customer_id=cmd.customer_id,
-                initiator=cmd.initiator,
-                policy=cmd.policy,
-                as_of=workflow.now(),
-            ),
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=RETRY,
-            summary="Account check",
-        )
-
     def _admitted(self, admission: Admission) -> Admission:
         self._admission = admission
         if not admission.accepted:
@@ -231,7 +184,7 @@ class DisassociationWorkflow:
             return admission
         assert admission.request is not None
         self._request = admission.request
-        if self._v2 and not self._still_pending():
+        if not self._still_pending():
             # A workflow reset to its start finds its request settled already: nothing to wait for.
             self._show.settled(self._request)
         else:
@@ -252,7 +205,7 @@ class DisassociationWorkflow:
         if not await self._decided_before(request.respond_by, "respond_by"):
             self._decide(Decision(action=DecisionAction.TIMEOUT, actor=SYSTEM))
         assert self._settling is not None
-        await self._shielded(self._settling)
+        await asyncio.shield(self._settling)
 
     async def _cancelled(self, admitting: asyncio.Future[Admission]) -> None:
         """The workflow was cancelled (the Temporal UI's "Request Cancellation", `temporal workflow
@@ -290,21 +243,13 @@ class DisassociationWorkflow:
         return self._settling
 
     def _authorize(self, decision: Decision) -> None:
-        if self._request is None:
-            if self._v2:  # refused by its account check: there is no request to decide on
-                raise ApplicationError(
-                    "The request was not accepted: its account check failed.",
-                    type=decisions.Refusal.NOT_PENDING.value,
-                )
-            raise ApplicationError(  # the first version's answer before acceptance
-                "The request is still being checked.",
-                "checking",
+        if self._request is None:  # refused by its account check: nothing to decide on
+            raise ApplicationError(
+                "The request was not accepted: its account check failed.",
                 type=decisions.Refusal.NOT_PENDING.value,
             )
         status = self._outcome_of(self._claimed) if self._claimed else self._request.status
-        # The first version had no deadline rule.
-        respond_by = self._request.respond_by if self._v2 else None
-        self._judge(decision, status, respond_by)
+        self._judge(decision, status, self._request.respond_by)
 
     def _judge(
         self, decision: Decision, status: RequestStatus, respond_by: datetime | None
@@ -345,11 +290,7 @@ class DisassociationWorkflow:
     async def _signalled(self, action: DecisionAction, payload: OperatorDecision) -> None:
         await workflow.wait_condition(lambda: self._admission is not None)
         # Nothing proves who typed the name in the Temporal UI: it is kept, marked unverified.
-        actor = (
-            Actor(kind="temporal_ui", id=payload.operator, verified=False)
-            if self._v2
-            else Actor(kind="operator", id=payload.operator)
-        )
+        actor = Actor(kind="temporal_ui", id=payload.operator, verified=False)
         decision = Decision(action=action, actor=actor, reason=payload.reason or None)
         try:
             settling = self._decide(decision)
@@ -363,22 +304,17 @@ class DisassociationWorkflow:
     async def _step(
         self, activity: Callable[[Any, ArgT], Awaitable[ResultT]], arg: ArgT, *, summary: str
     ) -> ResultT:
-        """One short PostgreSQL step: a local activity for requests started since
-        `LOCAL_STEPS`, a regular one before; the same timeout and retries either way."""
-        if self._local:
-            return await workflow.execute_local_activity_method(
-                activity,
-                arg,
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-                retry_policy=RETRY,
-                local_retry_threshold=LOCAL_RETRY_THRESHOLD,
-                summary=summary,
-            )
-        return await workflow.execute_activity_method(
+        """One short PostgreSQL step, as a local activity: in the worker that runs the workflow
+        task, with no round trip through the task queue, so that a submit and a decision are
+        answered within one workflow task. Each keeps its name and summary in the history (a
+        marker the UI shows as a local activity), its timeout and its retries
+        (docs/PERFORMANCE.md, "Local activities: what they change")."""
+        return await workflow.execute_local_activity_method(
             activity,
             arg,
             start_to_close_timeout=ACTIVITY_TIMEOUT,
             retry_policy=RETRY,
+            local_retry_threshold=LOCAL_RETRY_THRESHOLD,
             summary=summary,
         )
 
@@ -416,9 +352,3 @@ class DisassociationWorkflow:
             request=self._request,
             outcome=self._request.status,
         )
-
-    async def _shielded(self, awaitable: Awaitable[T]) -> T:
-        """Await a step a cancellation must not cut short (the first version let it)."""
-        if self._v2:
-            return await asyncio.shield(awaitable)
-        return await awaitable

@@ -7,14 +7,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, VersioningBehavior
 
 with workflow.unsafe.imports_passed_through():
     from activities.reconciler import ReconcilerActivities
     from workflows.contract import ReconcileInput, ReconcileResult
 
 
-@workflow.defn(name="Reconcile")
+# Auto-upgrade: a round is short and holds no state worth pinning; it runs on whichever build is
+# current.
+@workflow.defn(name="Reconcile", versioning_behavior=VersioningBehavior.AUTO_UPGRADE)
 class ReconcileWorkflow:
     @workflow.run
     async def run(self, inp: ReconcileInput) -> ReconcileResult:

@@ -13,6 +13,7 @@ from temporalio.client import WorkflowHandle
 
 from domain.types import AccountStanding, Side
 from tests.api.test_disassociations import decide, submit
+from tests.conftest import WORKER_VERSION
 from tests.factories import bearer, command
 from worker import build_worker
 from workflows import contract, starter
@@ -139,7 +140,7 @@ async def test_every_stage_shows_in_search_attributes_and_details(dev_env, pool,
             await asyncio.sleep(0.05)
         raise AssertionError(f"never saw {what}")
 
-    async with build_worker(dev_env.client, pool, queue):
+    async with build_worker(dev_env.client, pool, queue, version=WORKER_VERSION):
         await until(
             lambda sa, d: sa["RequestStatus"] == "pending" and "Reminder" in d and "due" in d,
             "pending",

@@ -8,12 +8,10 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.disassociation import (
     AcceptInput,
-    CheckInput,
     DisassociationActivities,
     ReminderInput,
     SettleInput,
 )
-from assocflow.settings import Settings
 from domain.types import SYSTEM, Actor, RequestStatus, Side
 from store import requests
 from store.accounts import PostgresStanding
@@ -51,22 +49,6 @@ def partner_agrees(world, cmd, **fields: Any) -> SettleInput:
         decided_at=T0 + timedelta(hours=1),
         **fields,
     )
-
-
-async def test_check_activity_reads_the_same_rules_as_the_api(factory, pool):
-    world = await factory.world()
-    result = await ActivityEnvironment().run(
-        activities(pool).run_account_check,
-        CheckInput(
-            association_id=world.association_id,
-            customer_id=world.customer_id,
-            initiator=Side.PARTNER,
-            policy=Settings().policy(),
-            as_of=T0,
-        ),
-    )
-    assert result.passed
-    assert "no_unused_vouchers" in [i.code for i in result.items]
 
 
 async def test_accept_twice_stores_one_request_one_record_one_notification(factory, pool):

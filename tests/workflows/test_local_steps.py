@@ -1,4 +1,4 @@
-"""A request's short PostgreSQL steps run as local activities (the `local-steps` patch): no round
+"""A request's short PostgreSQL steps run as local activities: no round
 trip through the task queue, yet each step is still named in the history the Temporal UI shows,
 with the same summary it had as a regular activity."""
 
@@ -13,7 +13,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from domain.types import Actor, Decision, DecisionAction, Side
 from tests.factories import command
 from workflows import starter
-from workflows.disassociation import CURRENT, DisassociationWorkflow
+from workflows.disassociation import DisassociationWorkflow
 
 pytestmark = pytest.mark.devserver
 
@@ -72,9 +72,9 @@ async def test_each_step_is_a_local_activity_named_in_the_history(
     ]
     scheduled = [e for e in events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED]
     assert scheduled == []  # nothing went through the task queue
-    # One patch marker (and one TemporalChangeVersion upsert) names today's path, not one a patch.
-    assert patches(events) == [CURRENT]
+    # One path: no patch marker (no TemporalChangeVersion upsert either).
+    assert patches(events) == []
     upserts = [
         e for e in events if e.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES
     ]
-    assert len(upserts) == 3  # the patch, accepted (pending, RespondBy), settled (agreed)
+    assert len(upserts) == 2  # accepted (pending, RespondBy), settled (agreed)

@@ -49,7 +49,6 @@ from workflows.contract import (
     CHECK_FAILED,
     AcceptInput,
     Admission,
-    CheckInput,
     OperatorDecision,
     Outcome,
     ReminderInput,
@@ -140,11 +139,6 @@ class MockedActivities:
     def names(self) -> list[str]:
         return [called for called, _ in self.runs()]
 
-    @activity.defn(name="run_account_check")
-    async def run_account_check(self, inp: CheckInput) -> CheckResult:
-        self.calls.append(("run_account_check", inp))
-        return self.refuse_with or PASSED
-
     @activity.defn(name="accept_request")
     async def accept_request(self, inp: AcceptInput) -> Admission:
         self.calls.append(("accept_request", inp))
@@ -201,7 +195,6 @@ class MockedActivities:
 
     def all(self) -> list[Callable[..., Awaitable[Any]]]:
         return [
-            self.run_account_check,
             self.accept_request,
             self.settle_request,
             self.send_reminder,
@@ -214,7 +207,7 @@ def test_the_mocks_carry_the_real_activity_names():
 
     real = DisassociationActivities
     assert names(*MockedActivities().all()) == names(
-        real.run_account_check, real.accept_request, real.settle_request, real.send_reminder
+        real.accept_request, real.settle_request, real.send_reminder
     )
 
 
@@ -346,10 +339,9 @@ def just_after(moment: datetime | None, expected: datetime) -> bool:
 
 
 def assert_accepted_as_submitted(mocks: MockedActivities, cmd: SubmitCommand) -> AcceptInput:
-    """One acceptance, of this command, and no separate account check (lifecycle-2)."""
+    """One acceptance, of this command (the account check runs in it, under the lock)."""
     [accept] = mocks.inputs("accept_request")
     assert accept.command == cmd
-    assert mocks.inputs("run_account_check") == []
     return accept
 
 
