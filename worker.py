@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import NoReturn
 
@@ -61,6 +61,7 @@ def build_worker(
     version: WorkerDeploymentVersion,
     max_concurrent_activities: int = 100,
     max_concurrent_workflow_tasks: int = 100,
+    workflows: Sequence[type] = (DisassociationWorkflow, ReconcileWorkflow),
 ) -> Worker:
     """The worker, as `version` of its deployment: it takes the requests started on that version
     (each request workflow is pinned to the version it started on) and, once the version is
@@ -79,7 +80,7 @@ def build_worker(
         max_concurrent_activities=max_concurrent_activities,
         max_concurrent_workflow_tasks=max_concurrent_workflow_tasks,
         graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
-        workflows=[DisassociationWorkflow, ReconcileWorkflow],
+        workflows=workflows,
         activities=[
             acts.accept_request,
             acts.settle_request,
