@@ -22,10 +22,13 @@ import typer
 
 from assocflow.process import STOP_SIGNALS, stop_signals_interrupt
 from assocflow.settings import Settings
+from assocflow.temporal import connect
 from devstack import services
 from devstack.seed import DEMO_TOKENS, DemoSignIn, seed, sign_ins
 from store.db import migrate
 from webhooks.secrets import new_key
+from workflows import versions
+from workflows.disassociation import DisassociationWorkflow
 
 ROOT = services.ROOT
 cli = typer.Typer(add_completion=False, help=__doc__)
@@ -124,6 +127,7 @@ def run(
         stack.start("worker", ["worker.py"], env, log_dir)
         stack.wait_for_log("worker", WORKER_READY, log_dir, timeout=120)
         _say("worker", f"polling task queue {settings.task_queue!r}")
+        asyncio.run(_this_build_runs_every_request(settings, temporal_address))
         stack.start("api", ["-m", "api"], env, log_dir)
         services.wait_for_http(f"{api}/healthz", timeout=60, process=stack.procs[-1][1])
         _say("API", f"ready on {api}")
@@ -164,6 +168,32 @@ def _stop_signals_held() -> Iterator[None]:
 
 # The worker's log line once it polls its task queue.
 WORKER_READY = "worker polling task queue"
+
+
+async def _this_build_runs_every_request(settings: Settings, temporal_address: str) -> None:
+    """One build runs on a developer's stack: the worker just started. It is made current, and
+    each request still pinned to an earlier build moves to it if its history replays on today's
+    code; any other is named, with the ways out (README, "After a workflow change")."""
+    client = await connect(settings.model_copy(update={"temporal_address": temporal_address}))
+    version = versions.version(settings.worker_deployment, settings.build_id)
+    await versions.make_current(client, version)
+    _say("worker", f"build {version.build_id} is current")
+    result = await versions.move_what_replays(
+        client, version, settings.task_queue, [DisassociationWorkflow]
+    )
+    if result.moved:
+        _say(
+            "requests", f"{len(result.moved)} moved to build {version.build_id} (they replay on it)"
+        )
+    for request in result.stuck:
+        typer.echo(
+            f"assocflow: request workflow {request.workflow_id} waits on build"
+            f" {request.build_id or '(unversioned)'}, which no worker here runs, and cannot move"
+            f" to {version.build_id} (its history does not replay on today's workflow code)."
+            " Run that build's worker to let it finish, or end it: temporal workflow terminate"
+            f" --workflow-id {request.workflow_id} (the reconciler then cancels its request).",
+            err=True,
+        )
 
 
 def _say(service: str, what: str) -> None:

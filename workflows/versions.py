@@ -11,15 +11,24 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+from google.protobuf.field_mask_pb2 import FieldMask
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.deployment.v1 import WorkerDeploymentVersion as DeploymentVersion
+from temporalio.api.workflow.v1 import VersioningOverride, WorkflowExecutionOptions
 from temporalio.api.workflowservice.v1 import (
     DescribeWorkerDeploymentRequest,
     SetWorkerDeploymentCurrentVersionRequest,
+    UpdateWorkflowExecutionOptionsRequest,
 )
 from temporalio.client import Client
 from temporalio.common import WorkerDeploymentVersion
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
+from temporalio.worker import Replayer
 
 log = logging.getLogger(__name__)
 
@@ -96,3 +105,77 @@ async def make_current_if_none(client: Client, wanted: WorkerDeploymentVersion) 
         return False
     await make_current(client, wanted)
     return True
+
+
+@dataclass(frozen=True)
+class Stranded:
+    """A running request whose build no longer runs here."""
+
+    workflow_id: str
+    build_id: str  # empty: started before the deployment was versioned
+
+
+@dataclass(frozen=True)
+class Moved:
+    moved: list[Stranded]
+    stuck: list[Stranded]
+
+
+async def running_elsewhere(
+    client: Client, current: WorkerDeploymentVersion, task_queue: str
+) -> list[Stranded]:
+    """Running request workflows of `task_queue` that are not on `current`."""
+    found = []
+    query = (
+        f"WorkflowType = 'Disassociation' AND ExecutionStatus = 'Running'"
+        f" AND TaskQueue = '{task_queue}'"
+    )
+    async for execution in client.list_workflows(query):
+        # Visibility's list leaves the versioning out; the workflow's description has it.
+        described = await client.get_workflow_handle(execution.id).describe()
+        info = described.raw_description.workflow_execution_info.versioning_info
+        pinned = info.deployment_version
+        if (pinned.deployment_name, pinned.build_id) != (
+            current.deployment_name,
+            current.build_id,
+        ):
+            found.append(Stranded(execution.id, pinned.build_id))
+    return found
+
+
+async def move_what_replays(
+    client: Client, current: WorkerDeploymentVersion, task_queue: str, workflows: Sequence[type]
+) -> Moved:
+    """After the current build changed where only one build runs (a developer's stack): each
+    request still pinned to another build moves to `current` if its history replays on today's
+    code (then the change did not touch its path, and it goes on where it is); the others stay
+    where they are, to be drained by their own build or ended by hand."""
+    replayer = Replayer(workflows=workflows, data_converter=pydantic_data_converter)
+    moved, stuck = [], []
+    for request in await running_elsewhere(client, current, task_queue):
+        history = await client.get_workflow_handle(request.workflow_id).fetch_history()
+        result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+        if result.replay_failure is not None:
+            stuck.append(request)
+            continue
+        await client.workflow_service.update_workflow_execution_options(
+            UpdateWorkflowExecutionOptionsRequest(
+                namespace=client.namespace,
+                workflow_execution=WorkflowExecution(workflow_id=request.workflow_id),
+                workflow_execution_options=WorkflowExecutionOptions(
+                    versioning_override=VersioningOverride(
+                        pinned=VersioningOverride.PinnedOverride(
+                            behavior=VersioningOverride.PINNED_OVERRIDE_BEHAVIOR_PINNED,
+                            version=DeploymentVersion(
+                                deployment_name=current.deployment_name,
+                                build_id=current.build_id,
+                            ),
+                        )
+                    )
+                ),
+                update_mask=FieldMask(paths=["versioning_override"]),
+                identity="assocflow",
+            )
+        )
+        moved.append(request)
+    return Moved(moved, stuck)

@@ -113,3 +113,43 @@ async def test_a_changed_workflow_ships_beside_the_running_one(dev_env, pool, fa
         await replayer.replay_workflow(changed)
     kept = await client.get_workflow_handle(f"disassociation-{on_a[0].request_id}").fetch_history()
     await replayer.replay_workflow(kept)
+
+
+async def test_a_developers_stack_moves_what_replays_and_says_what_does_not(dev_env, pool, factory):
+    """`make run` after a workflow change: one build runs at a time. Requests pinned to an
+    earlier build move to the current one when their histories replay on today's code; one
+    started on an incompatible build stays where it is, and is named."""
+    client = dev_env.client
+    deployment, queue = f"devstack-{uuid.uuid4().hex[:8]}", f"devstack-{uuid.uuid4().hex[:8]}"
+    earlier, changed, today = (
+        WorkerDeploymentVersion(deployment_name=deployment, build_id=build)
+        for build in ("earlier", "changed", "today")
+    )
+
+    async def pending_on(version, workflows, count: int) -> list[SubmitCommand]:
+        async with build_worker(client, pool, queue, version=version, workflows=workflows):
+            await versions.make_current(client, version)
+            commands = [command(await factory.world(), Side.CUSTOMER) for _ in range(count)]
+            for cmd in commands:
+                assert (await starter.submit(client, cmd, queue)).accepted
+        return commands
+
+    compatible = await pending_on(earlier, [DisassociationWorkflow], 2)
+    [incompatible] = await pending_on(changed, [ChangedDisassociationWorkflow], 1)
+    async with build_worker(client, pool, queue, version=today):
+        await versions.make_current(client, today)
+        result = await versions.move_what_replays(client, today, queue, [DisassociationWorkflow])
+        assert sorted(s.workflow_id for s in result.moved) == sorted(
+            f"disassociation-{cmd.request_id}" for cmd in compatible
+        )
+        assert [(s.workflow_id, s.build_id) for s in result.stuck] == [
+            (f"disassociation-{incompatible.request_id}", "changed")
+        ]
+        for cmd in compatible:  # the build that runs now answers them
+            agree = Decision(
+                action=DecisionAction.AGREE,
+                actor=Actor(kind="partner_user", id="p", side=Side.PARTNER),
+            )
+            settled = await starter.decide(client, f"disassociation-{cmd.request_id}", agree)
+            assert settled.status.value == "agreed"
+    await client.get_workflow_handle(f"disassociation-{incompatible.request_id}").terminate()
