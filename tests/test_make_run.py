@@ -22,6 +22,7 @@ import pytest
 
 from devstack import services
 from tests.processes import json_log_lines
+from workflows.versions import code_build_id
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.timeout(300)
@@ -237,6 +238,15 @@ def test_make_run_serves_the_walkthrough_stops_cleanly_and_keeps_data(tmp_path):
         assert not sign_in(database_url, people["LITWARE"][0], people["FABRIKAM"][1])
         assert httpx.get(f"{api}/readyz").status_code == 200
         assert httpx.get(f"http://127.0.0.1:{ports[2]}/").status_code == 200  # the Temporal UI
+        # The worker's build, derived from the workflow code, is the deployment's current version.
+        assert f"build {code_build_id()} is current" in banner
+        described = subprocess.run(
+            [str(services.temporal_cli()), "worker", "deployment", "describe", "--name",
+             "assocflow", "--address", f"127.0.0.1:{ports[1]}", "--output", "json"],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        routing = json.loads(described)["routingConfig"]
+        assert routing["currentVersionBuildID"] == code_build_id(), routing
 
         out = paste("walkthrough", data_dir)
         assert '"status":"agreed"' in out
