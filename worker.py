@@ -23,6 +23,7 @@ from temporalio.runtime import Runtime
 from temporalio.service import RPCError
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkerDeploymentConfig
 
+import contract
 from activities.disassociation import DisassociationActivities
 from activities.reconciler import ReconcilerActivities
 from assocflow import logs
@@ -33,7 +34,7 @@ from assocflow.temporal import runtime as temporal_runtime
 from store.accounts import AccountStandingSource, PostgresStanding
 from store.db import migrate, open_pool
 from webhooks.relay import WebhookRelay
-from workflows import contract, starter, versions
+from workflows import starter, versions
 from workflows.disassociation import DisassociationWorkflow
 from workflows.reconciler import ReconcileWorkflow
 

@@ -10,9 +10,7 @@ from psycopg_pool import AsyncConnectionPool
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from store import requests
-from store.accounts import AccountStandingSource
-from workflows.contract import (
+from contract import (
     AcceptInput,
     Admission,
     ReminderInput,
@@ -20,6 +18,8 @@ from workflows.contract import (
     SettleInput,
     snapshot_of,
 )
+from store import requests
+from store.accounts import AccountStandingSource
 
 # Error types the workflow treats as final; retrying cannot fix them.
 ASSOCIATION_NOT_FOUND = "AssociationNotFound"

@@ -24,9 +24,9 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
+from contract import REQUESTS_RECONCILED, ReconcileInput, ReconcileResult
 from domain.types import RECONCILER, RequestStatus, workflow_id_for
 from store import requests
-from workflows.contract import REQUESTS_RECONCILED, ReconcileInput, ReconcileResult
 
 log = logging.getLogger(__name__)
 

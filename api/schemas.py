@@ -78,7 +78,7 @@ class ProblemDetail(BaseModel):
 
 class DisassociationRequest(BaseModel):
     """A request as clients read it (the SPEC's field names). The HTTP response's own model: a
-    field added here reaches neither workflow histories (workflows/contract.py) nor webhook
+    field added here reaches neither workflow histories (contract/__init__.py) nor webhook
     payloads (domain/events.py)."""
 
     id: UUID

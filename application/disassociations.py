@@ -13,6 +13,7 @@ from application.principal import Principal
 from application.services import Services
 from assocflow import logs
 from assocflow.metrics import SUBMISSIONS
+from contract import RequestSnapshot, SubmitCommand
 from domain import decisions
 from domain.problems import ProblemCode
 from domain.types import (
@@ -26,7 +27,6 @@ from domain.types import (
 )
 from store import associations, requests
 from store.rows import NamedAssociation
-from workflows.contract import RequestSnapshot, SubmitCommand
 from workflows.gateway import (
     Closed,
     DecideOutcome,

@@ -1,6 +1,6 @@
 """The API's own Prometheus metrics (all named `assocflow_*`), served on `GET /metrics`
 (prometheus-client). The worker's — the Temporal SDK's and assocflow's business counters recorded
-by the workflow and activities — are named in workflows/contract.py and served by the Temporal
+by the workflow and activities — are named in contract/__init__.py and served by the Temporal
 runtime's Prometheus exporter on ASSOCFLOW_WORKER_METRICS_ADDRESS.
 """
 

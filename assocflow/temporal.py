@@ -23,7 +23,7 @@ from temporalio.runtime import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from assocflow.settings import Settings
-from workflows.contract import DECISION_LATENCY, DECISION_LATENCY_BUCKETS, SEARCH_ATTRIBUTES
+from contract import DECISION_LATENCY, DECISION_LATENCY_BUCKETS, SEARCH_ATTRIBUTES
 
 log = logging.getLogger(__name__)
 

@@ -18,10 +18,10 @@ from assocflow.settings import Settings
 from bench import common
 from bench.baseline import BaselineLocalWorkflow
 from bench.lifecycle import WINDOW_SECONDS
+from contract import SubmitCommand
 from devstack.stack import Stack
 from domain.types import Actor, AssociationType, Side
 from workflows import starter
-from workflows.contract import SubmitCommand
 
 SAMPLE_EVERY = 2.0
 

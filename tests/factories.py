@@ -11,9 +11,9 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
 from assocflow.settings import Settings
+from contract import SubmitCommand
 from domain.types import AccountStanding, Actor, Policy, Side
 from store import accounts, associations, tokens
-from workflows.contract import SubmitCommand
 
 
 @dataclass

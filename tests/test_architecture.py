@@ -163,3 +163,40 @@ def test_a_forbidden_import_is_found(tmp_path):
         (tmp_path / package / "__init__.py").write_text("")
         (tmp_path / package / "db.py").write_text(code)
     assert violations(tmp_path) == ["domain.db imports store.db ('domain' may import nothing)"]
+
+
+def folder_imports(root: Path = ROOT) -> dict[str, set[str]]:
+    """Which top-level packages each top-level package imports (itself left out)."""
+    ours = first_party(root)
+    edges: dict[str, set[str]] = {name: set() for name in ours}
+    for path in code_files(root, ours):
+        top = module_of(root, path).split(".")[0]
+        edges[top] |= {name.split(".")[0] for name in imports_of(root, path, ours)} - {top}
+    return edges
+
+
+def folder_loops(root: Path = ROOT) -> list[list[str]]:
+    """Every loop of imports between top-level packages (a path back to where it started)."""
+    edges, loops = folder_imports(root), []
+
+    def walk(path: list[str]) -> None:
+        for following in sorted(edges.get(path[-1], ())):
+            if following == path[0]:
+                loops.append([*path, following])
+            elif following not in path and following > path[0]:
+                walk([*path, following])
+
+    for start in sorted(edges):
+        walk([start])
+    return loops
+
+
+def test_no_two_folders_import_each_other():
+    assert folder_loops() == []
+
+
+def test_a_loop_between_folders_is_found(tmp_path):
+    for name, other in (("alpha", "beta"), ("beta", "alpha")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "__init__.py").write_text(f"from {other} import thing\n")
+    assert folder_loops(tmp_path) == [["alpha", "beta", "alpha"]]

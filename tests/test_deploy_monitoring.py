@@ -1,6 +1,6 @@
 """The example Prometheus alert rules and Grafana dashboard (deploy/prometheus, deploy/grafana)
 load, and every query in them names metrics and labels assocflow exports: the API's from its
-prometheus-client registry (assocflow/metrics.py), the workers' from workflows/contract.py. A
+prometheus-client registry (assocflow/metrics.py), the workers' from contract/__init__.py. A
 PromQL expression is checked by a small parse (no promtool here): balanced brackets, known
 functions and keywords, and every other name a metric with the labels used on it."""
 
@@ -13,8 +13,8 @@ from pathlib import Path
 import yaml
 from prometheus_client import REGISTRY
 
+import contract
 from assocflow import metrics
-from workflows import contract
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = ROOT / "deploy/prometheus/assocflow-alerts.yml"

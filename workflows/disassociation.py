@@ -25,18 +25,7 @@ with workflow.unsafe.imports_passed_through():
         REQUEST_NOT_FOUND,
         DisassociationActivities,
     )
-    from domain import decisions
-    from domain.types import (
-        SYSTEM,
-        WORKFLOW_CANCELLATION,
-        Actor,
-        CheckItem,
-        CheckResult,
-        Decision,
-        DecisionAction,
-        RequestStatus,
-    )
-    from workflows.contract import (
+    from contract import (
         CHECK_FAILED,
         AcceptInput,
         Admission,
@@ -47,6 +36,17 @@ with workflow.unsafe.imports_passed_through():
         RequestState,
         SettleInput,
         SubmitCommand,
+    )
+    from domain import decisions
+    from domain.types import (
+        SYSTEM,
+        WORKFLOW_CANCELLATION,
+        Actor,
+        CheckItem,
+        CheckResult,
+        Decision,
+        DecisionAction,
+        RequestStatus,
     )
     from workflows.operators import OperatorView
 

@@ -22,10 +22,10 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from contract import Admission, RequestSnapshot, SubmitCommand
 from domain.decisions import Refusal
 from domain.types import Decision, RequestStatus, workflow_id_for
 from workflows import starter
-from workflows.contract import Admission, RequestSnapshot, SubmitCommand
 
 # How soon an Update the server dropped with its workflow task is sent again.
 RESEND_AFTER = 0.05

@@ -12,11 +12,11 @@ from datetime import datetime
 
 from temporalio import workflow
 
+import contract
+from contract import CHECK_FAILED, RequestSnapshot, SubmitCommand
 from domain import messages
 from domain.decisions import timeout_outcome
 from domain.types import Actor, CheckResult, DecisionAction, RequestStatus
-from workflows import contract
-from workflows.contract import CHECK_FAILED, RequestSnapshot, SubmitCommand
 
 
 def parties_of(cmd: SubmitCommand) -> messages.Parties:

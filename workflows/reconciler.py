@@ -11,7 +11,7 @@ from temporalio.common import RetryPolicy, VersioningBehavior
 
 with workflow.unsafe.imports_passed_through():
     from activities.reconciler import ReconcilerActivities
-    from workflows.contract import ReconcileInput, ReconcileResult
+    from contract import ReconcileInput, ReconcileResult
 
 
 # Auto-upgrade: a round is short and holds no state worth pinning; it runs on whichever build is

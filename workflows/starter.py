@@ -27,9 +27,7 @@ from temporalio.common import (
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from domain.types import Decision, workflow_id_for
-from workflows import operators
-from workflows.contract import (
+from contract import (
     Admission,
     Outcome,
     ReconcileInput,
@@ -37,6 +35,8 @@ from workflows.contract import (
     SubmitCommand,
     initial_search_attributes,
 )
+from domain.types import Decision, workflow_id_for
+from workflows import operators
 from workflows.disassociation import DisassociationWorkflow
 from workflows.reconciler import ReconcileWorkflow
 

@@ -39,7 +39,7 @@ WORKFLOW_CODE = (
     "workflows/disassociation.py",
     "workflows/reconciler.py",
     "workflows/operators.py",
-    "workflows/contract.py",
+    "contract",
     "domain",
 )
 

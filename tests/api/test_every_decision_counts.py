@@ -22,6 +22,7 @@ from temporalio.worker import Worker
 
 from activities.disassociation import DisassociationActivities
 from api.main import create_app
+from contract import RequestSnapshot, SettleInput
 from domain.types import AccountStanding, RequestStatus
 from store.accounts import PostgresStanding
 from tests.api.test_disassociations import assert_problem, decide, submit
@@ -30,7 +31,6 @@ from tests.conftest import WEBHOOKS, _LifespanClient, api_client, make_settings
 from tests.factories import World, bearer
 from tests.mfa import enrol, require_verification
 from worker import WORKFLOW_RUNNER
-from workflows.contract import RequestSnapshot, SettleInput
 from workflows.disassociation import DisassociationWorkflow
 
 pytestmark = pytest.mark.devserver

@@ -11,13 +11,14 @@ import pytest
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import WorkflowHandle
 
+import contract
+from contract import OperatorDecision
 from domain.types import AccountStanding, Side
 from tests.api.test_disassociations import decide, submit
 from tests.conftest import WORKER_VERSION
 from tests.factories import bearer, command
 from worker import build_worker
-from workflows import contract, starter
-from workflows.contract import OperatorDecision
+from workflows import starter
 from workflows.disassociation import DisassociationWorkflow
 
 pytestmark = pytest.mark.devserver

@@ -13,13 +13,13 @@ from datetime import timedelta
 import pytest
 from temporalio.client import WorkflowUpdateFailedError
 
+from contract import OperatorDecision
 from devstack import services
 from domain.types import Actor, Decision, DecisionAction, Side
 from tests.api.test_disassociations import assert_problem, decide
 from tests.factories import command
 from tests.processes import json_log_lines, start_worker, wait_until_polling
 from workflows import starter
-from workflows.contract import OperatorDecision
 from workflows.disassociation import DisassociationWorkflow
 
 pytestmark = [pytest.mark.devserver, pytest.mark.timeout(120)]

@@ -9,12 +9,12 @@ from datetime import timedelta
 
 import pytest
 
+from contract import OperatorDecision
 from devstack import services
 from domain.types import Side
 from tests.factories import command
 from tests.processes import start_worker
 from workflows import starter
-from workflows.contract import OperatorDecision
 from workflows.disassociation import DisassociationWorkflow
 
 pytestmark = pytest.mark.devserver

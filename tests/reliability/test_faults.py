@@ -20,6 +20,7 @@ from temporalio.service import RPCError
 
 from assocflow.settings import Settings
 from assocflow.temporal import connect
+from contract import SubmitCommand
 from devstack.stack import Stack
 from domain.types import Actor, AssociationType, Side
 from store.db import migrate, open_pool
@@ -35,7 +36,6 @@ from tests.reliability.harness import (
     tally,
 )
 from workflows import starter
-from workflows.contract import SubmitCommand
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(300)]
 

@@ -1,4 +1,4 @@
-"""The models recorded in workflow histories (workflows/contract.py) are their own: they change
+"""The models recorded in workflow histories (contract/__init__.py) are their own: they change
 only compatibly, and what the HTTP API shows can change without touching them."""
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ import pytest
 from pydantic import BaseModel, create_model
 
 import api.schemas
+import contract
 from api.main import create_app
 from domain.types import Decision
 from tests.workflows.test_replay import RECORDING
 from tests.workflows.test_replay import test_history_replays_with_todays_code as replay
-from workflows import contract
 
 SNAPSHOT = Path(__file__).resolve().parent.parent / "histories" / "contract.json"
 RECORDED_MODELS: list[type[BaseModel]] = [

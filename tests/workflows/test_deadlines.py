@@ -11,10 +11,10 @@ from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import WorkflowHandle
 
 from assocflow.settings import Settings
+from contract import Admission, OperatorDecision, RequestSnapshot
 from domain.types import RequestStatus, Side
 from tests.factories import command
 from workflows import starter
-from workflows.contract import Admission, OperatorDecision, RequestSnapshot
 from workflows.disassociation import DisassociationWorkflow
 
 pytestmark = pytest.mark.timeskipping

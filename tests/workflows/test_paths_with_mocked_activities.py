@@ -31,6 +31,17 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.disassociation import ASSOCIATION_NOT_FOUND, DisassociationActivities
+from contract import (
+    CHECK_FAILED,
+    AcceptInput,
+    Admission,
+    OperatorDecision,
+    Outcome,
+    ReminderInput,
+    RequestSnapshot,
+    SettleInput,
+    SubmitCommand,
+)
 from domain.types import (
     SYSTEM,
     WORKFLOW_CANCELLATION,
@@ -45,17 +56,6 @@ from domain.types import (
     TimeoutOutcome,
 )
 from workflows import starter
-from workflows.contract import (
-    CHECK_FAILED,
-    AcceptInput,
-    Admission,
-    OperatorDecision,
-    Outcome,
-    ReminderInput,
-    RequestSnapshot,
-    SettleInput,
-    SubmitCommand,
-)
 from workflows.disassociation import DisassociationWorkflow
 
 pytestmark = pytest.mark.timeskipping

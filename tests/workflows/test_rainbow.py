@@ -20,11 +20,11 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
+from contract import Outcome, SubmitCommand
 from domain.types import Actor, Decision, DecisionAction, Side
 from tests.factories import command
 from worker import build_worker
 from workflows import starter, versions
-from workflows.contract import Outcome, SubmitCommand
 from workflows.disassociation import DisassociationWorkflow
 
 pytestmark = pytest.mark.devserver

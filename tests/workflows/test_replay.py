@@ -22,12 +22,12 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from contract import OperatorDecision, ReconcileInput
 from domain.types import AccountStanding, Side
 from tests.api.test_disassociations import decide, submit
 from tests.factories import bearer, command
 from tests.workflows.test_deadlines import admitted
 from workflows import starter
-from workflows.contract import OperatorDecision, ReconcileInput
 from workflows.disassociation import DisassociationWorkflow
 from workflows.reconciler import ReconcileWorkflow
 
