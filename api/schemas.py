@@ -96,20 +96,8 @@ class DisassociationRequest(BaseModel):
 
     @classmethod
     def of(cls, request: domain.DisassociationRequest) -> DisassociationRequest:
-        return cls(
-            id=request.id,
-            association_id=request.association_id,
-            partner_id=request.partner_id,
-            customer_id=request.customer_id,
-            initiator=request.initiator,
-            status=request.status,
-            reason=request.reason,
-            submitted_at=request.submitted_at,
-            respond_by=request.respond_by,
-            decided_at=request.decided_at,
-            decided_by=request.decided_by,
-            decision_reason=request.decision_reason,
-        )
+        # By name: tests/unit/test_request_models.py holds the models field by field.
+        return cls.model_validate(request, from_attributes=True)
 
 
 class Page(BaseModel, Generic[T]):

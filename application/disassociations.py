@@ -352,4 +352,4 @@ def _decision_refused(
 
 def request_of(snapshot: RequestSnapshot) -> DisassociationRequest:
     """The request a workflow answered with, as callers read it."""
-    return DisassociationRequest.model_validate(snapshot.model_dump())
+    return DisassociationRequest.model_validate(snapshot, from_attributes=True)

@@ -65,21 +65,10 @@ class RequestSnapshot(BaseModel):
 
 
 def snapshot_of(request: DisassociationRequest, decision_id: str | None = None) -> RequestSnapshot:
-    return RequestSnapshot(
-        id=request.id,
-        association_id=request.association_id,
-        partner_id=request.partner_id,
-        customer_id=request.customer_id,
-        initiator=request.initiator,
-        status=request.status,
-        reason=request.reason,
-        submitted_at=request.submitted_at,
-        respond_by=request.respond_by,
-        decided_at=request.decided_at,
-        decided_by=request.decided_by,
-        decision_reason=request.decision_reason,
-        decision_id=decision_id,
-    )
+    """The request as histories record it: its fields, by name (tests/unit/test_request_models.py
+    holds the models field by field), and the decision that settled it."""
+    snapshot = RequestSnapshot.model_validate(request, from_attributes=True)
+    return snapshot.model_copy(update={"decision_id": decision_id})
 
 
 class Admission(BaseModel):

@@ -40,18 +40,6 @@ class RequestEvent(BaseModel):
 
 def request_event(request: DisassociationRequest) -> dict[str, Any]:
     """The `data` of an event about `request`, as stored and delivered."""
-    data = RequestData(
-        id=request.id,
-        association_id=request.association_id,
-        partner_id=request.partner_id,
-        customer_id=request.customer_id,
-        initiator=request.initiator,
-        status=request.status,
-        reason=request.reason,
-        submitted_at=request.submitted_at,
-        respond_by=request.respond_by,
-        decided_at=request.decided_at,
-        decided_by=request.decided_by,
-        decision_reason=request.decision_reason,
-    )
+    # By name: tests/unit/test_request_models.py holds the models field by field.
+    data = RequestData.model_validate(request, from_attributes=True)
     return RequestEvent(request=data).model_dump(mode="json")
