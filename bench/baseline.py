@@ -1,7 +1,7 @@
 """The bare Temporal baselines: workflows of the same shape as a disassociation request (two
 activities before it is admitted, one Update that runs a third, one timer for the deadline)
 whose activities do nothing — `Baseline` with regular activities, `BaselineLocal` with local
-activities, as assocflow's own steps are since `local-steps`. `python -m bench.baseline ADDRESS TASK_QUEUE` runs its worker with
+activities, as assocflow's own steps are. `python -m bench.baseline ADDRESS TASK_QUEUE` runs its worker with
 the same worker settings as assocflow's."""
 
 from __future__ import annotations
