@@ -53,6 +53,16 @@ DATABASE_DOWN = (psycopg.OperationalError, OSError)
 TEMPORAL_DOWN = (RuntimeError, RPCError, OSError)
 
 
+def deployment_config(version: WorkerDeploymentVersion) -> WorkerDeploymentConfig:
+    """A worker that runs as `version` of its deployment (Worker Versioning): request workflows
+    are pinned to the version they start on."""
+    return WorkerDeploymentConfig(
+        version=version,
+        use_worker_versioning=True,
+        default_versioning_behavior=VersioningBehavior.PINNED,
+    )
+
+
 def build_worker(
     client: Client,
     pool: AsyncConnectionPool,
@@ -72,11 +82,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue,
-        deployment_config=WorkerDeploymentConfig(
-            version=version,
-            use_worker_versioning=True,
-            default_versioning_behavior=VersioningBehavior.PINNED,
-        ),
+        deployment_config=deployment_config(version),
         workflow_runner=WORKFLOW_RUNNER,
         max_concurrent_activities=max_concurrent_activities,
         max_concurrent_workflow_tasks=max_concurrent_workflow_tasks,

@@ -107,20 +107,19 @@ async def request(svc: Services, who: Principal, request_id: UUID) -> RequestVie
         timeline.append(
             TimelineEvent("decided", found.decided_at, status=found.status, by=found.decided_by)
         )
-    return RequestView(found, timeline, actions_for(svc, who, found))
+    return RequestView(found, timeline, actions_for(who, found))
 
 
 def actions_for(
-    svc: Services, who: Principal, request: DisassociationRequest, now: datetime | None = None
+    who: Principal, request: DisassociationRequest, now: datetime | None = None
 ) -> frozenset[DecisionAction]:
     """The decisions the caller may take on `request` now (agree, reject, withdraw)."""
     if not who.may_act_on(request.partner_id, request.customer_id):
         return frozenset()
+    # Only whether each action may be taken: the deadline's outcome (stored with the request)
+    # would only word a refusal.
     context = decisions.DecisionContext(
-        initiator=request.initiator,
-        status=request.status,
-        respond_by=request.respond_by,
-        on_timeout=decisions.timeout_outcome(svc.settings.policy(), request.initiator),
+        initiator=request.initiator, status=request.status, respond_by=request.respond_by
     )
     allowed = set()
     for action, permission in decisions.PERMISSION_FOR_ACTION.items():

@@ -74,8 +74,9 @@ class DecisionContext:
     status: RequestStatus
     # None while the request is still being checked (it has no deadline yet).
     respond_by: datetime | None
-    # The outcome the deadline brings.
-    on_timeout: RequestStatus
+    # The outcome the deadline brings, as stored with the request; None where only whether a
+    # decision may be taken is asked (what to offer a person), not the words for why not.
+    on_timeout: RequestStatus | None = None
 
 
 def timeout_outcome(policy: Policy, initiator: Side) -> RequestStatus:

@@ -149,8 +149,11 @@ def already(status: RequestStatus) -> str:
     return f"The request is already {status}."
 
 
-def past_deadline(respond_by: datetime, on_timeout: RequestStatus) -> str:
-    return f"The time to answer ended at {stamp(respond_by)}: the request is {on_timeout} by its deadline."
+def past_deadline(respond_by: datetime, on_timeout: RequestStatus | None) -> str:
+    ended = f"The time to answer ended at {stamp(respond_by)}"
+    if on_timeout is None:
+        return f"{ended}."
+    return f"{ended}: the request is {on_timeout} by its deadline."
 
 
 def only_the_system_times_out() -> str:

@@ -65,9 +65,7 @@ async def for_decision(
         where.append(scope.clause(params))
     cur = conn.cursor(row_factory=class_row(RequestForDecision))
     await cur.execute(
-        "SELECT id, partner_id, customer_id, initiator, status, respond_by,"
-        " coalesce(on_timeout, CASE initiator WHEN 'customer' THEN 'auto_agreed'"
-        " ELSE 'expired' END) AS on_timeout"
+        "SELECT id, partner_id, customer_id, initiator, status, respond_by, on_timeout"
         f" FROM disassociation_requests WHERE {' AND '.join(where)}",
         params,
     )

@@ -57,7 +57,7 @@ async def records_page(
             )  # fmt: skip
             names = await overview.names_of(svc, found)
             rows = [
-                {"r": r, "names": names, "actions": overview.actions_for(svc, viewer.who, r)}
+                {"r": r, "names": names, "actions": overview.actions_for(viewer.who, r)}
                 for r in found
             ]
         else:

@@ -27,10 +27,10 @@ from domain.types import AccountStanding, RequestStatus
 from store.accounts import PostgresStanding
 from tests.api.test_disassociations import assert_problem, decide, submit
 from tests.api.test_verification import second_association
-from tests.conftest import WEBHOOKS, _LifespanClient, api_client, make_settings
+from tests.conftest import WEBHOOKS, WORKER_VERSION, _LifespanClient, api_client, make_settings
 from tests.factories import World, bearer
 from tests.mfa import enrol, require_verification
-from worker import WORKFLOW_RUNNER
+from worker import WORKFLOW_RUNNER, deployment_config
 from workflows.disassociation import DisassociationWorkflow
 
 pytestmark = pytest.mark.devserver
@@ -309,6 +309,7 @@ async def agree_held_after_its_commit(database_url, pool, dev_env) -> AsyncItera
         workflow_runner=WORKFLOW_RUNNER,
         workflows=[DisassociationWorkflow],
         activities=[acts.accept_request, settle_then_hold, acts.send_reminder],
+        deployment_config=deployment_config(WORKER_VERSION),
     )
     settings = make_settings(database_url, queue, **WEBHOOKS)
     async with worker, api_client(settings, dev_env.client) as api:

@@ -249,8 +249,9 @@ async def test_an_association_ends_once_even_if_a_second_request_were_agreed(fac
     async with pool.connection() as conn:  # slip a second pending request past the checks
         await conn.execute(
             "INSERT INTO disassociation_requests (id, association_id, partner_id, customer_id,"
-            " initiator, requested_by, status, reason, submitted_at, respond_by, workflow_id,"
-            " account_check) VALUES (%s, %s, %s, %s, 'partner', 'x', 'pending', 'r', %s, %s, %s, '{}')",
+            " initiator, requested_by, status, reason, submitted_at, respond_by, on_timeout,"
+            " workflow_id, account_check)"
+            " VALUES (%s, %s, %s, %s, 'partner', 'x', 'pending', 'r', %s, %s, 'expired', %s, '{}')",
             (second.request_id, world.association_id, world.partner_id, world.customer_id,
              T0, T0 + timedelta(days=1), str(second.request_id)),
         )  # fmt: skip

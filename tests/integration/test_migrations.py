@@ -19,9 +19,10 @@ async def test_schema_enforces_one_pending_request_per_association(factory):
     world = await factory.world()
     insert = (
         "INSERT INTO disassociation_requests (id, association_id, partner_id, customer_id, initiator,"
-        " requested_by, status, reason, submitted_at, respond_by, workflow_id, account_check)"
-        " VALUES (gen_random_uuid(), %s, %s, %s, 'customer', 'customer:x', 'pending', 'r', now(),"
-        " now() + interval '1 day', gen_random_uuid()::text, '{}')"
+        " requested_by, status, reason, submitted_at, respond_by, on_timeout, workflow_id,"
+        " account_check) VALUES (gen_random_uuid(), %s, %s, %s, 'customer', 'customer:x',"
+        " 'pending', 'r', now(), now() + interval '1 day', 'auto_agreed', gen_random_uuid()::text,"
+        " '{}')"
     )
     args = (world.association_id, world.partner_id, world.customer_id)
     async with factory.pool.connection() as conn:

@@ -75,9 +75,9 @@ async def test_the_reconciler_cancels_requests_whose_workflow_ended_without_an_o
         async with pool.connection() as conn:
             await conn.execute(
                 "INSERT INTO disassociation_requests (id, association_id, partner_id, customer_id,"
-                " initiator, requested_by, status, reason, submitted_at, respond_by, workflow_id,"
-                " account_check) VALUES (%s, %s, %s, %s, 'partner', 'partner_user:x', 'pending',"
-                " 'r', %s, %s, %s, '{}')",
+                " initiator, requested_by, status, reason, submitted_at, respond_by, on_timeout,"
+                " workflow_id, account_check) VALUES (%s, %s, %s, %s, 'partner', 'partner_user:x',"
+                " 'pending', 'r', %s, %s, 'expired', %s, '{}')",
                 (
                     orphan_id, orphan_world.association_id, orphan_world.partner_id,
                     orphan_world.customer_id, datetime.now(UTC) - timedelta(days=11),

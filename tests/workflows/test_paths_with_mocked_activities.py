@@ -55,6 +55,8 @@ from domain.types import (
     Side,
     TimeoutOutcome,
 )
+from tests.conftest import WORKER_VERSION
+from worker import deployment_config
 from workflows import starter
 from workflows.disassociation import DisassociationWorkflow
 
@@ -276,6 +278,7 @@ async def start(ts_env: WorkflowEnvironment) -> AsyncIterator[Start]:
                     task_queue=task_queue,
                     workflows=[DisassociationWorkflow],
                     activities=mocks.all(),
+                    deployment_config=deployment_config(WORKER_VERSION),
                 )
             )
             handle = await starter.start(ts_env.client, cmd, task_queue, task_timeout=TASK_TIMEOUT)
