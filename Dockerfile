@@ -10,6 +10,7 @@ COPY application ./application
 COPY cli ./cli
 COPY domain ./domain
 COPY store ./store
+COPY contract ./contract
 COPY workflows ./workflows
 COPY activities ./activities
 COPY api ./api
