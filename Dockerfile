@@ -14,6 +14,7 @@ COPY contract ./contract
 COPY workflows ./workflows
 COPY activities ./activities
 COPY api ./api
+COPY server ./server
 COPY console ./console
 COPY webhooks ./webhooks
 COPY devstack ./devstack
@@ -24,4 +25,4 @@ USER assocflow
 
 EXPOSE 8000
 ENV ASSOCFLOW_API_HOST=0.0.0.0 ASSOCFLOW_API_PORT=8000 ASSOCFLOW_WORKER_METRICS_ADDRESS=0.0.0.0:9464
-CMD ["python", "-m", "api"]
+CMD ["python", "-m", "server"]

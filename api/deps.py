@@ -24,7 +24,7 @@ from domain.problems import ProblemCode
 
 
 # Plain `def` dependencies would each be sent to a thread by FastAPI: these are all `async`.
-# Each returns what api/main.py's lifespan put on `app.state` (whose attributes are untyped).
+# Each returns what server/app.py's lifespan put on `app.state` (whose attributes are untyped).
 async def settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings

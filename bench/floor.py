@@ -58,7 +58,7 @@ def create_app(database_url: str, partner_id: UUID) -> FastAPI:
 
 
 def serve(database_url: str, partner_id: str, port: int) -> None:
-    # The same uvicorn settings as `python -m api`.
+    # The same uvicorn settings as `python -m server`.
     with contextlib.suppress(KeyboardInterrupt):
         uvicorn.run(
             create_app(database_url, UUID(partner_id)),

@@ -23,9 +23,9 @@ import httpx
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from api.main import create_app
 from assocflow.settings import Settings
 from devstack import services
+from server.app import create_app
 from store import accounts, associations, tokens
 from store.db import Pool, migrate, still_open
 

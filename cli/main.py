@@ -1,6 +1,6 @@
 """`assocflow`: the services and operators' command line (tokens, migrations), on DATABASE_URL.
 
-assocflow api                 serve the HTTP API (as `python -m api`)
+assocflow api                 serve the HTTP API (as `python -m server`)
 assocflow worker              run the Temporal worker (as `python worker.py`)
 assocflow tokens create --subject-kind operator --subject-id alice --expires-in P30D
 assocflow tokens list
@@ -74,7 +74,7 @@ def _operator() -> Principal:
 @app.command()
 def api() -> None:
     """Serve the HTTP API on ASSOCFLOW_API_HOST:ASSOCFLOW_API_PORT until SIGINT or SIGTERM."""
-    from api.__main__ import serve
+    from server.__main__ import serve
 
     logs.configure()
     serve()

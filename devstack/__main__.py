@@ -128,7 +128,7 @@ def run(
         stack.wait_for_log("worker", WORKER_READY, log_dir, timeout=120)
         _say("worker", f"polling task queue {settings.task_queue!r}")
         asyncio.run(_this_build_runs_every_request(settings, temporal_address))
-        stack.start("api", ["-m", "api"], env, log_dir)
+        stack.start("api", ["-m", "server"], env, log_dir)
         services.wait_for_http(f"{api}/healthz", timeout=60, process=stack.procs[-1][1])
         _say("API", f"ready on {api}")
         _write_env_file(

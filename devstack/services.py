@@ -50,7 +50,7 @@ def spawn(
 def spawn_python(
     args: list[str], log_file: Path, *, env: dict[str, str] | None = None, new_session: bool = False
 ) -> subprocess.Popen[bytes]:
-    """`python <args>` with this interpreter: worker.py, `-m api`, ..."""
+    """`python <args>` with this interpreter: worker.py, `-m server`, ..."""
     return spawn([sys.executable, *args], log_file, env=env, new_session=new_session)
 
 

@@ -111,7 +111,7 @@ class Stack:
         """Start process `name`: "worker" or "api", or another of either kind ("worker-2",
         "api-2": each API on a port of its own)."""
         kind = name.partition("-")[0]
-        args = {"worker": ["worker.py"], "api": ["-m", "api"]}[kind]
+        args = {"worker": ["worker.py"], "api": ["-m", "server"]}[kind]
         env = self.env()
         if kind == "api":
             env["ASSOCFLOW_API_PORT"] = str(self.port_of(name))

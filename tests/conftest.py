@@ -18,12 +18,12 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from api.main import create_app
 from assocflow.settings import Settings
 from assocflow.temporal import ensure_search_attributes
 from assocflow.temporal import runtime as temporal_runtime
 from contract import SEARCH_ATTRIBUTES
 from devstack import services
+from server.app import create_app
 from store.db import migrate, open_pool
 from tests.documented_errors import RECORDER, undocumented
 from tests.factories import Factory

@@ -69,7 +69,9 @@ def up() -> int:
         spawn(f"worker-{n}", [sys.executable, "worker.py"], env)
     ports = [free_port(), free_port()]
     for n, port in enumerate(ports, 1):
-        spawn(f"api-{n}", [sys.executable, "-m", "api"], {**env, "ASSOCFLOW_API_PORT": str(port)})
+        spawn(
+            f"api-{n}", [sys.executable, "-m", "server"], {**env, "ASSOCFLOW_API_PORT": str(port)}
+        )
     published = os.environ["ASSOCFLOW_HTTP_PORT"]
     spawn("proxy", [sys.executable, __file__, "proxy", published, *map(str, ports)], env)
     import httpx  # compose's `up` returns once the API replicas are healthy

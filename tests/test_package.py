@@ -75,10 +75,11 @@ def _clean_env(**extra: str) -> dict[str, str]:
 def test_every_package_is_in_the_wheel_and_imports_from_it(installed, tmp_path):
     out = _run(
         [str(installed / "python"), "-c",
-         "import activities, api.main, assocflow.process, cli.main, domain, store.db, webhooks.relay, worker,"
-         " workflows.disassociation, devstack.seed, console.pages.records\n"
+         "import activities, api.routers, server.app, assocflow.process, cli.main, contract, domain,"
+         " store.db, webhooks.relay, worker, workflows.disassociation, devstack.seed,"
+         " console.pages.records\n"
          "import importlib.resources as r\n"
-         "print(api.main.__file__, worker.__file__, webhooks.relay.__file__)\n"
+         "print(server.app.__file__, worker.__file__, webhooks.relay.__file__)\n"
          "print(sorted(p.name for p in r.files('store.migrations').iterdir() if p.name.endswith('.sql')))"],
         cwd=tmp_path, env=_clean_env(),
     )  # fmt: skip

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from api.main import create_app
+from server.app import create_app
 from tests.factories import bearer
 
 pytestmark = pytest.mark.devserver

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 import pytest
 import uvicorn
 
-from api.main import create_app
+from server.app import create_app
 from tests.api.test_generated_client import generate_client
 from tests.conftest import ROOT, WEBHOOKS, make_settings
 

@@ -21,9 +21,9 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from activities.disassociation import DisassociationActivities
-from api.main import create_app
 from contract import RequestSnapshot, SettleInput
 from domain.types import AccountStanding, RequestStatus
+from server.app import create_app
 from store.accounts import PostgresStanding
 from tests.api.test_disassociations import assert_problem, decide, submit
 from tests.api.test_verification import second_association

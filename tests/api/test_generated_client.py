@@ -14,8 +14,8 @@ from types import ModuleType
 import httpx
 import pytest
 
-from api.main import create_app
 from domain.types import AccountStanding
+from server.app import create_app
 
 pytestmark = pytest.mark.devserver
 

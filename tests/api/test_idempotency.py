@@ -332,7 +332,7 @@ def test_keys_are_kept_on_exactly_the_routes_the_document_says_take_one():
     import re
 
     from api.idempotency import idempotent_routes
-    from api.main import create_app
+    from server.app import create_app
 
     app = create_app()
     routes = idempotent_routes(app)

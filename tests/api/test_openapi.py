@@ -14,10 +14,10 @@ from typing import Any
 import jsonschema_rs
 import pytest
 
-from api.main import create_app
 from api.openapi import OPERATIONS, TAGS
 from api.problems import status_of
 from domain.types import EVENT_TYPES
+from server.app import create_app
 from tests.documented_errors import undocumented
 from tests.factories import bearer
 

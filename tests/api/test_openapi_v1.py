@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from api.main import create_app
+from server.app import create_app
 
 SNAPSHOT = Path(__file__).resolve().parent.parent / "openapi" / "v1.json"
 RECORDING = os.environ.get("ASSOCFLOW_RECORD_OPENAPI") == "1"

@@ -21,8 +21,8 @@ import jsonschema_rs
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from api.main import create_app
 from devstack.services import free_port
+from server.app import create_app
 from tests.api.test_disassociations import submit
 from tests.api.test_webhooks import deliveries, eventually, register
 from tests.conftest import ROOT

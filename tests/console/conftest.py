@@ -24,8 +24,8 @@ from playwright.async_api import Browser, Page, Playwright, async_playwright
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from api.main import create_app
 from assocflow.settings import Settings
+from server.app import create_app
 from tests.conftest import WEBHOOKS, make_settings
 from tests.console.browser import (
     CHROMIUM_ARGS,

@@ -56,10 +56,10 @@ API_STOPS = 3
 @pytest.mark.parametrize(
     ("command_line", "stop_signal"),
     [
-        ([sys.executable, "-m", "api"], signal.SIGTERM),
+        ([sys.executable, "-m", "server"], signal.SIGTERM),
         ([str(services.BIN / "assocflow"), "api"], signal.SIGINT),
     ],
-    ids=["python -m api, SIGTERM", "assocflow api, SIGINT"],
+    ids=["python -m server, SIGTERM", "assocflow api, SIGINT"],
 )
 async def test_the_api_stops_cleanly(dev_env, database_url, tmp_path, command_line, stop_signal):
     """The API holds a Temporal client too: served requests, then stopped, it exits 0 with a

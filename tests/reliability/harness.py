@@ -246,7 +246,7 @@ async def start_app_stack(
     )
     procs = [
         services.spawn_python(args, logs / f"{name}.log", env=env)
-        for name, args in (("worker", ["worker.py"]), ("api", ["-m", "api"]))
+        for name, args in (("worker", ["worker.py"]), ("api", ["-m", "server"]))
     ]
     services.wait_for_port("127.0.0.1", port, timeout=60, process=procs[-1])
     return AppStack(f"http://127.0.0.1:{port}", database_url, procs)

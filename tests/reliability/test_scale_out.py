@@ -115,7 +115,9 @@ async def cluster(postgres_server_url, tmp_path_factory):
                 ASSOCFLOW_API_PORT=str(port),
                 **SETTINGS,
             )
-            procs[f"api{n}"] = services.spawn_python(["-m", "api"], logs / f"api{n}.log", env=env)
+            procs[f"api{n}"] = services.spawn_python(
+                ["-m", "server"], logs / f"api{n}.log", env=env
+            )
         for n in range(WORKERS):
             wait_until_polling(procs[f"worker{n}"], logs / f"worker{n}.log")
         for n, port in enumerate(ports):

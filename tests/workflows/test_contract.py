@@ -12,8 +12,8 @@ from pydantic import BaseModel, create_model
 
 import api.schemas
 import contract
-from api.main import create_app
 from domain.types import Decision
+from server.app import create_app
 from tests.workflows.test_replay import RECORDING
 from tests.workflows.test_replay import test_history_replays_with_todays_code as replay
 

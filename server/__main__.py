@@ -1,5 +1,6 @@
-"""`python -m api` or `assocflow api`: serve the API with uvicorn, logging JSON (host and port
-from settings). SIGINT or SIGTERM drains open requests, then the process exits 0."""
+"""`python -m server` or `assocflow api`: serve the API and the console with uvicorn, logging
+JSON (host and port from settings). SIGINT or SIGTERM drains open requests, then the process
+exits 0."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ def serve() -> None:
     # the server is done, which is the end of serving.
     with contextlib.suppress(KeyboardInterrupt):
         uvicorn.run(
-            "api.main:create_app",
+            "server.app:create_app",
             factory=True,
             host=settings.api_host,
             port=settings.api_port,

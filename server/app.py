@@ -1,6 +1,7 @@
-"""The assocflow HTTP API: a thin layer that reads PostgreSQL and messages workflows.
+"""The composition root: one app serving the JSON API (`api/`) and the console (`console/`),
+siblings over the use cases, with the pool, the Temporal gateway and the middleware they share.
 
-uvicorn --factory api.main:create_app
+uvicorn --factory server.app:create_app   (what `python -m server` runs)
 """
 
 from __future__ import annotations
