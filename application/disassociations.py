@@ -142,11 +142,8 @@ async def submit(
     association = await _association_to_act_on(svc, who, association_id)
     assert who.side is not None
     request_id = request_id_for(who, idempotency_key, association.id, reason)
-    if idempotency_key is not None:
-        async with svc.pool.connection() as conn:
-            accepted = await requests.get(conn, request_id)
-        if accepted is not None:  # a retry after the first attempt's answer was lost
-            return accepted
+    if (accepted := await _already_accepted(svc, request_id, idempotency_key)) is not None:
+        return accepted  # a retry after the first attempt's answer was lost
     # The rate limit and the account check read different rows: both at once, one round trip
     # less on every submit. The rate limit's answer still comes first.
     limited, checked = await asyncio.gather(
@@ -160,6 +157,10 @@ async def submit(
         raise checked
     # The check comes before the verification code, so that a refused request costs no code.
     if not checked.passed:
+        # The first attempt's workflow may have accepted this very request meanwhile (its API
+        # died before answering): then the pending request the check found is this one.
+        if (accepted := await _already_accepted(svc, request_id, idempotency_key)) is not None:
+            return accepted
         raise _refused(who, checked)
     spent = await verified(svc, who, "submitting a request", verification_code)
     cmd = SubmitCommand(
@@ -193,6 +194,17 @@ async def submit(
         "request accepted", request_id=str(cmd.request_id), association_id=str(cmd.association_id)
     )
     return request_of(admission.request)
+
+
+async def _already_accepted(
+    svc: Services, request_id: UUID, idempotency_key: str | None
+) -> DisassociationRequest | None:
+    """The request a retry names, if an earlier attempt with its Idempotency-Key got it
+    accepted."""
+    if idempotency_key is None:
+        return None
+    async with svc.pool.connection() as conn:
+        return await requests.get(conn, request_id)
 
 
 def _refused(who: Principal, check_result: CheckResult) -> Failure:

@@ -344,3 +344,43 @@ def test_keys_are_kept_on_exactly_the_routes_the_document_says_take_one():
     assert len(routes) == sum(
         "Idempotency-Key" in [p["name"] for p in op.get("parameters", [])] for _, op in posts
     )
+
+
+async def test_a_retry_whose_first_attempt_was_accepted_meanwhile_gets_that_request(
+    factory, pool, settings, dev_env, dev_worker, monkeypatch
+):
+    """The first attempt's API died while its workflow was accepting the request; the retry
+    (same key) looked for it a moment too early, and its account check then finds it pending:
+    that pending request is the retry's own, so it is answered with it, not 409."""
+    from application import disassociations
+    from application.services import Services
+    from store.accounts import PostgresStanding
+    from workflows.gateway import Gateway
+
+    world = await factory.world()
+    key = f"submit-{uuid4()}"
+    body = submit_body(world)
+    svc = Services(
+        pool, Gateway(dev_env.client, settings.task_queue), settings, PostgresStanding(pool)
+    )
+    customer = Principal(
+        kind="customer", subject_id=str(world.customer_id), customer_id=world.customer_id,
+        service=True,
+    )  # fmt: skip
+    first = await disassociations.submit(
+        svc, customer, world.association_id, body["reason"], idempotency_key=key
+    )
+    looked = disassociations._already_accepted
+    calls = 0
+
+    async def too_early(*args, **kwargs):
+        nonlocal calls
+        calls += 1
+        return None if calls == 1 else await looked(*args, **kwargs)
+
+    monkeypatch.setattr(disassociations, "_already_accepted", too_early)
+    again = await disassociations.submit(
+        svc, customer, world.association_id, body["reason"], idempotency_key=key
+    )
+    assert again.id == first.id and calls == 2
+    assert await count_requests(factory, world) == 1
