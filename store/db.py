@@ -94,6 +94,14 @@ RECONNECT_GIVE_UP = 2.0
 CONNECT_TIMEOUT = 5
 
 
+async def dedicated_connection(database_url: str) -> AsyncConnection[tuple[Any, ...]]:
+    """A connection of its own, outside the pool, for a whole session (a LISTEN, a session
+    lock): autocommit, with the pool's connect timeout."""
+    return await psycopg.AsyncConnection.connect(
+        database_url, autocommit=True, connect_timeout=CONNECT_TIMEOUT
+    )
+
+
 class Pool(AsyncConnectionPool[AsyncConnection[tuple[Any, ...]]]):
     """A connection pool that never hands out a connection PostgreSQL has closed.
 

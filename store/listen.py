@@ -10,10 +10,9 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from uuid import UUID
 
-import psycopg
 from psycopg import sql
 
-from store.db import CONNECT_TIMEOUT
+from store.db import dedicated_connection
 
 CHANNEL = "assocflow_notifications"
 
@@ -33,9 +32,7 @@ async def channel(database_url: str, name: str) -> AsyncIterator[AsyncIterator[s
     """Listen on channel `name` from now on (the LISTEN is in place on entry): yields the payloads
     sent to it, as their transactions commit, until the connection ends (the iteration raises
     then: the caller listens again, and what was sent meanwhile was not heard)."""
-    async with await psycopg.AsyncConnection.connect(
-        database_url, autocommit=True, connect_timeout=CONNECT_TIMEOUT
-    ) as conn:
+    async with await dedicated_connection(database_url) as conn:
         await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(name)))
         yield (notify.payload async for notify in conn.notifies())
 

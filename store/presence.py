@@ -16,7 +16,7 @@ import secrets
 
 import psycopg
 
-from store.db import CONNECT_TIMEOUT
+from store.db import dedicated_connection
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +64,7 @@ class Presence:
         lost = False
         while True:
             try:
-                async with await psycopg.AsyncConnection.connect(
-                    self._database_url, autocommit=True, connect_timeout=CONNECT_TIMEOUT
-                ) as conn:
+                async with await dedicated_connection(self._database_url) as conn:
                     self.holder = await _lock_new_id(conn)
                     self.present.set()
                     if lost:
