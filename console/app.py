@@ -20,7 +20,8 @@ from assocflow.settings import Settings
 from console.errors import WORDS_OF_CODE, FormErrors
 from console.pages import customers, disassociate, events, messages, records, requests, signin
 from console.pages import settings as settings_pages
-from console.web import HERE, templates
+from console.web import HERE, render, templates
+from domain.problems import ProblemCode
 
 PREFIX = "/console"
 # Forms that must carry a CSRF token even without a cookie yet (a forged sign-in would sign the
@@ -57,17 +58,11 @@ def unavailable_page(scope: Scope) -> Response:
     """What a person sees when the service cannot reach its database: words, not an error code,
     and the page to try again from."""
     request = Request(scope)
-    code = "temporarily_unavailable"
+    code = ProblemCode.TEMPORARILY_UNAVAILABLE
     errors = FormErrors(form=WORDS_OF_CODE[code], code=code)
-    context = {
-        "errors": errors,
-        "csrf_token": "",
-        "page": request.state,
-        "retry_url": _retry_url(request),
-    }
-    response = templates.TemplateResponse(request, "problem.html", context, status_code=503)  # fmt: skip
+    context = {"errors": errors, "retry_url": _retry_url(request)}
+    response = render(request, "problem.html", context, status_code=503)
     response.headers["Retry-After"] = str(RETRY_AFTER)
-    response.headers["Cache-Control"] = "no-store"
     return response
 
 

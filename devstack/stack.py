@@ -138,7 +138,7 @@ class Stack:
             self.start(name)
 
     def stop_all(self) -> None:
-        """The APIs first, then the workers, then Temporal."""
-        for kind in ("api", "worker", "temporal", ""):
-            for name in [n for n in self.procs if n.partition("-")[0] == kind or not kind]:
-                services.stop(self.procs.pop(name))
+        """The APIs first, then the workers, then Temporal, then anything else started."""
+        order = {"api": 0, "worker": 1, "temporal": 2}
+        for name in sorted(self.procs, key=lambda n: order.get(n.partition("-")[0], len(order))):
+            services.stop(self.procs.pop(name))

@@ -124,13 +124,9 @@ class Gateway:
             return Sent(decision_id, _refused(error))
         except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
             return Sent(decision_id, Late())
-        except RPCError as error:
-            if error.status is RPCStatusCode.NOT_FOUND:
+        except (RPCError, RuntimeError) as error:
+            if isinstance(error, RPCError) and error.status is RPCStatusCode.NOT_FOUND:
                 return Sent(decision_id, Closed())
-            if not unreachable(error):
-                raise
-            return Sent(decision_id, Unreachable())
-        except RuntimeError as error:
             if not unreachable(error):
                 raise
             return Sent(decision_id, Unreachable())
