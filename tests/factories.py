@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -13,7 +14,7 @@ from psycopg_pool import AsyncConnectionPool
 from assocflow.settings import Settings
 from contract import SubmitCommand
 from domain.types import AccountStanding, Actor, Policy, Side
-from store import accounts, associations, tokens
+from store import accounts, associations, notifications, tokens
 
 
 @dataclass
@@ -139,6 +140,19 @@ class Factory:
             customer_name=names["c"],
             partner_name=names["p"],
         )
+
+    async def notify(self, kind: str, account_id: UUID, summary: str) -> None:
+        """A notification to the account (`kind` "partner" or "customer"), written and committed
+        as a request's would be: its message center row, and the announcement live pages hear."""
+        async with self.pool.connection() as conn:
+            await notifications.notify(
+                conn,
+                recipients=[(kind, account_id, f"test:{uuid.uuid4()}")],
+                event_type="disassociation.requested",
+                summary=summary,
+                data={},
+                created_at=datetime.now(UTC),
+            )
 
     async def fetch(self, query: str, *params: Any) -> list[dict[str, Any]]:
         """Raw SQL for what a test checks in the database, each row a dict."""

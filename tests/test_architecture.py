@@ -26,16 +26,22 @@ def first_party(root: Path) -> set[str]:
     return names
 
 
-def rules(root: Path) -> dict[str, set[str]]:
+def table(root: Path, name: str) -> dict[str, set[str]]:
+    """The rows of docs/ARCHITECTURE.md's table `name` (between `<!-- name:start -->` and
+    `<!-- name:end -->`): each package, and the names in backticks its second cell gives before
+    any parenthesis (which explains, and may name more)."""
     text = (root / "docs" / "ARCHITECTURE.md").read_text()
-    table = text.split("<!-- imports:start -->")[1].split("<!-- imports:end -->")[0]
+    rows = text.split(f"<!-- {name}:start -->")[1].split(f"<!-- {name}:end -->")[0]
     found = {}
-    for line in table.splitlines():
+    for line in rows.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) != 2 or not cells[0].startswith("`"):
-            continue
-        found[cells[0].strip("`")] = set(re.findall(r"`([\w.]+)`", cells[1]))
+        if len(cells) == 2 and cells[0].startswith("`"):
+            found[cells[0].strip("`")] = set(re.findall(r"`([\w.]+)`", cells[1].split("(")[0]))
     return found
+
+
+def rules(root: Path) -> dict[str, set[str]]:
+    return table(root, "imports")
 
 
 def module_of(root: Path, path: Path) -> str:
@@ -100,15 +106,8 @@ def test_every_import_is_one_the_architecture_allows():
 
 
 def forbidden(root: Path) -> dict[str, set[str]]:
-    """The `forbidden` table: each package and the third-party packages it may not import."""
-    text = (root / "docs" / "ARCHITECTURE.md").read_text()
-    table = text.split("<!-- forbidden:start -->")[1].split("<!-- forbidden:end -->")[0]
-    found = {}
-    for line in table.splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) == 2 and cells[0].startswith("`"):
-            found[cells[0].strip("`")] = set(re.findall(r"`([\w.]+)`", cells[1].split("(")[0]))
-    return found
+    """Each package and the third-party packages it may not import."""
+    return table(root, "forbidden")
 
 
 def third_party_imports(path: Path) -> set[str]:

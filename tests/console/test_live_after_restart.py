@@ -8,9 +8,7 @@ console served over real HTTP and a partner's person signed in with Chromium.
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -18,7 +16,6 @@ from playwright.async_api import Browser, Page, expect
 
 from application.services import Services
 from devstack import services
-from store import notifications
 from store.accounts import PostgresStanding
 from store.db import migrate, open_pool
 from tests.console.browser import DESKTOP, js_errors
@@ -68,18 +65,6 @@ async def own_stack(tmp_path, console_settings, dev_env, clock) -> AsyncIterator
         await pool.close()
 
 
-async def tell_partner(pool, partner_id, summary: str) -> None:
-    async with pool.connection() as conn:
-        await notifications.notify(
-            conn,
-            recipients=[("partner", partner_id, f"test:{uuid.uuid4()}")],
-            event_type="disassociation.requested",
-            summary=summary,
-            data={},
-            created_at=datetime.now(UTC),
-        )
-
-
 async def test_an_open_page_keeps_its_live_updates_through_a_postgres_restart(
     browser: Browser, own_stack
 ) -> None:
@@ -104,17 +89,17 @@ async def test_an_open_page_keeps_its_live_updates_through_a_postgres_restart(
             )
             await expect(badge).not_to_have_class(SWAPPING, timeout=LIVE_WITHIN_MS)
 
-        await tell_partner(own_stack["pool"], partner, "before the restart")
+        await own_stack["factory"].notify("partner", partner, "before the restart")
         await badge_shows("1")
 
         for mode, unread in (("fast", "2"), ("immediate", "3")):
             services.restart_postgres(own_stack["server"], mode)
             # Written at once, before the server has listened again: the page hears of it all
             # the same.
-            await tell_partner(own_stack["pool"], partner, f"right after a {mode} restart")
+            await own_stack["factory"].notify("partner", partner, f"right after a {mode} restart")
             await badge_shows(unread)
 
-        await tell_partner(own_stack["pool"], partner, "afterwards")
+        await own_stack["factory"].notify("partner", partner, "afterwards")
         await badge_shows("4")
         # Nobody reloaded the page: it is the one that was open before the restarts.
         assert await page.evaluate("window.sameDocument === true")

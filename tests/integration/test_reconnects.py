@@ -8,12 +8,12 @@ import asyncio
 import contextlib
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from application.live import RESUMED, Hub
 from application.principal import Principal
 from devstack import services
-from store import idempotency, listen, notifications
+from store import idempotency, listen
 from store import webhooks as webhook_store
 from store.db import migrate, open_pool
 from store.presence import Presence
@@ -118,25 +118,13 @@ async def test_open_pages_are_told_to_refresh_once_the_live_updates_are_back(
             )
             await terminate(pool, pid)
             # Written while nobody listened: not heard, so the page is told to refresh.
-            await notify(pool, customer_id, "while the connection was down")
+            await factory.notify("customer", customer_id, "while the connection was down")
             assert await asyncio.wait_for(queue.get(), BACK_WITHIN + 1) == RESUMED
-            await notify(pool, customer_id, "after it came back")
+            await factory.notify("customer", customer_id, "after it came back")
             heard = await asyncio.wait_for(queue.get(), 5)
             assert heard.event_type == "disassociation.requested"
     finally:
         await hub.close()
-
-
-async def notify(pool, customer_id, summary: str) -> None:
-    async with pool.connection() as conn:
-        await notifications.notify(
-            conn,
-            recipients=[("customer", customer_id, f"test:{uuid.uuid4()}")],
-            event_type="disassociation.requested",
-            summary=summary,
-            data={},
-            created_at=datetime.now(UTC),
-        )
 
 
 async def test_the_relays_wake_up_comes_back(postgres_server_url, task_queue):

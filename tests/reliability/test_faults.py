@@ -10,6 +10,7 @@ once PostgreSQL accepts connections again succeeds."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from datetime import timedelta
 
@@ -280,19 +281,11 @@ async def kill_worker(stack):
 OUTAGE = 3.0  # seconds PostgreSQL stays down
 
 
-async def postgres_stopped_fast(stack) -> float:
-    """Every session is told AdminShutdown and closed; back 3 s later."""
+async def postgres_stopped(stack, mode: str) -> float:
+    """Stopped "fast" (every session told AdminShutdown and closed) or "immediate" (as in a
+    crash: it recovers from its WAL when started); back 3 s later."""
     await asyncio.sleep(0.3)  # submits, acceptances and decisions under way
-    await asyncio.to_thread(stack.stop_postgres, "fast")
-    await asyncio.sleep(OUTAGE)
-    await asyncio.to_thread(stack.restart_postgres)
-    return time.monotonic()
-
-
-async def postgres_stopped_immediately(stack) -> float:
-    """As in a crash: the server quits at once and recovers from its WAL when started."""
-    await asyncio.sleep(0.3)
-    await asyncio.to_thread(stack.stop_postgres, "immediate")
+    await asyncio.to_thread(stack.stop_postgres, mode)
     await asyncio.sleep(OUTAGE)
     await asyncio.to_thread(stack.restart_postgres)
     return time.monotonic()
@@ -323,8 +316,8 @@ async def restart_api(stack):
     "fault",
     [
         kill_worker,
-        postgres_stopped_fast,
-        postgres_stopped_immediately,
+        functools.partial(postgres_stopped, mode="fast"),
+        functools.partial(postgres_stopped, mode="immediate"),
         postgres_restarted,
         restart_temporal,
         restart_api,
