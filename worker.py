@@ -24,8 +24,8 @@ from temporalio.service import RPCError
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkerDeploymentConfig
 
 import contract
-from activities.disassociation import DisassociationActivities
 from activities.reconciler import ReconcilerActivities
+from activities.requests import RequestActivities
 from assocflow import logs
 from assocflow.process import STOP_SIGNALS, first_success, run_main, stop_signals_interrupt
 from assocflow.settings import Settings
@@ -35,8 +35,8 @@ from store.accounts import AccountStandingSource, PostgresStanding
 from store.db import migrate, open_pool
 from webhooks.relay import WebhookRelay
 from workflows import starter, versions
-from workflows.disassociation import DisassociationWorkflow
 from workflows.reconciler import ReconcileWorkflow
+from workflows.request import RequestWorkflow
 
 log = logging.getLogger("assocflow.worker")
 
@@ -72,12 +72,12 @@ def build_worker(
     version: WorkerDeploymentVersion,
     max_concurrent_activities: int = 100,
     max_concurrent_workflow_tasks: int = 100,
-    workflows: Sequence[type] = (DisassociationWorkflow, ReconcileWorkflow),
+    workflows: Sequence[type] = (RequestWorkflow, ReconcileWorkflow),
 ) -> Worker:
     """The worker, as `version` of its deployment: it takes the requests started on that version
     (each request workflow is pinned to the version it started on) and, once the version is
     current, new ones."""
-    acts = DisassociationActivities(pool, standing or PostgresStanding(pool))
+    acts = RequestActivities(pool, standing or PostgresStanding(pool))
     reconciler = ReconcilerActivities(pool, client)
     return Worker(
         client,

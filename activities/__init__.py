@@ -1,3 +1,3 @@
-from activities.disassociation import DisassociationActivities
+from activities.requests import RequestActivities
 
-__all__ = ["DisassociationActivities"]
+__all__ = ["RequestActivities"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import UUID
 
 from psycopg_pool import AsyncConnectionPool
 from temporalio import activity
@@ -24,20 +23,11 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from contract import REQUESTS_RECONCILED, ReconcileInput, ReconcileResult
-from domain.types import RECONCILER, RequestStatus, workflow_id_for
+from contract import REQUEST_WORKFLOW, REQUESTS_RECONCILED, ReconcileInput, ReconcileResult
+from domain.types import RECONCILER, RequestStatus
 from store import requests
 
 log = logging.getLogger(__name__)
-
-_PREFIX = workflow_id_for(UUID(int=0)).removesuffix(str(UUID(int=0)))
-
-
-def _request_id(workflow_id: str) -> UUID | None:
-    try:
-        return UUID(workflow_id.removeprefix(_PREFIX))
-    except ValueError:
-        return None
 
 
 class ReconcilerActivities:
@@ -57,12 +47,14 @@ class ReconcilerActivities:
                 )
             )
         repaired = []
-        for request_id in sorted(suspects):
-            closed = await self._why_closed(request_id)
+        for workflow_id in sorted(suspects):
+            closed = await self._why_closed(workflow_id)
             if closed is None:  # its workflow runs: it will settle the request itself
                 continue
             cause, reason = closed
             async with self._pool.connection() as conn:
+                request_id = await requests.of_workflow(conn, workflow_id)
+                assert request_id is not None  # a suspect is a stored request's workflow
                 settled = await requests.settle(
                     conn, request_id, RequestStatus.CANCELLED, RECONCILER, reason, now
                 )
@@ -78,24 +70,22 @@ class ReconcilerActivities:
             )
         return ReconcileResult(repaired=repaired)
 
-    async def _closed_while_open(self, since: datetime, inp: ReconcileInput) -> list[UUID]:
+    async def _closed_while_open(self, since: datetime, inp: ReconcileInput) -> list[str]:
         """Requests whose workflow closed while its search attribute still said checking or
         pending: what a workflow that settles never leaves behind."""
         query = (
-            "WorkflowType = 'Disassociation' AND ExecutionStatus != 'Running'"
+            f"WorkflowType = '{REQUEST_WORKFLOW}' AND ExecutionStatus != 'Running'"
             " AND RequestStatus IN ('checking', 'pending')"
             f" AND CloseTime > '{since.strftime('%Y-%m-%dT%H:%M:%SZ')}'"
         )
-        found = []
-        async for execution in self._client.list_workflows(query, limit=inp.batch):
-            if (request_id := _request_id(execution.id)) is not None:
-                found.append(request_id)
-        return found
+        return [
+            execution.id async for execution in self._client.list_workflows(query, limit=inp.batch)
+        ]
 
-    async def _why_closed(self, request_id: UUID) -> tuple[str, str] | None:
+    async def _why_closed(self, workflow_id: str) -> tuple[str, str] | None:
         """(cause, reason) if the request's workflow has closed or does not exist; None while it
         runs."""
-        handle = self._client.get_workflow_handle(workflow_id_for(request_id))
+        handle = self._client.get_workflow_handle(workflow_id)
         try:
             described = await handle.describe()
         except RPCError as err:

@@ -37,6 +37,12 @@ TAGS: list[dict[str, str]] = [
         " counterpart's agree or reject before `respond_by` (or the initiator's withdraw).",
     },
     {
+        "name": "type_changes",
+        "description": "Changing an association's type (v3): the check, the request, and the"
+        " counterpart's agree or reject before `respond_by` (or the initiator's withdraw); on the"
+        " deadline the request expires.",
+    },
+    {
         "name": "records",
         "description": "Manage Association Records: who did what, when and why, newest first.",
     },
@@ -291,6 +297,55 @@ OPERATIONS: dict[str, Operation] = {
         body="Optional: a reason.",
         idempotent=True,
     ),
+    # type changes
+    "checkTypeChange": Operation(
+        "Run the check of a type change",
+        "The check: `passed`, and each item with what to do when it failed.",
+        AUTH + BY_ID + BODY,
+        body="The association to check and the type asked for.",
+    ),
+    "submitTypeChange": Operation(
+        "Ask to change an association's type",
+        "The request, pending: the counterpart answers by `respond_by`. `Location` names it.",
+        AUTH
+        + BY_ID
+        + BODY
+        + IDEMPOTENT
+        + VERIFIED
+        + TEMPORAL
+        + ("check_failed", "request_pending", "request_limit_reached"),
+        body="The association, the new type, the reason, the acknowledgement and, where the"
+        " account requires it, the acting person's verification code.",
+        idempotent=True,
+        rate_limited=True,
+    ),
+    "listTypeChanges": Operation(
+        "List type change requests", "A page of requests, newest first.", AUTH + QUERY
+    ),
+    "getTypeChange": Operation("Read one type change request", "The request.", AUTH + BY_ID),
+    "agreeTypeChange": Operation(
+        "Agree to a type change (the counterpart)",
+        "The request, agreed: the association has its new type.",
+        AUTH + BY_ID + BODY + IDEMPOTENT + VERIFIED + TEMPORAL + DECISION,
+        body="Optional: a reason, and the verification code where the account requires it.",
+        idempotent=True,
+        rate_limited=True,
+    ),
+    "rejectTypeChange": Operation(
+        "Reject a type change (the counterpart)",
+        "The request, rejected: the association keeps its type.",
+        AUTH + BY_ID + BODY + IDEMPOTENT + VERIFIED + TEMPORAL + DECISION,
+        body="The reason (required), and the verification code where the account requires it.",
+        idempotent=True,
+        rate_limited=True,
+    ),
+    "withdrawTypeChange": Operation(
+        "Withdraw a type change (the initiator)",
+        "The request, withdrawn: the association keeps its type.",
+        AUTH + BY_ID + BODY + IDEMPOTENT + TEMPORAL + DECISION,
+        body="Optional: a reason.",
+        idempotent=True,
+    ),
     # records
     "listAssociationRecords": Operation(
         "List association records",
@@ -455,6 +510,24 @@ OPERATIONS: dict[str, Operation] = {
         AUTH + BY_ID + BODY + TEMPORAL + DECISION,
         body="The reason (required).",
     ),
+    "agreeTypeChangeAsOperator": Operation(
+        "Agree to a type change for the counterpart",
+        "The request, agreed: the association has its new type.",
+        AUTH + BY_ID + BODY + TEMPORAL + DECISION,
+        body="Optional: a reason.",
+    ),
+    "rejectTypeChangeAsOperator": Operation(
+        "Reject a type change for the counterpart",
+        "The request, rejected.",
+        AUTH + BY_ID + BODY + TEMPORAL + DECISION,
+        body="The reason (required).",
+    ),
+    "cancelTypeChange": Operation(
+        "Cancel a type change",
+        "The request, cancelled: the association keeps its type.",
+        AUTH + BY_ID + BODY + TEMPORAL + DECISION,
+        body="The reason (required).",
+    ),
     # health
     "getMetrics": Operation(
         "Prometheus metrics",
@@ -490,6 +563,12 @@ REQUEST_EXAMPLE = {
     "decided_at": None,
     "decided_by": None,
     "decision_reason": None,
+}
+TYPE_CHANGE_EXAMPLE = {
+    **REQUEST_EXAMPLE,
+    "id": "8a2e6c1d-4b7f-4e9a-9c3d-1f5b7a9c2e4d",
+    "from_type": "resale",
+    "new_type": "referral",
 }
 ENDPOINT_EXAMPLE = {
     "id": "0b9d3c1e-5f7a-4c2b-8d6e-1a2b3c4d5e6f",
@@ -592,6 +671,14 @@ EXAMPLES: dict[str, Any] = {
         "acknowledged": True,
     },
     "DisassociationRequest": REQUEST_EXAMPLE,
+    "TypeChangeCheckBody": {"association_id": ASSOCIATION, "new_type": "referral"},
+    "TypeChangeBody": {
+        "association_id": ASSOCIATION,
+        "new_type": "referral",
+        "reason": "We now buy directly and only want your advice",
+        "acknowledged": True,
+    },
+    "TypeChangeRequest": TYPE_CHANGE_EXAMPLE,
     "AgreeBody": {"reason": "Thank you for working with us", "verification_code": "492039"},
     "RejectBody": {"reason": "We still need your support this quarter"},
     "WithdrawBody": {"reason": "Entered by mistake"},

@@ -95,7 +95,32 @@ class DisassociationRequest(BaseModel):
     decision_reason: str | None = None
 
     @classmethod
-    def of(cls, request: domain.DisassociationRequest) -> DisassociationRequest:
+    def of(cls, request: domain.Request) -> DisassociationRequest:
+        # By name: tests/unit/test_request_models.py holds the models field by field.
+        return cls.model_validate(request, from_attributes=True)
+
+
+class TypeChangeRequest(BaseModel):
+    """An association type change request as clients read it (the SPEC's field names); like
+    DisassociationRequest, the HTTP response's own model."""
+
+    id: UUID
+    association_id: UUID
+    partner_id: UUID
+    customer_id: UUID
+    initiator: Side
+    from_type: AssociationType
+    new_type: AssociationType
+    status: RequestStatus
+    reason: str
+    submitted_at: datetime
+    respond_by: datetime
+    decided_at: datetime | None = None
+    decided_by: str | None = None
+    decision_reason: str | None = None
+
+    @classmethod
+    def of(cls, request: domain.Request) -> TypeChangeRequest:
         # By name: tests/unit/test_request_models.py holds the models field by field.
         return cls.model_validate(request, from_attributes=True)
 
@@ -121,6 +146,14 @@ class SubmitBody(Body):
         if value is not True:
             raise ValueError("must be true: the initiator has to acknowledge the statement")
         return value
+
+
+class TypeChangeCheckBody(CheckBody):
+    new_type: AssociationType = Field(description="The association type asked for.")
+
+
+class TypeChangeBody(SubmitBody):
+    new_type: AssociationType = Field(description="The association type asked for.")
 
 
 class AgreeBody(Body):

@@ -1,6 +1,7 @@
 """The events assocflow delivers to webhook endpoints, as the OpenAPI document's `webhooks`: each
 event type with its payload (`type`, `timestamp`, `data`; `data` is domain/events.py's
-`RequestEvent`), an example, and the Standard Webhooks headers every delivery carries.
+`RequestEvent`, or `TypeChangeEvent` for a type change's), an example, and the Standard Webhooks
+headers every delivery carries.
 
 These routes are never served: they describe what assocflow sends (webhooks/relay.py)."""
 
@@ -12,7 +13,7 @@ from typing import Annotated, Any, Literal
 from fastapi import FastAPI, Header
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from domain.events import RequestEvent
+from domain.events import RequestEvent, TypeChangeEvent
 
 # Each event sent, to whom, and the request's status it carries.
 EVENTS: dict[str, tuple[str, str]] = {
@@ -58,6 +59,47 @@ EVENTS: dict[str, tuple[str, str]] = {
         " with the request that ended it.",
         "agreed",
     ),
+    "type_change.requested": (
+        "A request to change an association's type was accepted; sent to the counterpart, who"
+        " answers by `respond_by`.",
+        "pending",
+    ),
+    "type_change.reminder": (
+        "The type change is still pending and `respond_by` is near; sent to the counterpart.",
+        "pending",
+    ),
+    "type_change.agreed": (
+        "The counterpart (or an operator) agreed to the type change; sent to both sides.",
+        "agreed",
+    ),
+    "type_change.rejected": (
+        "The counterpart (or an operator) rejected the type change, with a reason; sent to both"
+        " sides.",
+        "rejected",
+    ),
+    "type_change.expired": (
+        "No answer by `respond_by`: the type change expired and the type stays; sent to both"
+        " sides.",
+        "expired",
+    ),
+    "type_change.withdrawn": (
+        "The initiator withdrew the type change; sent to both sides.",
+        "withdrawn",
+    ),
+    "type_change.cancelled": (
+        "An operator cancelled the type change (or the reconciler did); sent to both sides.",
+        "cancelled",
+    ),
+    "association.type_changed": (
+        "The association's type changed by an agreed type change request; sent to both sides,"
+        " with the request (`from_type`, `new_type`).",
+        "agreed",
+    ),
+}
+
+# The events about a type change request carry its `from_type` and `new_type`.
+TYPE_CHANGE_EVENTS = frozenset(event for event in EVENTS if event.startswith("type_change.")) | {
+    "association.type_changed"
 }
 
 STANDARD_HEADERS = {
@@ -79,7 +121,10 @@ def payload_model(event_type: str) -> type[BaseModel]:
     fields: dict[str, Any] = {
         "type": (Literal[event_type], Field(description="The event type.")),
         "timestamp": (datetime, Field(description="When the event happened (ISO 8601).")),
-        "data": (RequestEvent, Field(description="The request the event is about, as it is now.")),
+        "data": (
+            TypeChangeEvent if event_type in TYPE_CHANGE_EVENTS else RequestEvent,
+            Field(description="The request the event is about, as it is now."),
+        ),
     }
     model: type[BaseModel] = create_model(
         f"{_camel(event_type)}Event",
@@ -116,6 +161,13 @@ def example(event_type: str) -> dict[str, Any]:
         "decided_by": decided_by.get(status),
         "decision_reason": "Thank you for working with us" if status == "agreed" else None,
     }
+    if event_type in TYPE_CHANGE_EVENTS:
+        request.update(
+            id="8a2e6c1d-4b7f-4e9a-9c3d-1f5b7a9c2e4d",
+            reason="We now buy directly and only want your advice",
+            from_type="resale",
+            new_type="referral",
+        )
     when = "2026-03-03T14:05:00.104211+00:00" if decided else "2026-03-02T09:30:00.512876+00:00"
     return {"type": event_type, "timestamp": when, "data": {"request": request}}
 

@@ -14,25 +14,20 @@ from typing import Literal, Protocol
 from uuid import UUID
 
 from application.errors import not_found, paged
-from application.principal import Principal
+from application.principal import READ_REQUESTS, Principal
 from application.services import Services
-from domain import decisions
+from domain import decisions, kinds
 from domain.types import (
     AssociationStatus,
     Decision,
     DecisionAction,
-    DisassociationRequest,
     Permission,
+    Request,
+    RequestKind,
     RequestStatus,
 )
 from store import accounts, overview
 from store.rows import AssociationOverview, NamedRequest
-
-_READ = (
-    Permission.ASSOCIATIONS_READ,
-    Permission.DISASSOCIATIONS_SUBMIT,
-    Permission.DISASSOCIATIONS_PROCESS,
-)
 
 
 @dataclass(frozen=True)
@@ -79,17 +74,18 @@ async def association(svc: Services, who: Principal, association_id: UUID) -> As
         found = await overview.association(conn, association_id, who.party_scope())
     if found is None:
         raise not_found("association")
-    who.require(*_READ)
+    who.require(*READ_REQUESTS)
     return found
 
 
-def may_disassociate(who: Principal, association: AssociationOverview) -> bool:
-    """Whether the caller may ask to end this association: one of its own parties (not a parent
-    distributor), with the permission to submit, while it is active."""
+def may_ask(who: Principal, association: AssociationOverview, kind: RequestKind) -> bool:
+    """Whether the caller may ask for a request of `kind` on this association (to end it, to
+    change its type): one of its own parties (not a parent distributor), with the kind's
+    permission to submit, while it is active."""
     return (
         association.status is AssociationStatus.ACTIVE
         and who.may_act_on(association.partner_id, association.customer_id)
-        and (who.kind == "customer" or Permission.DISASSOCIATIONS_SUBMIT.value in who.permissions)
+        and who.holds(kinds.of(kind).submit)
     )
 
 
@@ -99,8 +95,8 @@ async def request(svc: Services, who: Principal, request_id: UUID) -> RequestVie
         found = await overview.request(conn, request_id, who.party_scope())
         reminded = await overview.reminders(conn, request_id) if found else []
     if found is None:
-        raise not_found("disassociation request")
-    who.require(*_READ)
+        raise not_found("request")
+    who.require(*READ_REQUESTS)
     timeline = [TimelineEvent("submitted", found.submitted_at)]
     timeline += [TimelineEvent("reminded", at) for at in reminded]
     if found.decided_at is not None:
@@ -111,7 +107,7 @@ async def request(svc: Services, who: Principal, request_id: UUID) -> RequestVie
 
 
 def actions_for(
-    who: Principal, request: DisassociationRequest, now: datetime | None = None
+    who: Principal, request: Request, now: datetime | None = None
 ) -> frozenset[DecisionAction]:
     """The decisions the caller may take on `request` now (agree, reject, withdraw)."""
     if not who.may_act_on(request.partner_id, request.customer_id):
@@ -122,8 +118,9 @@ def actions_for(
         initiator=request.initiator, status=request.status, respond_by=request.respond_by
     )
     allowed = set()
-    for action, permission in decisions.PERMISSION_FOR_ACTION.items():
-        if who.kind != "customer" and permission.value not in who.permissions:
+    for action in decisions.PARTY_ACTIONS:
+        permission = decisions.permission_for(request.kind, action)
+        if permission is None or not who.holds(permission):
             continue
         # A reason stands in for the one the person will give: only whether they may matters.
         decision = Decision(action=action, actor=who.actor, reason="-")
@@ -156,12 +153,13 @@ async def account_name(svc: Services, who: Principal) -> str:
 def awaits_caller(who: Principal, association: AssociationOverview) -> bool:
     """Whether a request pending on `association` waits for the caller's answer: the other side
     started it, and the caller may agree or reject for this side."""
-    initiator = association.pending_initiator
+    initiator, kind = association.pending_initiator, association.pending_kind
     return (
         initiator is not None
+        and kind is not None
         and initiator is not who.side
         and who.may_act_on(association.partner_id, association.customer_id)
-        and (who.kind == "customer" or Permission.DISASSOCIATIONS_PROCESS.value in who.permissions)
+        and who.holds(kinds.of(kind).process)
     )
 
 

@@ -16,6 +16,15 @@ from application.errors import forbidden
 from domain.types import Actor, ActorKind, Permission, Side
 from store.scope import Scope
 
+# Anyone with a part in the process of any kind of request may read requests.
+READ_REQUESTS = (
+    Permission.ASSOCIATIONS_READ,
+    Permission.DISASSOCIATIONS_SUBMIT,
+    Permission.DISASSOCIATIONS_PROCESS,
+    Permission.TYPE_CHANGES_SUBMIT,
+    Permission.TYPE_CHANGES_PROCESS,
+)
+
 # The side the caller acts for (`partner_user`: the partner side, person or service token).
 PrincipalKind = Literal["operator", "partner_user", "customer"]
 
@@ -105,12 +114,14 @@ class Principal:
             return self.customer_id == customer_id
         return self.kind == "partner_user" and self.partner_id == partner_id
 
+    def holds(self, permission: Permission) -> bool:
+        """Whether the caller holds `permission`: a partner user who was given it (customers act
+        for their whole account and need none)."""
+        return self.kind != "partner_user" or permission.value in self.permissions
+
     def require(self, *permissions: Permission) -> None:
-        """403 unless a partner user holds one of `permissions` (customers act for their whole
-        account and need none)."""
-        if self.kind == "partner_user" and not any(
-            p.value in self.permissions for p in permissions
-        ):
+        """403 unless the caller holds one of `permissions`."""
+        if not any(self.holds(p) for p in permissions):
             needed = " or ".join(f"`{p.value}`" for p in permissions)
             raise forbidden(f"This action needs the {needed} permission.")
 

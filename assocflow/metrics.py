@@ -23,7 +23,7 @@ HTTP_LATENCY = Histogram(
 )
 SUBMISSIONS = Counter(
     "assocflow_submissions_total",
-    "Disassociation submits by initiator and result (accepted, check_failed, request_pending,"
-    " request_limit_reached).",
-    ["initiator", "result"],
+    "Submits by initiator, result (accepted, check_failed, request_pending,"
+    " request_limit_reached) and kind of request (disassociation, type_change).",
+    ["initiator", "result", "kind"],
 )

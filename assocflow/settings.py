@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     partner_limit_scope: Literal[LimitScope.ASSOCIATION, LimitScope.PARTNER] = (
         LimitScope.ASSOCIATION
     )
+    # Type change requests per association per request_window_months, whoever asks.
+    type_change_limit: int = Field(default=1, ge=1)
     # How often the reconciler settles requests whose workflow closed without an outcome (zero: the
     # worker creates no schedule, e.g. where another deployment's worker runs it).
     reconcile_interval: timedelta = timedelta(minutes=1)
@@ -164,6 +166,7 @@ class Settings(BaseSettings):
             request_window_months=self.request_window_months,
             customer_limit_scope=self.customer_limit_scope,
             partner_limit_scope=self.partner_limit_scope,
+            type_change_limit=self.type_change_limit,
         )
 
 

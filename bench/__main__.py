@@ -162,7 +162,7 @@ async def _pending(requests: int, idle: float, concurrency: int) -> dict[str, An
         await asyncio.sleep(idle)
         after_idle_mb = common.rss_mb(worker)
         async with await psycopg.AsyncConnection.connect(stack.database_url) as conn:
-            order = "SELECT id::text FROM disassociation_requests WHERE status = 'pending' ORDER BY submitted_at {} LIMIT 5"
+            order = "SELECT id::text FROM requests WHERE status = 'pending' ORDER BY submitted_at {} LIMIT 5"
             oldest = [r[0] for r in await (await conn.execute(order.format("ASC"))).fetchall()]
             newest = [r[0] for r in await (await conn.execute(order.format("DESC"))).fetchall()]
         long_idle = [await pending.decide_on(stack.api, population, r) for r in oldest]

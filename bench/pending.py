@@ -99,9 +99,7 @@ async def _all(one: Callable[[], Awaitable[None]], count: int, concurrency: int)
 
 
 async def _pending(conn: psycopg.AsyncConnection[Any]) -> int:
-    return await common.value(
-        conn, int, "SELECT count(*) FROM disassociation_requests WHERE status = 'pending'"
-    )
+    return await common.value(conn, int, "SELECT count(*) FROM requests WHERE status = 'pending'")
 
 
 async def _sample(stack: Stack, samples: list[tuple[int, float]]) -> None:

@@ -6,6 +6,8 @@ assocflow tokens create --subject-kind operator --subject-id alice --expires-in 
 assocflow tokens list
 assocflow tokens revoke <token id>
 assocflow requests agree|reject|cancel <request id> --reason "…"
+assocflow type-changes list [--status pending]
+assocflow type-changes agree|reject|cancel <request id> --reason "…"
 assocflow people invite <person id>     a one-time link to set a console password
 assocflow people reset-mfa <person id>
 assocflow migrate
@@ -25,7 +27,7 @@ import typer
 from psycopg_pool import AsyncConnectionPool
 from pydantic import TypeAdapter
 
-from application import admin, disassociations, sessions
+from application import admin, requests, sessions
 from application import secrets as stored_secrets
 from application.admin import SubjectKind
 from application.errors import Failure
@@ -35,7 +37,7 @@ from assocflow import logs
 from assocflow.process import run_command, run_main
 from assocflow.settings import Settings
 from assocflow.temporal import connect
-from domain.types import DecisionAction, DisassociationRequest
+from domain.types import DecisionAction, Request, RequestKind, RequestStatus
 from store import tokens
 from store.accounts import PostgresStanding
 from store.db import migrate as apply_migrations
@@ -52,6 +54,12 @@ requests_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(requests_app, name="requests")
+type_changes_app = typer.Typer(
+    help="Association type change requests: list them; agree or reject for the counterpart, or"
+    " cancel.",
+    no_args_is_help=True,
+)
+app.add_typer(type_changes_app, name="type-changes")
 secrets_app = typer.Typer(
     help="Secrets kept encrypted with ASSOCFLOW_ENCRYPTION_KEY: rotate them to its newest key.",
     no_args_is_help=True,
@@ -193,33 +201,87 @@ Reason = Annotated[str | None, typer.Option(help="Why (required to reject or can
 @requests_app.command("agree")
 def agree_request(request_id: UUID, reason: Reason = None) -> None:
     """Agree on the counterpart's behalf; the association ends."""
-    _decide(request_id, DecisionAction.AGREE, reason)
+    _decide(RequestKind.DISASSOCIATION, request_id, DecisionAction.AGREE, reason)
 
 
 @requests_app.command("reject")
 def reject_request(request_id: UUID, reason: Reason = None) -> None:
     """Reject on the counterpart's behalf; the association continues."""
-    _decide(request_id, DecisionAction.REJECT, reason)
+    _decide(RequestKind.DISASSOCIATION, request_id, DecisionAction.REJECT, reason)
 
 
 @requests_app.command("cancel")
 def cancel_request(request_id: UUID, reason: Reason = None) -> None:
     """Cancel the request; both sides are told and the association continues."""
-    _decide(request_id, DecisionAction.CANCEL, reason)
+    _decide(RequestKind.DISASSOCIATION, request_id, DecisionAction.CANCEL, reason)
 
 
-def _decide(request_id: UUID, action: DecisionAction, reason: str | None) -> None:
+@type_changes_app.command("list")
+def list_type_changes(
+    status: Annotated[
+        RequestStatus | None, typer.Option(help="Only requests with this status")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=100, help="At most this many")] = 50,
+) -> None:
+    """Type change requests, newest first: id, status, from → to, association, respond by."""
+    settings = Settings()
+    who = _operator()
+
+    async def run() -> list[Request]:
+        pool = await open_pool(settings.database_url, min_size=1, max_size=1)
+        try:
+            # Nothing here talks to Temporal: a lazy client never connects.
+            temporal = Gateway(await connect(settings, lazy=True), settings.task_queue)
+            services = Services(pool, temporal, settings, PostgresStanding(pool))
+            rows, _ = await requests.list_requests(
+                services, who, RequestKind.TYPE_CHANGE, status=status, association_id=None,
+                customer_id=None, initiator=None, limit=limit, cursor=None,
+            )  # fmt: skip
+            return rows
+        finally:
+            await pool.close()
+
+    for request in run_command(run()):
+        from_type, new_type = request.from_type, request.new_type
+        typer.echo(
+            f"{request.id}  {request.status.value:<9}"
+            f"  {from_type.value if from_type else '?'} -> {new_type.value if new_type else '?'}"
+            f"  association {request.association_id}  respond by {request.respond_by.isoformat()}"
+        )
+
+
+@type_changes_app.command("agree")
+def agree_type_change(request_id: UUID, reason: Reason = None) -> None:
+    """Agree on the counterpart's behalf; the association's type changes."""
+    _decide(RequestKind.TYPE_CHANGE, request_id, DecisionAction.AGREE, reason)
+
+
+@type_changes_app.command("reject")
+def reject_type_change(request_id: UUID, reason: Reason = None) -> None:
+    """Reject on the counterpart's behalf; the association keeps its type."""
+    _decide(RequestKind.TYPE_CHANGE, request_id, DecisionAction.REJECT, reason)
+
+
+@type_changes_app.command("cancel")
+def cancel_type_change(request_id: UUID, reason: Reason = None) -> None:
+    """Cancel the request; both sides are told and the association keeps its type."""
+    _decide(RequestKind.TYPE_CHANGE, request_id, DecisionAction.CANCEL, reason)
+
+
+def _decide(
+    kind: RequestKind, request_id: UUID, action: DecisionAction, reason: str | None
+) -> None:
     if action is not DecisionAction.AGREE and not (reason or "").strip():
         raise typer.BadParameter(f"a reason is required to {action}", param_hint="--reason")
     settings = Settings()
     who = _operator()
 
-    async def run() -> DisassociationRequest:
+    async def run() -> Request:
         pool = await open_pool(settings.database_url, min_size=1, max_size=2)
         try:
             temporal = Gateway(await connect(settings), settings.task_queue)
             services = Services(pool, temporal, settings, PostgresStanding(pool))
-            return await disassociations.decide(services, who, request_id, action, reason)
+            return await requests.decide(services, who, kind, request_id, action, reason)
         finally:
             await pool.close()
 

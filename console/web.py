@@ -12,7 +12,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
-from domain.types import RequestStatus
+from domain import kinds
+from domain.types import RequestKind, RequestStatus
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -34,6 +35,36 @@ ASSOCIATION_TYPE_WORDS = {
 }
 
 
+# "Type change": what a request of each kind is called where the kind must be said.
+KIND_TITLES = {kind.value: kinds.of(kind).title for kind in RequestKind}
+
+
+def type_words(association_type: str | None) -> str:
+    """An association type as people read it ("Advance payment")."""
+    if association_type is None:
+        return ""
+    return ASSOCIATION_TYPE_WORDS.get(association_type, association_type)
+
+
+# Who did something, by the kind of actor a record's `actor` ("customer_user:<id>") names.
+ACTOR_WORDS = {
+    "partner_user": "Partner user",
+    "customer_user": "Customer user",
+    "partner": "Partner (service token)",
+    "customer": "Customer (service token)",
+    "operator": "Operator",
+    "temporal_ui": "Operator in the Temporal UI",
+    "system": "assocflow",
+}
+
+
+def actor_words(ref: str) -> tuple[str, str]:
+    """A record's actor as (who, in words; their id): ("Customer user", "<id>")."""
+    kind, _, rest = ref.partition(":")
+    words = ACTOR_WORDS.get(kind, kind)
+    return words, "" if rest == words else rest  # "system:assocflow" says it once
+
+
 def when(moment: datetime | None) -> str:
     """A time as people read it here: UTC, to the minute."""
     if moment is None:
@@ -44,7 +75,10 @@ def when(moment: datetime | None) -> str:
 def status_words(status: RequestStatus | str | None) -> str:
     if status is None:
         return ""
-    return STATUS_WORDS.get(RequestStatus(status), str(status))
+    try:
+        return STATUS_WORDS[RequestStatus(status)]
+    except ValueError:  # not a request's status (a record's `active`): as it is
+        return str(status)
 
 
 def query(request: Request, **changes: Any) -> str:
@@ -81,7 +115,10 @@ def pages(request: Request, next_cursor: str | None) -> dict[str, str | None]:
 
 templates.env.filters["when"] = when
 templates.env.filters["status_words"] = status_words
+templates.env.filters["type_words"] = type_words
+templates.env.filters["actor_words"] = actor_words
 templates.env.globals["ASSOCIATION_TYPE_WORDS"] = ASSOCIATION_TYPE_WORDS
+templates.env.globals["KIND_TITLES"] = KIND_TITLES
 templates.env.globals["query"] = query
 templates.env.globals["pages"] = pages
 

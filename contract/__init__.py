@@ -22,11 +22,18 @@ from domain.types import (
     Actor,
     AssociationType,
     CheckResult,
-    DisassociationRequest,
     Policy,
+    Request,
+    RequestKind,
     RequestStatus,
     Side,
 )
+
+# The workflow type every request runs as, whatever its kind (the `RequestKind` search attribute
+# and the workflow id tell the kinds apart).
+REQUEST_WORKFLOW = "AssociationRequest"
+# The reconciler's short workflow (auto-upgrade: it is never pinned).
+RECONCILE_WORKFLOW = "Reconcile"
 
 
 class SubmitCommand(BaseModel):
@@ -43,6 +50,9 @@ class SubmitCommand(BaseModel):
     requested_by: Actor
     reason: str
     policy: Policy
+    kind: RequestKind = RequestKind.DISASSOCIATION
+    # A type change: the type asked for (`association_type` is the type it changes from).
+    new_type: AssociationType | None = None
 
 
 class RequestSnapshot(BaseModel):
@@ -60,11 +70,14 @@ class RequestSnapshot(BaseModel):
     decided_at: datetime | None = None
     decided_by: str | None = None
     decision_reason: str | None = None
+    kind: RequestKind = RequestKind.DISASSOCIATION
+    from_type: AssociationType | None = None
+    new_type: AssociationType | None = None
     # The id of the `decide` Update whose decision settled the request, when one did.
     decision_id: str | None = None
 
 
-def snapshot_of(request: DisassociationRequest, decision_id: str | None = None) -> RequestSnapshot:
+def snapshot_of(request: Request, decision_id: str | None = None) -> RequestSnapshot:
     """The request as histories record it: its fields, by name (tests/unit/test_request_models.py
     holds the models field by field), and the decision that settled it."""
     snapshot = RequestSnapshot.model_validate(request, from_attributes=True)
@@ -157,8 +170,17 @@ ASSOCIATION_ID = SearchAttributeKey.for_keyword("AssociationId")
 INITIATOR = SearchAttributeKey.for_keyword("Initiator")
 REQUEST_STATUS = SearchAttributeKey.for_keyword("RequestStatus")
 RESPOND_BY = SearchAttributeKey.for_datetime("RespondBy")
+REQUEST_KIND = SearchAttributeKey.for_keyword("RequestKind")
 
-SEARCH_ATTRIBUTES = (PARTNER_ID, CUSTOMER_ID, ASSOCIATION_ID, INITIATOR, REQUEST_STATUS, RESPOND_BY)
+SEARCH_ATTRIBUTES = (
+    PARTNER_ID,
+    CUSTOMER_ID,
+    ASSOCIATION_ID,
+    INITIATOR,
+    REQUEST_STATUS,
+    RESPOND_BY,
+    REQUEST_KIND,
+)
 
 # RequestStatus also takes a value of its own while a request is being accepted (and
 # `check_failed`, above, when it is refused).
@@ -172,6 +194,7 @@ def initial_search_attributes(cmd: SubmitCommand) -> TypedSearchAttributes:
             SearchAttributePair(CUSTOMER_ID, str(cmd.customer_id)),
             SearchAttributePair(ASSOCIATION_ID, str(cmd.association_id)),
             SearchAttributePair(INITIATOR, cmd.initiator.value),
+            SearchAttributePair(REQUEST_KIND, cmd.kind.value),
             SearchAttributePair(REQUEST_STATUS, CHECKING),
         ]
     )

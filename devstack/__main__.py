@@ -28,7 +28,7 @@ from devstack.seed import DEMO_TOKENS, DemoSignIn, seed, sign_ins
 from store.db import migrate
 from webhooks.secrets import new_key
 from workflows import versions
-from workflows.disassociation import DisassociationWorkflow
+from workflows.request import RequestWorkflow
 
 ROOT = services.ROOT
 cli = typer.Typer(add_completion=False, help=__doc__)
@@ -179,7 +179,7 @@ async def _this_build_runs_every_request(settings: Settings, temporal_address: s
     await versions.make_current(client, version)
     _say("worker", f"build {version.build_id} is current")
     result = await versions.move_what_replays(
-        client, version, settings.task_queue, [DisassociationWorkflow]
+        client, version, settings.task_queue, [RequestWorkflow]
     )
     if result.moved:
         _say(

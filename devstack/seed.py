@@ -70,7 +70,12 @@ USERS = [
         CONTOSO,
         "Contoso processor",
         "processor@contoso.example",
-        ["associations:read", "disassociations:process"],
+        [
+            "associations:read",
+            "disassociations:process",
+            "type_changes:submit",
+            "type_changes:process",
+        ],
     ),
     (NORTHWIND_ADMIN, NORTHWIND, "Northwind admin", "admin@northwind.example", ["admin"]),
 ]
@@ -184,8 +189,11 @@ async def _insert_accounts(conn: psycopg.AsyncConnection) -> None:
         )
     for user_id, partner_id, name, email, permissions in USERS:
         await conn.execute(
+            # The demo's permissions as this version defines them (a stack seeded by an earlier
+            # version gains the new ones).
             "INSERT INTO partner_users (id, partner_id, name, permissions)"
-            " VALUES (%s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
+            " VALUES (%s, %s, %s, %s)"
+            " ON CONFLICT (id) DO UPDATE SET permissions = excluded.permissions",
             (user_id, partner_id, name, permissions),
         )
         await _person(conn, user_id, "partner_user", email)

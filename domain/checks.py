@@ -1,20 +1,28 @@
-"""The account check: which items apply to which initiator, and whether each passes (what each
+"""The account check: which items apply to which request, and whether each passes (what each
 tells the user is in domain/messages.py).
 
-Pure: the store gathers `CheckFacts`, this module decides. The same function runs for
-`POST /v1/disassociation-checks`, inside the workflow's check activity, and again under the
-association's row lock when a request is accepted.
+Pure: the store gathers `CheckFacts`, this module decides. The same function runs for the check
+routes (`POST /v1/disassociation-checks`, `POST /v1/type-change-checks`), a submit's check, and
+again under the association's row lock when a request is accepted.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from domain import messages
+from domain import kinds, messages
 from domain.limits import next_allowed_at
-from domain.types import CheckFacts, CheckItem, CheckResult, Policy, Side
+from domain.types import (
+    AssociationType,
+    CheckFacts,
+    CheckItem,
+    CheckResult,
+    Policy,
+    RequestKind,
+    Side,
+)
 
-# The order is the order the user sees; the first three apply to every request.
+# The order is the order the user sees; the first three apply to every request of every kind.
 COMMON_ITEMS = ("association_active", "no_pending_request", "within_request_limit")
 PARTNER_ITEMS = (
     "partner_not_frozen",
@@ -34,19 +42,38 @@ CUSTOMER_ITEMS = (
     "no_special_contract",
     "customer_not_frozen",
 )
+# A type change, whoever asks: to a type under which the customer buys through the partner...
+TO_BILLED_TYPE_ITEMS = (
+    "customer_not_frozen",
+    "no_arrears",
+    "no_special_contract",
+    "no_active_reserved_instances",
+)
+# ...or back to referral, where the partner no longer pays for the customer.
+TO_REFERRAL_ITEMS = ("no_orders_awaiting_partner_payment", "no_unused_vouchers")
 
 
-def items_for(initiator: Side) -> tuple[str, ...]:
+def items_for(
+    kind: RequestKind, initiator: Side, new_type: AssociationType | None = None
+) -> tuple[str, ...]:
+    if kind is RequestKind.TYPE_CHANGE:
+        to_type = (
+            TO_REFERRAL_ITEMS if new_type is AssociationType.REFERRAL else TO_BILLED_TYPE_ITEMS
+        )
+        return (*COMMON_ITEMS, "type_differs", *to_type)
     return COMMON_ITEMS + (PARTNER_ITEMS if initiator is Side.PARTNER else CUSTOMER_ITEMS)
 
 
-def _passes(facts: CheckFacts, allowed_from: datetime | None) -> dict[str, bool]:
+def _passes(
+    facts: CheckFacts, allowed_from: datetime | None, new_type: AssociationType | None
+) -> dict[str, bool]:
     """Whether each item passes: the rules. What each tells the user is domain/messages.py's."""
     s = facts.standing
     return {
         "association_active": facts.association_active,
-        "no_pending_request": not facts.pending_request,
+        "no_pending_request": facts.pending is None,
         "within_request_limit": allowed_from is None,
+        "type_differs": new_type is not None and new_type is not facts.association_type,
         "partner_not_frozen": not (facts.partner_frozen or facts.parent_partner_frozen),
         "customer_not_frozen": not s.frozen,
         "no_orders_awaiting_partner_payment": s.orders_awaiting_partner_payment == 0,
@@ -60,18 +87,32 @@ def _passes(facts: CheckFacts, allowed_from: datetime | None) -> dict[str, bool]
     }
 
 
-def evaluate(initiator: Side, facts: CheckFacts, policy: Policy, as_of: datetime) -> CheckResult:
+def evaluate(
+    kind: RequestKind,
+    initiator: Side,
+    facts: CheckFacts,
+    policy: Policy,
+    as_of: datetime,
+    new_type: AssociationType | None = None,
+) -> CheckResult:
+    """The check of a request of `kind` that `initiator` would start (a type change: to
+    `new_type`), on the facts as they stand at `as_of`."""
+    rules = kinds.of(kind)
     allowed_from = next_allowed_at(
-        facts.accepted_requests, as_of, policy.request_limit, policy.request_window_months
+        facts.accepted_requests, as_of, rules.limit(policy), policy.request_window_months
     )
-    passes = _passes(facts, allowed_from)
+    passes = _passes(facts, allowed_from, new_type)
+    wording = messages.CheckWording(
+        kind=kind,
+        initiator=initiator,
+        facts=facts,
+        policy=policy,
+        allowed_from=allowed_from,
+        new_type=new_type,
+    )
     items = [
-        CheckItem(
-            code=code,
-            passed=passes[code],
-            message=messages.check_item(code, passes[code], facts, policy, initiator, allowed_from),
-        )
-        for code in items_for(initiator)
+        CheckItem(code=code, passed=passes[code], message=wording.item(code, passes[code]))
+        for code in items_for(kind, initiator, new_type)
     ]
     return CheckResult(
         passed=all(item.passed for item in items), items=items, next_allowed_at=allowed_from

@@ -10,16 +10,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from domain import messages
+from domain import kinds, messages
 from domain.problems import ProblemCode
 from domain.types import (
     Decision,
     DecisionAction,
     Permission,
     Policy,
+    RequestKind,
     RequestStatus,
     Side,
-    TimeoutOutcome,
 )
 
 OUTCOME_OF_ACTION = {
@@ -30,13 +30,18 @@ OUTCOME_OF_ACTION = {
 }
 
 
-# The permission a party needs for each action it may take; operators need none, and only they
-# cancel.
-PERMISSION_FOR_ACTION = {
-    DecisionAction.AGREE: Permission.DISASSOCIATIONS_PROCESS,
-    DecisionAction.REJECT: Permission.DISASSOCIATIONS_PROCESS,
-    DecisionAction.WITHDRAW: Permission.DISASSOCIATIONS_SUBMIT,
-}
+# The actions a party may take: the counterpart answers (the kind's `process` permission), the
+# initiator withdraws (its `submit` permission); operators need none, and only they cancel.
+PARTY_ACTIONS = (DecisionAction.AGREE, DecisionAction.REJECT, DecisionAction.WITHDRAW)
+
+
+def permission_for(kind: RequestKind, action: DecisionAction) -> Permission | None:
+    """The permission a partner's person needs to take `action` on a request of `kind`; None for
+    an action no party takes."""
+    if action not in PARTY_ACTIONS:
+        return None
+    rules = kinds.of(kind)
+    return rules.submit if action is DecisionAction.WITHDRAW else rules.process
 
 
 def needs_verification(action: DecisionAction) -> bool:
@@ -79,14 +84,15 @@ class DecisionContext:
     on_timeout: RequestStatus | None = None
 
 
-def timeout_outcome(policy: Policy, initiator: Side) -> RequestStatus:
-    rule = policy.on_timeout_customer if initiator is Side.CUSTOMER else policy.on_timeout_partner
-    return RequestStatus.AUTO_AGREED if rule is TimeoutOutcome.AUTO_AGREE else RequestStatus.EXPIRED
+def timeout_outcome(kind: RequestKind, policy: Policy, initiator: Side) -> RequestStatus:
+    return kinds.of(kind).timeout_outcome(policy, initiator)
 
 
-def outcome_of(decision: Decision, policy: Policy, initiator: Side) -> RequestStatus:
+def outcome_of(
+    decision: Decision, kind: RequestKind, policy: Policy, initiator: Side
+) -> RequestStatus:
     if decision.action is DecisionAction.TIMEOUT:
-        return timeout_outcome(policy, initiator)
+        return timeout_outcome(kind, policy, initiator)
     return OUTCOME_OF_ACTION[decision.action]
 
 
@@ -127,7 +133,7 @@ def _may_decide(decision: Decision, initiator: Side) -> None:
             raise DecisionRefused(Refusal.FORBIDDEN, messages.only_operators_cancel())
     elif action is DecisionAction.WITHDRAW:
         if actor.side is not initiator:
-            raise DecisionRefused(Refusal.FORBIDDEN, "Only the initiator may withdraw the request.")
+            raise DecisionRefused(Refusal.FORBIDDEN, messages.only_the_initiator_withdraws())
     elif not actor.acts_for_platform and actor.side is not initiator.other:
         raise DecisionRefused(
             Refusal.FORBIDDEN, messages.only_the_counterpart(initiator.other, action)

@@ -12,11 +12,11 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
-from domain.types import DisassociationRequest, RequestStatus, Side
+from domain.types import AssociationType, Request, RequestKind, RequestStatus, Side
 
 
 class RequestData(BaseModel):
-    """The request an event is about."""
+    """The disassociation request an event is about."""
 
     id: UUID
     association_id: UUID
@@ -32,14 +32,30 @@ class RequestData(BaseModel):
     decision_reason: str | None = None
 
 
+class TypeChangeData(RequestData):
+    """The type change request an event is about: a request, and from which type to which."""
+
+    from_type: AssociationType
+    new_type: AssociationType
+
+
 class RequestEvent(BaseModel):
     """The `data` of every `disassociation.*` and `association.ended` event."""
 
     request: RequestData
 
 
-def request_event(request: DisassociationRequest) -> dict[str, Any]:
+class TypeChangeEvent(BaseModel):
+    """The `data` of every `type_change.*` and `association.type_changed` event."""
+
+    request: TypeChangeData
+
+
+def request_event(request: Request) -> dict[str, Any]:
     """The `data` of an event about `request`, as stored and delivered."""
     # By name: tests/unit/test_request_models.py holds the models field by field.
+    if request.kind is RequestKind.TYPE_CHANGE:
+        change = TypeChangeData.model_validate(request, from_attributes=True)
+        return TypeChangeEvent(request=change).model_dump(mode="json")
     data = RequestData.model_validate(request, from_attributes=True)
     return RequestEvent(request=data).model_dump(mode="json")

@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from domain import kinds
 from domain.types import (
     AssociationType,
     CheckFacts,
     DecisionAction,
     Policy,
+    RequestKind,
     RequestStatus,
     Side,
 )
@@ -51,95 +53,119 @@ _ACROSS = {
 }
 
 
-def check_item(
-    code: str,
-    passed: bool,
-    facts: CheckFacts,
-    policy: Policy,
-    initiator: Side,
-    allowed_from: datetime | None,
-) -> str:
-    """What an account-check item tells the user: that it passed, or what to do about it."""
-    s = facts.standing
-    limit = (
-        f"{policy.request_limit} request(s) per {policy.request_window_months} calendar"
-        f" month(s){_ACROSS[policy.limit_scope(initiator).value]}"
-    )
-    texts: dict[str, tuple[str, Callable[[], str]]] = {
-        "association_active": (
-            "The association is active.",
-            lambda: "The association has already ended; there is nothing to disassociate.",
-        ),
-        "no_pending_request": (
-            "No other request is pending for this association.",
-            lambda: (
-                "A disassociation request is already pending for this association; wait for"
-                " its outcome or withdraw it."
+@dataclass(frozen=True)
+class CheckWording:
+    """What each account-check item of one request tells the user: that it passed, or what to do
+    about it."""
+
+    kind: RequestKind
+    initiator: Side
+    facts: CheckFacts
+    policy: Policy
+    allowed_from: datetime | None
+    new_type: AssociationType | None = None
+
+    def item(self, code: str, passed: bool) -> str:
+        passed_text, failed_text = self._texts()[code]
+        return passed_text if passed else failed_text()
+
+    def _limit(self) -> str:
+        rules = kinds.of(self.kind)
+        scope = rules.limit_scope(self.policy, self.initiator).value
+        whose = "" if rules.limit_per_side else ", whoever asks"
+        return (
+            f"{rules.limit(self.policy)} {rules.noun}(s) per {self.policy.request_window_months}"
+            f" calendar month(s){_ACROSS[scope]}{whose}"
+        )
+
+    def _texts(self) -> dict[str, tuple[str, Callable[[], str]]]:
+        facts, s, limit = self.facts, self.facts.standing, self._limit()
+        pending = facts.pending
+        current = _type(facts.association_type)
+        return {
+            "association_active": (
+                "The association is active.",
+                lambda: (
+                    "The association has already ended; there is nothing to disassociate."
+                    if self.kind is RequestKind.DISASSOCIATION
+                    else "The association has already ended; its type can no longer change."
+                ),
             ),
-        ),
-        "within_request_limit": (
-            f"Within the limit of {limit}.",
-            lambda: (
-                f"The limit of {limit} is reached; a new request is allowed from"
-                f" {allowed_from.isoformat() if allowed_from else ''}."
+            "no_pending_request": (
+                "No other request is pending for this association.",
+                lambda: (
+                    f"A {kinds.of(pending.kind).noun if pending else 'request'}"
+                    f" ({pending.id if pending else ''}) is already pending for this"
+                    " association; wait for its outcome or withdraw it."
+                ),
             ),
-        ),
-        "partner_not_frozen": (
-            "The partner account is in good standing.",
-            lambda: (
-                "The partner account is frozen; contact the platform to unfreeze it."
-                if facts.partner_frozen
-                else "The partner's parent distributor is frozen; it must be unfrozen first."
+            "within_request_limit": (
+                f"Within the limit of {limit}.",
+                lambda: (
+                    f"The limit of {limit} is reached; a new request is allowed from"
+                    f" {self.allowed_from.isoformat() if self.allowed_from else ''}."
+                ),
             ),
-        ),
-        "customer_not_frozen": (
-            "The customer account is not frozen.",
-            lambda: "The customer account is frozen; it must be unfrozen first.",
-        ),
-        "no_orders_awaiting_partner_payment": (
-            "No orders await payment by the partner.",
-            lambda: (
-                f"{s.orders_awaiting_partner_payment} order(s) await payment by the partner;"
-                " pay or cancel them."
+            "type_differs": (
+                f"The association is {current}; the new type is {_type(self.new_type)}.",
+                lambda: f"The association is {current} already; choose another type.",
             ),
-        ),
-        "no_active_reserved_instances": (
-            "No active reserved instances.",
-            lambda: (
-                f"{s.active_reserved_instances} reserved instance(s) are still active; let"
-                " them expire or release them."
+            "partner_not_frozen": (
+                "The partner account is in good standing.",
+                lambda: (
+                    "The partner account is frozen; contact the platform to unfreeze it."
+                    if facts.partner_frozen
+                    else "The partner's parent distributor is frozen; it must be unfrozen first."
+                ),
             ),
-        ),
-        "no_active_support_plan": (
-            "No active support plan.",
-            lambda: "A support plan is active; unsubscribe from it first.",
-        ),
-        "no_unused_vouchers": (
-            "No unused vouchers.",
-            lambda: f"{s.unused_vouchers} voucher(s) are unused; use or reclaim them.",
-        ),
-        "no_special_contract": (
-            "No special contract applies.",
-            lambda: "A special contract applies to this customer; end it with the platform first.",
-        ),
-        "no_independent_accounting_members": (
-            "No independent accounting members.",
-            lambda: (
-                f"{s.independent_accounting_members} independent accounting member(s) remain;"
-                " remove them first."
+            "customer_not_frozen": (
+                "The customer account is not frozen.",
+                lambda: "The customer account is frozen; it must be unfrozen first.",
             ),
-        ),
-        "no_arrears": (
-            "No arrears.",
-            lambda: f"The account is in arrears ({s.arrears}); settle them first.",
-        ),
-        "currency_set": (
-            "The account currency is set.",
-            lambda: "The account currency is not set; set it in the billing settings.",
-        ),
-    }
-    passed_text, failed_text = texts[code]
-    return passed_text if passed else failed_text()
+            "no_orders_awaiting_partner_payment": (
+                "No orders await payment by the partner.",
+                lambda: (
+                    f"{s.orders_awaiting_partner_payment} order(s) await payment by the partner;"
+                    " pay or cancel them."
+                ),
+            ),
+            "no_active_reserved_instances": (
+                "No active reserved instances.",
+                lambda: (
+                    f"{s.active_reserved_instances} reserved instance(s) are still active; let"
+                    " them expire or release them."
+                ),
+            ),
+            "no_active_support_plan": (
+                "No active support plan.",
+                lambda: "A support plan is active; unsubscribe from it first.",
+            ),
+            "no_unused_vouchers": (
+                "No unused vouchers.",
+                lambda: f"{s.unused_vouchers} voucher(s) are unused; use or reclaim them.",
+            ),
+            "no_special_contract": (
+                "No special contract applies.",
+                lambda: (
+                    "A special contract applies to this customer; end it with the platform first."
+                ),
+            ),
+            "no_independent_accounting_members": (
+                "No independent accounting members.",
+                lambda: (
+                    f"{s.independent_accounting_members} independent accounting member(s) remain;"
+                    " remove them first."
+                ),
+            ),
+            "no_arrears": (
+                "No arrears.",
+                lambda: f"The account is in arrears ({s.arrears}); settle them first.",
+            ),
+            "currency_set": (
+                "The account currency is set.",
+                lambda: "The account currency is not set; set it in the billing settings.",
+            ),
+        }
 
 
 # --- decisions -----------------------------------------------------------------------------------
@@ -183,31 +209,57 @@ def _between(partner: str, customer: str) -> str:
     return f"the association between {partner} and {customer}"
 
 
-def requested(initiator: Side, partner: str, customer: str, respond_by: datetime) -> str:
+@dataclass(frozen=True)
+class Ask:
+    """What a request asks for: its kind and, for a type change, from which type to which."""
+
+    kind: RequestKind
+    from_type: AssociationType | None = None
+    new_type: AssociationType | None = None
+
+    def to(self, partner: str, customer: str) -> str:
+        """end the association between P and C; change the association between P and C from
+        resale to referral."""
+        between = _between(partner, customer)
+        if self.kind is RequestKind.TYPE_CHANGE:
+            return f"change {between} from {_type(self.from_type)} to {_type(self.new_type)}"
+        return f"end {between}"
+
+    @property
+    def unchanged(self) -> str:
+        """What stays as it was when the request does not go through."""
+        if self.kind is RequestKind.TYPE_CHANGE:
+            return f"the association stays {_type(self.from_type)}"
+        return "the association continues"
+
+
+def _type(association_type: AssociationType | None) -> str:
+    """An association type as people read it: referral, advance payment, resale."""
+    return association_type.value.replace("_", " ") if association_type else "?"
+
+
+def requested(ask: Ask, initiator: Side, partner: str, customer: str, respond_by: datetime) -> str:
     who = f"Partner {partner}" if initiator is Side.PARTNER else f"Customer {customer}"
-    return (
-        f"{who} asked to end {_between(partner, customer)}; agree or reject by {stamp(respond_by)}."
-    )
+    return f"{who} asked to {ask.to(partner, customer)}; agree or reject by {stamp(respond_by)}."
 
 
-def reminder(partner: str, customer: str, respond_by: datetime) -> str:
+def reminder(ask: Ask, partner: str, customer: str, respond_by: datetime) -> str:
     return (
-        f"Reminder: the request to end {_between(partner, customer)} awaits your answer until"
+        f"Reminder: the request to {ask.to(partner, customer)} awaits your answer until"
         f" {stamp(respond_by)}."
     )
 
 
-def outcome(status: RequestStatus, partner: str, customer: str) -> str:
-    between = _between(partner, customer)
+def outcome(ask: Ask, status: RequestStatus, partner: str, customer: str) -> str:
+    asked = f"The request to {ask.to(partner, customer)}"
     return {
-        RequestStatus.AGREED: f"The request to end {between} was agreed.",
-        RequestStatus.AUTO_AGREED: f"The request to end {between} was agreed automatically: "
+        RequestStatus.AGREED: f"{asked} was agreed.",
+        RequestStatus.AUTO_AGREED: f"{asked} was agreed automatically: "
         "no answer came before the deadline.",
-        RequestStatus.REJECTED: f"The request to end {between} was rejected.",
-        RequestStatus.EXPIRED: f"The request to end {between} expired without an answer.",
-        RequestStatus.WITHDRAWN: f"The request to end {between} was withdrawn.",
-        RequestStatus.CANCELLED: f"The request to end {between} was cancelled by the platform;"
-        " the association continues.",
+        RequestStatus.REJECTED: f"{asked} was rejected.",
+        RequestStatus.EXPIRED: f"{asked} expired without an answer.",
+        RequestStatus.WITHDRAWN: f"{asked} was withdrawn.",
+        RequestStatus.CANCELLED: f"{asked} was cancelled by the platform; {ask.unchanged}.",
     }[status]
 
 
@@ -215,9 +267,18 @@ def association_ended(partner: str, customer: str) -> str:
     return f"The association between {partner} and {customer} has ended."
 
 
-def ended_by_request(request_id: UUID, status: RequestStatus) -> str:
-    """The reason on record when a request ended its association."""
-    return f"Disassociation request {request_id} was {status.value}."
+def association_type_changed(
+    partner: str, customer: str, from_type: AssociationType, new_type: AssociationType
+) -> str:
+    return (
+        f"The association between {partner} and {customer} is now {_type(new_type)}"
+        f" (was {_type(from_type)})."
+    )
+
+
+def settled_by_request(kind: RequestKind, request_id: UUID, status: RequestStatus) -> str:
+    """The reason on record when a request changed its association."""
+    return f"{kinds.of(kind).title} request {request_id} was {status.value}."
 
 
 # --- what operators read in the Temporal UI (Markdown) --------------------------------------------
@@ -225,11 +286,12 @@ def ended_by_request(request_id: UUID, status: RequestStatus) -> str:
 
 @dataclass(frozen=True)
 class Parties:
-    """The two sides of a request, by name, and which one asked."""
+    """The two sides of a request, by name, which one asked, and what it asked for."""
 
     initiator: Side
     partner_name: str
     customer_name: str
+    ask: Ask = Ask(RequestKind.DISASSOCIATION)
 
     def of(self, side: Side) -> str:
         return (
@@ -240,10 +302,17 @@ class Parties:
 
 
 def request_summary(parties: Parties, association_type: AssociationType) -> str:
-    """One line for the workflow list: who asks to end which association."""
+    """One line for the workflow list: what kind of request, who asks, on which association
+    ("Type change resale → referral · partner-initiated: Fabrikam ↔ Contoso")."""
+    ask = parties.ask
+    what = kinds.of(ask.kind).title
+    if ask.kind is RequestKind.TYPE_CHANGE:
+        what += f" {_type(ask.from_type)} → {_type(ask.new_type)}"
+    else:
+        what += f" ({association_type.value})"
     return (
-        f"{parties.initiator.value.capitalize()}-initiated: {parties.customer_name} ↔ "
-        f"{parties.partner_name} ({association_type.value})"
+        f"{what} · {parties.initiator.value}-initiated: {parties.customer_name} ↔ "
+        f"{parties.partner_name}"
     )
 
 
@@ -265,10 +334,9 @@ class RequestFacts:
 def request_details(parties: Parties, facts: RequestFacts) -> str:
     return "\n".join(
         [
-            f"### Disassociation request `{facts.request_id}`",
-            f"The **{parties.of(parties.initiator)}** asks to end the"
-            f" **{facts.association_type.value}** association with the"
-            f" **{parties.of(parties.initiator.other)}**.",
+            f"### {kinds.of(parties.ask.kind).title} request `{facts.request_id}`",
+            f"The **{parties.of(parties.initiator)}** {_asks(parties, facts.association_type)}"
+            f" with the **{parties.of(parties.initiator.other)}**.",
             "",
             "| | |",
             "|---|---|",
@@ -286,6 +354,16 @@ def request_details(parties: Parties, facts: RequestFacts) -> str:
             " recorded as unverified), or by cancelling the workflow (the request is cancelled).",
         ]
     )
+
+
+def _asks(parties: Parties, association_type: AssociationType) -> str:
+    ask = parties.ask
+    if ask.kind is RequestKind.TYPE_CHANGE:
+        return (
+            f"asks to change the type of the association from **{_type(ask.from_type)}** to"
+            f" **{_type(ask.new_type)}**"
+        )
+    return f"asks to end the **{association_type.value}** association"
 
 
 def checking(parties: Parties) -> str:
@@ -308,7 +386,8 @@ def pending(
 ) -> str:
     counterpart = parties.of(parties.initiator.other)
     lines = [
-        f"**Pending**: waiting for the **{counterpart}** to agree or reject, "
+        f"**Pending** ({kinds.of(parties.ask.kind).title.lower()}): waiting for the"
+        f" **{counterpart}** to agree or reject, "
         f"or for the {parties.of(parties.initiator)} to withdraw.",
         "",
         f"- Respond by: **{stamp(respond_by)}**; then it is **{outcome_name(on_timeout)}**.",
@@ -323,14 +402,18 @@ def settling(status: RequestStatus, actor_ref: str) -> str:
     return f"**Settling** as {status.value} (`{actor_ref}`)."
 
 
-def settled(status: RequestStatus, actor_ref: str, at: datetime, reason: str | None) -> str:
+def settled(
+    ask: Ask, status: RequestStatus, actor_ref: str, at: datetime, reason: str | None
+) -> str:
     lines = [f"**{outcome_name(status).capitalize()}** at {stamp(at)} by `{actor_ref}`."]
     if reason:
         lines.append(f"\nReason: {reason}")
-    if status.ends_association:
-        lines.append("\nThe association has ended; both sides were notified.")
+    if not status.is_agreement:
+        lines.append(f"\n{ask.unchanged.capitalize()}; both sides were notified.")
+    elif ask.kind is RequestKind.TYPE_CHANGE:
+        lines.append(f"\nThe association is now {_type(ask.new_type)}; both sides were notified.")
     else:
-        lines.append("\nThe association continues; both sides were notified.")
+        lines.append("\nThe association has ended; both sides were notified.")
     return "\n".join(lines)
 
 

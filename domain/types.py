@@ -11,9 +11,22 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 
-def workflow_id_for(request_id: UUID) -> str:
-    """Each request is one workflow; its id names the request so operators can find it."""
-    return f"disassociation-{request_id}"
+class RequestKind(StrEnum):
+    """The kinds of request the consent process runs (the `RequestKind` search attribute)."""
+
+    DISASSOCIATION = "disassociation"
+    TYPE_CHANGE = "type_change"
+
+    @property
+    def slug(self) -> str:
+        """How the kind reads in a workflow id and a URL: `type-change`."""
+        return self.value.replace("_", "-")
+
+
+def workflow_id_for(kind: RequestKind, request_id: UUID) -> str:
+    """Each request is one workflow; its id names the kind and the request so operators can find
+    it (`type-change-<id>`)."""
+    return f"{kind.slug}-{request_id}"
 
 
 # Every event a notification (message center and webhook) can carry.
@@ -27,6 +40,14 @@ EventType = Literal[
     "disassociation.withdrawn",
     "disassociation.cancelled",
     "association.ended",
+    "type_change.requested",
+    "type_change.reminder",
+    "type_change.agreed",
+    "type_change.rejected",
+    "type_change.expired",
+    "type_change.withdrawn",
+    "type_change.cancelled",
+    "association.type_changed",
     "verification.code",
 ]
 EVENT_TYPES: tuple[str, ...] = get_args(EventType)
@@ -42,11 +63,13 @@ class Permission(StrEnum):
     ASSOCIATIONS_READ = "associations:read"
     DISASSOCIATIONS_SUBMIT = "disassociations:submit"
     DISASSOCIATIONS_PROCESS = "disassociations:process"
+    TYPE_CHANGES_SUBMIT = "type_changes:submit"
+    TYPE_CHANGES_PROCESS = "type_changes:process"
 
 
 ADMIN_ROLE = "admin"
 
-# A reason (for asking to disassociate, or for a reject): 1 to 500 characters once trimmed.
+# A reason (for asking for a change, or for a reject): 1 to 500 characters once trimmed.
 REASON_MAX_LENGTH = 500
 
 
@@ -100,7 +123,9 @@ class RequestStatus(StrEnum):
     CANCELLED = "cancelled"
 
     @property
-    def ends_association(self) -> bool:
+    def is_agreement(self) -> bool:
+        """The counterpart's agreement, given or taken from its silence: the requested change
+        happens."""
         return self in (RequestStatus.AGREED, RequestStatus.AUTO_AGREED)
 
 
@@ -197,13 +222,23 @@ class CheckResult(BaseModel):
         return any(item.code == code and not item.passed for item in self.items)
 
 
+class PendingRequest(BaseModel):
+    """The request pending on an association, as the check names it."""
+
+    id: UUID
+    kind: RequestKind
+
+
 class CheckFacts(BaseModel):
     """What the account check reads: gathered by the store, judged by domain/checks.py."""
 
     association_active: bool
-    pending_request: bool
-    # Submission times of this side's accepted requests (any outcome) within the policy's limit
-    # scope: this association, or all of the customer's (or partner's) associations.
+    # The association's type now (what a type change would change).
+    association_type: AssociationType
+    pending: PendingRequest | None = None
+    # Submission times of the accepted requests (any outcome) the request limit counts: of this
+    # kind, by this side within the policy's scope (disassociations), or on this association
+    # (type changes).
     accepted_requests: list[datetime]
     partner_frozen: bool
     parent_partner_frozen: bool
@@ -223,6 +258,8 @@ class Policy(BaseModel):
     # defaults, which only matter when a request is checked).
     customer_limit_scope: LimitScope = LimitScope.CUSTOMER
     partner_limit_scope: LimitScope = LimitScope.ASSOCIATION
+    # Type changes per association per `request_window_months`, whoever asks.
+    type_change_limit: int = 1
 
     def respond_by(self, accepted_at: datetime) -> datetime:
         """The counterpart's deadline for a request accepted at `accepted_at`."""
@@ -252,7 +289,7 @@ class Association(BaseModel):
 
 
 class DisassociationRequest(BaseModel):
-    """A request as clients read it (the SPEC's field names)."""
+    """A disassociation request as clients read it (the SPEC's field names)."""
 
     id: UUID
     association_id: UUID
@@ -266,6 +303,59 @@ class DisassociationRequest(BaseModel):
     decided_at: datetime | None = None
     decided_by: str | None = None
     decision_reason: str | None = None
+
+
+class TypeChangeRequest(BaseModel):
+    """An association type change request as clients read it (the SPEC's field names)."""
+
+    id: UUID
+    association_id: UUID
+    partner_id: UUID
+    customer_id: UUID
+    initiator: Side
+    from_type: AssociationType
+    new_type: AssociationType
+    status: RequestStatus
+    reason: str
+    submitted_at: datetime
+    respond_by: datetime
+    decided_at: datetime | None = None
+    decided_by: str | None = None
+    decision_reason: str | None = None
+
+
+class Request(BaseModel):
+    """A request of any kind, as stored: what every kind shares, its kind, and the fields of the
+    kinds that have them (a type change's `from_type` and `new_type`)."""
+
+    id: UUID
+    kind: RequestKind
+    association_id: UUID
+    partner_id: UUID
+    customer_id: UUID
+    initiator: Side
+    status: RequestStatus
+    reason: str
+    submitted_at: datetime
+    respond_by: datetime
+    decided_at: datetime | None = None
+    decided_by: str | None = None
+    decision_reason: str | None = None
+    from_type: AssociationType | None = None
+    new_type: AssociationType | None = None
+
+
+# What clients read of each kind of request (the HTTP API, the console): a Request, by field name.
+PublicRequest = DisassociationRequest | TypeChangeRequest
+VIEW_OF_KIND: dict[RequestKind, type[DisassociationRequest] | type[TypeChangeRequest]] = {
+    RequestKind.DISASSOCIATION: DisassociationRequest,
+    RequestKind.TYPE_CHANGE: TypeChangeRequest,
+}
+
+
+def public_view(request: Request) -> PublicRequest:
+    """The request as clients read a request of its kind."""
+    return VIEW_OF_KIND[request.kind].model_validate(request, from_attributes=True)
 
 
 class Decision(BaseModel):

@@ -32,6 +32,7 @@ from api.routers import (
     health,
     mfa,
     records,
+    type_changes,
     webhooks,
 )
 from application.housekeeping import run_forever as housekeeping_rounds
@@ -123,6 +124,7 @@ def create_app(
     for module in (
         associations,
         disassociations,
+        type_changes,
         records,
         account,
         mfa,
@@ -131,6 +133,7 @@ def create_app(
         admin_requests,
     ):
         app.include_router(module.router)
+    app.include_router(admin_requests.type_changes_router)
     app.include_router(health.router)
     console.install(app, settings)
     webhook_events.install(app)

@@ -6,14 +6,18 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from domain import kinds
 from domain.checks import evaluate
 from domain.types import (
     AccountStanding,
     Association,
+    AssociationType,
     CheckFacts,
     CheckResult,
     LimitScope,
+    PendingRequest,
     Policy,
+    RequestKind,
     Side,
 )
 from store import records
@@ -65,33 +69,62 @@ async def change_type(
     actor: str,
     reason: str | None,
 ) -> Association | None:
-    """Change the association type and record before/after; a no-op change records nothing."""
+    """An operator's change of the association type, recorded before/after; a no-op change
+    records nothing."""
     async with conn.transaction():
         current = await get(conn, association_id, lock=True)
-        if current is None or current.association_type == association_type:
-            return current
-        row = await fetch_one(
-            conn,
-            Association,
-            f"UPDATE associations SET association_type = %s WHERE id = %s RETURNING {COLUMNS}",
-            (association_type, association_id),
-        )
-        assert row is not None  # the row is locked: it is still there
+        if current is None:
+            return None
         now = await fetch_value(conn, datetime, "SELECT now() AS now")
         assert now is not None
-        await records.add_record(
+        changed = await set_type(
             conn,
-            effect_key=f"association:{association_id}:type:{now.isoformat()}",
-            kind="type_change",
-            action="type_changed",
-            association=row,
+            current,
+            AssociationType(association_type),
             actor=actor,
-            occurred_at=now,
-            status=row.status,
             reason=reason,
-            before={"association_type": current.association_type},
-            after={"association_type": association_type},
+            occurred_at=now,
+            effect_key=f"association:{association_id}:type:{now.isoformat()}",
         )
+    return changed or current
+
+
+async def set_type(
+    conn: Connection,
+    current: Association,
+    new_type: AssociationType,
+    *,
+    actor: str,
+    reason: str | None,
+    occurred_at: datetime,
+    effect_key: str,
+    request_id: UUID | None = None,
+) -> Association | None:
+    """Change the type of `current` (locked by the caller) to `new_type` and record it, within the
+    caller's transaction; None when it has that type already (nothing is recorded)."""
+    if current.association_type == new_type:
+        return None
+    row = await fetch_one(
+        conn,
+        Association,
+        f"UPDATE associations SET association_type = %s WHERE id = %s RETURNING {COLUMNS}",
+        (new_type.value, current.id),
+    )
+    assert row is not None  # the row is locked: it is still there
+    await records.add_record(
+        conn,
+        effect_key=effect_key,
+        kind="type_change",
+        action="type_changed",
+        association=row,
+        actor=actor,
+        occurred_at=occurred_at,
+        request_id=request_id,
+        status=row.status,
+        reason=reason,
+        before={"association_type": current.association_type},
+        after={"association_type": new_type.value},
+    )
     return row
 
 
@@ -145,6 +178,7 @@ _COUNTED_BY_SCOPE = {
 async def check_facts(
     conn: Connection,
     association_id: UUID,
+    kind: RequestKind,
     initiator: Side,
     standing: AccountStanding,
     *,
@@ -152,9 +186,10 @@ async def check_facts(
     lock: bool = False,
 ) -> tuple[AssociationFacts, CheckFacts] | None:
     """The association (with its partner's and customer's names) and the facts the account check
-    reads; None if there is no association. The request limit's submissions are those of the
-    initiator's side within the policy's scope; which of them fall in the window is the domain's
-    rule (domain/limits.py).
+    reads; None if there is no association. The pending request is one of any kind; the request
+    limit's submissions are those of `kind` that its rule counts (domain/kinds.py: the initiator's
+    side within the policy's scope, or the association's); which of them fall in the window is
+    the domain's rule (domain/limits.py).
 
     With `lock`, the association row stays locked until the transaction ends, so that the check
     and the insert of a new request cannot interleave with another submit.
@@ -179,25 +214,36 @@ async def check_facts(
     # snapshot: read apart, a request accepted between the two reads would be missed as pending
     # yet counted against the limit, and the refusal would name the limit instead of the pending
     # request the SPEC puts first.
-    counted = _COUNTED_BY_SCOPE[policy.limit_scope(initiator)]
+    rules = kinds.of(kind)
+    counted = _COUNTED_BY_SCOPE[rules.limit_scope(policy, initiator)]
+    if rules.limit_per_side:
+        counted += " AND initiator = %(initiator)s"
     seen = await fetch_one(
         conn,
         RequestsSeen,
-        "SELECT EXISTS (SELECT 1 FROM disassociation_requests"
-        " WHERE association_id = %(association_id)s AND status = 'pending') AS pending_request,"
-        " ARRAY(SELECT submitted_at FROM disassociation_requests"
-        f" WHERE {counted} AND initiator = %(initiator)s) AS submitted",
+        "SELECT pending.id AS pending_id, pending.kind AS pending_kind,"
+        " ARRAY(SELECT submitted_at FROM requests"
+        f" WHERE {counted} AND kind = %(kind)s) AS submitted"
+        " FROM (SELECT 1) one LEFT JOIN requests pending"
+        " ON pending.association_id = %(association_id)s AND pending.status = 'pending'",
         {
             "association_id": row.id,
             "customer_id": row.customer_id,
             "partner_id": row.partner_id,
             "initiator": initiator.value,
+            "kind": kind.value,
         },
     )
     assert seen is not None
+    pending = (
+        PendingRequest(id=seen.pending_id, kind=RequestKind(seen.pending_kind))
+        if seen.pending_id is not None and seen.pending_kind is not None
+        else None
+    )
     facts = CheckFacts(
         association_active=row.status == "active",
-        pending_request=seen.pending_request,
+        association_type=row.association_type,
+        pending=pending,
         accepted_requests=seen.submitted,
         partner_frozen=row.partner_frozen,
         parent_partner_frozen=row.parent_partner_frozen,
@@ -209,21 +255,26 @@ async def check_facts(
 async def account_check(
     conn: Connection,
     association_id: UUID,
+    kind: RequestKind,
     initiator: Side,
     standing: AccountStanding,
     *,
     policy: Policy,
     as_of: datetime,
+    new_type: AssociationType | None = None,
     lock: bool = False,
 ) -> tuple[AssociationFacts, CheckResult] | None:
-    """The account check of a request `initiator` would start on the association at `as_of`:
-    the one assembly of facts and rules behind POST /v1/disassociation-checks, a submit's check
-    and the acceptance under the association's lock. None if there is no association."""
-    found = await check_facts(conn, association_id, initiator, standing, policy=policy, lock=lock)
+    """The account check of a request of `kind` that `initiator` would start on the association
+    at `as_of` (a type change: to `new_type`): the one assembly of facts and rules behind the
+    check routes, a submit's check and the acceptance under the association's lock. None if
+    there is no association."""
+    found = await check_facts(
+        conn, association_id, kind, initiator, standing, policy=policy, lock=lock
+    )
     if found is None:
         return None
     row, facts = found
-    return row, evaluate(initiator, facts, policy, as_of)
+    return row, evaluate(kind, initiator, facts, policy, as_of, new_type)
 
 
 async def get_with_names(

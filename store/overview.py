@@ -16,12 +16,12 @@ from store.scope import Scope
 _OVERVIEW = (
     "SELECT a.id, a.partner_id, a.customer_id, a.association_type, a.status, a.associated_at,"
     " a.ended_at, p.name AS partner_name, c.name AS customer_name,"
-    " pr.id AS pending_request_id, pr.initiator AS pending_initiator,"
+    " pr.id AS pending_request_id, pr.kind AS pending_kind, pr.initiator AS pending_initiator,"
     " pr.respond_by AS pending_respond_by"
     " FROM associations a"
     " JOIN partners p ON p.id = a.partner_id"
     " JOIN customers c ON c.id = a.customer_id"
-    " LEFT JOIN LATERAL (SELECT r.id, r.initiator, r.respond_by FROM disassociation_requests r"
+    " LEFT JOIN LATERAL (SELECT r.id, r.kind, r.initiator, r.respond_by FROM requests r"
     "   WHERE r.association_id = a.id AND r.status = 'pending' LIMIT 1) pr ON true"
 )
 
@@ -76,10 +76,10 @@ async def request(conn: Connection, request_id: UUID, scope: Scope) -> NamedRequ
     return await fetch_one(
         conn,
         NamedRequest,
-        "SELECT r.id, r.association_id, r.partner_id, r.customer_id, r.initiator, r.status,"
-        " r.reason, r.submitted_at, r.respond_by, r.decided_at, r.decided_by, r.decision_reason,"
-        " p.name AS partner, c.name AS customer"
-        " FROM disassociation_requests r"
+        "SELECT r.id, r.kind, r.association_id, r.partner_id, r.customer_id, r.initiator,"
+        " r.status, r.reason, r.submitted_at, r.respond_by, r.decided_at, r.decided_by,"
+        " r.decision_reason, r.from_type, r.new_type, p.name AS partner, c.name AS customer"
+        " FROM requests r"
         " JOIN partners p ON p.id = r.partner_id JOIN customers c ON c.id = r.customer_id"
         f" WHERE r.id = %(id)s AND {scope.clause(params, alias='r')}",
         params,
@@ -92,7 +92,7 @@ async def reminders(conn: Connection, request_id: UUID) -> list[datetime]:
         conn,
         datetime,
         "SELECT DISTINCT created_at FROM notifications"
-        " WHERE request_id = %s AND event_type = 'disassociation.reminder' ORDER BY created_at",
+        " WHERE request_id = %s AND event_type LIKE '%%.reminder' ORDER BY created_at",
         (request_id,),
     )
 

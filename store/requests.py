@@ -1,9 +1,12 @@
-"""Disassociation requests: the three lifecycle transactions and the scoped reads.
+"""Requests of every kind: the three lifecycle transactions and the scoped reads.
 
 Each lifecycle transaction is idempotent so that its activity can be retried after a crash at any
 line: acceptance is keyed by the request id, an outcome is a compare-and-set from `pending`, the
-association ends by a compare-and-set from `active`, and every record and notification has an
-effect key.
+association ends by a compare-and-set from `active` (its type changes only if it is not the new
+type yet), and every record and notification has an effect key.
+
+What differs by kind (the records' kind, the events' names, what agreement changes) comes from
+domain/kinds.py.
 """
 
 from __future__ import annotations
@@ -16,15 +19,18 @@ from uuid import UUID
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
-from domain import events, messages
+from domain import events, kinds, messages
 from domain.decisions import timeout_outcome
+from domain.kinds import Change
 from domain.types import (
     AccountStanding,
     Actor,
     Association,
+    AssociationType,
     CheckResult,
-    DisassociationRequest,
     Policy,
+    Request,
+    RequestKind,
     RequestStatus,
     Side,
     workflow_id_for,
@@ -36,37 +42,47 @@ from store.rows import NamedAssociation, NamedRequest, RequestForDecision, Settl
 from store.scope import Scope
 
 COLUMNS = (
-    "id, association_id, partner_id, customer_id, initiator, status, reason, submitted_at,"
-    " respond_by, decided_at, decided_by, decision_reason"
+    "id, kind, association_id, partner_id, customer_id, initiator, status, reason, submitted_at,"
+    " respond_by, decided_at, decided_by, decision_reason, from_type, new_type"
 )
 
 
-async def get(
-    conn: Connection, request_id: UUID, *, scope: Scope | None = None
-) -> DisassociationRequest | None:
-    params: dict[str, Any] = {"id": request_id}
+def _where(params: dict[str, Any], kind: RequestKind | None, scope: Scope | None) -> str:
     where = ["id = %(id)s"]
+    if kind is not None:
+        params["kind"] = kind.value
+        where.append("kind = %(kind)s")
     if scope is not None:
         where.append(scope.clause(params))
-    return await fetch_one(
-        conn,
-        DisassociationRequest,
-        f"SELECT {COLUMNS} FROM disassociation_requests WHERE {' AND '.join(where)}",
-        params,
-    )
+    return " AND ".join(where)
+
+
+async def get(
+    conn: Connection,
+    request_id: UUID,
+    *,
+    kind: RequestKind | None = None,
+    scope: Scope | None = None,
+) -> Request | None:
+    """The request; with `kind`, only if it is a request of that kind."""
+    params: dict[str, Any] = {"id": request_id}
+    where = _where(params, kind, scope)
+    return await fetch_one(conn, Request, f"SELECT {COLUMNS} FROM requests WHERE {where}", params)
 
 
 async def for_decision(
-    conn: Connection, request_id: UUID, *, scope: Scope | None = None
+    conn: Connection,
+    request_id: UUID,
+    *,
+    kind: RequestKind | None = None,
+    scope: Scope | None = None,
 ) -> RequestForDecision | None:
     params: dict[str, Any] = {"id": request_id}
-    where = ["id = %(id)s"]
-    if scope is not None:
-        where.append(scope.clause(params))
+    where = _where(params, kind, scope)
     cur = conn.cursor(row_factory=class_row(RequestForDecision))
     await cur.execute(
-        "SELECT id, partner_id, customer_id, initiator, status, respond_by, on_timeout"
-        f" FROM disassociation_requests WHERE {' AND '.join(where)}",
+        "SELECT id, kind, partner_id, customer_id, initiator, status, respond_by, on_timeout"
+        f" FROM requests WHERE {where}",
         params,
     )
     row = await cur.fetchone()
@@ -75,6 +91,7 @@ async def for_decision(
     # The row factory hands the columns over as they come: text, made enums here.
     return RequestForDecision(
         id=row.id,
+        kind=RequestKind(row.kind),
         partner_id=row.partner_id,
         customer_id=row.customer_id,
         initiator=Side(row.initiator),
@@ -84,30 +101,39 @@ async def for_decision(
     )
 
 
-async def still_pending(conn: Connection, request_ids: list[UUID]) -> list[UUID]:
-    """Which of `request_ids` are pending."""
+async def still_pending(conn: Connection, workflow_ids: list[str]) -> list[str]:
+    """Which of `workflow_ids` run requests that are pending."""
     return await fetch_values(
         conn,
-        UUID,
-        "SELECT id FROM disassociation_requests WHERE id = ANY(%s) AND status = 'pending'",
-        (request_ids,),
+        str,
+        "SELECT workflow_id FROM requests WHERE workflow_id = ANY(%s) AND status = 'pending'",
+        (workflow_ids,),
     )
 
 
-async def pending_overdue(conn: Connection, before: datetime, limit: int) -> list[UUID]:
-    """Pending requests whose deadline passed before `before`, oldest deadline first."""
+async def pending_overdue(conn: Connection, before: datetime, limit: int) -> list[str]:
+    """The workflows of pending requests whose deadline passed before `before`, oldest deadline
+    first."""
     return await fetch_values(
         conn,
-        UUID,
-        "SELECT id FROM disassociation_requests WHERE status = 'pending' AND respond_by < %s"
+        str,
+        "SELECT workflow_id FROM requests WHERE status = 'pending' AND respond_by < %s"
         " ORDER BY respond_by LIMIT %s",
         (before, limit),
     )
 
 
+async def of_workflow(conn: Connection, workflow_id: str) -> UUID | None:
+    """The request the workflow `workflow_id` runs."""
+    return await fetch_value(
+        conn, UUID, "SELECT id FROM requests WHERE workflow_id = %s", (workflow_id,)
+    )
+
+
 async def list_scoped(
     conn: Connection,
-    scope: Scope,
+    scope: Scope | None,
+    kind: RequestKind,
     *,
     status: str | None,
     association_id: UUID | None,
@@ -117,15 +143,16 @@ async def list_scoped(
     submitted_to: datetime | None = None,
     limit: int,
     cursor: str | None,
-) -> tuple[list[DisassociationRequest], str | None]:
+) -> tuple[list[Request], str | None]:
     return await newest_first(
         conn,
-        DisassociationRequest,
-        table="disassociation_requests",
+        Request,
+        table="requests",
         columns=COLUMNS,
         time_column="submitted_at",
         scope=scope,
         equals={
+            "kind": kind.value,
             "status": status,
             "association_id": association_id,
             "customer_id": customer_id,
@@ -138,7 +165,7 @@ async def list_scoped(
     )
 
 
-def _recipient_id(request: DisassociationRequest, side: Side) -> UUID:
+def _recipient_id(request: Request, side: Side) -> UUID:
     return request.partner_id if side is Side.PARTNER else request.customer_id
 
 
@@ -152,11 +179,14 @@ class NewRequest:
     requested_by: Actor
     reason: str
     policy: Policy
+    kind: RequestKind = RequestKind.DISASSOCIATION
+    # A type change: the type asked for.
+    new_type: AssociationType | None = None
 
 
 async def accept(
     conn: Connection, cmd: NewRequest, standing: AccountStanding, accepted_at: datetime
-) -> tuple[CheckResult, DisassociationRequest | None]:
+) -> tuple[CheckResult, Request | None]:
     """Check again under the association's lock and, if it passes, accept the request: the request
     row, its record and the counterpart's notification in one transaction. Returns the check and
     the request (None when the check failed).
@@ -170,17 +200,19 @@ async def accept(
             account_check = await fetch_value(
                 conn,
                 dict,
-                "SELECT account_check FROM disassociation_requests WHERE id = %s",
+                "SELECT account_check FROM requests WHERE id = %s",
                 (cmd.request_id,),
             )
             return CheckResult.model_validate(account_check), existing
         checked = await associations.account_check(
             conn,
             cmd.association_id,
+            cmd.kind,
             cmd.initiator,
             standing,
             policy=cmd.policy,
             as_of=accepted_at,
+            new_type=cmd.new_type,
             lock=True,
         )
         if checked is None:
@@ -188,16 +220,18 @@ async def accept(
         association, check = checked
         if not check.passed:
             return check, None
+        changes_type = cmd.kind is RequestKind.TYPE_CHANGE
         request = await fetch_one(
             conn,
-            DisassociationRequest,
-            "INSERT INTO disassociation_requests (id, association_id, partner_id, customer_id,"
+            Request,
+            "INSERT INTO requests (id, kind, association_id, partner_id, customer_id,"
             " initiator, requested_by, status, reason, submitted_at, respond_by, on_timeout,"
-            " workflow_id, account_check)"
-            " VALUES (%s, %s, %s, %s, %s, %s, 'pending', %s, %s, %s, %s, %s, %s)"
+            " workflow_id, account_check, from_type, new_type)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, 'pending', %s, %s, %s, %s, %s, %s, %s, %s)"
             f" RETURNING {COLUMNS}",
             (
                 cmd.request_id,
+                cmd.kind.value,
                 association.id,
                 association.partner_id,
                 association.customer_id,
@@ -206,16 +240,19 @@ async def accept(
                 cmd.reason,
                 accepted_at,
                 cmd.policy.respond_by(accepted_at),
-                timeout_outcome(cmd.policy, cmd.initiator).value,
-                workflow_id_for(cmd.request_id),
+                timeout_outcome(cmd.kind, cmd.policy, cmd.initiator).value,
+                workflow_id_for(cmd.kind, cmd.request_id),
                 Jsonb(check.model_dump(mode="json")),
+                association.association_type.value if changes_type else None,
+                cmd.new_type.value if changes_type and cmd.new_type else None,
             ),
         )
         assert request is not None  # an INSERT ... RETURNING returns the row it inserted
+        rules = kinds.of(cmd.kind)
         await records.add_record(
             conn,
             effect_key=f"request:{cmd.request_id}:requested",
-            kind="disassociation",
+            kind=rules.record_kind,
             action="requested",
             association=association,
             actor=cmd.requested_by.ref,
@@ -223,13 +260,15 @@ async def accept(
             request_id=cmd.request_id,
             status=RequestStatus.PENDING.value,
             reason=cmd.reason,
+            **_types_of(request),
         )
         await _notify(
             conn,
             request,
-            "disassociation.requested",
+            f"{rules.event_prefix}.requested",
             [cmd.initiator.other],
             messages.requested(
+                _ask(request),
                 cmd.initiator,
                 association.partner_name,
                 association.customer_name,
@@ -261,7 +300,7 @@ async def settle(
         request = await fetch_one(
             conn,
             SettledRequest,
-            "UPDATE disassociation_requests SET status = %s, decided_at = %s, decided_by = %s,"
+            "UPDATE requests SET status = %s, decided_at = %s, decided_by = %s,"
             " decision_reason = %s, decision_id = %s WHERE id = %s AND status = 'pending'"
             f" RETURNING {COLUMNS}, decision_id",
             (outcome.value, decided_at, actor.ref, reason, decision_id, request_id),
@@ -273,10 +312,11 @@ async def settle(
             return current
         association = await associations.get_with_names(conn, request.association_id, lock=True)
         assert association is not None  # a request's association exists (a foreign key)
+        rules = kinds.of(request.kind)
         await records.add_record(
             conn,
             effect_key=f"request:{request_id}:{outcome.value}",
-            kind="disassociation",
+            kind=rules.record_kind,
             action=outcome.value,
             association=association,
             actor=actor.ref,
@@ -284,18 +324,23 @@ async def settle(
             request_id=request_id,
             status=outcome.value,
             reason=reason,
+            **_types_of(request),
         )
         partner, customer = association.partner_name, association.customer_name
         await _notify(
             conn,
             request,
-            f"disassociation.{outcome.value}",
+            f"{rules.event_prefix}.{outcome.value}",
             [Side.PARTNER, Side.CUSTOMER],
-            messages.outcome(outcome, partner, customer),
+            messages.outcome(_ask(request), outcome, partner, customer),
             decided_at,
         )
-        if outcome.ends_association:
+        if not outcome.is_agreement:
+            return request
+        if rules.change is Change.END:
             await _end_association(conn, association, request, actor, decided_at, partner, customer)
+        else:
+            await _change_type(conn, association, request, actor, decided_at, partner, customer)
     return request
 
 
@@ -305,7 +350,7 @@ async def get_settled(conn: Connection, request_id: UUID) -> SettledRequest | No
     return await fetch_one(
         conn,
         SettledRequest,
-        f"SELECT {COLUMNS}, decision_id FROM disassociation_requests WHERE id = %s",
+        f"SELECT {COLUMNS}, decision_id FROM requests WHERE id = %s",
         (request_id,),
     )
 
@@ -313,7 +358,7 @@ async def get_settled(conn: Connection, request_id: UUID) -> SettledRequest | No
 async def _end_association(
     conn: Connection,
     association: NamedAssociation,
-    request: DisassociationRequest,
+    request: Request,
     actor: Actor,
     ended_at: datetime,
     partner: str,
@@ -338,7 +383,7 @@ async def _end_association(
         occurred_at=ended_at,
         request_id=request.id,
         status="ended",
-        reason=messages.ended_by_request(request.id, request.status),
+        reason=messages.settled_by_request(request.kind, request.id, request.status),
         before={"status": "active"},
         after={"status": "ended"},
     )
@@ -352,6 +397,56 @@ async def _end_association(
     )
 
 
+async def _change_type(
+    conn: Connection,
+    association: NamedAssociation,
+    request: Request,
+    actor: Actor,
+    changed_at: datetime,
+    partner: str,
+    customer: str,
+) -> None:
+    assert request.new_type is not None  # a type change names its new type (a CHECK)
+    if association.status != "active":  # nothing to change on an association that has ended
+        return
+    changed = await associations.set_type(
+        conn,
+        association,
+        request.new_type,
+        actor=actor.ref,
+        reason=messages.settled_by_request(request.kind, request.id, request.status),
+        occurred_at=changed_at,
+        effect_key=f"association:{association.id}:type:request:{request.id}",
+        request_id=request.id,
+    )
+    if changed is None:  # it has the new type: changed on an earlier try, or by an operator
+        return
+    await _notify(
+        conn,
+        request,
+        "association.type_changed",
+        [Side.PARTNER, Side.CUSTOMER],
+        messages.association_type_changed(
+            partner, customer, association.association_type, request.new_type
+        ),
+        changed_at,
+    )
+
+
+def _ask(request: Request) -> messages.Ask:
+    return messages.Ask(request.kind, request.from_type, request.new_type)
+
+
+def _types_of(request: Request) -> dict[str, Any]:
+    """A type change's record says from which type to which."""
+    if request.kind is not RequestKind.TYPE_CHANGE:
+        return {}
+    return {
+        "before": {"association_type": request.from_type},
+        "after": {"association_type": request.new_type},
+    }
+
+
 async def remind(conn: Connection, request_id: UUID, at: datetime) -> bool:
     """Remind the counterpart of a request that is still pending; True if it was (or had been)."""
     async with conn.transaction():
@@ -360,7 +455,7 @@ async def remind(conn: Connection, request_id: UUID, at: datetime) -> bool:
             NamedRequest,
             f"SELECT {COLUMNS}, (SELECT name FROM partners WHERE id = r.partner_id) AS partner,"
             " (SELECT name FROM customers WHERE id = r.customer_id) AS customer"
-            " FROM disassociation_requests r WHERE id = %s",
+            " FROM requests r WHERE id = %s",
             (request_id,),
         )
         if request is None or request.status is not RequestStatus.PENDING:
@@ -370,9 +465,9 @@ async def remind(conn: Connection, request_id: UUID, at: datetime) -> bool:
         await _notify(
             conn,
             request,
-            "disassociation.reminder",
+            f"{kinds.of(request.kind).event_prefix}.reminder",
             [counterpart],
-            messages.reminder(partner, customer, request.respond_by),
+            messages.reminder(_ask(request), partner, customer, request.respond_by),
             at,
         )
     return True
@@ -380,7 +475,7 @@ async def remind(conn: Connection, request_id: UUID, at: datetime) -> bool:
 
 async def _notify(
     conn: Connection,
-    request: DisassociationRequest,
+    request: Request,
     event_type: str,
     sides: list[Side],
     summary: str,

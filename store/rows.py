@@ -18,8 +18,9 @@ from pydantic import BaseModel, Field
 from domain.types import (
     AccountStanding,
     Association,
-    DisassociationRequest,
     PartnerType,
+    Request,
+    RequestKind,
     RequestStatus,
     Side,
 )
@@ -146,6 +147,7 @@ class AssociationOverview(NamedAssociation):
     """An association with its parties' names and the request pending on it, if any."""
 
     pending_request_id: UUID | None = None
+    pending_kind: RequestKind | None = None
     pending_initiator: Side | None = None
     pending_respond_by: datetime | None = None
 
@@ -161,7 +163,8 @@ class AssociationFacts(NamedAssociation):
 class RequestsSeen:
     """What the account check reads of an association's requests, seen in one snapshot."""
 
-    pending_request: bool
+    pending_id: UUID | None
+    pending_kind: str | None
     submitted: list[datetime]
 
 
@@ -170,6 +173,7 @@ class RequestForDecision:
     """What deciding on a request needs to know of it, as stored."""
 
     id: UUID
+    kind: RequestKind
     partner_id: UUID
     customer_id: UUID
     initiator: Side
@@ -178,14 +182,14 @@ class RequestForDecision:
     on_timeout: RequestStatus
 
 
-class SettledRequest(DisassociationRequest):
+class SettledRequest(Request):
     """A request as a settle left it, with the id of the decision that settled it (None for a
     deadline, a workflow cancellation, an operator's signal, the reconciler)."""
 
     decision_id: str | None = None
 
 
-class NamedRequest(DisassociationRequest):
+class NamedRequest(Request):
     """A request with its partner's and customer's names."""
 
     partner: str

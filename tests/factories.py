@@ -13,7 +13,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from assocflow.settings import Settings
 from contract import SubmitCommand
-from domain.types import AccountStanding, Actor, Policy, Side
+from domain.types import AccountStanding, Actor, AssociationType, Policy, RequestKind, Side
 from store import accounts, associations, notifications, tokens
 
 
@@ -166,9 +166,18 @@ class Factory:
 
 
 def command(
-    world: World, initiator: Side = Side.CUSTOMER, policy: Policy | None = None, **settings: Any
+    world: World,
+    initiator: Side = Side.CUSTOMER,
+    policy: Policy | None = None,
+    *,
+    kind: RequestKind = RequestKind.DISASSOCIATION,
+    new_type: AssociationType | None = None,
+    **settings: Any,
 ) -> SubmitCommand:
-    """A submit as the API would build it, by the customer or the partner admin of `world`."""
+    """A submit as the API would build it, by the customer or the partner admin of `world` (a
+    type change: to `new_type`, referral unless said)."""
+    if kind is RequestKind.TYPE_CHANGE and new_type is None:
+        new_type = AssociationType.REFERRAL
     actor = (
         Actor(kind="customer", id=str(world.customer_id), side=Side.CUSTOMER)
         if initiator is Side.CUSTOMER
@@ -186,4 +195,6 @@ def command(
         requested_by=actor,
         reason="moving on",
         policy=policy or Settings(**settings).policy(),
+        kind=kind,
+        new_type=new_type,
     )

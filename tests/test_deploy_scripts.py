@@ -121,7 +121,7 @@ esac""",
         f"operator search-attribute create -n assocflow --name {name} --type {kind}"
         for name, kind in (("CustomerId", "Keyword"), ("AssociationId", "Keyword"),
                            ("Initiator", "Keyword"), ("RequestStatus", "Keyword"),
-                           ("RespondBy", "Datetime"))
+                           ("RespondBy", "Datetime"), ("RequestKind", "Keyword"))
     ]  # fmt: skip
 
 

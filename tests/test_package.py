@@ -76,7 +76,7 @@ def test_every_package_is_in_the_wheel_and_imports_from_it(installed, tmp_path):
     out = _run(
         [str(installed / "python"), "-c",
          "import activities, api.routers, server.app, assocflow.process, cli.main, contract, domain,"
-         " store.db, webhooks.relay, worker, workflows.disassociation, devstack.seed,"
+         " store.db, webhooks.relay, worker, workflows.request, devstack.seed,"
          " console.pages.records\n"
          "import importlib.resources as r\n"
          "print(server.app.__file__, worker.__file__, webhooks.relay.__file__)\n"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 from temporalio.api.errordetails.v1 import WorkflowNotReadyFailure
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
@@ -24,7 +24,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from contract import Admission, RequestSnapshot, SubmitCommand
 from domain.decisions import Refusal
-from domain.types import Decision, RequestStatus, workflow_id_for
+from domain.types import Decision, RequestStatus
 from workflows import starter
 
 # How soon an Update the server dropped with its workflow task is sent again.
@@ -113,13 +113,13 @@ class Gateway:
                 raise
             return Unreachable()
 
-    async def decide(self, request_id: UUID, decision: Decision, *, within: float) -> Sent:
-        """Send `decision` to the request's workflow and wait up to `within` seconds for what
-        came of it."""
+    async def decide(self, workflow_id: str, decision: Decision, *, within: float) -> Sent:
+        """Send `decision` to the request's workflow (`workflow_id`) and wait up to `within`
+        seconds for what came of it."""
         decision_id = str(uuid4())
         try:
             async with asyncio.timeout(within):
-                settled = await self._until_taken(request_id, decision, decision_id)
+                settled = await self._until_taken(workflow_id, decision, decision_id)
         except WorkflowUpdateFailedError as error:
             return Sent(decision_id, _refused(error))
         except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
@@ -137,12 +137,12 @@ class Gateway:
         await self._client.workflow_service.get_system_info(GetSystemInfoRequest())
 
     async def _until_taken(
-        self, request_id: UUID, decision: Decision, decision_id: str
+        self, workflow_id: str, decision: Decision, decision_id: str
     ) -> RequestSnapshot:
         while True:
             try:
                 return await starter.decide(
-                    self._client, workflow_id_for(request_id), decision, update_id=decision_id
+                    self._client, workflow_id, decision, update_id=decision_id
                 )
             except RPCError as error:
                 if not dropped_with_its_task(error):

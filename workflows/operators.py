@@ -20,7 +20,8 @@ from domain.types import Actor, CheckResult, DecisionAction, RequestStatus
 
 
 def parties_of(cmd: SubmitCommand) -> messages.Parties:
-    return messages.Parties(cmd.initiator, cmd.partner_name, cmd.customer_name)
+    ask = messages.Ask(cmd.kind, cmd.association_type, cmd.new_type)
+    return messages.Parties(cmd.initiator, cmd.partner_name, cmd.customer_name, ask)
 
 
 def static_summary(cmd: SubmitCommand) -> str:
@@ -39,7 +40,7 @@ def static_details(cmd: SubmitCommand) -> str:
             requested_by=cmd.requested_by.ref,
             reason=cmd.reason,
             response_window=cmd.policy.response_window,
-            on_timeout=timeout_outcome(cmd.policy, cmd.initiator),
+            on_timeout=timeout_outcome(cmd.kind, cmd.policy, cmd.initiator),
         ),
     )
 
@@ -54,6 +55,7 @@ class OperatorView:
             "partner_id": str(cmd.partner_id),
             "customer_id": str(cmd.customer_id),
             "initiator": cmd.initiator.value,
+            "kind": cmd.kind.value,
         }
 
     def checking(self) -> None:
@@ -79,7 +81,7 @@ class OperatorView:
     def pending(
         self, request: RequestSnapshot, reminder_at: datetime | None, *, reminded: bool
     ) -> None:
-        on_timeout = timeout_outcome(self._cmd.policy, self._cmd.initiator)
+        on_timeout = timeout_outcome(self._cmd.kind, self._cmd.policy, self._cmd.initiator)
         workflow.set_current_details(
             messages.pending(self._parties, request.respond_by, on_timeout, reminder_at, reminded)
         )
@@ -101,11 +103,16 @@ class OperatorView:
                 contract.DECISION_LATENCY, "From submission to outcome.", "s"
             ).record(
                 (request.decided_at - request.submitted_at).total_seconds(),
-                {"initiator": self._cmd.initiator.value, "outcome": outcome},
+                {
+                    "initiator": self._cmd.initiator.value,
+                    "kind": self._cmd.kind.value,
+                    "outcome": outcome,
+                },
             )
         workflow.upsert_search_attributes([contract.REQUEST_STATUS.value_set(outcome)])
         workflow.set_current_details(
             messages.settled(
+                self._parties.ask,
                 request.status,
                 request.decided_by or "",
                 request.decided_at or workflow.now(),
@@ -126,5 +133,5 @@ class OperatorView:
 
     def _count(self, name: str, **attributes: str) -> None:
         workflow.metric_meter().create_counter(name).add(
-            1, {"initiator": self._cmd.initiator.value, **attributes}
+            1, {"initiator": self._cmd.initiator.value, "kind": self._cmd.kind.value, **attributes}
         )

@@ -11,12 +11,12 @@ from temporalio.common import RetryPolicy, VersioningBehavior
 
 with workflow.unsafe.imports_passed_through():
     from activities.reconciler import ReconcilerActivities
-    from contract import ReconcileInput, ReconcileResult
+    from contract import RECONCILE_WORKFLOW, ReconcileInput, ReconcileResult
 
 
 # Auto-upgrade: a round is short and holds no state worth pinning; it runs on whichever build is
 # current.
-@workflow.defn(name="Reconcile", versioning_behavior=VersioningBehavior.AUTO_UPGRADE)
+@workflow.defn(name=RECONCILE_WORKFLOW, versioning_behavior=VersioningBehavior.AUTO_UPGRADE)
 class ReconcileWorkflow:
     @workflow.run
     async def run(self, inp: ReconcileInput) -> ReconcileResult:

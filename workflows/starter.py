@@ -37,8 +37,8 @@ from contract import (
 )
 from domain.types import Decision, workflow_id_for
 from workflows import operators
-from workflows.disassociation import DisassociationWorkflow
 from workflows.reconciler import ReconcileWorkflow
+from workflows.request import RequestWorkflow
 
 
 class _StartOptions(TypedDict):
@@ -53,7 +53,7 @@ class _StartOptions(TypedDict):
 
 def _start_kwargs(cmd: SubmitCommand, task_queue: str) -> _StartOptions:
     return {
-        "id": workflow_id_for(cmd.request_id),
+        "id": workflow_id_for(cmd.kind, cmd.request_id),
         "task_queue": task_queue,
         "search_attributes": initial_search_attributes(cmd),
         "static_summary": operators.static_summary(cmd),
@@ -71,12 +71,10 @@ async def submit(client: Client, cmd: SubmitCommand, task_queue: str) -> Admissi
     If a workflow for this request id has already run to its end (a retry of a submit whose
     answer was lost), its result is the answer.
     """
-    start = WithStartWorkflowOperation(
-        DisassociationWorkflow.run, cmd, **_start_kwargs(cmd, task_queue)
-    )
+    start = WithStartWorkflowOperation(RequestWorkflow.run, cmd, **_start_kwargs(cmd, task_queue))
     try:
         return await client.execute_update_with_start_workflow(
-            DisassociationWorkflow.admission, start_workflow_operation=start
+            RequestWorkflow.admission, start_workflow_operation=start
         )
     except WorkflowAlreadyStartedError:
         # The start operation keeps the same error for its handle; take it so it is not reported
@@ -84,7 +82,7 @@ async def submit(client: Client, cmd: SubmitCommand, task_queue: str) -> Admissi
         with contextlib.suppress(WorkflowAlreadyStartedError):
             await start.workflow_handle()
         handle = client.get_workflow_handle_for(
-            DisassociationWorkflow.run, workflow_id_for(cmd.request_id)
+            RequestWorkflow.run, workflow_id_for(cmd.kind, cmd.request_id)
         )
         outcome = await handle.result()
         return Admission(accepted=outcome.accepted, check=outcome.check, request=outcome.request)
@@ -92,7 +90,7 @@ async def submit(client: Client, cmd: SubmitCommand, task_queue: str) -> Admissi
 
 async def start(
     client: Client, cmd: SubmitCommand, task_queue: str, *, task_timeout: timedelta | None = None
-) -> WorkflowHandle[DisassociationWorkflow, Outcome]:
+) -> WorkflowHandle[RequestWorkflow, Outcome]:
     """Start the request's workflow without waiting (for servers without Updates).
 
     `task_timeout` is the workflow task's (Temporal's default: 10 s). A message that arrives while
@@ -100,7 +98,7 @@ async def start(
     of it; tests that hold a step open on purpose shorten it.
     """
     return await client.start_workflow(
-        DisassociationWorkflow.run, cmd, **_start_kwargs(cmd, task_queue), task_timeout=task_timeout
+        RequestWorkflow.run, cmd, **_start_kwargs(cmd, task_queue), task_timeout=task_timeout
     )
 
 
@@ -109,8 +107,8 @@ async def decide(
 ) -> RequestSnapshot:
     """Send `decision` to the request's workflow and wait for the settled request. The same
     `update_id` sent again attaches to the first if the server has it."""
-    handle = client.get_workflow_handle_for(DisassociationWorkflow.run, workflow_id)
-    return await handle.execute_update(DisassociationWorkflow.decide, decision, id=update_id)
+    handle = client.get_workflow_handle_for(RequestWorkflow.run, workflow_id)
+    return await handle.execute_update(RequestWorkflow.decide, decision, id=update_id)
 
 
 def reconciler_schedule_id(task_queue: str) -> str:

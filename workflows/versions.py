@@ -30,13 +30,15 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Replayer
 
+from contract import RECONCILE_WORKFLOW
+
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
 # What a workflow runs: its own modules and the domain's rules. (Activities run outside the
 # workflow: a change to them needs no new version, only a restart.)
 WORKFLOW_CODE = (
-    "workflows/disassociation.py",
+    "workflows/request.py",
     "workflows/reconciler.py",
     "workflows/operators.py",
     "contract",
@@ -124,10 +126,11 @@ class Moved:
 async def running_elsewhere(
     client: Client, current: WorkerDeploymentVersion, task_queue: str
 ) -> list[Stranded]:
-    """Running request workflows of `task_queue` that are not on `current`."""
+    """Running request workflows of `task_queue` that are not on `current`: every workflow but
+    the reconciler's, whatever its type was called by the build that started it."""
     found = []
     query = (
-        f"WorkflowType = 'Disassociation' AND ExecutionStatus = 'Running'"
+        f"WorkflowType != '{RECONCILE_WORKFLOW}' AND ExecutionStatus = 'Running'"
         f" AND TaskQueue = '{task_queue}'"
     )
     async for execution in client.list_workflows(query):

@@ -19,10 +19,11 @@ from api.schemas import (
     SubmitBody,
     WithdrawBody,
 )
-from application import disassociations
-from domain.types import CheckResult, DecisionAction, RequestStatus, Side
+from application import requests
+from domain.types import CheckResult, DecisionAction, RequestKind, RequestStatus, Side
 
 router = APIRouter(tags=["disassociations"])
+KIND = RequestKind.DISASSOCIATION
 
 
 @router.post(
@@ -30,7 +31,7 @@ router = APIRouter(tags=["disassociations"])
 )
 async def check(body: CheckBody, who: Party, app: App) -> CheckResult:
     """Run the account check on its own, so that failed items can be fixed before submitting."""
-    return await disassociations.check(app, who, body.association_id)
+    return await requests.check(app, who, KIND, body.association_id)
 
 
 @router.post(
@@ -51,9 +52,10 @@ async def submit(
     other failed item 422 `check_failed` with the items, and nothing is stored. Accepted, the
     request is pending until the counterpart answers or `respond_by` passes. Send an
     `Idempotency-Key` to retry safely: a retry joins the first attempt's request."""
-    request = await disassociations.submit(
+    request = await requests.submit(
         app,
         who,
+        KIND,
         body.association_id,
         body.reason,
         verification_code=body.verification_code,
@@ -80,9 +82,10 @@ async def list_requests(
 ) -> Response:
     """Requests of the caller's associations, newest first, with filters; pages of `limit`
     with `cursor`."""
-    rows, next_cursor = await disassociations.list_requests(
+    rows, next_cursor = await requests.list_requests(
         app,
         who,
+        KIND,
         status=status,
         association_id=association_id,
         customer_id=customer_id,
@@ -101,7 +104,7 @@ async def list_requests(
 )
 async def get_request(request_id: UUID, who: Party, app: App) -> DisassociationRequest:
     """One request and its state; an id the caller cannot see is 404."""
-    return DisassociationRequest.of(await disassociations.get(app, who, request_id))
+    return DisassociationRequest.of(await requests.get(app, who, KIND, request_id))
 
 
 @router.post(
@@ -116,8 +119,8 @@ async def agree(
     no longer pending is 409 `not_pending` with its `request_status`; anyone but the
     counterpart gets 403."""
     body = body or AgreeBody()
-    agreed = await disassociations.decide(
-        app, who, request_id, DecisionAction.AGREE, body.reason,
+    agreed = await requests.decide(
+        app, who, KIND, request_id, DecisionAction.AGREE, body.reason,
         verification_code=body.verification_code,
     )  # fmt: skip
     return DisassociationRequest.of(agreed)
@@ -131,8 +134,8 @@ async def agree(
 async def reject(request_id: UUID, body: RejectBody, who: Party, app: App) -> DisassociationRequest:
     """The counterpart rejects, with a reason: the association continues. A request that is
     no longer pending is 409 `not_pending` with its `request_status`."""
-    rejected = await disassociations.decide(
-        app, who, request_id, DecisionAction.REJECT, body.reason,
+    rejected = await requests.decide(
+        app, who, KIND, request_id, DecisionAction.REJECT, body.reason,
         verification_code=body.verification_code,
     )  # fmt: skip
     return DisassociationRequest.of(rejected)
@@ -148,5 +151,5 @@ async def withdraw(
 ) -> DisassociationRequest:
     """The initiator withdraws a pending request: the association continues."""
     reason = body.reason if body else None
-    withdrawn = await disassociations.decide(app, who, request_id, DecisionAction.WITHDRAW, reason)
+    withdrawn = await requests.decide(app, who, KIND, request_id, DecisionAction.WITHDRAW, reason)
     return DisassociationRequest.of(withdrawn)

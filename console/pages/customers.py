@@ -1,5 +1,5 @@
-"""Customer Management (a partner's customers, searchable, a page at a time, with the row action
-"More > Disassociate") and a customer's "My partner"."""
+"""Customer Management (a partner's customers, searchable, a page at a time, with the row actions
+"More > Change type" and "More > Disassociate") and a customer's "My partner"."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from application.principal import Principal
 from console.auth import SignedInViewer, Svc
 from console.routing import ConsoleRoute
 from console.web import redirect, render
-from domain.types import AssociationStatus, DecisionAction
+from domain.types import AssociationStatus, DecisionAction, RequestKind
 from store.rows import AssociationOverview
 
 router = APIRouter(route_class=ConsoleRoute)
@@ -76,6 +76,7 @@ async def my_partner(request: Request, svc: Svc, viewer: SignedInViewer) -> Resp
 def _row(who: Principal, row: AssociationOverview) -> dict[str, object]:
     return {
         "a": row,
-        "may_disassociate": overview.may_disassociate(who, row),
+        "may_disassociate": overview.may_ask(who, row, RequestKind.DISASSOCIATION),
+        "may_change_type": overview.may_ask(who, row, RequestKind.TYPE_CHANGE),
         "awaits_us": overview.awaits_caller(who, row),
     }

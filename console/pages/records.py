@@ -1,33 +1,74 @@
 """Manage Association Records: three tabs (Associations, Type changes, Disassociations) with the
 SPEC's filters (customer, status, a time range), Next and Previous pages, and Agree / Reject in
-the Operation column for requests awaiting the signed-in person's side."""
+the Operation column for requests awaiting the signed-in person's side.
+
+The Disassociations tab lists the requests. The Associations and Type changes tabs list the
+records (the log of what happened); the Type changes tab's records are operators' changes and
+type change requests alike, and the record of a request's asking carries Agree / Reject while the
+request awaits the person's answer."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from application import disassociations, overview, records
+from application import overview, records, requests
+from application.principal import Principal
+from application.services import Services
 from console.auth import SignedInViewer, Svc
 from console.errors import FormErrors
 from console.routing import ConsoleRoute
-from console.web import render
-from domain.types import RequestStatus
+from console.web import render, status_words
+from domain.types import DecisionAction, RequestKind, RequestStatus
+from domain.types import Request as AnyRequest
+from store.rows import Record
 
 router = APIRouter(route_class=ConsoleRoute)
 
 PAGE_SIZE = 20
 Tab = Literal["associations", "type_changes", "disassociations"]
-KIND_OF_TAB: dict[str, records.RecordKind] = {
-    "associations": "association",
-    "type_changes": "type_change",
+# The tab that lists the requests of a kind (a request's page links back to it).
+TAB_OF_KIND: dict[RequestKind, Tab] = {
+    RequestKind.DISASSOCIATION: "disassociations",
+    RequestKind.TYPE_CHANGE: "type_changes",
 }
 Short = Annotated[str, Query(max_length=200)]
 STATUSES = {s.value for s in RequestStatus}
+# What the Status filter offers on each tab: the statuses its rows carry, in words. A type change
+# record's status is that of the request when it was written (`pending` when it was asked for),
+# or the association's (`active`) on the record of the change itself.
+STATUS_CHOICES: dict[Tab, list[tuple[str, str]]] = {
+    "associations": [("active", "Active"), ("ended", "Ended")],
+    "type_changes": [
+        ("pending", "Requested"),
+        *(
+            (s.value, status_words(s))
+            for s in RequestStatus
+            if s not in (RequestStatus.PENDING, RequestStatus.AUTO_AGREED)  # never auto-agreed
+        ),
+        ("active", "Type changed"),
+    ],
+    "disassociations": [(s.value, status_words(s)) for s in RequestStatus],
+}
+# The decisions a records row offers (a withdrawal is the request page's).
+ANSWERS = frozenset({DecisionAction.AGREE, DecisionAction.REJECT})
+
+
+@dataclass(frozen=True)
+class Filters:
+    customer_id: UUID | None
+    status: str
+    since: datetime | None
+    until: datetime | None
+
+
+Rows = tuple[list[dict[str, Any]], str | None]
 
 
 @router.get("/console/records")
@@ -45,28 +86,11 @@ async def records_page(
     errors = FormErrors()
     customer = _uuid(customer_id, errors)
     since, until = _day(from_, "from", errors), _day(to, "to", errors, end=True)
-    rows: list[dict[str, object]] = []
+    rows: list[dict[str, Any]] = []
     next_cursor = None
     if not errors:
-        if tab == "disassociations":
-            wanted = RequestStatus(status) if status in STATUSES else None
-            found, next_cursor = await disassociations.list_requests(
-                svc, viewer.who, status=wanted, association_id=None, customer_id=customer,
-                initiator=None, submitted_from=since, submitted_to=until,
-                limit=PAGE_SIZE, cursor=cursor,
-            )  # fmt: skip
-            names = await overview.names_of(svc, found)
-            rows = [
-                {"r": r, "names": names, "actions": overview.actions_for(viewer.who, r)}
-                for r in found
-            ]
-        else:
-            kept, next_cursor = await records.list_records(
-                svc, viewer.who, kind=KIND_OF_TAB[tab], customer_id=customer,
-                status=status or None, from_=since, to=until, limit=PAGE_SIZE, cursor=cursor,
-            )  # fmt: skip
-            names = await overview.names_of(svc, kept)
-            rows = [{"r": r, "names": names} for r in kept]
+        filters = Filters(customer, status, since, until)
+        rows, next_cursor = await LISTS[tab](svc, viewer.who, filters, cursor)
     context = {
         "nav": "records",
         "tab": tab,
@@ -74,9 +98,71 @@ async def records_page(
         "next_cursor": next_cursor,
         "errors": errors,
         "filters": {"customer_id": customer_id, "status": status, "from": from_, "to": to},
-        "statuses": list(RequestStatus) if tab == "disassociations" else ["active", "ended"],
+        "statuses": STATUS_CHOICES[tab],
     }
     return render(request, "records.html", context, status_code=422 if errors else 200)
+
+
+async def _disassociations(
+    svc: Services, who: Principal, filters: Filters, cursor: str | None
+) -> Rows:
+    wanted = RequestStatus(filters.status) if filters.status in STATUSES else None
+    found, next_cursor = await requests.list_requests(
+        svc, who, RequestKind.DISASSOCIATION, status=wanted, association_id=None,
+        customer_id=filters.customer_id, initiator=None, submitted_from=filters.since,
+        submitted_to=filters.until, limit=PAGE_SIZE, cursor=cursor,
+    )  # fmt: skip
+    names = await overview.names_of(svc, found)
+    rows = [{"r": r, "names": names, "actions": overview.actions_for(who, r)} for r in found]
+    return rows, next_cursor
+
+
+async def _associations(
+    svc: Services, who: Principal, filters: Filters, cursor: str | None
+) -> Rows:
+    kept, next_cursor = await _records(svc, who, "association", filters, cursor)
+    names = await overview.names_of(svc, kept)
+    return [{"r": r, "names": names} for r in kept], next_cursor
+
+
+async def _type_changes(
+    svc: Services, who: Principal, filters: Filters, cursor: str | None
+) -> Rows:
+    kept, next_cursor = await _records(svc, who, "type_change", filters, cursor)
+    names = await overview.names_of(svc, kept)
+    asked = await _as_they_stand(svc, who, kept)
+    rows = []
+    for r in kept:
+        now = asked.get(r.request_id) if r.action == "requested" and r.request_id else None
+        actions = overview.actions_for(who, now) & ANSWERS if now else frozenset()
+        rows.append({"r": r, "names": names, "request": now, "actions": actions})
+    return rows, next_cursor
+
+
+async def _records(
+    svc: Services, who: Principal, kind: records.RecordKind, filters: Filters, cursor: str | None
+) -> tuple[list[Record], str | None]:
+    return await records.list_records(
+        svc, who, kind=kind, customer_id=filters.customer_id, status=filters.status or None,
+        from_=filters.since, to=filters.until, limit=PAGE_SIZE, cursor=cursor,
+    )  # fmt: skip
+
+
+async def _as_they_stand(
+    svc: Services, who: Principal, kept: list[Record]
+) -> dict[UUID, AnyRequest]:
+    """The requests whose asking is on the page, as they are now: a record says what was so when
+    it was written, and only the request says whether it still awaits an answer."""
+    ids = {r.request_id for r in kept if r.action == "requested" and r.request_id}
+    found = [await requests.get(svc, who, RequestKind.TYPE_CHANGE, i) for i in ids]
+    return {r.id: r for r in found}
+
+
+LISTS: dict[Tab, Callable[[Services, Principal, Filters, str | None], Awaitable[Rows]]] = {
+    "associations": _associations,
+    "type_changes": _type_changes,
+    "disassociations": _disassociations,
+}
 
 
 def _uuid(text: str, errors: FormErrors) -> UUID | None:

@@ -1,6 +1,6 @@
-"""A request's page (both parties, the reason, the timeline, what the person may do) and the
-decisions: Agree, Reject (with a reason) and Withdraw, each with the verification code when the
-account requires it."""
+"""A request's page, of either kind (both parties, what is asked, the reason, the timeline, what
+the person may do) and the decisions: Agree, Reject (with a reason) and Withdraw, each with the
+verification code when the account requires it."""
 
 from __future__ import annotations
 
@@ -10,23 +10,38 @@ from uuid import UUID
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from application import disassociations, overview
+from application import overview, requests
 from application.errors import Failure
 from application.overview import RequestView
 from console.auth import SignedInViewer, Svc, Viewer
 from console.errors import FormErrors
+from console.pages.records import TAB_OF_KIND
 from console.routing import ConsoleRoute
-from console.web import redirect, render, status_words
+from console.web import redirect, render, status_words, type_words
 from domain import decisions
 from domain.problems import ProblemCode
-from domain.types import DecisionAction, reason_problem
+from domain.types import DecisionAction, RequestKind, reason_problem
 
 router = APIRouter(route_class=ConsoleRoute)
 
+# What the person is told after a decision, by the request's kind ({from_type} and {new_type}: a
+# type change's types, in words).
 DONE = {
-    "agree": "You agreed. The association has ended; both sides are told.",
-    "reject": "You rejected the request. The association stays; both sides are told.",
-    "withdraw": "You withdrew the request. The association stays.",
+    RequestKind.DISASSOCIATION: {
+        "agree": "You agreed. The association has ended; both sides are told.",
+        "reject": "You rejected the request. The association stays; both sides are told.",
+        "withdraw": "You withdrew the request. The association stays.",
+    },
+    RequestKind.TYPE_CHANGE: {
+        "agree": "You agreed. The association is now {new_type}; both sides are told.",
+        "reject": "You rejected the request. The association's type stays {from_type}; both"
+        " sides are told.",
+        "withdraw": "You withdrew the request. The association's type stays {from_type}.",
+    },
+}
+TITLES = {
+    RequestKind.DISASSOCIATION: "Request to disassociate",
+    RequestKind.TYPE_CHANGE: "Type change request",
 }
 SUBMITTED = (
     "The request has been submitted. After the other side completes the processing, you will be"
@@ -44,8 +59,16 @@ async def request_page(
     done: str | None = None,
 ) -> Response:
     view = await overview.request(svc, viewer.who, request_id)
-    notice = SUBMITTED if submitted else DONE.get(done or "")
+    notice = SUBMITTED if submitted else _done(view, done)
     return _page(request, viewer, view, notice=notice)
+
+
+def _done(view: RequestView, action: str | None) -> str | None:
+    r = view.request
+    words = DONE[r.kind].get(action or "")
+    return words and words.format(
+        from_type=type_words(r.from_type), new_type=type_words(r.new_type)
+    )
 
 
 @router.get("/console/requests/{request_id}/live")
@@ -88,9 +111,10 @@ async def decide(
         errors.add("verification_code", "Enter the code from your authenticator app.")
     if not errors:
         try:
-            await disassociations.decide(
+            await requests.decide(
                 svc,
                 viewer.who,
+                view.request.kind,
                 request_id,
                 action,
                 reason.strip() or None,
@@ -130,6 +154,8 @@ def _page(
         "notice": notice,
         "errors": errors,
         "we_started": view.request.initiator is viewer.who.side,
+        "title": TITLES[view.request.kind],
+        "tab": TAB_OF_KIND[view.request.kind],
     }
     return render(request, "request.html", context, status_code=status_code)
 

@@ -10,9 +10,9 @@ set -eu
 attempts=${SETUP_ATTEMPTS:-60}
 pause=${SETUP_PAUSE:-2}
 retention=${NAMESPACE_RETENTION:-30d}
-# What workflows/contract.py registers (the worker checks them again at start).
+# What contract/__init__.py registers (the worker checks them again at start).
 attributes="PartnerId:Keyword CustomerId:Keyword AssociationId:Keyword Initiator:Keyword
-RequestStatus:Keyword RespondBy:Datetime"
+RequestStatus:Keyword RespondBy:Datetime RequestKind:Keyword"
 
 retry() {  # retry <step> <command> [<argument>...]
   step=$1

@@ -90,6 +90,34 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
         operator=403, partner_admin=403, partner_user_without_permission=403, other_partner=404,
         distributor_of_the_partner=403, customer_service=200, other_customer=404,
         customer_user=200, partner_service=403),
+    ("POST", "/v1/type-change-checks"): row(
+        operator=403, partner_admin=200, partner_user_without_permission=403, other_partner=404,
+        distributor_of_the_partner=403, customer_service=200, other_customer=404,
+        customer_user=200, partner_service=200),
+    ("POST", "/v1/type-changes"): row(
+        operator=403, partner_admin=201, partner_user_without_permission=403, other_partner=404,
+        distributor_of_the_partner=403, customer_service=201, other_customer=404,
+        customer_user=201, partner_service=201),
+    ("GET", "/v1/type-changes"): row(
+        operator=403, partner_admin=200, partner_user_without_permission=403, other_partner=200,
+        distributor_of_the_partner=200, customer_service=200, other_customer=200,
+        customer_user=200, partner_service=200),
+    ("GET", "/v1/type-changes/{request_id}"): row(
+        operator=403, partner_admin=200, partner_user_without_permission=403, other_partner=404,
+        distributor_of_the_partner=200, customer_service=200, other_customer=404,
+        customer_user=200, partner_service=200),
+    ("POST", "/v1/type-changes/{request_id}/agree"): row(
+        operator=403, partner_admin=200, partner_user_without_permission=403, other_partner=404,
+        distributor_of_the_partner=403, customer_service=403, other_customer=404,
+        customer_user=403, partner_service=200),
+    ("POST", "/v1/type-changes/{request_id}/reject"): row(
+        operator=403, partner_admin=200, partner_user_without_permission=403, other_partner=404,
+        distributor_of_the_partner=403, customer_service=403, other_customer=404,
+        customer_user=403, partner_service=200),
+    ("POST", "/v1/type-changes/{request_id}/withdraw"): row(
+        operator=403, partner_admin=403, partner_user_without_permission=403, other_partner=404,
+        distributor_of_the_partner=403, customer_service=200, other_customer=404,
+        customer_user=200, partner_service=403),
     ("GET", "/v1/association-records"): row(
         operator=403, partner_admin=200, partner_user_without_permission=403, other_partner=200,
         distributor_of_the_partner=200, customer_service=200, other_customer=200,
@@ -166,6 +194,9 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/v1/admin/disassociations/{request_id}/agree"): admin(200),
     ("POST", "/v1/admin/disassociations/{request_id}/reject"): admin(200),
     ("POST", "/v1/admin/disassociations/{request_id}/cancel"): admin(200),
+    ("POST", "/v1/admin/type-changes/{request_id}/agree"): admin(200),
+    ("POST", "/v1/admin/type-changes/{request_id}/reject"): admin(200),
+    ("POST", "/v1/admin/type-changes/{request_id}/cancel"): admin(200),
     ("GET", "/healthz"): everyone(200),
     ("GET", "/metrics"): everyone(200),
     ("GET", "/readyz"): everyone(200),
@@ -176,6 +207,14 @@ BODIES = {
     ("POST", "/v1/disassociations"): lambda w: {
         "association_id": str(w.association_id), "reason": "matrix", "acknowledged": True},
     ("POST", "/v1/disassociations/{request_id}/reject"): lambda w: {"reason": "matrix"},
+    ("POST", "/v1/type-change-checks"): lambda w: {
+        "association_id": str(w.association_id), "new_type": "referral"},
+    ("POST", "/v1/type-changes"): lambda w: {
+        "association_id": str(w.association_id), "new_type": "referral", "reason": "matrix",
+        "acknowledged": True},
+    ("POST", "/v1/type-changes/{request_id}/reject"): lambda w: {"reason": "matrix"},
+    ("POST", "/v1/admin/type-changes/{request_id}/reject"): lambda w: {"reason": "matrix"},
+    ("POST", "/v1/admin/type-changes/{request_id}/cancel"): lambda w: {"reason": "matrix"},
     ("POST", "/v1/verification-codes"): lambda w: {"purpose": "disassociation.submit"},
     ("POST", "/v1/mfa/enrolment/confirm"): lambda w: {"code": "123456"},
     ("POST", "/v1/admin/customers/{customer_id}/users"): lambda w: {
@@ -240,10 +279,10 @@ async def build(factory, api, path: str) -> MatrixWorld:
         free_customer_id=free_customer, person_id=w.partner_admin_id,
     )  # fmt: skip
     if "{request_id}" in path or "{notification_id}" in path:
+        # The request of the route's kind, by the customer: the partner is the counterpart.
+        submits = "/v1/type-changes" if "type-changes" in path else "/v1/disassociations"
         submitted = await api.post(
-            "/v1/disassociations",
-            json=BODIES[("POST", "/v1/disassociations")](world),
-            headers=bearer(w.customer),
+            submits, json=BODIES[("POST", submits)](world), headers=bearer(w.customer)
         )
         world.request_id = submitted.json()["id"]
         [note] = await factory.fetch(

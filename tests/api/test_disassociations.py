@@ -167,7 +167,7 @@ async def test_failed_check_is_422_with_items_and_nothing_is_stored(api, factory
     assert all({"code", "passed", "message"} == set(item) for item in body["items"])
     assert (
         await factory.count(
-            "SELECT count(*) FROM disassociation_requests WHERE association_id = %s",
+            "SELECT count(*) FROM requests WHERE association_id = %s",
             world.association_id,
         )
         == 0
@@ -227,7 +227,7 @@ async def test_twenty_concurrent_submits_accept_exactly_one(api, factory):
     assert {r.json()["code"] for r in responses if r.status_code == 409} == {"request_pending"}
     assert (
         await factory.count(
-            "SELECT count(*) FROM disassociation_requests WHERE association_id = %s",
+            "SELECT count(*) FROM requests WHERE association_id = %s",
             world.association_id,
         )
         == 1
@@ -253,7 +253,7 @@ async def test_submit_validates_input_with_problem_details(api, factory):
         assert response.json()["errors"]
     assert (
         await factory.count(
-            "SELECT count(*) FROM disassociation_requests WHERE association_id = %s",
+            "SELECT count(*) FROM requests WHERE association_id = %s",
             world.association_id,
         )
         == 0

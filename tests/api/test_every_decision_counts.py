@@ -20,7 +20,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
-from activities.disassociation import DisassociationActivities
+from activities.requests import RequestActivities
 from contract import RequestSnapshot, SettleInput
 from domain.types import AccountStanding, RequestStatus
 from server.app import create_app
@@ -31,7 +31,7 @@ from tests.conftest import WEBHOOKS, WORKER_VERSION, _LifespanClient, api_client
 from tests.factories import World, bearer
 from tests.mfa import enrol, require_verification
 from worker import WORKFLOW_RUNNER, deployment_config
-from workflows.disassociation import DisassociationWorkflow
+from workflows.request import RequestWorkflow
 
 pytestmark = pytest.mark.devserver
 
@@ -83,8 +83,7 @@ async def test_a_decision_sent_the_moment_the_request_is_visible_is_applied(api,
             )
         )
     statuses = await factory.fetch(
-        "SELECT status, count(*) AS n FROM disassociation_requests WHERE association_id = ANY(%s)"
-        " GROUP BY status",
+        "SELECT status, count(*) AS n FROM requests WHERE association_id = ANY(%s) GROUP BY status",
         [w.association_id for w in worlds],
     )
     decided = {row["status"]: row["n"] for row in statuses}
@@ -293,7 +292,7 @@ async def agree_held_after_its_commit(database_url, pool, dev_env) -> AsyncItera
     its workflow task stays open while the test sends a message."""
     queue = f"held-settle-{uuid4().hex[:8]}"
     committed, release = asyncio.Event(), asyncio.Event()
-    acts = DisassociationActivities(pool, PostgresStanding(pool))
+    acts = RequestActivities(pool, PostgresStanding(pool))
 
     @activity.defn(name="settle_request")
     async def settle_then_hold(inp: SettleInput) -> RequestSnapshot:
@@ -307,7 +306,7 @@ async def agree_held_after_its_commit(database_url, pool, dev_env) -> AsyncItera
         dev_env.client,
         task_queue=queue,
         workflow_runner=WORKFLOW_RUNNER,
-        workflows=[DisassociationWorkflow],
+        workflows=[RequestWorkflow],
         activities=[acts.accept_request, settle_then_hold, acts.send_reminder],
         deployment_config=deployment_config(WORKER_VERSION),
     )

@@ -9,8 +9,8 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from application.disassociations import request_id_for
 from application.principal import Principal
+from application.requests import request_id_for
 from domain.types import AccountStanding, Side
 from store import idempotency
 from tests.api.test_disassociations import assert_problem, submit
@@ -40,7 +40,7 @@ async def post(api, token, key, body, path="/v1/disassociations"):
 
 async def count_requests(factory, world) -> int:
     return await factory.count(
-        "SELECT count(*) FROM disassociation_requests WHERE association_id = %s",
+        "SELECT count(*) FROM requests WHERE association_id = %s",
         world.association_id,
     )
 
@@ -66,7 +66,7 @@ async def test_the_same_key_with_another_body_is_422(api, factory):
     reused = await post(api, world.customer, key, submit_body(world, reason="Another reason"))
     assert_problem(reused, 422, "idempotency_key_reused")
     [request] = await factory.fetch(
-        "SELECT id FROM disassociation_requests WHERE association_id = %s", world.association_id
+        "SELECT id FROM requests WHERE association_id = %s", world.association_id
     )
     other_route = await post(
         api, world.customer, key, {}, f"/v1/disassociations/{request['id']}/withdraw"
@@ -352,8 +352,9 @@ async def test_a_retry_whose_first_attempt_was_accepted_meanwhile_gets_that_requ
     """The first attempt's API died while its workflow was accepting the request; the retry
     (same key) looked for it a moment too early, and its account check then finds it pending:
     that pending request is the retry's own, so it is answered with it, not 409."""
-    from application import disassociations
+    from application import requests
     from application.services import Services
+    from domain.types import RequestKind
     from store.accounts import PostgresStanding
     from workflows.gateway import Gateway
 
@@ -367,10 +368,15 @@ async def test_a_retry_whose_first_attempt_was_accepted_meanwhile_gets_that_requ
         kind="customer", subject_id=str(world.customer_id), customer_id=world.customer_id,
         service=True,
     )  # fmt: skip
-    first = await disassociations.submit(
-        svc, customer, world.association_id, body["reason"], idempotency_key=key
+    first = await requests.submit(
+        svc,
+        customer,
+        RequestKind.DISASSOCIATION,
+        world.association_id,
+        body["reason"],
+        idempotency_key=key,
     )
-    looked = disassociations._already_accepted
+    looked = requests._already_accepted
     calls = 0
 
     async def too_early(*args, **kwargs):
@@ -378,9 +384,14 @@ async def test_a_retry_whose_first_attempt_was_accepted_meanwhile_gets_that_requ
         calls += 1
         return None if calls == 1 else await looked(*args, **kwargs)
 
-    monkeypatch.setattr(disassociations, "_already_accepted", too_early)
-    again = await disassociations.submit(
-        svc, customer, world.association_id, body["reason"], idempotency_key=key
+    monkeypatch.setattr(requests, "_already_accepted", too_early)
+    again = await requests.submit(
+        svc,
+        customer,
+        RequestKind.DISASSOCIATION,
+        world.association_id,
+        body["reason"],
+        idempotency_key=key,
     )
     assert again.id == first.id and calls == 2
     assert await count_requests(factory, world) == 1

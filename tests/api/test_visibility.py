@@ -19,7 +19,7 @@ from tests.conftest import WORKER_VERSION
 from tests.factories import bearer, command
 from worker import build_worker
 from workflows import starter
-from workflows.disassociation import DisassociationWorkflow
+from workflows.request import RequestWorkflow
 
 pytestmark = pytest.mark.devserver
 
@@ -43,7 +43,7 @@ async def test_a_request_explains_itself_at_every_stage(api, factory, dev_env):
     description = await handle.describe()
     summary = await description.static_summary()
     assert world.customer_name in summary and world.partner_name in summary
-    assert summary.startswith("Customer-initiated")
+    assert summary.startswith("Disassociation (resale) · customer-initiated")
     details = await description.static_details()
     assert request["id"] in details and str(world.association_id) in details
     assert "`agree`" in details and "`reject`" in details  # how an operator can act
@@ -56,6 +56,7 @@ async def test_a_request_explains_itself_at_every_stage(api, factory, dev_env):
         "Initiator": "customer",
         "RequestStatus": "pending",
         "RespondBy": pending["RespondBy"],
+        "RequestKind": "disassociation",
     }
     assert (
         pending["RespondBy"].isoformat().replace("+00:00", "Z")[:19] == request["respond_by"][:19]
@@ -102,7 +103,7 @@ async def test_operators_settle_by_signal_on_the_dev_server(api, factory, dev_en
     request = (await submit(api, world.partner_admin, world.association_id)).json()
     handle = dev_env.client.get_workflow_handle(f"disassociation-{request['id']}")
     await handle.signal(
-        DisassociationWorkflow.reject, OperatorDecision(operator="ops@example", reason="Duplicate")
+        RequestWorkflow.reject, OperatorDecision(operator="ops@example", reason="Duplicate")
     )
     for _ in range(100):
         seen = (
@@ -132,7 +133,7 @@ async def test_every_stage_shows_in_search_attributes_and_details(dev_env, pool,
     started = await search_attributes(handle)
     assert started["RequestStatus"] == "checking" and started["Initiator"] == "customer"
     assert started["RespondBy"] is None
-    assert "Customer-initiated" in await (await handle.describe()).static_summary()
+    assert "customer-initiated" in await (await handle.describe()).static_summary()
 
     async def until(predicate, what):
         for _ in range(200):
@@ -152,3 +153,33 @@ async def test_every_stage_shows_in_search_attributes_and_details(dev_env, pool,
             "the outcome",
         )
     assert (await search_attributes(handle))["RespondBy"] is not None
+
+
+async def test_a_type_change_reads_at_a_glance(api, factory, dev_env):
+    world = await factory.world()
+    body = {"association_id": str(world.association_id), "new_type": "referral",
+            "reason": "Only advice now", "acknowledged": True}  # fmt: skip
+    request = (
+        await api.post("/v1/type-changes", json=body, headers=bearer(world.partner_admin))
+    ).json()
+    handle = dev_env.client.get_workflow_handle(f"type-change-{request['id']}")
+    description = await handle.describe()
+    summary = await description.static_summary()
+    assert summary.startswith("Type change resale → referral · partner-initiated")
+    assert world.customer_name in summary and world.partner_name in summary
+    details = await description.static_details()
+    assert details.startswith(f"### Type change request `{request['id']}`")
+    assert "from **resale** to **referral**" in details
+    attributes = await search_attributes(handle)
+    assert attributes["RequestKind"] == "type_change"
+    assert attributes["RequestStatus"] == "pending"
+    pending = await current_details(handle)
+    assert pending.startswith("**Pending** (type change): waiting for the **customer")
+    assert "then it is **expired**" in pending
+
+    await api.post(
+        f"/v1/type-changes/{request['id']}/agree", json=None, headers=bearer(world.customer)
+    )
+    await handle.result()
+    assert (await search_attributes(handle))["RequestStatus"] == "agreed"
+    assert "The association is now referral" in await current_details(handle)

@@ -181,6 +181,35 @@ async def test_endpoints_only_get_the_events_they_asked_for(api, relay, factory,
     assert [json.loads(r.body)["type"] for r in receiver.received] == ["disassociation.rejected"]
 
 
+async def test_a_type_change_is_delivered_signed_with_its_types(api, relay, factory, receiver):
+    """The partner subscribed to type changes only: it gets the request and, once the customer
+    agrees, the outcome and the association's new type, each signed, each carrying the types."""
+    world = await factory.world()
+    endpoint = await register(
+        api, world.partner_admin, receiver.url,
+        event_types=["type_change.requested", "type_change.agreed", "association.type_changed"],
+    )  # fmt: skip
+    body = {"association_id": str(world.association_id), "new_type": "advance_payment",
+            "reason": "We pay in advance now", "acknowledged": True}  # fmt: skip
+    request = (await api.post("/v1/type-changes", json=body, headers=bearer(world.customer))).json()
+    agreed = await api.post(
+        f"/v1/type-changes/{request['id']}/agree", json=None, headers=bearer(world.partner_admin)
+    )
+    assert agreed.json()["status"] == "agreed"
+    await submit(api, world.customer, world.association_id)  # a disassociation: not subscribed
+
+    await eventually(lambda: asyncio.sleep(0, len(receiver.received) >= 3))
+    await asyncio.sleep(0.3)
+    payloads = [Webhook(endpoint["secret"]).verify(r.body, r.headers) for r in receiver.received]
+    assert sorted(p["type"] for p in payloads) == [
+        "association.type_changed", "type_change.agreed", "type_change.requested",
+    ]  # fmt: skip
+    for payload in payloads:
+        sent = payload["data"]["request"]
+        assert sent["id"] == request["id"]
+        assert (sent["from_type"], sent["new_type"]) == ("resale", "advance_payment")
+
+
 async def test_private_and_loopback_urls_are_refused_unless_allowed(
     database_url, task_queue, dev_env, factory
 ):

@@ -195,6 +195,7 @@ async def test_a_read_only_user_sees_no_actions_and_the_server_refuses_anyway(
     await expect(page.get_by_role("heading", name="Customer Management")).to_be_visible()
     await expect(page.get_by_text("More")).to_have_count(0)
     await expect(page.get_by_role("link", name="Disassociate")).to_have_count(0)
+    await expect(page.get_by_role("link", name="Change type")).to_have_count(0)
     await page.goto("/console/records?tab=disassociations")
     await expect(page.get_by_role("row")).not_to_have_count(1)
     await expect(page.get_by_role("button", name="Agree")).to_have_count(0)
@@ -203,6 +204,8 @@ async def test_a_read_only_user_sees_no_actions_and_the_server_refuses_anyway(
     refused = await page.goto(f"/console/associations/{world.association_id}/disassociate")
     assert refused is not None and refused.status == 403
     await expect(page.get_by_role("alert")).to_contain_text("may not")
+    refused = await page.goto(f"/console/associations/{world.association_id}/change-type")
+    assert refused is not None and refused.status == 403
 
 
 async def test_a_distributor_sees_its_resellers_customers_read_only(page: Page, people) -> None:
@@ -318,7 +321,7 @@ async def test_a_form_sent_twice_makes_one_request(page: Page, people, factory) 
     await expect(page.get_by_role("button", name="Confirm")).to_be_visible()
     await page.get_by_role("button", name="Confirm").click()
     requests = await factory.count(
-        "SELECT count(*) FROM disassociation_requests WHERE association_id = %s",
+        "SELECT count(*) FROM requests WHERE association_id = %s",
         world.association_id,
     )
     assert requests == 1
@@ -334,6 +337,8 @@ async def test_every_page_is_accessible_and_fits(new_page, people, width: str) -
     paths = [
         "/console/customers",
         f"/console/associations/{world.association_id}/disassociate",
+        f"/console/associations/{world.association_id}/change-type",
+        f"/console/associations/{world.association_id}/change-type?new_type=referral",
         "/console/records",
         "/console/records?tab=type_changes",
         "/console/records?tab=disassociations",

@@ -6,10 +6,10 @@ from typing import Any
 
 from temporalio.testing import ActivityEnvironment
 
-from activities.disassociation import (
+from activities.requests import (
     AcceptInput,
-    DisassociationActivities,
     ReminderInput,
+    RequestActivities,
     SettleInput,
 )
 from domain.types import SYSTEM, Actor, RequestStatus, Side
@@ -20,14 +20,14 @@ from tests.factories import command
 T0 = datetime(2026, 3, 2, 10, tzinfo=UTC)
 
 
-def activities(pool) -> DisassociationActivities:
-    return DisassociationActivities(pool, PostgresStanding(pool))
+def activities(pool) -> RequestActivities:
+    return RequestActivities(pool, PostgresStanding(pool))
 
 
 async def effects(factory, world, request_id) -> dict[str, int]:
     return {
         "requests": await factory.count(
-            "SELECT count(*) FROM disassociation_requests WHERE association_id = %s",
+            "SELECT count(*) FROM requests WHERE association_id = %s",
             world.association_id,
         ),
         "records": await factory.count(
@@ -182,7 +182,7 @@ async def test_twenty_concurrent_acceptances_accept_exactly_one(factory, pool):
     assert all(r.check.failed("no_pending_request") for r in results if not r.accepted)
     assert (
         await factory.count(
-            "SELECT count(*) FROM disassociation_requests WHERE association_id = %s",
+            "SELECT count(*) FROM requests WHERE association_id = %s",
             world.association_id,
         )
         == 1
@@ -248,10 +248,10 @@ async def test_an_association_ends_once_even_if_a_second_request_were_agreed(fac
     second = command(world, initiator=Side.PARTNER)
     async with pool.connection() as conn:  # slip a second pending request past the checks
         await conn.execute(
-            "INSERT INTO disassociation_requests (id, association_id, partner_id, customer_id,"
+            "INSERT INTO requests (id, kind, association_id, partner_id, customer_id,"
             " initiator, requested_by, status, reason, submitted_at, respond_by, on_timeout,"
-            " workflow_id, account_check)"
-            " VALUES (%s, %s, %s, %s, 'partner', 'x', 'pending', 'r', %s, %s, 'expired', %s, '{}')",
+            " workflow_id, account_check) VALUES (%s, 'disassociation', %s, %s, %s, 'partner',"
+            " 'x', 'pending', 'r', %s, %s, 'expired', %s, '{}')",
             (second.request_id, world.association_id, world.partner_id, world.customer_id,
              T0, T0 + timedelta(days=1), str(second.request_id)),
         )  # fmt: skip

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from devstack import services
-from domain.types import Side
+from domain.types import RequestKind, Side
 from tests.factories import command
 from workflows import starter
 
@@ -51,7 +51,7 @@ async def test_an_operator_cancels_and_agrees_from_the_cli(
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == [request_id, "cancelled", "by", operator]
     [row] = await factory.fetch(
-        "SELECT status, decided_by, decision_reason FROM disassociation_requests WHERE id = %s",
+        "SELECT status, decided_by, decision_reason FROM requests WHERE id = %s",
         cmd.request_id,
     )
     assert row == {
@@ -64,3 +64,51 @@ async def test_an_operator_cancels_and_agrees_from_the_cli(
     )
     assert again.returncode == 1
     assert again.stderr.startswith("not_pending: ") and "cancelled" in again.stderr
+
+
+async def test_an_operator_lists_and_decides_type_changes_from_the_cli(
+    dev_env, dev_worker, task_queue, database_url, factory
+):
+    temporal = dev_env.client.service_client.config.target_host
+    operator = f"operator:cli:{getpass.getuser()}"
+    worlds = [await factory.world() for _ in range(3)]
+    cmds = [command(w, Side.CUSTOMER, kind=RequestKind.TYPE_CHANGE) for w in worlds]
+    for cmd in cmds:
+        assert (await starter.submit(dev_env.client, cmd, task_queue)).accepted
+    agreed, rejected, cancelled = (str(cmd.request_id) for cmd in cmds)
+
+    listed = await assocflow(
+        "type-changes", "list", "--status", "pending", "--limit", "100",
+        database_url=database_url, temporal=temporal,
+    )  # fmt: skip
+    assert listed.returncode == 0, listed.stderr
+    lines = {line.split()[0]: line for line in listed.stdout.splitlines()}
+    for request_id in (agreed, rejected, cancelled):
+        assert "pending" in lines[request_id] and "resale -> referral" in lines[request_id]
+
+    outcomes = []
+    for verb, request_id, extra in (
+        ("agree", agreed, []),
+        ("reject", rejected, ["--reason", "Not this quarter"]),
+        ("cancel", cancelled, ["--reason", "Entered twice"]),
+    ):
+        done = await assocflow(
+            "type-changes", verb, request_id, *extra, database_url=database_url, temporal=temporal
+        )
+        assert done.returncode == 0, done.stderr
+        outcomes.append(done.stdout.split())
+    assert outcomes == [
+        [agreed, "agreed", "by", operator],
+        [rejected, "rejected", "by", operator],
+        [cancelled, "cancelled", "by", operator],
+    ]
+    types = await factory.fetch(
+        "SELECT association_type FROM associations WHERE id = ANY(%s) ORDER BY association_type",
+        [w.association_id for w in worlds],
+    )
+    assert [row["association_type"] for row in types] == ["referral", "resale", "resale"]
+    # A disassociation's id is not a type change's.
+    wrong_kind = await assocflow(
+        "requests", "agree", agreed, database_url=database_url, temporal=temporal
+    )
+    assert wrong_kind.returncode == 1 and wrong_kind.stderr.startswith("not_found: ")

@@ -15,12 +15,12 @@ from temporalio.client import WorkflowUpdateFailedError
 
 from contract import OperatorDecision
 from devstack import services
-from domain.types import Actor, Decision, DecisionAction, Side
+from domain.types import Actor, Decision, DecisionAction, RequestKind, Side
 from tests.api.test_disassociations import assert_problem, decide
-from tests.factories import command
+from tests.factories import bearer, command
 from tests.processes import json_log_lines, start_worker, wait_until_polling
 from workflows import starter
-from workflows.disassociation import DisassociationWorkflow
+from workflows.request import RequestWorkflow
 
 pytestmark = [pytest.mark.devserver, pytest.mark.timeout(120)]
 
@@ -29,7 +29,7 @@ WINDOW = timedelta(seconds=3)
 
 async def statuses(factory, request_ids) -> dict:
     rows = await factory.fetch(
-        "SELECT id, status FROM disassociation_requests WHERE id = ANY(%s)", list(request_ids)
+        "SELECT id, status FROM requests WHERE id = ANY(%s)", list(request_ids)
     )
     return {row["id"]: row["status"] for row in rows}
 
@@ -44,10 +44,14 @@ async def test_a_decision_that_arrives_after_the_deadline_loses_to_it(
     worker = start_worker(database_url, address, task_queue, log)
     try:
         await asyncio.to_thread(wait_until_polling, worker, log)
-        customers, partners = await factory.world(), await factory.world()
+        customers, partners, changes = [await factory.world() for _ in range(3)]
         by_customer = command(customers, Side.CUSTOMER, response_window=WINDOW)  # auto-agrees
         by_partner = command(partners, Side.PARTNER, response_window=WINDOW)  # expires
-        for cmd in (by_customer, by_partner):
+        # A customer's type change expires (nothing agrees to one on its own).
+        change = command(
+            changes, Side.CUSTOMER, kind=RequestKind.TYPE_CHANGE, response_window=WINDOW
+        )
+        for cmd in (by_customer, by_partner, change):
             assert (await starter.submit(client, cmd, task_queue)).accepted
         worker.send_signal(signal.SIGTERM)
         assert await asyncio.to_thread(worker.wait, 30) == 0
@@ -60,11 +64,17 @@ async def test_a_decision_that_arrives_after_the_deadline_loses_to_it(
             api, customers.partner_admin, by_customer.request_id, "reject", reason="no"
         )
         assert assert_problem(late, 409, "not_pending")["request_status"] == "auto_agreed"
+        late_agree = await api.post(
+            f"/v1/type-changes/{change.request_id}/agree",
+            json=None,
+            headers=bearer(changes.partner_admin),
+        )
+        assert assert_problem(late_agree, 409, "not_pending")["request_status"] == "expired"
         # An operator's signal and an Update sent straight to the workflow (as a client that
         # skipped the API would) wait for the worker, and reach it after the deadline.
         customer_handle = client.get_workflow_handle(f"disassociation-{by_customer.request_id}")
         await customer_handle.signal(
-            DisassociationWorkflow.reject, OperatorDecision(operator="night-shift", reason="no")
+            RequestWorkflow.reject, OperatorDecision(operator="night-shift", reason="no")
         )
         reject = Decision(
             action=DecisionAction.REJECT,
@@ -81,13 +91,17 @@ async def test_a_decision_that_arrives_after_the_deadline_loses_to_it(
             await asyncio.wait_for(straight, 60)
         assert refused.value.cause.type == "not_pending"
         assert list(refused.value.cause.details) == ["expired"]
-        ids = [by_customer.request_id, by_partner.request_id]
+        ids = [by_customer.request_id, by_partner.request_id, change.request_id]
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if "pending" not in (current := await statuses(factory, ids)).values():
                 break
             await asyncio.sleep(0.1)
-        assert [current[i] for i in ids] == ["auto_agreed", "expired"]
+        assert [current[i] for i in ids] == ["auto_agreed", "expired", "expired"]
+        [row] = await factory.fetch(
+            "SELECT association_type FROM associations WHERE id = %s", changes.association_id
+        )
+        assert row["association_type"] == "resale"
         worker.send_signal(signal.SIGTERM)
         assert await asyncio.to_thread(worker.wait, 30) == 0
     finally:

@@ -17,7 +17,7 @@ import pytest
 from psycopg_pool import AsyncConnectionPool
 
 from devstack import services
-from domain.types import Side
+from domain.types import RequestKind, Side
 from store.db import migrate, open_pool
 from tests.factories import Factory, command
 from tests.processes import json_log_lines, start_worker, wait_until_polling
@@ -68,16 +68,21 @@ async def test_the_reconciler_cancels_requests_whose_workflow_ended_without_an_o
         assert (await starter.submit(client, terminated, task_queue)).accepted
         handle = client.get_workflow_handle(f"disassociation-{terminated.request_id}")
         await handle.terminate(reason="stuck in a test")
+        # A type change's workflow, terminated too: the reconciler covers every kind.
+        change_world = await factory.world()
+        change = command(change_world, Side.PARTNER, kind=RequestKind.TYPE_CHANGE)
+        assert (await starter.submit(client, change, task_queue)).accepted
+        await client.get_workflow_handle(f"type-change-{change.request_id}").terminate()
         # A pending request past its deadline whose workflow never existed here (restored from a
         # backup, or its namespace lost).
         orphan_world = await factory.world()
         orphan_id = uuid.uuid4()
         async with pool.connection() as conn:
             await conn.execute(
-                "INSERT INTO disassociation_requests (id, association_id, partner_id, customer_id,"
+                "INSERT INTO requests (id, kind, association_id, partner_id, customer_id,"
                 " initiator, requested_by, status, reason, submitted_at, respond_by, on_timeout,"
-                " workflow_id, account_check) VALUES (%s, %s, %s, %s, 'partner', 'partner_user:x',"
-                " 'pending', 'r', %s, %s, 'expired', %s, '{}')",
+                " workflow_id, account_check) VALUES (%s, 'disassociation', %s, %s, %s, 'partner',"
+                " 'partner_user:x', 'pending', 'r', %s, %s, 'expired', %s, '{}')",
                 (
                     orphan_id, orphan_world.association_id, orphan_world.partner_id,
                     orphan_world.customer_id, datetime.now(UTC) - timedelta(days=11),
@@ -91,11 +96,11 @@ async def test_the_reconciler_cancels_requests_whose_workflow_ended_without_an_o
 
         async def both_cancelled():
             rows = await factory.fetch(
-                "SELECT id, status, decided_by, decision_reason FROM disassociation_requests"
+                "SELECT id, status, decided_by, decision_reason FROM requests"
                 " WHERE id = ANY(%s) AND status = 'cancelled'",
-                [terminated.request_id, orphan_id],
+                [terminated.request_id, orphan_id, change.request_id],
             )
-            return rows if len(rows) == 2 else None
+            return rows if len(rows) == 3 else None
 
         rows = {row["id"]: row for row in await until(both_cancelled)}
         assert rows[terminated.request_id]["decided_by"] == "system:reconciler"
@@ -103,10 +108,15 @@ async def test_the_reconciler_cancels_requests_whose_workflow_ended_without_an_o
             f"Its workflow was terminated by {client.identity}: stuck in a test."
         )
         assert rows[orphan_id]["decision_reason"] == "Its workflow does not exist."
+        assert rows[change.request_id]["decided_by"] == "system:reconciler"
+        told = await factory.fetch(
+            "SELECT event_type, recipient_kind FROM notifications WHERE request_id = %s"
+            " AND event_type = 'type_change.cancelled'",
+            change.request_id,
+        )
+        assert sorted(row["recipient_kind"] for row in told) == ["customer", "partner"]
         assert (
-            await factory.fetch(
-                "SELECT status FROM disassociation_requests WHERE id = %s", running.request_id
-            )
+            await factory.fetch("SELECT status FROM requests WHERE id = %s", running.request_id)
         )[0]["status"] == "pending"
         # On record, both sides told, the association kept.
         [record] = await factory.fetch(
@@ -127,9 +137,9 @@ async def test_the_reconciler_cancels_requests_whose_workflow_ended_without_an_o
         assert association[0]["status"] == "active"
         # Counted and logged.
         metrics = await asyncio.to_thread(httpx.get, f"http://127.0.0.1:{metrics_port}/metrics")
-        for cause in ("terminated", "missing"):
+        for cause, count in (("terminated", 2), ("missing", 1)):
             assert re.search(
-                rf'^assocflow_requests_reconciled{{[^}}]*cause="{cause}"[^}}]*}} 1$',
+                rf'^assocflow_requests_reconciled{{[^}}]*cause="{cause}"[^}}]*}} {count}$',
                 metrics.text,
                 re.MULTILINE,
             ), metrics.text
@@ -140,6 +150,7 @@ async def test_the_reconciler_cancels_requests_whose_workflow_ended_without_an_o
         assert {line["request_id"] for line in repairs} == {
             str(terminated.request_id),
             str(orphan_id),
+            str(change.request_id),
         }
 
         # A second worker of the deployment finds the schedule in place: still one.

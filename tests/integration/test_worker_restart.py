@@ -15,14 +15,14 @@ from domain.types import Side
 from tests.factories import command
 from tests.processes import start_worker
 from workflows import starter
-from workflows.disassociation import DisassociationWorkflow
+from workflows.request import RequestWorkflow
 
 pytestmark = pytest.mark.devserver
 
 
 async def statuses(factory, request_ids) -> dict:
     rows = await factory.fetch(
-        "SELECT id, status FROM disassociation_requests WHERE id = ANY(%s)", list(request_ids)
+        "SELECT id, status FROM requests WHERE id = ANY(%s)", list(request_ids)
     )
     return {row["id"]: row["status"] for row in rows}
 
@@ -55,7 +55,7 @@ async def test_killed_worker_is_replaced_and_every_pending_request_finishes(
         worker.send_signal(signal.SIGKILL)
         worker.wait()
         handle = dev_env.client.get_workflow_handle(f"disassociation-{cmds[3].request_id}")
-        await handle.signal(DisassociationWorkflow.agree, OperatorDecision(operator="night-shift"))
+        await handle.signal(RequestWorkflow.agree, OperatorDecision(operator="night-shift"))
         await asyncio.sleep(5)  # every deadline passes while no worker runs
         ids = [cmd.request_id for cmd in cmds]
         assert set((await statuses(factory, ids)).values()) == {"pending"}

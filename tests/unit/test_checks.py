@@ -1,12 +1,23 @@
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from uuid import UUID
 
 import pytest
 
 from domain.checks import evaluate
-from domain.types import AccountStanding, CheckFacts, Policy, Side, TimeoutOutcome
+from domain.types import (
+    AccountStanding,
+    AssociationType,
+    CheckFacts,
+    PendingRequest,
+    Policy,
+    RequestKind,
+    Side,
+    TimeoutOutcome,
+)
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
+PENDING_ID = UUID("3f0c36d2-8a53-4c8e-9a43-6f0b1d3c2a77")
 POLICY = Policy(
     response_window=timedelta(days=10),
     reminder_before=timedelta(hours=48),
@@ -20,7 +31,7 @@ POLICY = Policy(
 def facts(**changes) -> CheckFacts:
     base = {
         "association_active": True,
-        "pending_request": False,
+        "association_type": AssociationType.RESALE,
         "accepted_requests": [],
         "partner_frozen": False,
         "parent_partner_frozen": False,
@@ -30,13 +41,17 @@ def facts(**changes) -> CheckFacts:
     return CheckFacts(**base)
 
 
+def evaluate_disassociation(side, facts, policy, now):
+    return evaluate(RequestKind.DISASSOCIATION, side, facts, policy, now)
+
+
 def failed(result) -> set[str]:
     return {item.code for item in result.items if not item.passed}
 
 
 def test_items_follow_the_spec_for_each_initiator():
-    partner = evaluate(Side.PARTNER, facts(), POLICY, NOW)
-    customer = evaluate(Side.CUSTOMER, facts(), POLICY, NOW)
+    partner = evaluate_disassociation(Side.PARTNER, facts(), POLICY, NOW)
+    customer = evaluate_disassociation(Side.CUSTOMER, facts(), POLICY, NOW)
     assert [i.code for i in partner.items] == [
         "association_active",
         "no_pending_request",
@@ -92,7 +107,7 @@ def test_items_follow_the_spec_for_each_initiator():
     ],
 )
 def test_each_standing_fact_fails_exactly_its_item(standing, side, code):
-    result = evaluate(side, facts(standing=AccountStanding(**standing)), POLICY, NOW)
+    result = evaluate_disassociation(side, facts(standing=AccountStanding(**standing)), POLICY, NOW)
     assert not result.passed
     assert failed(result) == {code}
 
@@ -108,33 +123,116 @@ def test_each_standing_fact_fails_exactly_its_item(standing, side, code):
     ],
 )
 def test_facts_outside_the_initiators_list_do_not_block(standing, side):
-    assert evaluate(side, facts(standing=AccountStanding(**standing)), POLICY, NOW).passed
+    assert evaluate_disassociation(
+        side, facts(standing=AccountStanding(**standing)), POLICY, NOW
+    ).passed
 
 
 def test_frozen_partner_or_frozen_parent_distributor_blocks_partner_requests_only():
     for frozen in ({"partner_frozen": True}, {"parent_partner_frozen": True}):
-        assert failed(evaluate(Side.PARTNER, facts(**frozen), POLICY, NOW)) == {
+        assert failed(evaluate_disassociation(Side.PARTNER, facts(**frozen), POLICY, NOW)) == {
             "partner_not_frozen"
         }
-        assert evaluate(Side.CUSTOMER, facts(**frozen), POLICY, NOW).passed
-    parent = evaluate(Side.PARTNER, facts(parent_partner_frozen=True), POLICY, NOW)
+        assert evaluate_disassociation(Side.CUSTOMER, facts(**frozen), POLICY, NOW).passed
+    parent = evaluate_disassociation(Side.PARTNER, facts(parent_partner_frozen=True), POLICY, NOW)
     assert "distributor" in next(i.message for i in parent.items if i.code == "partner_not_frozen")
 
 
 def test_ended_association_and_pending_request_fail_for_both_sides():
     for side in Side:
-        assert failed(evaluate(side, facts(association_active=False), POLICY, NOW)) == {
-            "association_active"
-        }
-        assert failed(evaluate(side, facts(pending_request=True), POLICY, NOW)) == {
-            "no_pending_request"
-        }
+        assert failed(
+            evaluate_disassociation(side, facts(association_active=False), POLICY, NOW)
+        ) == {"association_active"}
+        assert failed(
+            evaluate_disassociation(
+                side,
+                facts(pending=PendingRequest(id=PENDING_ID, kind=RequestKind.TYPE_CHANGE)),
+                POLICY,
+                NOW,
+            )
+        ) == {"no_pending_request"}
 
 
 def test_request_limit_names_the_date_a_new_request_is_allowed():
-    result = evaluate(
+    result = evaluate_disassociation(
         Side.CUSTOMER, facts(accepted_requests=[datetime(2026, 5, 2, 9, tzinfo=UTC)]), POLICY, NOW
     )
     assert failed(result) == {"within_request_limit"}
     assert result.next_allowed_at == datetime(2026, 8, 2, 9, tzinfo=UTC)
     assert "2026-08-02" in next(i.message for i in result.items if i.code == "within_request_limit")
+
+
+def test_a_pending_request_of_another_kind_is_named_by_the_check():
+    pending = facts(pending=PendingRequest(id=PENDING_ID, kind=RequestKind.TYPE_CHANGE))
+    result = evaluate_disassociation(Side.PARTNER, pending, POLICY, NOW)
+    item = next(i for i in result.items if i.code == "no_pending_request")
+    assert "type change request" in item.message and str(PENDING_ID) in item.message
+
+
+def change_type(side, new_type, policy=POLICY, **changes):
+    return evaluate(RequestKind.TYPE_CHANGE, side, facts(**changes), policy, NOW, new_type)
+
+
+@pytest.mark.parametrize("side", list(Side))
+def test_type_change_items_follow_the_spec_by_the_new_type(side):
+    common = ["association_active", "no_pending_request", "within_request_limit", "type_differs"]
+    billed = ["customer_not_frozen", "no_arrears", "no_special_contract",
+              "no_active_reserved_instances"]  # fmt: skip
+    for new_type in (AssociationType.ADVANCE_PAYMENT, AssociationType.REFERRAL):
+        result = change_type(side, new_type)
+        expected = common + (
+            ["no_orders_awaiting_partner_payment", "no_unused_vouchers"]
+            if new_type is AssociationType.REFERRAL
+            else billed
+        )
+        assert [i.code for i in result.items] == expected
+        assert result.passed
+
+
+def test_a_type_change_to_the_current_type_fails_type_differs():
+    result = change_type(Side.CUSTOMER, AssociationType.RESALE)
+    assert failed(result) == {"type_differs"}
+    assert "resale already" in next(i.message for i in result.items if i.code == "type_differs")
+
+
+@pytest.mark.parametrize(
+    ("standing", "new_type", "code"),
+    [
+        ({"frozen": True}, AssociationType.ADVANCE_PAYMENT, "customer_not_frozen"),
+        ({"arrears": Decimal("3")}, AssociationType.ADVANCE_PAYMENT, "no_arrears"),
+        ({"special_contract": True}, AssociationType.ADVANCE_PAYMENT, "no_special_contract"),
+        ({"active_reserved_instances": 1}, AssociationType.ADVANCE_PAYMENT,
+         "no_active_reserved_instances"),
+        ({"orders_awaiting_partner_payment": 1}, AssociationType.REFERRAL,
+         "no_orders_awaiting_partner_payment"),
+        ({"unused_vouchers": 2}, AssociationType.REFERRAL, "no_unused_vouchers"),
+    ],
+)  # fmt: skip
+def test_each_standing_fact_fails_its_type_change_item(standing, new_type, code):
+    result = change_type(Side.PARTNER, new_type, standing=AccountStanding(**standing))
+    assert failed(result) == {code}
+
+
+def test_facts_outside_a_type_changes_list_do_not_block_it():
+    to_referral = {"frozen": True, "arrears": Decimal("3"), "special_contract": True}
+    assert change_type(
+        Side.PARTNER, AssociationType.REFERRAL, standing=AccountStanding(**to_referral)
+    ).passed
+    to_billed = {"unused_vouchers": 2, "orders_awaiting_partner_payment": 1}
+    assert change_type(
+        Side.CUSTOMER, AssociationType.ADVANCE_PAYMENT, standing=AccountStanding(**to_billed)
+    ).passed
+    assert change_type(Side.PARTNER, AssociationType.REFERRAL, partner_frozen=True).passed
+
+
+def test_the_type_change_limit_counts_per_association_with_its_own_setting():
+    earlier = [datetime(2026, 5, 2, 9, tzinfo=UTC)]
+    result = change_type(Side.CUSTOMER, AssociationType.REFERRAL, accepted_requests=earlier)
+    assert failed(result) == {"within_request_limit"}
+    assert result.next_allowed_at == datetime(2026, 8, 2, 9, tzinfo=UTC)
+    message = next(i.message for i in result.items if i.code == "within_request_limit")
+    assert "type change request" in message and "whoever asks" in message
+    two = POLICY.model_copy(update={"type_change_limit": 2})
+    assert change_type(
+        Side.CUSTOMER, AssociationType.REFERRAL, two, accepted_requests=earlier
+    ).passed

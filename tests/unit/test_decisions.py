@@ -15,11 +15,15 @@ from domain.types import (
     Actor,
     Decision,
     DecisionAction,
+    Permission,
     Policy,
+    RequestKind,
     RequestStatus,
     Side,
     TimeoutOutcome,
 )
+
+DISASSOCIATION, TYPE_CHANGE = RequestKind.DISASSOCIATION, RequestKind.TYPE_CHANGE
 
 PARTNER_USER = Actor(kind="partner_user", id="u1", side=Side.PARTNER)
 CUSTOMER = Actor(kind="customer", id="c1", side=Side.CUSTOMER)
@@ -48,7 +52,7 @@ def context(
         initiator=initiator,
         status=status,
         respond_by=respond_by,
-        on_timeout=timeout_outcome(policy(), initiator),
+        on_timeout=timeout_outcome(DISASSOCIATION, policy(), initiator),
     )
 
 
@@ -107,15 +111,23 @@ def test_only_the_system_applies_a_timeout():
 
 def test_timeout_outcome_follows_the_policy_of_the_initiators_side():
     default = policy()
-    assert timeout_outcome(default, Side.CUSTOMER) is RequestStatus.AUTO_AGREED
-    assert timeout_outcome(default, Side.PARTNER) is RequestStatus.EXPIRED
+    assert timeout_outcome(DISASSOCIATION, default, Side.CUSTOMER) is RequestStatus.AUTO_AGREED
+    assert timeout_outcome(DISASSOCIATION, default, Side.PARTNER) is RequestStatus.EXPIRED
     flipped = policy(customer=TimeoutOutcome.EXPIRE, partner=TimeoutOutcome.AUTO_AGREE)
-    assert timeout_outcome(flipped, Side.CUSTOMER) is RequestStatus.EXPIRED
-    assert timeout_outcome(flipped, Side.PARTNER) is RequestStatus.AUTO_AGREED
+    assert timeout_outcome(DISASSOCIATION, flipped, Side.CUSTOMER) is RequestStatus.EXPIRED
+    assert timeout_outcome(DISASSOCIATION, flipped, Side.PARTNER) is RequestStatus.AUTO_AGREED
     timeout = Decision(action=DecisionAction.TIMEOUT, actor=SYSTEM)
-    assert outcome_of(timeout, flipped, Side.PARTNER) is RequestStatus.AUTO_AGREED
+    assert outcome_of(timeout, DISASSOCIATION, flipped, Side.PARTNER) is RequestStatus.AUTO_AGREED
     agree = Decision(action=DecisionAction.AGREE, actor=CUSTOMER)
-    assert outcome_of(agree, flipped, Side.PARTNER) is RequestStatus.AGREED
+    assert outcome_of(agree, DISASSOCIATION, flipped, Side.PARTNER) is RequestStatus.AGREED
+
+
+def test_a_type_change_expires_on_its_deadline_whoever_asked_and_whatever_the_policy():
+    flipped = policy(customer=TimeoutOutcome.AUTO_AGREE, partner=TimeoutOutcome.AUTO_AGREE)
+    timeout = Decision(action=DecisionAction.TIMEOUT, actor=SYSTEM)
+    for side in Side:
+        assert timeout_outcome(TYPE_CHANGE, flipped, side) is RequestStatus.EXPIRED
+        assert outcome_of(timeout, TYPE_CHANGE, flipped, side) is RequestStatus.EXPIRED
 
 
 @pytest.mark.parametrize("initiator", list(Side))
@@ -132,7 +144,7 @@ def test_a_decision_at_or_after_the_deadline_loses_to_it(initiator, late_by):
         with pytest.raises(DecisionRefused) as refused:
             authorize(decision, deadline, NOW)
         assert refused.value.code == "not_pending"
-        assert refused.value.status is timeout_outcome(policy(), initiator)
+        assert refused.value.status is timeout_outcome(DISASSOCIATION, policy(), initiator)
     authorize(Decision(action=DecisionAction.TIMEOUT, actor=SYSTEM), deadline, NOW)
 
 
@@ -161,13 +173,24 @@ def test_an_unverified_name_says_so_wherever_it_is_recorded():
     assert OPERATOR.ref == "operator:alice"
 
 
-def test_each_party_action_needs_one_permission_and_operators_alone_cancel():
-    from domain.decisions import PERMISSION_FOR_ACTION
+def test_each_party_action_needs_its_kinds_permission_and_operators_alone_cancel():
+    from domain.decisions import PARTY_ACTIONS, permission_for
 
-    assert set(PERMISSION_FOR_ACTION) == set(DecisionAction) - {
+    assert set(PARTY_ACTIONS) == set(DecisionAction) - {
         DecisionAction.CANCEL,
         DecisionAction.TIMEOUT,
     }
+    expected = {
+        (DISASSOCIATION, DecisionAction.AGREE): Permission.DISASSOCIATIONS_PROCESS,
+        (DISASSOCIATION, DecisionAction.REJECT): Permission.DISASSOCIATIONS_PROCESS,
+        (DISASSOCIATION, DecisionAction.WITHDRAW): Permission.DISASSOCIATIONS_SUBMIT,
+        (TYPE_CHANGE, DecisionAction.AGREE): Permission.TYPE_CHANGES_PROCESS,
+        (TYPE_CHANGE, DecisionAction.REJECT): Permission.TYPE_CHANGES_PROCESS,
+        (TYPE_CHANGE, DecisionAction.WITHDRAW): Permission.TYPE_CHANGES_SUBMIT,
+    }
+    for kind in RequestKind:
+        for action in DecisionAction:
+            assert permission_for(kind, action) is expected.get((kind, action))
 
 
 def test_consent_is_verified_and_withdrawing_ones_own_request_is_not():

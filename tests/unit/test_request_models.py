@@ -1,16 +1,20 @@
-"""A request crosses four boundaries, each with a model of its own, and on purpose:
+"""A request crosses several boundaries, each with a model of its own, and on purpose:
 
-- `domain.types.DisassociationRequest`: what the use cases and the store speak;
+- `domain.types.Request`: what the use cases and the store speak, for every kind;
+- `domain.types.DisassociationRequest` / `TypeChangeRequest`: what clients read of each kind
+  (the SPEC's fields: a type change adds `from_type` and `new_type`);
 - `contract.RequestSnapshot`: what workflow histories record — it must keep reading histories
   already written (tests/workflows/test_contract.py), so it changes only compatibly, and it
   carries the id of the decision that settled the request, which nobody outside needs;
-- `api.schemas.DisassociationRequest`: the HTTP response — within v1 it only grows
-  (tests/api/test_openapi_v1.py), whatever the others do;
-- `domain.events.RequestData`: webhook payloads, which partners' receivers parse.
+- `api.schemas.DisassociationRequest` / `TypeChangeRequest`: the HTTP responses — within v1
+  they only grow (tests/api/test_openapi_v1.py), whatever the others do;
+- `domain.events.RequestData` / `TypeChangeData`: webhook payloads, which partners' receivers
+  parse.
 
 A field added to one of them for its own boundary reaches no other. Copies between them go by
 field name (`model_validate(..., from_attributes=True)`), so this test is what holds them
-together: the same fields, of the same types, but for the snapshot's decision id.
+together: the same fields, of the same types, but for the snapshot's decision id and the
+kind-specific fields, which are optional where every kind shares the model.
 """
 
 from __future__ import annotations
@@ -19,39 +23,82 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
+import pytest
 from pydantic import BaseModel
 
-from api.schemas import DisassociationRequest as HttpRequest
+from api import schemas
 from contract import RequestSnapshot, snapshot_of
-from domain.events import RequestData, request_event
-from domain.types import DisassociationRequest, RequestStatus, Side
+from domain.events import RequestData, TypeChangeData, request_event
+from domain.types import (
+    VIEW_OF_KIND,
+    AssociationType,
+    DisassociationRequest,
+    Request,
+    RequestKind,
+    RequestStatus,
+    Side,
+    TypeChangeRequest,
+    public_view,
+)
 
 ONLY_IN_HISTORIES = {"decision_id"}
 T0 = datetime(2026, 3, 2, 10, tzinfo=UTC)
+# What clients read of each kind, at each boundary.
+HTTP = {
+    RequestKind.DISASSOCIATION: schemas.DisassociationRequest,
+    RequestKind.TYPE_CHANGE: schemas.TypeChangeRequest,
+}
+EVENTS = {RequestKind.DISASSOCIATION: RequestData, RequestKind.TYPE_CHANGE: TypeChangeData}
 
 
 def fields(model: type[BaseModel]) -> dict[str, Any]:
     return {name: info.annotation for name, info in model.model_fields.items()}
 
 
-def test_the_four_models_of_a_request_have_the_same_fields():
-    request = fields(DisassociationRequest)
+def test_the_stored_request_and_the_history_snapshot_have_the_same_fields():
+    request = fields(Request)
     snapshot = fields(RequestSnapshot)
     assert set(snapshot) - set(request) == ONLY_IN_HISTORIES
     assert {k: v for k, v in snapshot.items() if k not in ONLY_IN_HISTORIES} == request
-    assert fields(HttpRequest) == request
-    assert fields(RequestData) == request
 
 
-def test_a_request_crosses_every_boundary_unchanged():
-    request = DisassociationRequest(
-        id=uuid4(), association_id=uuid4(), partner_id=uuid4(), customer_id=uuid4(),
+def test_each_kind_reads_the_same_at_every_boundary():
+    assert set(VIEW_OF_KIND) == set(RequestKind) == set(HTTP) == set(EVENTS)
+    for kind, view in VIEW_OF_KIND.items():
+        assert fields(HTTP[kind]) == fields(view)
+        assert fields(EVENTS[kind]) == fields(view)
+        # A view is the stored request's fields (the kind's own ones required there).
+        stored = fields(Request)
+        assert set(fields(view)) <= set(stored) - {"kind"}
+    assert set(fields(DisassociationRequest)) == set(fields(Request)) - {
+        "kind",
+        "from_type",
+        "new_type",
+    }
+    assert fields(TypeChangeRequest)["new_type"] is AssociationType
+
+
+def a_request(kind: RequestKind) -> Request:
+    types = (
+        {"from_type": AssociationType.RESALE, "new_type": AssociationType.REFERRAL}
+        if kind is RequestKind.TYPE_CHANGE
+        else {}
+    )
+    return Request(
+        id=uuid4(), kind=kind, association_id=uuid4(), partner_id=uuid4(), customer_id=uuid4(),
         initiator=Side.CUSTOMER, status=RequestStatus.AGREED, reason="moving on",
         submitted_at=T0, respond_by=T0, decided_at=T0, decided_by="partner_user:p",
-        decision_reason=None,
+        decision_reason=None, **types,
     )  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", list(RequestKind))
+def test_a_request_crosses_every_boundary_unchanged(kind):
+    request = a_request(kind)
     snapshot = snapshot_of(request, decision_id="update-1")
     assert snapshot.decision_id == "update-1"
     assert snapshot.model_dump(exclude={"decision_id"}) == request.model_dump()
-    assert HttpRequest.of(request).model_dump() == request.model_dump()
-    assert request_event(request)["request"] == request.model_dump(mode="json")
+    view = public_view(request)
+    assert isinstance(view, VIEW_OF_KIND[kind])
+    assert HTTP[kind].of(request).model_dump() == view.model_dump()
+    assert request_event(request)["request"] == view.model_dump(mode="json")

@@ -12,10 +12,10 @@ from temporalio.client import WorkflowHandle
 
 from assocflow.settings import Settings
 from contract import Admission, OperatorDecision, RequestSnapshot
-from domain.types import RequestStatus, Side
+from domain.types import RequestKind, RequestStatus, Side
 from tests.factories import command
 from workflows import starter
-from workflows.disassociation import DisassociationWorkflow
+from workflows.request import RequestWorkflow
 
 pytestmark = pytest.mark.timeskipping
 
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.timeskipping
 async def admitted(handle: WorkflowHandle) -> Admission:
     """Poll the `state` query until the request is accepted or refused (no Updates here)."""
     for _ in range(200):
-        state = await handle.query(DisassociationWorkflow.state)
+        state = await handle.query(RequestWorkflow.state)
         if state.admission is not None:
             return state.admission
         await asyncio.sleep(0.05)
@@ -35,7 +35,7 @@ async def settled(handle: WorkflowHandle) -> RequestSnapshot:
     server skip time freely (to the next timer of any workflow), which a test that compares
     moments across requests cannot afford."""
     for _ in range(200):
-        state = await handle.query(DisassociationWorkflow.state)
+        state = await handle.query(RequestWorkflow.state)
         if state.request is not None and state.request.status is not RequestStatus.PENDING:
             return state.request
         await asyncio.sleep(0.05)
@@ -109,6 +109,35 @@ async def test_partner_request_expires_and_the_association_stays(ts_env, ts_work
     assert not any(event == "association.ended" for event, _ in sent)
 
 
+@pytest.mark.parametrize("initiator", list(Side))
+async def test_a_type_change_expires_on_its_deadline_whoever_asked(
+    ts_env, ts_worker, factory, initiator
+):
+    """Even where the policy auto-agrees a customer's silence, a type change expires: the
+    association keeps its type, the counterpart was reminded."""
+    world = await factory.world()
+    cmd = command(world, initiator, kind=RequestKind.TYPE_CHANGE, on_timeout_partner="auto_agree")
+    admission, final = await run_to_end(ts_env, ts_worker, cmd)
+    assert admission.accepted
+    request = final.request
+    assert request.status is RequestStatus.EXPIRED and request.kind is RequestKind.TYPE_CHANGE
+    assert just_after(request.decided_at, request.respond_by)
+    [row] = await factory.fetch(
+        "SELECT association_type FROM associations WHERE id = %s", world.association_id
+    )
+    assert row["association_type"] == "resale"
+    sent = {
+        (n["event_type"], n["recipient_kind"]) for n in await notifications(factory, cmd.request_id)
+    }
+    counterpart = initiator.other.value
+    assert sent == {
+        ("type_change.requested", counterpart),
+        ("type_change.reminder", counterpart),
+        ("type_change.expired", "partner"),
+        ("type_change.expired", "customer"),
+    }
+
+
 async def test_timeout_outcomes_and_window_come_from_the_env_vars(
     ts_env, ts_worker, factory, monkeypatch
 ):
@@ -157,7 +186,7 @@ async def test_operator_signals_settle_a_request_and_a_reject_without_reason_is_
     cmd = command(world, Side.CUSTOMER)
     handle = await starter.start(ts_env.client, cmd, ts_worker.task_queue)
     await admitted(handle)
-    await handle.signal(DisassociationWorkflow.reject, OperatorDecision(operator="alice"))
+    await handle.signal(RequestWorkflow.reject, OperatorDecision(operator="alice"))
     for _ in range(100):  # the operator sees why nothing happened
         details = (
             await handle.query("__temporal_workflow_metadata", result_type=WorkflowMetadata)
@@ -167,7 +196,7 @@ async def test_operator_signals_settle_a_request_and_a_reject_without_reason_is_
         await asyncio.sleep(0.05)
     assert "Ignored the `reject` signal from `alice`: A rejection needs a reason." in details
     await handle.signal(
-        DisassociationWorkflow.reject,
+        RequestWorkflow.reject,
         OperatorDecision(operator="alice", reason="Partner confirmed by phone"),
     )
     final = await settled(handle)
@@ -184,7 +213,7 @@ async def test_operator_signals_settle_a_request_and_a_reject_without_reason_is_
     other = await factory.world()
     handle = await starter.start(ts_env.client, command(other, Side.PARTNER), ts_worker.task_queue)
     await admitted(handle)
-    await handle.signal(DisassociationWorkflow.agree)  # no input at all, as from a bare UI click
+    await handle.signal(RequestWorkflow.agree)  # no input at all, as from a bare UI click
     final = await settled(handle)
     assert final.status is RequestStatus.AGREED
     assert final.decided_by == "temporal_ui:anonymous (unverified)"
@@ -197,7 +226,7 @@ async def test_request_limit_holds_for_three_calendar_months_of_workflow_time(
     world = await factory.world()
     handle = await starter.start(ts_env.client, command(world, Side.CUSTOMER), ts_worker.task_queue)
     await admitted(handle)
-    await handle.signal(DisassociationWorkflow.reject, OperatorDecision(reason="not now"))
+    await handle.signal(RequestWorkflow.reject, OperatorDecision(reason="not now"))
     rejected = await settled(handle)
     assert rejected.status is RequestStatus.REJECTED
 
@@ -214,11 +243,11 @@ async def test_request_limit_holds_for_three_calendar_months_of_workflow_time(
     # The partner side has its own allowance meanwhile.
     handle = await starter.start(ts_env.client, command(world, Side.PARTNER), ts_worker.task_queue)
     assert (await admitted(handle)).accepted
-    await handle.signal(DisassociationWorkflow.reject, OperatorDecision(reason="no"))
+    await handle.signal(RequestWorkflow.reject, OperatorDecision(reason="no"))
     await settled(handle)
 
     await ts_env.sleep(timedelta(days=93))
     handle = await starter.start(ts_env.client, command(world, Side.CUSTOMER), ts_worker.task_queue)
     assert (await admitted(handle)).accepted
-    await handle.signal(DisassociationWorkflow.reject, OperatorDecision(reason="still not"))
+    await handle.signal(RequestWorkflow.reject, OperatorDecision(reason="still not"))
     await settled(handle)

@@ -13,7 +13,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from domain.types import Actor, Decision, DecisionAction, Side
 from tests.factories import command
 from workflows import starter
-from workflows.disassociation import DisassociationWorkflow
+from workflows.request import RequestWorkflow
 
 pytestmark = pytest.mark.devserver
 
@@ -59,7 +59,7 @@ async def test_each_step_is_a_local_activity_named_in_the_history(
         actor=Actor(kind="partner_user", id=str(world.partner_admin_id), side=Side.PARTNER),
     )
     await starter.decide(client, workflow_id, agree)
-    handle = client.get_workflow_handle_for(DisassociationWorkflow.run, workflow_id)
+    handle = client.get_workflow_handle_for(RequestWorkflow.run, workflow_id)
     await handle.result()
     events = (await handle.fetch_history()).events
 

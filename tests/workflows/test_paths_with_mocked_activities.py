@@ -30,7 +30,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.disassociation import ASSOCIATION_NOT_FOUND, DisassociationActivities
+from activities.requests import ASSOCIATION_NOT_FOUND, RequestActivities
 from contract import (
     CHECK_FAILED,
     AcceptInput,
@@ -58,7 +58,7 @@ from domain.types import (
 from tests.conftest import WORKER_VERSION
 from worker import deployment_config
 from workflows import starter
-from workflows.disassociation import DisassociationWorkflow
+from workflows.request import RequestWorkflow
 
 pytestmark = pytest.mark.timeskipping
 
@@ -99,7 +99,7 @@ def _timeless(inp: BaseModel) -> dict[str, Any]:
 
 
 class MockedActivities:
-    """`DisassociationActivities` under the same activity names, on one in-memory request.
+    """`RequestActivities` under the same activity names, on one in-memory request.
 
     Every call is recorded with its input. `accept_gate`/`settle_gate`, when given, hold the
     activity until the test sets them (to send a message while it runs). `existing` is a request
@@ -207,7 +207,7 @@ def test_the_mocks_carry_the_real_activity_names():
     def names(*fns: Any) -> list[str]:
         return [fn.__temporal_activity_definition.name for fn in fns]
 
-    real = DisassociationActivities
+    real = RequestActivities
     assert names(*MockedActivities().all()) == names(
         real.accept_request, real.settle_request, real.send_reminder
     )
@@ -276,7 +276,7 @@ async def start(ts_env: WorkflowEnvironment) -> AsyncIterator[Start]:
                 Worker(
                     ts_env.client,
                     task_queue=task_queue,
-                    workflows=[DisassociationWorkflow],
+                    workflows=[RequestWorkflow],
                     activities=mocks.all(),
                     deployment_config=deployment_config(WORKER_VERSION),
                 )
@@ -294,7 +294,7 @@ async def start(ts_env: WorkflowEnvironment) -> AsyncIterator[Start]:
 
 
 async def admitted(handle: WorkflowHandle[Any, Outcome]) -> Admission:
-    return await handle.execute_update(DisassociationWorkflow.admission)
+    return await handle.execute_update(RequestWorkflow.admission)
 
 
 async def accepted(handle: WorkflowHandle[Any, Outcome]) -> RequestSnapshot:
@@ -308,7 +308,7 @@ async def accepted(handle: WorkflowHandle[Any, Outcome]) -> RequestSnapshot:
 async def settled(handle: WorkflowHandle[Any, Outcome]) -> RequestSnapshot:
     """Poll until the request is settled, without `result()` (which lets time skip freely)."""
     for _ in range(200):
-        state = await handle.query(DisassociationWorkflow.state)
+        state = await handle.query(RequestWorkflow.state)
         if state.request is not None and state.request.status is not RequestStatus.PENDING:
             return state.request
         await asyncio.sleep(0.05)
@@ -381,7 +381,7 @@ async def test_a_party_decides_with_the_decide_update(
 
     actor = initiator_of(cmd) if by_initiator else counterpart_of(cmd)
     answer = await handle.execute_update(
-        DisassociationWorkflow.decide, Decision(action=action, actor=actor, reason=reason)
+        RequestWorkflow.decide, Decision(action=action, actor=actor, reason=reason)
     )
     result = await handle.result()
 
@@ -409,7 +409,7 @@ async def test_an_operator_cancels_with_the_decide_update(start):
     await admitted(handle)
     operator = Actor(kind="operator", id="alice@ops")
     answer = await handle.execute_update(
-        DisassociationWorkflow.decide,
+        RequestWorkflow.decide,
         Decision(action=DecisionAction.CANCEL, actor=operator, reason="Duplicate request"),
     )
     result = await handle.result()
@@ -437,7 +437,7 @@ async def test_a_request_that_fails_its_check_is_refused_and_never_settled(start
     assert result.check == FAILED and result.request is None
     assert_accepted_as_submitted(mocks, cmd)
     assert mocks.names() == ["accept_request"]  # no settle, no reminder
-    state = await handle.query(DisassociationWorkflow.state)
+    state = await handle.query(RequestWorkflow.state)
     assert state.request is None and state.settling_as is None
 
 
@@ -512,13 +512,13 @@ async def test_an_operator_reject_signal_settles_and_one_without_a_reason_is_ign
     handle = await start(cmd, mocks)
     pending = await accepted(handle)
 
-    await handle.signal(DisassociationWorkflow.reject, OperatorDecision(operator="alice"))
+    await handle.signal(RequestWorkflow.reject, OperatorDecision(operator="alice"))
     details = await current_details(handle, "Ignored")
     assert "Ignored the `reject` signal from `alice`: A rejection needs a reason." in details
-    assert (await handle.query(DisassociationWorkflow.state)).settling_as is None
+    assert (await handle.query(RequestWorkflow.state)).settling_as is None
 
     await handle.signal(
-        DisassociationWorkflow.reject,
+        RequestWorkflow.reject,
         OperatorDecision(operator="alice", reason="Partner confirmed by phone"),
     )
     final = await settled(handle)
@@ -541,7 +541,7 @@ async def test_a_bare_operator_agree_signal_settles_as_anonymous(start):
     mocks = MockedActivities()
     handle = await start(cmd, mocks)
     await admitted(handle)
-    await handle.signal(DisassociationWorkflow.agree)  # no input at all, as from a bare UI click
+    await handle.signal(RequestWorkflow.agree)  # no input at all, as from a bare UI click
     final = await settled(handle)
     result = await handle.result()
     [settle] = mocks.inputs("settle_request")
@@ -591,7 +591,7 @@ async def test_the_validator_refuses_a_decision_by_the_wrong_party(start):
 
     def decide(action: DecisionAction, actor: Actor, reason: str | None = None) -> Awaitable[Any]:
         decision = Decision(action=action, actor=actor, reason=reason)
-        return handle.execute_update(DisassociationWorkflow.decide, decision)
+        return handle.execute_update(RequestWorkflow.decide, decision)
 
     for action, actor in [
         (DecisionAction.AGREE, customer),  # the initiator cannot agree to its own request
@@ -604,7 +604,7 @@ async def test_the_validator_refuses_a_decision_by_the_wrong_party(start):
         assert refused.type == "forbidden", (action, actor.kind)
     assert (await refusal(decide(DecisionAction.REJECT, partner))).type == "validation_error"
 
-    state = await handle.query(DisassociationWorkflow.state)
+    state = await handle.query(RequestWorkflow.state)
     assert state.request.status is RequestStatus.PENDING and state.settling_as is None
     assert mocks.inputs("settle_request") == []  # nothing refused reached the store
 
@@ -620,21 +620,21 @@ async def test_a_second_decision_is_refused_as_not_pending_with_the_first_ones_o
     await admitted(handle)
     partner = counterpart_of(cmd)
     agree = await handle.start_update(
-        DisassociationWorkflow.decide,
+        RequestWorkflow.decide,
         Decision(action=DecisionAction.AGREE, actor=partner),
         wait_for_stage=WorkflowUpdateStage.ACCEPTED,
     )
     await asyncio.wait_for(mocks.settling.wait(), 10)  # the agreement is being settled
-    assert (await handle.query(DisassociationWorkflow.state)).settling_as is RequestStatus.AGREED
+    assert (await handle.query(RequestWorkflow.state)).settling_as is RequestStatus.AGREED
 
     withdraw = Decision(action=DecisionAction.WITHDRAW, actor=initiator_of(cmd), reason="oops")
-    refused = await refusal(handle.execute_update(DisassociationWorkflow.decide, withdraw))
+    refused = await refusal(handle.execute_update(RequestWorkflow.decide, withdraw))
     assert refused.type == "not_pending"
     assert list(refused.details) == ["agreed"]
     assert "already agreed" in refused.message
     # Still the wrong party first: who decides is judged before whether it still can.
     cancel = Decision(action=DecisionAction.CANCEL, actor=initiator_of(cmd))
-    assert (await refusal(handle.execute_update(DisassociationWorkflow.decide, cancel))).type == (
+    assert (await refusal(handle.execute_update(RequestWorkflow.decide, cancel))).type == (
         "forbidden"
     )
 
@@ -678,7 +678,7 @@ async def test_a_decision_that_finds_another_ones_outcome_in_the_store_is_refuse
         if sent_as == "the-lost-agree"
         else Decision(action=DecisionAction.WITHDRAW, actor=initiator_of(cmd))
     )
-    sending = handle.execute_update(DisassociationWorkflow.decide, decision, id=sent_as)
+    sending = handle.execute_update(RequestWorkflow.decide, decision, id=sent_as)
     if answered == "agreed":
         assert (await sending).status is RequestStatus.AGREED
     else:
@@ -697,17 +697,17 @@ async def test_decisions_sent_during_acceptance_wait_for_it_and_the_first_one_wi
 
     # Who decides is judged at once, before the request is accepted...
     wrong = Decision(action=DecisionAction.AGREE, actor=partner)
-    assert (await refusal(handle.execute_update(DisassociationWorkflow.decide, wrong))).type == (
+    assert (await refusal(handle.execute_update(RequestWorkflow.decide, wrong))).type == (
         "forbidden"
     )
     # ...and a decision by the right party waits for the acceptance.
     reject = await handle.start_update(
-        DisassociationWorkflow.decide,
+        RequestWorkflow.decide,
         Decision(action=DecisionAction.REJECT, actor=customer, reason="We still need you"),
         wait_for_stage=WorkflowUpdateStage.ACCEPTED,
     )
     withdraw = await handle.start_update(
-        DisassociationWorkflow.decide,
+        RequestWorkflow.decide,
         Decision(action=DecisionAction.WITHDRAW, actor=partner),
         wait_for_stage=WorkflowUpdateStage.ACCEPTED,
     )
@@ -737,7 +737,7 @@ async def test_a_decision_sent_during_acceptance_of_a_refused_request_is_not_pen
     mocks = MockedActivities(refuse_with=FAILED, accept_gate=asyncio.Event())
     handle = await start(cmd, mocks)
     agree = await handle.start_update(
-        DisassociationWorkflow.decide,
+        RequestWorkflow.decide,
         Decision(action=DecisionAction.AGREE, actor=counterpart_of(cmd)),
         wait_for_stage=WorkflowUpdateStage.ACCEPTED,
     )
@@ -774,7 +774,7 @@ async def test_a_request_found_settled_at_acceptance_takes_no_decision_and_ends_
     handle = await start(cmd, mocks)
     # Judged as pending while the request is being accepted, then again once it is: settled.
     withdraw = await handle.start_update(
-        DisassociationWorkflow.decide,
+        RequestWorkflow.decide,
         Decision(action=DecisionAction.WITHDRAW, actor=initiator_of(cmd), reason="oops"),
         wait_for_stage=WorkflowUpdateStage.ACCEPTED,
     )

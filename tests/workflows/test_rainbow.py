@@ -20,12 +20,12 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 from temporalio.workflow import NondeterminismError
 
-from contract import Outcome, SubmitCommand
+from contract import REQUEST_WORKFLOW, Outcome, SubmitCommand
 from domain.types import Actor, Decision, DecisionAction, Side
 from tests.factories import command
 from worker import build_worker
 from workflows import starter, versions
-from workflows.disassociation import DisassociationWorkflow
+from workflows.request import RequestWorkflow
 
 pytestmark = pytest.mark.devserver
 
@@ -33,9 +33,9 @@ REQUESTS_EACH = 3
 
 
 @workflow.defn(
-    name="Disassociation", versioning_behavior=VersioningBehavior.PINNED, sandboxed=False
+    name=REQUEST_WORKFLOW, versioning_behavior=VersioningBehavior.PINNED, sandboxed=False
 )
-class ChangedDisassociationWorkflow(DisassociationWorkflow):
+class ChangedRequestWorkflow(RequestWorkflow):
     """Today's workflow with a step before it admits the request (a timer A never started)."""
 
     @workflow.run
@@ -83,7 +83,7 @@ async def test_a_changed_workflow_ships_beside_the_running_one(dev_env, pool, fa
         await versions.make_current(client, build_a)
         on_a = await submit_some()
         async with build_worker(
-            client, pool, queue, version=build_b, workflows=[ChangedDisassociationWorkflow]
+            client, pool, queue, version=build_b, workflows=[ChangedRequestWorkflow]
         ):
             await versions.make_current(client, build_b)
             assert await versions.current_build(client, deployment) == "B"
@@ -108,7 +108,7 @@ async def test_a_changed_workflow_ships_beside_the_running_one(dev_env, pool, fa
         f"disassociation-{on_b[0].request_id}"
     ).fetch_history()
     assert any(e.event_type == EventType.EVENT_TYPE_TIMER_STARTED for e in changed.events)
-    replayer = Replayer(workflows=[DisassociationWorkflow], data_converter=pydantic_data_converter)
+    replayer = Replayer(workflows=[RequestWorkflow], data_converter=pydantic_data_converter)
     with pytest.raises(NondeterminismError):
         await replayer.replay_workflow(changed)
     kept = await client.get_workflow_handle(f"disassociation-{on_a[0].request_id}").fetch_history()
@@ -134,11 +134,11 @@ async def test_a_developers_stack_moves_what_replays_and_says_what_does_not(dev_
                 assert (await starter.submit(client, cmd, queue)).accepted
         return commands
 
-    compatible = await pending_on(earlier, [DisassociationWorkflow], 2)
-    [incompatible] = await pending_on(changed, [ChangedDisassociationWorkflow], 1)
+    compatible = await pending_on(earlier, [RequestWorkflow], 2)
+    [incompatible] = await pending_on(changed, [ChangedRequestWorkflow], 1)
     async with build_worker(client, pool, queue, version=today):
         await versions.make_current(client, today)
-        result = await versions.move_what_replays(client, today, queue, [DisassociationWorkflow])
+        result = await versions.move_what_replays(client, today, queue, [RequestWorkflow])
         assert sorted(s.workflow_id for s in result.moved) == sorted(
             f"disassociation-{cmd.request_id}" for cmd in compatible
         )

@@ -23,13 +23,13 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from contract import OperatorDecision, ReconcileInput
-from domain.types import AccountStanding, Side
+from domain.types import AccountStanding, RequestKind, Side, workflow_id_for
 from tests.api.test_disassociations import decide, submit
 from tests.factories import bearer, command
 from tests.workflows.test_deadlines import admitted
 from workflows import starter
-from workflows.disassociation import DisassociationWorkflow
 from workflows.reconciler import ReconcileWorkflow
+from workflows.request import RequestWorkflow
 
 HISTORIES = Path(__file__).resolve().parent.parent / "histories"
 RECORDED = HISTORIES / "requests"
@@ -45,6 +45,8 @@ PATHS = {
         "cancelled_workflow",
         "operator_cancel",
         "reconcile",
+        "type_change_agree",
+        "type_change_expire",
     )
 }
 RECORDING = os.environ.get("ASSOCFLOW_RECORD_HISTORIES") == "1"
@@ -63,7 +65,7 @@ async def test_history_replays_with_todays_code(version, path):
     text = (HISTORIES / version / f"{path}.json").read_text()
     history = WorkflowHistory.from_json(f"replay-{version}-{path}", text)
     replayer = Replayer(
-        workflows=[DisassociationWorkflow, ReconcileWorkflow],
+        workflows=[RequestWorkflow, ReconcileWorkflow],
         data_converter=pydantic_data_converter,
     )
     await replayer.replay_workflow(history)  # raises on non-determinism
@@ -76,8 +78,10 @@ record = pytest.mark.skipif(
 )
 
 
-async def save(client, request_id, name: str) -> None:
-    handle = client.get_workflow_handle(f"disassociation-{request_id}")
+async def save(
+    client, request_id, name: str, kind: RequestKind = RequestKind.DISASSOCIATION
+) -> None:
+    handle = client.get_workflow_handle(workflow_id_for(kind, request_id))
     for _ in range(100):
         if (await handle.describe()).status.name != "RUNNING":
             break
@@ -126,6 +130,18 @@ async def test_record_paths_with_updates(api, factory, dev_env):
     assert cancelled.json()["status"] == "cancelled"
     await save(dev_env.client, request["id"], "operator_cancel")
 
+    world = await factory.world()
+    body = {"association_id": str(world.association_id), "new_type": "referral",
+            "reason": "Only advice now", "acknowledged": True}  # fmt: skip
+    request = (
+        await api.post("/v1/type-changes", json=body, headers=bearer(world.partner_admin))
+    ).json()
+    agreed = await api.post(
+        f"/v1/type-changes/{request['id']}/agree", json=None, headers=bearer(world.customer)
+    )
+    assert agreed.json()["status"] == "agreed"
+    await save(dev_env.client, request["id"], "type_change_agree", RequestKind.TYPE_CHANGE)
+
     # The reconciler's round, with a request whose workflow was terminated to repair.
     world = await factory.world()
     request = (await submit(api, world.customer, world.association_id)).json()
@@ -161,7 +177,13 @@ async def test_record_paths_with_timers(ts_env, ts_worker, factory):
     handle = await starter.start(ts_env.client, cmd, ts_worker.task_queue)
     await admitted(handle)
     await handle.signal(
-        DisassociationWorkflow.reject, OperatorDecision(operator="alice", reason="duplicate")
+        RequestWorkflow.reject, OperatorDecision(operator="alice", reason="duplicate")
     )
     await handle.result()
     await save(ts_env.client, cmd.request_id, "operator_reject")
+
+    world = await factory.world()
+    cmd = command(world, Side.CUSTOMER, kind=RequestKind.TYPE_CHANGE)  # expires, whoever asked
+    handle = await starter.start(ts_env.client, cmd, ts_worker.task_queue)
+    await handle.result()
+    await save(ts_env.client, cmd.request_id, "type_change_expire", RequestKind.TYPE_CHANGE)

@@ -18,7 +18,7 @@ from temporalio.client import Client
 from domain.types import Actor, Decision, DecisionAction, Side
 from tests.factories import command
 from workflows import starter
-from workflows.disassociation import DisassociationWorkflow
+from workflows.request import RequestWorkflow
 
 pytestmark = [pytest.mark.devserver, pytest.mark.timeout(120)]
 
@@ -85,7 +85,7 @@ async def effects(factory, world, request_id) -> dict:
         request_id,
     )
     [request] = await factory.fetch(
-        "SELECT status, decided_by FROM disassociation_requests WHERE id = %s", request_id
+        "SELECT status, decided_by FROM requests WHERE id = %s", request_id
     )
     [association] = await factory.fetch(
         "SELECT status, ended_at FROM associations WHERE id = %s", world.association_id
@@ -110,7 +110,7 @@ async def test_a_reset_never_settles_twice(dev_env, dev_worker, task_queue, fact
         actor=Actor(kind="partner_user", id=str(world.partner_admin_id), side=Side.PARTNER),
     )
     assert (await starter.decide(client, workflow_id, agree)).status.value == "agreed"
-    handle = client.get_workflow_handle_for(DisassociationWorkflow.run, workflow_id)
+    handle = client.get_workflow_handle_for(RequestWorkflow.run, workflow_id)
     await handle.result()
     before = await effects(factory, world, cmd.request_id)
     assert before["records"] == [
@@ -122,9 +122,7 @@ async def test_a_reset_never_settles_twice(dev_env, dev_worker, task_queue, fact
     # The new run waits out the deadline (3 s) if the reset undid the decision, then finds the
     # request settled; or, reset to its start, finds it settled at once.
     outcome = await asyncio.wait_for(
-        client.get_workflow_handle_for(
-            DisassociationWorkflow.run, workflow_id, run_id=new_run
-        ).result(),
+        client.get_workflow_handle_for(RequestWorkflow.run, workflow_id, run_id=new_run).result(),
         timeout=60,
     )
     assert outcome.outcome == "agreed"

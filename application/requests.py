@@ -1,4 +1,6 @@
-"""Disassociation requests: check, submit, read, and decide (agree, reject, withdraw, cancel)."""
+"""Requests of every kind (disassociations, type changes): check, submit, read, and decide
+(agree, reject, withdraw, cancel). One set of use cases, given the kind; what differs by kind is
+domain/kinds.py's and domain/checks.py's."""
 
 from __future__ import annotations
 
@@ -9,21 +11,23 @@ from uuid import UUID, uuid4, uuid5
 
 from application.errors import Failure, forbidden, not_found, paged, unavailable
 from application.guards import give_back, verified, within_rate
-from application.principal import Principal
+from application.principal import READ_REQUESTS, Principal
 from application.services import Services
 from assocflow import logs
 from assocflow.metrics import SUBMISSIONS
 from contract import RequestSnapshot, SubmitCommand
-from domain import decisions
+from domain import decisions, kinds
 from domain.problems import ProblemCode
 from domain.types import (
+    AssociationType,
     CheckResult,
     Decision,
     DecisionAction,
-    DisassociationRequest,
-    Permission,
+    Request,
+    RequestKind,
     RequestStatus,
     Side,
+    workflow_id_for,
 )
 from store import associations, requests
 from store.rows import NamedAssociation
@@ -39,13 +43,6 @@ from workflows.gateway import (
 
 log = logs.get(__name__)
 
-# Anyone with a part in the process may read requests.
-READ_REQUESTS = (
-    Permission.ASSOCIATIONS_READ,
-    Permission.DISASSOCIATIONS_SUBMIT,
-    Permission.DISASSOCIATIONS_PROCESS,
-)
-
 # How long a submit or a decision waits for the workflow before answering that it is late.
 WORKFLOW_ANSWER_TIMEOUT = 30.0
 # A pending request whose workflow is gone is settled by the reconciler within a minute or so.
@@ -56,10 +53,11 @@ _REQUEST_IDS = UUID("5f0c36d2-8a53-4c8e-9a43-6f0b1d3c2a77")
 
 
 async def _association_to_act_on(
-    svc: Services, who: Principal, association_id: UUID
+    svc: Services, who: Principal, kind: RequestKind, association_id: UUID
 ) -> NamedAssociation:
-    """The association, if the caller may start a request on it: not found if it cannot see it,
-    forbidden if it sees it but is not one of its two parties or lacks the permission."""
+    """The association, if the caller may start a request of `kind` on it: not found if it
+    cannot see it, forbidden if it sees it but is not one of its two parties or lacks the kind's
+    permission."""
     async with svc.pool.connection() as conn:
         association = await associations.get_with_names(
             conn, association_id, scope=who.read_scope()
@@ -67,40 +65,57 @@ async def _association_to_act_on(
     if association is None:
         raise not_found("association")
     if not who.may_act_on(association.partner_id, association.customer_id):
-        raise forbidden("Only the association's own partner or customer may request its end.")
-    who.require(Permission.DISASSOCIATIONS_SUBMIT)
+        raise forbidden(
+            f"Only the association's own partner or customer may submit a {kinds.of(kind).noun}."
+        )
+    who.require(kinds.of(kind).submit)
     return association
 
 
 async def _account_check(
-    svc: Services, who: Principal, association: NamedAssociation, now: datetime
+    svc: Services,
+    who: Principal,
+    kind: RequestKind,
+    association: NamedAssociation,
+    now: datetime,
+    new_type: AssociationType | None,
 ) -> CheckResult:
     assert who.side is not None
     standing = await svc.standing.standing(association.customer_id)
     async with svc.pool.connection() as conn:
         checked = await associations.account_check(
-            conn, association.id, who.side, standing, policy=svc.settings.policy(), as_of=now
+            conn,
+            association.id,
+            kind,
+            who.side,
+            standing,
+            policy=svc.settings.policy(),
+            as_of=now,
+            new_type=new_type,
         )
     if checked is None:
         raise not_found("association")
     return checked[1]
 
 
-async def check(svc: Services, who: Principal, association_id: UUID) -> CheckResult:
+async def check(
+    svc: Services,
+    who: Principal,
+    kind: RequestKind,
+    association_id: UUID,
+    new_type: AssociationType | None = None,
+) -> CheckResult:
     """The account check on its own, so that failed items can be fixed before submitting."""
-    association = await _association_to_act_on(svc, who, association_id)
-    return await _account_check(svc, who, association, datetime.now(UTC))
+    association = await _association_to_act_on(svc, who, kind, association_id)
+    return await _account_check(svc, who, kind, association, datetime.now(UTC), new_type)
 
 
 def refusal(check_result: CheckResult) -> Failure:
     """The SPEC's precedence: a pending request, then the limit, then any other failed item."""
     failed = [item.model_dump() for item in check_result.items if not item.passed]
-    if check_result.failed("no_pending_request"):
-        return Failure(
-            ProblemCode.REQUEST_PENDING,
-            "A disassociation request is already pending for this association.",
-            items=failed,
-        )
+    pending = next((i for i in check_result.items if i.code == "no_pending_request"), None)
+    if pending is not None and not pending.passed:
+        return Failure(ProblemCode.REQUEST_PENDING, pending.message, items=failed)
     if check_result.failed("within_request_limit"):
         return Failure(
             ProblemCode.REQUEST_LIMIT_REACHED,
@@ -116,7 +131,12 @@ def refusal(check_result: CheckResult) -> Failure:
 
 
 def request_id_for(
-    who: Principal, idempotency_key: str | None, association_id: UUID, reason: str
+    who: Principal,
+    idempotency_key: str | None,
+    association_id: UUID,
+    reason: str,
+    kind: RequestKind = RequestKind.DISASSOCIATION,
+    new_type: AssociationType | None = None,
 ) -> UUID:
     """A retry with the same Idempotency-Key and request names the same request, so that even a
     retry after the first attempt's answer was lost joins that request's workflow instead of
@@ -124,31 +144,36 @@ def request_id_for(
     the key was forgotten) is another request, never the old one's answer."""
     if idempotency_key is None:
         return uuid4()
-    digest = hashlib.sha256(f"{association_id}\n{reason}".encode()).hexdigest()
+    asked = f"{association_id}\n{reason}"
+    if kind is not RequestKind.DISASSOCIATION:
+        asked += f"\n{kind.value}\n{new_type.value if new_type else ''}"
+    digest = hashlib.sha256(asked.encode()).hexdigest()
     return uuid5(_REQUEST_IDS, f"{who.ref}:{idempotency_key}:{digest}")
 
 
 async def submit(
     svc: Services,
     who: Principal,
+    kind: RequestKind,
     association_id: UUID,
     reason: str,
     *,
+    new_type: AssociationType | None = None,
     verification_code: str | None = None,
     idempotency_key: str | None = None,
-) -> DisassociationRequest:
+) -> Request:
     """Start a request: the account check, the caller's verification code, then the request's
     workflow, which checks again under the association's lock and accepts it."""
-    association = await _association_to_act_on(svc, who, association_id)
+    association = await _association_to_act_on(svc, who, kind, association_id)
     assert who.side is not None
-    request_id = request_id_for(who, idempotency_key, association.id, reason)
+    request_id = request_id_for(who, idempotency_key, association.id, reason, kind, new_type)
     if (accepted := await _already_accepted(svc, request_id, idempotency_key)) is not None:
         return accepted  # a retry after the first attempt's answer was lost
     # The rate limit and the account check read different rows: both at once, one round trip
     # less on every submit. The rate limit's answer still comes first.
     limited, checked = await asyncio.gather(
         within_rate(svc.pool, who, "submit", svc.settings.rate_limit_submit),
-        _account_check(svc, who, association, datetime.now(UTC)),
+        _account_check(svc, who, kind, association, datetime.now(UTC), new_type),
         return_exceptions=True,
     )
     if isinstance(limited, BaseException):
@@ -161,9 +186,11 @@ async def submit(
         # died before answering): then the pending request the check found is this one.
         if (accepted := await _already_accepted(svc, request_id, idempotency_key)) is not None:
             return accepted
-        raise _refused(who, checked)
+        raise _refused(who, kind, checked)
     spent = await verified(svc, who, "submitting a request", verification_code)
     cmd = SubmitCommand(
+        kind=kind,
+        new_type=new_type,
         request_id=request_id,
         association_id=association.id,
         partner_id=association.partner_id,
@@ -187,18 +214,21 @@ async def submit(
     admission = outcome.admission
     if not admission.accepted:  # the state changed between the check and the acceptance
         await give_back(svc, spent)
-        raise _refused(who, admission.check)
+        raise _refused(who, kind, admission.check)
     assert admission.request is not None
-    SUBMISSIONS.labels(who.side.value, "accepted").inc()
+    SUBMISSIONS.labels(who.side.value, "accepted", kind.value).inc()
     log.info(
-        "request accepted", request_id=str(cmd.request_id), association_id=str(cmd.association_id)
+        "request accepted",
+        request_id=str(cmd.request_id),
+        kind=kind.value,
+        association_id=str(cmd.association_id),
     )
     return request_of(admission.request)
 
 
 async def _already_accepted(
     svc: Services, request_id: UUID, idempotency_key: str | None
-) -> DisassociationRequest | None:
+) -> Request | None:
     """The request a retry names, if an earlier attempt with its Idempotency-Key got it
     accepted."""
     if idempotency_key is None:
@@ -207,18 +237,18 @@ async def _already_accepted(
         return await requests.get(conn, request_id)
 
 
-def _refused(who: Principal, check_result: CheckResult) -> Failure:
+def _refused(who: Principal, kind: RequestKind, check_result: CheckResult) -> Failure:
     failure = refusal(check_result)
     assert who.side is not None
-    SUBMISSIONS.labels(who.side.value, failure.code).inc()
+    SUBMISSIONS.labels(who.side.value, failure.code, kind.value).inc()
     return failure
 
 
-async def get(svc: Services, who: Principal, request_id: UUID) -> DisassociationRequest:
+async def get(svc: Services, who: Principal, kind: RequestKind, request_id: UUID) -> Request:
     async with svc.pool.connection() as conn:
-        request = await requests.get(conn, request_id, scope=who.read_scope())
+        request = await requests.get(conn, request_id, kind=kind, scope=who.read_scope())
     if request is None:
-        raise not_found("disassociation request")
+        raise not_found(kinds.of(kind).noun)
     who.require(*READ_REQUESTS)
     return request
 
@@ -227,6 +257,7 @@ async def get(svc: Services, who: Principal, request_id: UUID) -> Disassociation
 async def list_requests(
     svc: Services,
     who: Principal,
+    kind: RequestKind,
     *,
     status: RequestStatus | None,
     association_id: UUID | None,
@@ -236,12 +267,13 @@ async def list_requests(
     submitted_to: datetime | None = None,
     limit: int,
     cursor: str | None,
-) -> tuple[list[DisassociationRequest], str | None]:
+) -> tuple[list[Request], str | None]:
     who.require(*READ_REQUESTS)
     async with svc.pool.connection() as conn:
         return await requests.list_scoped(
             conn,
-            who.party_scope(),
+            who.read_scope(),  # every request, for operators (the CLI)
+            kind,
             status=status,
             association_id=association_id,
             customer_id=customer_id,
@@ -256,24 +288,25 @@ async def list_requests(
 async def decide(
     svc: Services,
     who: Principal,
+    kind: RequestKind,
     request_id: UUID,
     action: DecisionAction,
     reason: str | None = None,
     *,
     verification_code: str | None = None,
-) -> DisassociationRequest:
+) -> Request:
     """Agree, reject or withdraw (the parties), or agree, reject or cancel (operators): judged
     here by the domain's rule, then applied by the request's workflow, which judges again."""
     async with svc.pool.connection() as conn:
-        request = await requests.for_decision(conn, request_id, scope=who.read_scope())
+        request = await requests.for_decision(conn, request_id, kind=kind, scope=who.read_scope())
     if request is None:
-        raise not_found("disassociation request")
+        raise not_found(kinds.of(kind).noun)
     if who.kind != "operator":
         if not who.may_act_on(request.partner_id, request.customer_id):
             raise forbidden(
                 "Only the association's own partner or customer may decide on this request."
             )
-        permission = decisions.PERMISSION_FOR_ACTION.get(action)
+        permission = decisions.permission_for(kind, action)
         if permission is None:
             raise forbidden("Only operators may cancel a request.")
         who.require(permission)
@@ -291,7 +324,8 @@ async def decide(
     spent = None
     if decisions.needs_verification(action) and who.kind != "operator":
         spent = await verified(svc, who, f"{action.value}ing a request", verification_code)
-    sent = await svc.temporal.decide(request_id, decision, within=WORKFLOW_ANSWER_TIMEOUT)
+    workflow_id = workflow_id_for(kind, request_id)
+    sent = await svc.temporal.decide(workflow_id, decision, within=WORKFLOW_ANSWER_TIMEOUT)
     if isinstance(sent.outcome, Settled):
         return request_of(sent.outcome.request)
     if isinstance(sent.outcome, Late):
@@ -307,9 +341,7 @@ async def decide(
     raise await _failure_of(svc, request_id, sent.outcome)
 
 
-async def _settled_by(
-    svc: Services, request_id: UUID, update_id: str
-) -> DisassociationRequest | None:
+async def _settled_by(svc: Services, request_id: UUID, update_id: str) -> Request | None:
     """The request, if the decision sent as Update `update_id` is what settled it."""
     async with svc.pool.connection() as conn:
         request = await requests.get_settled(conn, request_id)
@@ -362,6 +394,6 @@ def _decision_refused(
     return Failure(ProblemCode(code.value), message)
 
 
-def request_of(snapshot: RequestSnapshot) -> DisassociationRequest:
-    """The request a workflow answered with, as callers read it."""
-    return DisassociationRequest.model_validate(snapshot, from_attributes=True)
+def request_of(snapshot: RequestSnapshot) -> Request:
+    """The request a workflow answered with, as the use cases speak of it."""
+    return Request.model_validate(snapshot, from_attributes=True)

@@ -1,5 +1,9 @@
-"""One workflow per disassociation request: check and accept, wait for the counterpart or the
-deadline, settle.
+"""The consent process, one workflow per request of any kind (a disassociation, a type change):
+check and accept, wait for the counterpart or the deadline, settle.
+
+What differs by kind is not here: the check's items, the deadline's outcome, what agreement
+changes and the words are the domain's (domain/kinds.py), applied by the activities; this workflow
+is the one shape every kind runs.
 
 `run` tells the story. Decisions arrive as the `decide` Update (the parties, operators through the
 admin API), as the operators' `agree`/`reject` signals from the Temporal UI, or as a cancellation
@@ -20,13 +24,14 @@ from temporalio.common import RetryPolicy, VersioningBehavior
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.disassociation import (
+    from activities.requests import (
         ASSOCIATION_NOT_FOUND,
         REQUEST_NOT_FOUND,
-        DisassociationActivities,
+        RequestActivities,
     )
     from contract import (
         CHECK_FAILED,
+        REQUEST_WORKFLOW,
         AcceptInput,
         Admission,
         OperatorDecision,
@@ -37,7 +42,7 @@ with workflow.unsafe.imports_passed_through():
         SettleInput,
         SubmitCommand,
     )
-    from domain import decisions
+    from domain import decisions, kinds
     from domain.types import (
         SYSTEM,
         WORKFLOW_CANCELLATION,
@@ -71,8 +76,8 @@ RETRY = RetryPolicy(
 # Pinned: a request runs its whole life on the worker build it started on (Worker Versioning);
 # a changed workflow ships as a new build beside the old one (docs/DEPLOY.md, "Shipping a
 # workflow change"), never as a branch in this code.
-@workflow.defn(name="Disassociation", versioning_behavior=VersioningBehavior.PINNED)
-class DisassociationWorkflow:
+@workflow.defn(name=REQUEST_WORKFLOW, versioning_behavior=VersioningBehavior.PINNED)
+class RequestWorkflow:
     @workflow.init
     def __init__(self, cmd: SubmitCommand) -> None:
         self._cmd = cmd
@@ -161,7 +166,7 @@ class DisassociationWorkflow:
         """Check the accounts and accept the request, or refuse it with the failed items."""
         try:
             admission = await self._step(
-                DisassociationActivities.accept_request,
+                RequestActivities.accept_request,
                 AcceptInput(command=self._cmd, accepted_at=workflow.now()),
                 summary="Accept: check again under lock, store request, record and notification",
             )
@@ -197,7 +202,7 @@ class DisassociationWorkflow:
         reminder_at = self._reminder_at()
         if reminder_at is not None and not await self._decided_before(reminder_at, "reminder"):
             await self._step(
-                DisassociationActivities.send_reminder,
+                RequestActivities.send_reminder,
                 ReminderInput(request_id=request.id, at=workflow.now()),
                 summary="Remind the counterpart",
             )
@@ -258,7 +263,9 @@ class DisassociationWorkflow:
             initiator=self._cmd.initiator,
             status=status,
             respond_by=respond_by,
-            on_timeout=decisions.timeout_outcome(self._cmd.policy, self._cmd.initiator),
+            on_timeout=decisions.timeout_outcome(
+                self._cmd.kind, self._cmd.policy, self._cmd.initiator
+            ),
         )
         try:
             decisions.authorize(decision, context, workflow.now())
@@ -271,7 +278,7 @@ class DisassociationWorkflow:
         outcome = self._outcome_of(decision)
         self._show.settling(outcome, decision.actor)
         settled = await self._step(
-            DisassociationActivities.settle_request,
+            RequestActivities.settle_request,
             SettleInput(
                 request_id=self._request.id,
                 outcome=outcome,
@@ -280,8 +287,7 @@ class DisassociationWorkflow:
                 decided_at=workflow.now(),
                 decision_id=decision_id,
             ),
-            summary=f"Settle as {outcome.value}"
-            + (" and end the association" if outcome.ends_association else ""),
+            summary=f"Settle as {outcome.value}" + self._change_on(outcome),
         )
         self._request = settled
         self._show.settled(settled)
@@ -338,7 +344,14 @@ class DisassociationWorkflow:
         return self._request is not None and self._request.status is RequestStatus.PENDING
 
     def _outcome_of(self, decision: Decision) -> RequestStatus:
-        return decisions.outcome_of(decision, self._cmd.policy, self._cmd.initiator)
+        return decisions.outcome_of(decision, self._cmd.kind, self._cmd.policy, self._cmd.initiator)
+
+    def _change_on(self, outcome: RequestStatus) -> str:
+        if not outcome.is_agreement:
+            return ""
+        if kinds.of(self._cmd.kind).change is kinds.Change.END:
+            return " and end the association"
+        return " and change the association's type"
 
     def _outcome(self) -> Outcome:
         admission = self._admission

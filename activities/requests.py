@@ -1,4 +1,4 @@
-"""The activities of a disassociation request: each one a PostgreSQL transaction, each one safe to
+"""The activities of a request of any kind: each one a PostgreSQL transaction, each one safe to
 run again after a crash at any line (see store/requests.py for how)."""
 
 from __future__ import annotations
@@ -39,7 +39,10 @@ def _final_if_missing(error_type: str) -> Iterator[None]:
         raise _missing(error_type, str(exc)) from exc
 
 
-class DisassociationActivities:
+class RequestActivities:
+    """Accept, settle, remind: the same three steps for every kind (what differs by kind, the
+    store does by domain/kinds.py)."""
+
     def __init__(self, pool: AsyncConnectionPool, standing: AccountStandingSource):
         self._pool = pool
         self._standing = standing
@@ -55,6 +58,8 @@ class DisassociationActivities:
             requested_by=cmd.requested_by,
             reason=cmd.reason,
             policy=cmd.policy,
+            kind=cmd.kind,
+            new_type=cmd.new_type,
         )
         async with self._pool.connection() as conn:
             with _final_if_missing(ASSOCIATION_NOT_FOUND):
