@@ -1,4 +1,4 @@
-"""The assocflow worker: runs the disassociation workflows and their activities.
+"""The assocflow worker: runs the request workflows (every kind) and their activities.
 
 python worker.py   or   assocflow worker     (configuration from the environment; see
 assocflow/settings.py). It waits for PostgreSQL and Temporal when they are not up yet, and exits 0

@@ -12,6 +12,7 @@ sees a route answer is documented for that route.
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
@@ -238,7 +239,94 @@ class Operation:
     example: Any = None
 
 
+def request_operations(name: str, *, asks: str, agreed: str, kept: str) -> dict[str, Operation]:
+    """The operations of a kind of request (api/routers/requests.py makes its routes): `name` as
+    in its operation ids, what it `asks`, what agreement does, and what stays otherwise."""
+    plural = re.sub(r"(?<!^)(?=[A-Z])", " ", name).lower() + " requests"
+    decided = AUTH + BY_ID + BODY + TEMPORAL + DECISION
+    return {
+        f"check{name}": Operation(
+            "Run the account check",
+            "The check: `passed`, and each item with what to do when it failed.",
+            AUTH + BY_ID + BODY,
+            body="What the request would ask, to check.",
+        ),
+        f"submit{name}": Operation(
+            f"Ask to {asks}",
+            "The request, pending: the counterpart answers by `respond_by`. `Location` names it.",
+            AUTH
+            + BY_ID
+            + BODY
+            + IDEMPOTENT
+            + VERIFIED
+            + TEMPORAL
+            + ("check_failed", "request_pending", "request_limit_reached"),
+            body="What is asked, the reason, the acknowledgement and, where the account requires"
+            " it, the acting person's verification code.",
+            idempotent=True,
+            rate_limited=True,
+        ),  # fmt: skip
+        f"list{name}s": Operation(
+            f"List {plural}", "A page of requests, newest first.", AUTH + QUERY
+        ),
+        f"get{name}": Operation("Read one request", "The request.", AUTH + BY_ID),
+        f"agree{name}": Operation(
+            "Agree to a request (the counterpart)",
+            f"The request, agreed: {agreed}.",
+            decided + IDEMPOTENT + VERIFIED,
+            body="Optional: a reason, and the verification code where the account requires it.",
+            idempotent=True,
+            rate_limited=True,
+        ),
+        f"reject{name}": Operation(
+            "Reject a request (the counterpart)",
+            f"The request, rejected: {kept}.",
+            decided + IDEMPOTENT + VERIFIED,
+            body="The reason (required), and the verification code where the account requires it.",
+            idempotent=True,
+            rate_limited=True,
+        ),
+        f"withdraw{name}": Operation(
+            "Withdraw a request (the initiator)",
+            f"The request, withdrawn: {kept}.",
+            decided + IDEMPOTENT,
+            body="Optional: a reason.",
+            idempotent=True,
+        ),
+        f"agree{name}AsOperator": Operation(
+            "Agree to a request for the counterpart",
+            f"The request, agreed: {agreed}.",
+            decided,
+            body="Optional: a reason.",
+        ),
+        f"reject{name}AsOperator": Operation(
+            "Reject a request for the counterpart",
+            "The request, rejected.",
+            decided,
+            body="The reason (required).",
+        ),
+        f"cancel{name}": Operation(
+            "Cancel a request",
+            f"The request, cancelled: {kept}.",
+            decided,
+            body="The reason (required).",
+        ),
+    }
+
+
 OPERATIONS: dict[str, Operation] = {
+    **request_operations(
+        "Disassociation",
+        asks="end an association",
+        agreed="the association has ended",
+        kept="the association continues",
+    ),
+    **request_operations(
+        "TypeChange",
+        asks="change an association's type",
+        agreed="the association has its new type",
+        kept="the association keeps its type",
+    ),
     # associations
     "listAssociations": Operation(
         "List the caller's associations",
@@ -246,106 +334,6 @@ OPERATIONS: dict[str, Operation] = {
         AUTH + QUERY,
     ),
     "getAssociation": Operation("Read one association", "The association.", AUTH + BY_ID),
-    # disassociations
-    "checkDisassociation": Operation(
-        "Run the account check",
-        "The check: `passed`, and each item with what to do when it failed.",
-        AUTH + BY_ID + BODY,
-        body="The association to check.",
-    ),
-    "submitDisassociation": Operation(
-        "Ask to end an association",
-        "The request, pending: the counterpart answers by `respond_by`. `Location` names it.",
-        AUTH
-        + BY_ID
-        + BODY
-        + IDEMPOTENT
-        + VERIFIED
-        + TEMPORAL
-        + ("check_failed", "request_pending", "request_limit_reached"),
-        body="The association, the reason, the acknowledgement and, where the account requires"
-        " it, the acting person's verification code.",
-        idempotent=True,
-        rate_limited=True,
-    ),
-    "listDisassociations": Operation(
-        "List disassociation requests",
-        "A page of requests, newest first.",
-        AUTH + QUERY,
-    ),
-    "getDisassociation": Operation("Read one request", "The request.", AUTH + BY_ID),
-    "agreeDisassociation": Operation(
-        "Agree to a request (the counterpart)",
-        "The request, agreed: the association has ended.",
-        AUTH + BY_ID + BODY + IDEMPOTENT + VERIFIED + TEMPORAL + DECISION,
-        body="Optional: a reason, and the verification code where the account requires it.",
-        idempotent=True,
-        rate_limited=True,
-    ),
-    "rejectDisassociation": Operation(
-        "Reject a request (the counterpart)",
-        "The request, rejected: the association continues.",
-        AUTH + BY_ID + BODY + IDEMPOTENT + VERIFIED + TEMPORAL + DECISION,
-        body="The reason (required), and the verification code where the account requires it.",
-        idempotent=True,
-        rate_limited=True,
-    ),
-    "withdrawDisassociation": Operation(
-        "Withdraw a request (the initiator)",
-        "The request, withdrawn: the association continues.",
-        AUTH + BY_ID + BODY + IDEMPOTENT + TEMPORAL + DECISION,
-        body="Optional: a reason.",
-        idempotent=True,
-    ),
-    # type changes
-    "checkTypeChange": Operation(
-        "Run the check of a type change",
-        "The check: `passed`, and each item with what to do when it failed.",
-        AUTH + BY_ID + BODY,
-        body="The association to check and the type asked for.",
-    ),
-    "submitTypeChange": Operation(
-        "Ask to change an association's type",
-        "The request, pending: the counterpart answers by `respond_by`. `Location` names it.",
-        AUTH
-        + BY_ID
-        + BODY
-        + IDEMPOTENT
-        + VERIFIED
-        + TEMPORAL
-        + ("check_failed", "request_pending", "request_limit_reached"),
-        body="The association, the new type, the reason, the acknowledgement and, where the"
-        " account requires it, the acting person's verification code.",
-        idempotent=True,
-        rate_limited=True,
-    ),
-    "listTypeChanges": Operation(
-        "List type change requests", "A page of requests, newest first.", AUTH + QUERY
-    ),
-    "getTypeChange": Operation("Read one type change request", "The request.", AUTH + BY_ID),
-    "agreeTypeChange": Operation(
-        "Agree to a type change (the counterpart)",
-        "The request, agreed: the association has its new type.",
-        AUTH + BY_ID + BODY + IDEMPOTENT + VERIFIED + TEMPORAL + DECISION,
-        body="Optional: a reason, and the verification code where the account requires it.",
-        idempotent=True,
-        rate_limited=True,
-    ),
-    "rejectTypeChange": Operation(
-        "Reject a type change (the counterpart)",
-        "The request, rejected: the association keeps its type.",
-        AUTH + BY_ID + BODY + IDEMPOTENT + VERIFIED + TEMPORAL + DECISION,
-        body="The reason (required), and the verification code where the account requires it.",
-        idempotent=True,
-        rate_limited=True,
-    ),
-    "withdrawTypeChange": Operation(
-        "Withdraw a type change (the initiator)",
-        "The request, withdrawn: the association keeps its type.",
-        AUTH + BY_ID + BODY + IDEMPOTENT + TEMPORAL + DECISION,
-        body="Optional: a reason.",
-        idempotent=True,
-    ),
     # records
     "listAssociationRecords": Operation(
         "List association records",
@@ -491,42 +479,6 @@ OPERATIONS: dict[str, Operation] = {
     "revokeToken": Operation("Revoke a token", "Revoked: it is refused at once.", AUTH + BY_ID),
     "listAuditLog": Operation(
         "Read the audit log", "A page of operators' and settings' changes.", AUTH + QUERY
-    ),
-    "agreeDisassociationAsOperator": Operation(
-        "Agree to a request for the counterpart",
-        "The request, agreed: the association has ended.",
-        AUTH + BY_ID + BODY + TEMPORAL + DECISION,
-        body="Optional: a reason.",
-    ),
-    "rejectDisassociationAsOperator": Operation(
-        "Reject a request for the counterpart",
-        "The request, rejected.",
-        AUTH + BY_ID + BODY + TEMPORAL + DECISION,
-        body="The reason (required).",
-    ),
-    "cancelDisassociation": Operation(
-        "Cancel a request",
-        "The request, cancelled: the association continues.",
-        AUTH + BY_ID + BODY + TEMPORAL + DECISION,
-        body="The reason (required).",
-    ),
-    "agreeTypeChangeAsOperator": Operation(
-        "Agree to a type change for the counterpart",
-        "The request, agreed: the association has its new type.",
-        AUTH + BY_ID + BODY + TEMPORAL + DECISION,
-        body="Optional: a reason.",
-    ),
-    "rejectTypeChangeAsOperator": Operation(
-        "Reject a type change for the counterpart",
-        "The request, rejected.",
-        AUTH + BY_ID + BODY + TEMPORAL + DECISION,
-        body="The reason (required).",
-    ),
-    "cancelTypeChange": Operation(
-        "Cancel a type change",
-        "The request, cancelled: the association keeps its type.",
-        AUTH + BY_ID + BODY + TEMPORAL + DECISION,
-        body="The reason (required).",
     ),
     # health
     "getMetrics": Operation(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, Self, TypeVar
 from uuid import UUID
 
 from pydantic import (
@@ -76,10 +76,10 @@ class ProblemDetail(BaseModel):
     detail: str | None = None
 
 
-class DisassociationRequest(BaseModel):
-    """A request as clients read it (the SPEC's field names). The HTTP response's own model: a
-    field added here reaches neither workflow histories (contract/__init__.py) nor webhook
-    payloads (domain/events.py)."""
+class RequestOut(BaseModel):
+    """What every kind of request reads in an HTTP response (the SPEC's field names). The HTTP
+    responses' own models: a field added here reaches neither workflow histories
+    (contract/__init__.py) nor webhook payloads (domain/events.py)."""
 
     id: UUID
     association_id: UUID
@@ -95,34 +95,20 @@ class DisassociationRequest(BaseModel):
     decision_reason: str | None = None
 
     @classmethod
-    def of(cls, request: domain.Request) -> DisassociationRequest:
+    def of(cls, request: domain.Request) -> Self:
         # By name: tests/unit/test_request_models.py holds the models field by field.
         return cls.model_validate(request, from_attributes=True)
 
 
-class TypeChangeRequest(BaseModel):
-    """An association type change request as clients read it (the SPEC's field names); like
-    DisassociationRequest, the HTTP response's own model."""
+class DisassociationRequest(RequestOut):
+    """A disassociation request."""
 
-    id: UUID
-    association_id: UUID
-    partner_id: UUID
-    customer_id: UUID
-    initiator: Side
+
+class TypeChangeRequest(RequestOut):
+    """An association type change request: from which type to which."""
+
     from_type: AssociationType
     new_type: AssociationType
-    status: RequestStatus
-    reason: str
-    submitted_at: datetime
-    respond_by: datetime
-    decided_at: datetime | None = None
-    decided_by: str | None = None
-    decision_reason: str | None = None
-
-    @classmethod
-    def of(cls, request: domain.Request) -> TypeChangeRequest:
-        # By name: tests/unit/test_request_models.py holds the models field by field.
-        return cls.model_validate(request, from_attributes=True)
 
 
 class Page(BaseModel, Generic[T]):
@@ -132,6 +118,10 @@ class Page(BaseModel, Generic[T]):
 
 class CheckBody(Body):
     association_id: UUID
+
+    def asked_type(self) -> AssociationType | None:
+        """The type a type change asks for; none for the other kinds."""
+        return None
 
 
 class SubmitBody(Body):
@@ -147,13 +137,23 @@ class SubmitBody(Body):
             raise ValueError("must be true: the initiator has to acknowledge the statement")
         return value
 
+    def asked_type(self) -> AssociationType | None:
+        """The type a type change asks for; none for the other kinds."""
+        return None
+
 
 class TypeChangeCheckBody(CheckBody):
     new_type: AssociationType = Field(description="The association type asked for.")
 
+    def asked_type(self) -> AssociationType:
+        return self.new_type
+
 
 class TypeChangeBody(SubmitBody):
     new_type: AssociationType = Field(description="The association type asked for.")
+
+    def asked_type(self) -> AssociationType:
+        return self.new_type
 
 
 class AgreeBody(Body):

@@ -253,6 +253,15 @@ async def get(svc: Services, who: Principal, kind: RequestKind, request_id: UUID
     return request
 
 
+async def get_many(
+    svc: Services, who: Principal, kind: RequestKind, request_ids: list[UUID]
+) -> list[Request]:
+    """The requests of `kind` among `request_ids` that the caller may see, in one read."""
+    who.require(*READ_REQUESTS)
+    async with svc.pool.connection() as conn:
+        return await requests.get_many(conn, request_ids, kind, scope=who.read_scope())
+
+
 @paged
 async def list_requests(
     svc: Services,

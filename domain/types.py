@@ -288,8 +288,9 @@ class Association(BaseModel):
     ended_at: datetime | None = None
 
 
-class DisassociationRequest(BaseModel):
-    """A disassociation request as clients read it (the SPEC's field names)."""
+class RequestFields(BaseModel):
+    """What a request of every kind reads (the SPEC's field names); each kind's model adds its
+    own."""
 
     id: UUID
     association_id: UUID
@@ -305,42 +306,22 @@ class DisassociationRequest(BaseModel):
     decision_reason: str | None = None
 
 
-class TypeChangeRequest(BaseModel):
-    """An association type change request as clients read it (the SPEC's field names)."""
+class DisassociationRequest(RequestFields):
+    """A disassociation request as clients read it."""
 
-    id: UUID
-    association_id: UUID
-    partner_id: UUID
-    customer_id: UUID
-    initiator: Side
+
+class TypeChangeRequest(RequestFields):
+    """An association type change request as clients read it."""
+
     from_type: AssociationType
     new_type: AssociationType
-    status: RequestStatus
-    reason: str
-    submitted_at: datetime
-    respond_by: datetime
-    decided_at: datetime | None = None
-    decided_by: str | None = None
-    decision_reason: str | None = None
 
 
-class Request(BaseModel):
+class Request(RequestFields):
     """A request of any kind, as stored: what every kind shares, its kind, and the fields of the
     kinds that have them (a type change's `from_type` and `new_type`)."""
 
-    id: UUID
     kind: RequestKind
-    association_id: UUID
-    partner_id: UUID
-    customer_id: UUID
-    initiator: Side
-    status: RequestStatus
-    reason: str
-    submitted_at: datetime
-    respond_by: datetime
-    decided_at: datetime | None = None
-    decided_by: str | None = None
-    decision_reason: str | None = None
     from_type: AssociationType | None = None
     new_type: AssociationType | None = None
 

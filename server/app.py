@@ -26,7 +26,6 @@ from api.ratelimits import RateLimitHeadersMiddleware
 from api.routers import (
     account,
     admin,
-    admin_requests,
     associations,
     disassociations,
     health,
@@ -130,10 +129,10 @@ def create_app(
         mfa,
         webhooks,
         admin,
-        admin_requests,
     ):
         app.include_router(module.router)
-    app.include_router(admin_requests.type_changes_router)
+    for kind in (disassociations, type_changes):
+        app.include_router(kind.admin_router)
     app.include_router(health.router)
     console.install(app, settings)
     webhook_events.install(app)

@@ -36,7 +36,7 @@ from domain.types import (
     workflow_id_for,
 )
 from store import associations, notifications, records
-from store.db import Connection, fetch_one, fetch_value, fetch_values
+from store.db import Connection, fetch_all, fetch_one, fetch_value, fetch_values
 from store.pagination import newest_first
 from store.rows import NamedAssociation, NamedRequest, RequestForDecision, SettledRequest
 from store.scope import Scope
@@ -68,6 +68,19 @@ async def get(
     params: dict[str, Any] = {"id": request_id}
     where = _where(params, kind, scope)
     return await fetch_one(conn, Request, f"SELECT {COLUMNS} FROM requests WHERE {where}", params)
+
+
+async def get_many(
+    conn: Connection, request_ids: list[UUID], kind: RequestKind, *, scope: Scope | None = None
+) -> list[Request]:
+    """The requests of `kind` among `request_ids` (in the scope), in one query."""
+    params: dict[str, Any] = {"ids": request_ids, "kind": kind.value}
+    where = ["id = ANY(%(ids)s)", "kind = %(kind)s"]
+    if scope is not None:
+        where.append(scope.clause(params))
+    return await fetch_all(
+        conn, Request, f"SELECT {COLUMNS} FROM requests WHERE {' AND '.join(where)}", params
+    )
 
 
 async def for_decision(

@@ -172,6 +172,7 @@ def command(
     *,
     kind: RequestKind = RequestKind.DISASSOCIATION,
     new_type: AssociationType | None = None,
+    association_type: AssociationType = AssociationType.RESALE,
     **settings: Any,
 ) -> SubmitCommand:
     """A submit as the API would build it, by the customer or the partner admin of `world` (a
@@ -190,7 +191,7 @@ def command(
         customer_id=world.customer_id,
         partner_name=world.partner_name,
         customer_name=world.customer_name,
-        association_type="resale",
+        association_type=association_type,  # the world's association type, as stored
         initiator=initiator,
         requested_by=actor,
         reason="moving on",

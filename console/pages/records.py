@@ -153,8 +153,8 @@ async def _as_they_stand(
 ) -> dict[UUID, AnyRequest]:
     """The requests whose asking is on the page, as they are now: a record says what was so when
     it was written, and only the request says whether it still awaits an answer."""
-    ids = {r.request_id for r in kept if r.action == "requested" and r.request_id}
-    found = [await requests.get(svc, who, RequestKind.TYPE_CHANGE, i) for i in ids]
+    ids = sorted({r.request_id for r in kept if r.action == "requested" and r.request_id})
+    found = await requests.get_many(svc, who, RequestKind.TYPE_CHANGE, ids) if ids else []
     return {r.id: r for r in found}
 
 

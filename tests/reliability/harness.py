@@ -1,5 +1,6 @@
-"""What the fault and race tests share: a client that retries like a careful caller, the data of
-a scenario, and the exact counts a run must leave behind."""
+"""What the fault and race tests share: a client that retries like a careful caller, how each kind
+of request is asked for and decided through the API, the data of a scenario, and the exact counts
+a run must leave behind."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import httpx
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from domain.types import RequestKind
 from store import accounts, associations, tokens
 
 FIGURES = Path(__file__).resolve().parents[2] / "build" / "reliability-figures.jsonl"
@@ -111,6 +113,48 @@ def _problem_code(response: httpx.Response) -> str | None:
     return code if isinstance(code, str) else None
 
 
+# Each kind of request, where the API serves it.
+PATHS = {
+    RequestKind.DISASSOCIATION: "/v1/disassociations",
+    RequestKind.TYPE_CHANGE: "/v1/type-changes",
+}
+# Every scenario's associations start as `resale`; a type change asks for this.
+FROM_TYPE, NEW_TYPE = "resale", "referral"
+
+
+def submit_body(kind: RequestKind, association_id: UUID | str, reason: str = "moving") -> dict:
+    """What a submit of `kind` sends (a type change: to NEW_TYPE)."""
+    body = {"association_id": str(association_id), "reason": reason, "acknowledged": True}
+    return body | ({"new_type": NEW_TYPE} if kind is RequestKind.TYPE_CHANGE else {})
+
+
+async def submit(
+    api: httpx.AsyncClient, kind: RequestKind, token: str, association_id: UUID | str
+) -> httpx.Response:
+    """Ask for a request of `kind` through `api` (its base URL set)."""
+    return await api.post(
+        PATHS[kind],
+        json=submit_body(kind, association_id),
+        headers={"Authorization": f"Bearer {token}"},
+    )
+
+
+async def decide(
+    api: httpx.AsyncClient,
+    kind: RequestKind,
+    token: str,
+    request_id: str,
+    action: str,
+    **body: str,
+) -> httpx.Response:
+    """Agree, reject or withdraw a request of `kind` (`body`: its reason)."""
+    return await api.post(
+        f"{PATHS[kind]}/{request_id}/{action}",
+        json=body or None,
+        headers={"Authorization": f"Bearer {token}"},
+    )
+
+
 @dataclass
 class Party:
     customer_id: UUID
@@ -161,13 +205,16 @@ async def make_scenario(pool: AsyncConnectionPool, size: int) -> Scenario:
 
 
 async def counts(pool: AsyncConnectionPool, scenario: Scenario) -> dict[str, Any]:
-    """Everything the scenario left in PostgreSQL, counted."""
+    """Everything the scenario left in PostgreSQL, counted; and what must never be there, counted
+    (each of the last five is 0 in a good run)."""
     ids = [p.association_id for p in scenario.parties]
     queries = {
-        "requests_by_status": "SELECT status AS k, count(*) AS n FROM disassociation_requests"
+        "requests_by_status": "SELECT status AS k, count(*) AS n FROM requests"
         " WHERE association_id = ANY(%s) GROUP BY status",
         "associations_by_status": "SELECT status AS k, count(*) AS n FROM associations"
         " WHERE id = ANY(%s) GROUP BY status",
+        "associations_by_type": "SELECT association_type AS k, count(*) AS n FROM associations"
+        " WHERE id = ANY(%s) GROUP BY 1",
         "records_by_action": "SELECT kind || ':' || action AS k, count(*) AS n FROM association_records"
         " WHERE association_id = ANY(%s) GROUP BY 1",
         "notifications_by_event": "SELECT event_type AS k, count(*) AS n FROM notifications"
@@ -178,17 +225,94 @@ async def counts(pool: AsyncConnectionPool, scenario: Scenario) -> dict[str, Any
         for name, query in queries.items():
             rows = await (await cur.execute(query, (ids,))).fetchall()
             result[name] = {row["k"]: row["n"] for row in rows}
-        result["associations_ended_twice"] = (
-            await (
-                await cur.execute(
-                    "SELECT count(*) AS n FROM (SELECT association_id FROM association_records"
-                    " WHERE association_id = ANY(%s) AND kind = 'association' AND action = 'ended'"
-                    " GROUP BY 1 HAVING count(*) > 1) twice",
-                    (ids,),
-                )
-            ).fetchone()
-        )["n"]
+        for name, query in NEVER.items():
+            await cur.execute(f"SELECT count(*) AS n FROM ({query}) found", (ids,))
+            found = await cur.fetchone()
+            assert found is not None
+            result[name] = found["n"]
     return result
+
+
+# What no run may leave behind, each a query of the scenario's associations (`%s`: their ids).
+NEVER = {
+    "associations_ended_twice": "SELECT association_id FROM association_records"
+    " WHERE association_id = ANY(%s) AND kind = 'association' AND action = 'ended'"
+    " GROUP BY 1 HAVING count(*) > 1",
+    # An agreed type change changed its association's type once: one `type_changed` record with
+    # its id, one `association.type_changed` to each side; any other changed nothing.
+    "type_changes_applied_other_than_once": "SELECT r.id FROM requests r"
+    " WHERE r.association_id = ANY(%s) AND r.kind = 'type_change' AND (SELECT"
+    " array[count(*) FILTER (WHERE source = 'record'), count(*) FILTER (WHERE source = 'partner'),"
+    "  count(*) FILTER (WHERE source = 'customer')]"
+    " FROM (SELECT 'record' AS source FROM association_records c"
+    "   WHERE c.request_id = r.id AND c.action = 'type_changed'"
+    "  UNION ALL SELECT n.recipient_kind FROM notifications n"
+    "   WHERE n.request_id = r.id AND n.event_type = 'association.type_changed') effects)"
+    " <> array_fill(CASE WHEN r.status = 'agreed' THEN 1 ELSE 0 END::bigint, array[3])",
+    # Nothing but an agreed type change changed a type...
+    "types_changed_by_no_agreed_request": "SELECT c.id FROM association_records c"
+    " WHERE c.association_id = ANY(%s) AND c.action = 'type_changed' AND NOT EXISTS"
+    " (SELECT FROM requests r WHERE r.id = c.request_id AND r.kind = 'type_change'"
+    "  AND r.status = 'agreed')",
+    # ...so each association has the type it was associated with, or the one its agreed type
+    # change asked for.
+    "associations_of_another_type": "SELECT a.id FROM associations a"
+    " JOIN association_records made ON made.association_id = a.id AND made.action = 'associated'"
+    " WHERE a.id = ANY(%s) AND a.association_type <> coalesce("
+    "  (SELECT r.new_type FROM requests r WHERE r.association_id = a.id"
+    "   AND r.kind = 'type_change' AND r.status = 'agreed' ORDER BY r.decided_at DESC LIMIT 1),"
+    "  made.after ->> 'association_type')",
+    # A decision is taken before `respond_by`, the deadline's outcome at or after it.
+    "settled_on_the_wrong_side_of_the_deadline": "SELECT id FROM requests"
+    " WHERE association_id = ANY(%s) AND status NOT IN ('pending', 'cancelled')"
+    " AND (status IN ('auto_agreed', 'expired')) <> (decided_at >= respond_by)",
+}
+
+
+def expected_counts(
+    associations: int, settled: dict[RequestKind, dict[str, int]]
+) -> dict[str, Any]:
+    """What `counts` must find after `associations` (each `resale`, one request at most) saw
+    requests of each kind settled as `settled` says ({kind: {status: n}}): each request recorded
+    and its counterpart told; each outcome recorded and both sides told; each agreement's change
+    made once, recorded and both sides told of it."""
+    requests: dict[str, int] = {}
+    records: dict[str, int] = {"association:associated": associations}
+    notes: dict[str, int] = {}
+    ended = changed = 0
+
+    def add(into: dict[str, int], key: str, n: int) -> None:
+        if n:
+            into[key] = into.get(key, 0) + n
+
+    for kind, statuses in settled.items():
+        for status, n in statuses.items():
+            add(requests, status, n)
+            add(records, f"{kind.value}:requested", n)
+            add(records, f"{kind.value}:{status}", n)
+            add(notes, f"{kind.value}.requested", n)  # to the counterpart
+            add(notes, f"{kind.value}.{status}", 2 * n)  # to both sides
+            if status in ("agreed", "auto_agreed"):
+                if kind is RequestKind.DISASSOCIATION:
+                    ended += n
+                else:
+                    changed += n
+    add(records, "association:ended", ended)
+    add(notes, "association.ended", 2 * ended)
+    add(records, "type_change:type_changed", changed)
+    add(notes, "association.type_changed", 2 * changed)
+    return {
+        "requests_by_status": requests,
+        "associations_by_status": _nonzero(ended=ended, active=associations - ended),
+        "associations_by_type": _nonzero(**{FROM_TYPE: associations - changed, NEW_TYPE: changed}),
+        "records_by_action": records,
+        "notifications_by_event": notes,
+        **dict.fromkeys(NEVER, 0),
+    }
+
+
+def _nonzero(**counted: int) -> dict[str, int]:
+    return {k: n for k, n in counted.items() if n}
 
 
 def record_figures(name: str, **figures: Any) -> None:

@@ -1,7 +1,10 @@
-"""Faults with 50 requests in flight through two APIs and two workers: a worker killed,
-PostgreSQL stopped fast or immediately or restarted, the Temporal server killed and restarted on
-its state, an API killed while clients retry with the same Idempotency-Key. Afterwards PostgreSQL
-holds exactly what the 50 requests should leave behind: nothing lost, nothing twice.
+"""Faults with 50 requests in flight through two APIs and two workers, disassociations and
+association type changes among them: a worker killed, PostgreSQL stopped fast or immediately or
+restarted, the Temporal server killed and restarted on its state, an API killed while clients
+retry with the same Idempotency-Key. Afterwards PostgreSQL holds exactly what the 50 requests
+should leave behind: nothing lost, nothing twice; each agreed type change changed its
+association's type once and nothing else changed a type; no request stayed pending long past its
+deadline.
 
 Every answer a client got is counted too. Through a PostgreSQL fault no process dies, so none may
 be a 5xx other than 503 `temporarily_unavailable`, nor a dropped connection; and every call sent
@@ -12,28 +15,36 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
+import uuid
 from datetime import timedelta
 
 import psycopg
 import pytest
+from psycopg_pool import AsyncConnectionPool
 from temporalio.client import Client
 from temporalio.service import RPCError
 
 from assocflow.settings import Settings
 from assocflow.temporal import connect
-from contract import SubmitCommand
+from contract import REQUEST_WORKFLOW, SubmitCommand
 from devstack.stack import Stack
-from domain.types import Actor, AssociationType, Side
+from domain.types import Actor, AssociationType, RequestKind, Side, workflow_id_for
 from store.db import migrate, open_pool
 from tests.keepalive import Dropped, KeepAliveClient
 from tests.reliability.harness import (
     DROPPED,
+    NEW_TYPE,
+    PATHS,
     REFUSED,
     Attempt,
+    Party,
     RetryingClient,
+    Scenario,
     counts,
+    expected_counts,
     make_scenario,
     record_figures,
+    submit_body,
     tally,
 )
 from workflows import starter
@@ -42,27 +53,29 @@ pytestmark = [pytest.mark.faults, pytest.mark.timeout(300)]
 
 APIS, WORKERS = ("api", "api-2"), ("worker", "worker-2")
 
-AGREED, REJECTED, TIMED_OUT = 20, 20, 10  # 50 in flight
-EXPECTED = {
-    "requests_by_status": {"agreed": AGREED, "rejected": REJECTED, "auto_agreed": TIMED_OUT},
-    "associations_by_status": {"ended": AGREED + TIMED_OUT, "active": REJECTED},
-    "records_by_action": {
-        "association:associated": 50,
-        "disassociation:requested": 50,
-        "disassociation:agreed": AGREED,
-        "disassociation:rejected": REJECTED,
-        "disassociation:auto_agreed": TIMED_OUT,
-        "association:ended": AGREED + TIMED_OUT,
-    },
-    "notifications_by_event": {
-        "disassociation.requested": 50,  # to the counterpart
-        "disassociation.agreed": 2 * AGREED,  # to both sides
-        "disassociation.rejected": 2 * REJECTED,
-        "disassociation.auto_agreed": 2 * TIMED_OUT,
-        "association.ended": 2 * (AGREED + TIMED_OUT),
-    },
-    "associations_ended_twice": 0,
+DISASSOCIATION, TYPE_CHANGE = RequestKind.DISASSOCIATION, RequestKind.TYPE_CHANGE
+# 50 in flight, each on an association of its own: of each kind, some agreed (asked by the
+# customer, agreed by the partner), some rejected (asked by the partner, rejected by the
+# customer), some left to their deadline (asked by the customer, started on a short window).
+LOAD = {
+    DISASSOCIATION: {"agreed": 14, "rejected": 14, "timed_out": 7},
+    TYPE_CHANGE: {"agreed": 6, "rejected": 6, "timed_out": 3},
 }
+IN_FLIGHT = sum(sum(plans.values()) for plans in LOAD.values())
+# A customer's disassociation left to its deadline is agreed; a type change expires, whoever
+# asked for it.
+ON_DEADLINE = {DISASSOCIATION: "auto_agreed", TYPE_CHANGE: "expired"}
+EXPECTED = expected_counts(
+    IN_FLIGHT,
+    {
+        kind: {ON_DEADLINE[kind] if plan == "timed_out" else plan: n for plan, n in plans.items()}
+        for kind, plans in LOAD.items()
+    },
+)
+# The longest a request may be seen pending past its deadline: a timer's workflow task lost with
+# a killed worker is handed out again after its 10 s timeout; a PostgreSQL outage of OUTAGE
+# seconds or a Temporal restart delays the settling step by its backoff.
+OVERDUE_AT_MOST = 20.0
 
 
 @pytest.fixture(scope="module")
@@ -92,11 +105,9 @@ async def temporal(stack) -> Client:
     return await connect(Settings(temporal_address=stack.temporal_address))
 
 
-def short_command(scenario, party) -> SubmitCommand:
-    """A customer-initiated request with a five-second window, started the way the API starts
-    one: it ends by timing out (auto-agreed)."""
-    import uuid
-
+def short_command(scenario: Scenario, party: Party, kind: RequestKind) -> SubmitCommand:
+    """A customer-initiated request of `kind` with a five-second window, started the way the API
+    starts one: it ends by its deadline (auto-agreed, or expired for a type change)."""
     policy = Settings(response_window=timedelta(seconds=5), reminder_before=timedelta(0)).policy()
     return SubmitCommand(
         request_id=uuid.uuid4(),
@@ -110,68 +121,61 @@ def short_command(scenario, party) -> SubmitCommand:
         requested_by=Actor(kind="customer", id=str(party.customer_id), side=Side.CUSTOMER),
         reason="timing out",
         policy=policy,
+        kind=kind,
+        new_type=AssociationType(NEW_TYPE) if kind is TYPE_CHANGE else None,
     )
 
 
 async def run_with_fault(stack, pool, temporal, fault, name: str) -> None:
     """Run the 50 with `fault` injected; the fault returns when the part it broke is back (the
     monotonic time it came back, for a PostgreSQL fault)."""
-    scenario = await make_scenario(pool, 50)
-    agreeing, rejecting, timing_out = (
-        scenario.parties[:AGREED],
-        scenario.parties[AGREED : AGREED + REJECTED],
-        scenario.parties[AGREED + REJECTED :],
-    )
+    scenario = await make_scenario(pool, IN_FLIGHT)
+    parties = iter(scenario.parties)
+    plans = [
+        (kind, plan, next(parties))
+        for kind, counted in LOAD.items()
+        for plan, n in counted.items()
+        for _ in range(n)
+    ]
     client = RetryingClient([stack.url_of(api) for api in APIS])
     started = time.monotonic()
 
-    def body(party):
-        return {
-            "association_id": str(party.association_id),
-            "reason": "fault test",
-            "acknowledged": True,
-        }
+    async def lifecycle(kind: RequestKind, plan: str, party: Party) -> str:
+        """Submit and decide one request as `plan` says, through the APIs; its request id."""
+        if plan == "timed_out":
+            return await start_timing_out(kind, party)
+        asker, answerer, action, body = {
+            "agreed": (party.customer_token, scenario.partner_token, "agree", None),
+            "rejected": (scenario.partner_token, party.customer_token, "reject", {"reason": "no"}),
+        }[plan]
+        submitted = await client.post(PATHS[kind], asker, submit_body(kind, party.association_id))
+        assert submitted.status_code == 201, submitted.text
+        request_id = submitted.json()["id"]
+        decided = await client.post(f"{PATHS[kind]}/{request_id}/{action}", answerer, body)
+        # The decision applied once, whichever attempt was answered.
+        assert decided.status_code == 200 or (
+            decided.status_code == 409 and decided.json()["request_status"] == plan
+        ), decided.text
+        return request_id
 
-    async def submit(party, token):
-        response = await client.post("/v1/disassociations", token, body(party))
-        assert response.status_code == 201, response.text
-        return response.json()["id"]
-
-    async def start_timing_out(party):
-        cmd = short_command(scenario, party)
+    async def start_timing_out(kind: RequestKind, party: Party) -> str:
+        cmd = short_command(scenario, party, kind)
         while True:
             try:
-                return await starter.start(temporal, cmd, stack.task_queue)
+                await starter.start(temporal, cmd, stack.task_queue)
+                return str(cmd.request_id)
             except RPCError:  # the server is down: try again, as a caller would
                 client.counters.retries += 1
                 await asyncio.sleep(0.25)
 
-    probing_done = asyncio.Event()
+    probing_done, settled = asyncio.Event(), asyncio.Event()
     probes = [
         asyncio.create_task(probe(stack.url_of(api), scenario.partner_token, probing_done))
         for api in APIS
     ]
+    watching = asyncio.create_task(longest_overdue(pool, scenario, settled))
     faulting = asyncio.create_task(fault(stack))
-    by_customer, by_partner, _ = await asyncio.gather(
-        asyncio.gather(*(submit(p, p.customer_token) for p in agreeing)),
-        asyncio.gather(*(submit(p, scenario.partner_token) for p in rejecting)),
-        asyncio.gather(*(start_timing_out(p) for p in timing_out)),
-    )
-    decisions = await asyncio.gather(
-        *(
-            client.post(f"/v1/disassociations/{r}/agree", scenario.partner_token)
-            for r in by_customer
-        ),
-        *(
-            client.post(f"/v1/disassociations/{r}/reject", p.customer_token, {"reason": "no"})
-            for r, p in zip(by_partner, rejecting, strict=True)
-        ),
-    )
-    for response in decisions:  # the decision applied once, whichever attempt was answered
-        assert response.status_code == 200 or (
-            response.status_code == 409
-            and response.json()["request_status"] in ("agreed", "rejected")
-        ), response.text
+    request_ids = await asyncio.gather(*(lifecycle(*plan) for plan in plans))
     recovered_at = await faulting
     await asyncio.sleep(PROBE_AFTER)
     probing_done.set()
@@ -185,13 +189,21 @@ async def run_with_fault(stack, pool, temporal, fault, name: str) -> None:
             continue
         if (
             got["requests_by_status"].get("pending", 0) == 0
-            and sum(got["requests_by_status"].values()) == 50
+            and sum(got["requests_by_status"].values()) == IN_FLIGHT
         ):
             break
         await asyncio.sleep(0.2)
+    settled.set()
+    overdue = await watching
     assert got == EXPECTED
+    assert overdue <= OVERDUE_AT_MOST, f"a request was pending {overdue:.1f}s past its deadline"
     workflows = [w async for w in temporal.list_workflows(f"PartnerId = '{scenario.partner_id}'")]
-    assert len(workflows) == 50
+    # One workflow per request, of the one type, its id naming the request's kind.
+    assert sorted(w.id for w in workflows) == sorted(
+        workflow_id_for(kind, uuid.UUID(request_id))
+        for (kind, _, _), request_id in zip(plans, request_ids, strict=True)
+    )
+    assert {w.workflow_type for w in workflows} == {REQUEST_WORKFLOW}
     activity_retries = 0
     for execution in workflows:
         handle = temporal.get_workflow_handle(execution.id)
@@ -208,7 +220,8 @@ async def run_with_fault(stack, pool, temporal, fault, name: str) -> None:
         assert_answered_properly([*client.attempts, *probed], recovered_at)
     record_figures(
         name,
-        requests_in_flight=50,
+        requests_in_flight=IN_FLIGHT,
+        type_changes_in_flight=sum(LOAD[TYPE_CHANGE].values()),
         faults_injected=1,
         apis=len(APIS),
         workers=len(WORKERS),
@@ -220,9 +233,34 @@ async def run_with_fault(stack, pool, temporal, fault, name: str) -> None:
         requests=sum(got["requests_by_status"].values()),
         lost=0,
         duplicated=0,
+        longest_pending_past_deadline=round(overdue, 1),
         seconds_to_all_settled=round(time.monotonic() - started, 1),
     )
     await client.aclose()
+
+
+async def longest_overdue(
+    pool: AsyncConnectionPool, scenario: Scenario, settled: asyncio.Event
+) -> float:
+    """The longest any of the scenario's requests was seen pending past its `respond_by`, in
+    seconds, looking every 0.2 s until `settled`."""
+    ids = [p.association_id for p in scenario.parties]
+    longest = 0.0
+    while not settled.is_set():
+        try:
+            async with pool.connection() as conn:
+                cur = await conn.execute(
+                    "SELECT coalesce(extract(epoch FROM max(now() - respond_by)), 0)::float"
+                    " FROM requests WHERE association_id = ANY(%s) AND status = 'pending'",
+                    (ids,),
+                )
+                row = await cur.fetchone()
+            assert row is not None
+            longest = max(longest, row[0])
+        except psycopg.OperationalError:  # PostgreSQL is down: looked at again once it is back
+            pass
+        await asyncio.sleep(0.2)
+    return longest
 
 
 def assert_answered_properly(attempts: list[Attempt], recovered_at: float) -> None:
@@ -246,9 +284,11 @@ PROBE_EVERY = 0.05
 
 
 async def probe(base_url: str, token: str, done: asyncio.Event) -> list[Attempt]:
-    """A partner reading its requests through one API every 50 ms, on one keep-alive connection
-    (a new one only after the server dropped it), while the fault runs; every answer kept."""
+    """A partner reading its requests (of each kind in turn) through one API every 50 ms, on one
+    keep-alive connection (a new one only after the server dropped it), while the fault runs;
+    every answer kept."""
     attempts: list[Attempt] = []
+    reads = 0
     while not done.is_set():
         reader = KeepAliveClient(base_url, {"Authorization": f"Bearer {token}"})
         try:
@@ -259,9 +299,10 @@ async def probe(base_url: str, token: str, done: asyncio.Event) -> list[Attempt]
             continue
         async with reader:
             while not done.is_set():
-                sent_at = time.monotonic()
+                sent_at, reads = time.monotonic(), reads + 1
+                path = PATHS[(DISASSOCIATION, TYPE_CHANGE)[reads % 2]]
                 try:
-                    answer = await reader.request("GET", "/v1/disassociations?limit=5")
+                    answer = await reader.request("GET", f"{path}?limit=5")
                 except Dropped:
                     attempts.append(Attempt(sent_at, base_url, DROPPED))
                     break

@@ -2,13 +2,19 @@
 no input gets a 5xx, and every response matches the schema (status, content type, body).
 
 It runs against a stack of its own (database, worker with no webhook relay, API process), so
-that nothing it creates can ever be delivered anywhere.
+that nothing it creates can ever be delivered anywhere. The operations on requests of each kind
+(disassociations, type changes) are sent ids that exist, so that their inputs reach the request:
+a submit or a check names the partner's association, and each operation on one request is sent a
+request of its own, pending when the fuzzing starts (one the caller may decide on: asked for by
+the customer, or by the partner for a withdrawal).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import httpx
 import hypothesis
 import pytest
 import schemathesis
@@ -19,13 +25,45 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from domain.types import RequestKind
 from store.db import open_pool
-from tests.factories import Factory
-from tests.reliability.harness import record_figures, start_app_stack
+from tests.factories import Factory, World
+from tests.reliability.harness import PATHS, record_figures, start_app_stack, submit
 
 ROOT = Path(__file__).resolve().parents[2]
 OPERATOR_TOKEN = "fuzz-operator-token"
 EXAMPLES_PER_OPERATION = 25
+
+
+# Each operation on one request (its path, `{p}` the kind's), and who asks for the request it is
+# sent: the partner admin (the caller) decides on a customer's request and withdraws its own.
+ON_ONE_REQUEST = {
+    "/v1/{p}/{{request_id}}/agree": "customer",
+    "/v1/{p}/{{request_id}}/reject": "customer",
+    "/v1/{p}/{{request_id}}/withdraw": "partner",
+    "/v1/admin/{p}/{{request_id}}/agree": "customer",
+    "/v1/admin/{p}/{{request_id}}/reject": "customer",
+    "/v1/admin/{p}/{{request_id}}/cancel": "customer",
+}
+READ_ONE = "/v1/{p}/{{request_id}}"  # sent the request the first of them is sent
+
+
+async def seed_requests(api: httpx.AsyncClient, factory: Factory, world: World) -> dict[str, str]:
+    """A pending request for each operation on one request, of its kind, each with a customer of
+    its own of the world's partner: {operation's path: request id}."""
+    seeded: dict[str, str] = {}
+    for kind, path in PATHS.items():
+        p = path.removeprefix("/v1/")
+        for operation, asker in ON_ONE_REQUEST.items():
+            customer_id, customer = await factory.customer()
+            association_id = await factory.association(world.partner_id, customer_id)
+            token = customer if asker == "customer" else world.partner_admin
+            asked = await submit(api, kind, token, association_id)
+            assert asked.status_code == 201, asked.text
+            seeded[operation.format(p=p)] = asked.json()["id"]
+            if operation == next(iter(ON_ONE_REQUEST)):
+                seeded[READ_ONE.format(p=p)] = asked.json()["id"]
+    return seeded
 
 
 @pytest.fixture(scope="module")
@@ -37,9 +75,23 @@ async def fuzz_stack(postgres_server_url, dev_env, tmp_path_factory):
         operator_token=OPERATOR_TOKEN,
     )
     pool = await open_pool(stack.database_url, max_size=2)
-    world = await Factory(pool).world()
+    factory = Factory(pool)
+    world = await factory.world()
+    asked_to_change = await factory.association(world.partner_id, (await factory.customer())[0])
+    async with httpx.AsyncClient(base_url=stack.url, timeout=40) as api:
+        requests = await seed_requests(api, factory, world)
     await pool.close()
-    yield {"url": stack.url, "partner_admin": world.partner_admin}
+    yield {
+        "url": stack.url,
+        "partner_admin": world.partner_admin,
+        # Each kind's submits and checks are about an association of their own, so that neither
+        # kind's pending request refuses all of the other's.
+        "associations": {
+            RequestKind.DISASSOCIATION: str(world.association_id),
+            RequestKind.TYPE_CHANGE: str(asked_to_change),
+        },
+        "requests": requests,
+    }
     stack.stop()
 
 
@@ -56,8 +108,33 @@ CHECKS = [
 ]
 
 
-def _fuzz(operation, token: str, statuses: dict[int, int]) -> None:
-    @hypothesis.given(case=operation.as_strategy())
+# The operations whose body names an association to ask about: a check and a submit, each kind's.
+ASKING = {f"/v1/{kind.slug}-checks": kind for kind in RequestKind} | {
+    path: kind for kind, path in PATHS.items()
+}
+
+
+def _strategy(operation: Any, fuzz_stack: dict[str, Any]) -> Any:
+    """The operation's inputs, with the ids seeded for it in place of generated ones."""
+    request_id = fuzz_stack["requests"].get(operation.path)
+    strategy = operation.as_strategy(
+        path_parameters={"request_id": request_id} if request_id else None
+    )
+    if operation.method.upper() != "POST" or operation.path not in ASKING:
+        return strategy
+
+    association_id = fuzz_stack["associations"][ASKING[operation.path]]
+
+    def about_the_association(case: Any) -> Any:
+        if isinstance(case.body, dict):
+            case.body = {**case.body, "association_id": association_id}
+        return case
+
+    return strategy.map(about_the_association)
+
+
+def _fuzz(operation, fuzz_stack: dict[str, Any], token: str, statuses: dict[int, int]) -> None:
+    @hypothesis.given(case=_strategy(operation, fuzz_stack))
     @hypothesis.settings(
         max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None,
         suppress_health_check=list(hypothesis.HealthCheck),
@@ -73,8 +150,10 @@ def _fuzz(operation, token: str, statuses: dict[int, int]) -> None:
 
 def test_no_input_breaks_the_api(api_schema, fuzz_stack):
     """Every operation, EXAMPLES_PER_OPERATION generated inputs each (schemathesis's strategies
-    driven by hypothesis): collect every failing check, then report them all."""
+    driven by hypothesis): collect every failing check, then report them all. Each operation on
+    one request reached its request (never a 404), and every operation of both kinds was run."""
     statuses: dict[int, int] = {}
+    by_operation: dict[str, dict[int, int]] = {}
     failures: list[str] = []
     operations = [result.ok() for result in api_schema.get_all_operations()]
     for operation in operations:
@@ -83,13 +162,33 @@ def test_no_input_breaks_the_api(api_schema, fuzz_stack):
             if operation.path.startswith("/v1/admin")
             else fuzz_stack["partner_admin"]
         )
+        answered = by_operation.setdefault(f"{operation.method.upper()} {operation.path}", {})
         try:
-            _fuzz(operation, token, statuses)
+            _fuzz(operation, fuzz_stack, token, answered)
         except Exception as failure:  # keep going: one report for every operation
             failures.append(f"{operation.label}: {failure}")
+        for status, n in answered.items():
+            statuses[status] = statuses.get(status, 0) + n
     calls = sum(statuses.values())
+    on_requests = {
+        label: dict(sorted(answered.items()))
+        for label, answered in by_operation.items()
+        if any(kind.slug in label for kind in RequestKind)
+    }
     record_figures(
         "schemathesis", operations=len(operations), inputs_tried=calls,
         statuses={str(k): v for k, v in sorted(statuses.items())}, failures=len(failures),
+        operations_on_requests=on_requests,
     )  # fmt: skip
     assert not failures, "\n\n".join(failures)
+    # Every operation on requests of each kind is in the schema and was run.
+    for path in {*fuzz_stack["requests"], *ASKING}:
+        assert any(
+            label.endswith(f" {path}") and answered for label, answered in by_operation.items()
+        ), path
+    unreached = {
+        label: answered
+        for label, answered in by_operation.items()
+        if label.split(" ", 1)[1] in fuzz_stack["requests"] and 404 in answered
+    }
+    assert not unreached, unreached

@@ -185,7 +185,7 @@ async def test_a_retry_whose_api_died_is_answered_at_once(stack):
         assert answered_in < 2.0, f"the retry waited {answered_in:.1f}s for a dead process's claim"
         async with pool.connection() as conn:
             cur = await conn.execute(
-                "SELECT count(*) FROM disassociation_requests WHERE association_id = %s",
+                "SELECT count(*) FROM requests WHERE association_id = %s",
                 (party.association_id,),
             )
             assert await cur.fetchone() == (1,)
