@@ -23,7 +23,7 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from contract import REQUEST_WORKFLOW, REQUESTS_RECONCILED, ReconcileInput, ReconcileResult
+from contract import RECONCILE_WORKFLOW, REQUESTS_RECONCILED, ReconcileInput, ReconcileResult
 from domain.types import RECONCILER, RequestStatus
 from store import requests
 
@@ -74,7 +74,7 @@ class ReconcilerActivities:
         """Requests whose workflow closed while its search attribute still said checking or
         pending: what a workflow that settles never leaves behind."""
         query = (
-            f"WorkflowType = '{REQUEST_WORKFLOW}' AND ExecutionStatus != 'Running'"
+            f"WorkflowType != '{RECONCILE_WORKFLOW}' AND ExecutionStatus != 'Running'"
             " AND RequestStatus IN ('checking', 'pending')"
             f" AND CloseTime > '{since.strftime('%Y-%m-%dT%H:%M:%SZ')}'"
         )

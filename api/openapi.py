@@ -466,7 +466,7 @@ OPERATIONS: dict[str, Operation] = {
     "changeAssociationType": Operation(
         "Change an association's type (recorded)",
         "The association as it is now.",
-        AUTH + BY_ID + BODY,
+        AUTH + BY_ID + BODY + ("request_pending",),
         body="The new type, and why.",
     ),
     "createToken": Operation(

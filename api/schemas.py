@@ -24,6 +24,7 @@ from domain.types import (
     AssociationType,
     CheckResult,
     PartnerType,
+    Permission,
     RequestStatus,
     Side,
 )
@@ -210,9 +211,9 @@ Email = Annotated[
 class PartnerUserIn(Body):
     name: Name
     email: Email
-    permissions: list[
-        Literal["associations:read", "disassociations:submit", "disassociations:process", "admin"]
-    ] = Field(min_length=1, max_length=4)
+    permissions: list[Permission | Literal["admin"]] = Field(
+        min_length=1, max_length=len(Permission) + 1
+    )
 
 
 class CustomerIn(Body):

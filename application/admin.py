@@ -306,9 +306,16 @@ async def change_association_type(
         before = await associations.get(conn, association_id)
         if before is None:
             raise not_found("association")
-        row = await associations.change_type(
-            conn, association_id, association_type, who.ref, reason
-        )
+        try:
+            row = await associations.change_type(
+                conn, association_id, association_type, who.ref, reason
+            )
+        except associations.TypeChangePending as pending:
+            raise Failure(
+                ProblemCode.REQUEST_PENDING,
+                f"Type change request {pending.request_id} is pending on this association: cancel"
+                " it first, or let the parties decide it.",
+            ) from None
         assert row is not None  # it was there a moment ago, and associations are never deleted
         if row.association_type != before.association_type:
             await _audit(

@@ -16,7 +16,7 @@ from domain.types import AssociationType, Request, RequestKind, RequestStatus, S
 
 
 class RequestData(BaseModel):
-    """The disassociation request an event is about."""
+    """The request an event is about: a disassociation's, and what every kind's carries."""
 
     id: UUID
     association_id: UUID

@@ -1,5 +1,5 @@
-"""The request limit: at most N accepted requests per initiating side per association in any M
-calendar months, whatever their outcome."""
+"""The request limit: at most N accepted requests in any M calendar months, whatever their
+outcome (which requests count — per side, per association — is domain/kinds.py's)."""
 
 from __future__ import annotations
 

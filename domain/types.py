@@ -288,9 +288,11 @@ class Association(BaseModel):
     ended_at: datetime | None = None
 
 
-class RequestFields(BaseModel):
-    """What a request of every kind reads (the SPEC's field names); each kind's model adds its
-    own."""
+class Request(BaseModel):
+    """A request of any kind, as stored and as the use cases speak of it: what every kind reads
+    (the SPEC's field names), its kind, and the fields of the kinds that have them (a type
+    change's `from_type` and `new_type`). The HTTP responses (api/schemas.py) and the webhook
+    payloads (domain/events.py) are each kind's own models, copied from it by field name."""
 
     id: UUID
     association_id: UUID
@@ -304,39 +306,9 @@ class RequestFields(BaseModel):
     decided_at: datetime | None = None
     decided_by: str | None = None
     decision_reason: str | None = None
-
-
-class DisassociationRequest(RequestFields):
-    """A disassociation request as clients read it."""
-
-
-class TypeChangeRequest(RequestFields):
-    """An association type change request as clients read it."""
-
-    from_type: AssociationType
-    new_type: AssociationType
-
-
-class Request(RequestFields):
-    """A request of any kind, as stored: what every kind shares, its kind, and the fields of the
-    kinds that have them (a type change's `from_type` and `new_type`)."""
-
     kind: RequestKind
     from_type: AssociationType | None = None
     new_type: AssociationType | None = None
-
-
-# What clients read of each kind of request (the HTTP API, the console): a Request, by field name.
-PublicRequest = DisassociationRequest | TypeChangeRequest
-VIEW_OF_KIND: dict[RequestKind, type[DisassociationRequest] | type[TypeChangeRequest]] = {
-    RequestKind.DISASSOCIATION: DisassociationRequest,
-    RequestKind.TYPE_CHANGE: TypeChangeRequest,
-}
-
-
-def public_view(request: Request) -> PublicRequest:
-    """The request as clients read a request of its kind."""
-    return VIEW_OF_KIND[request.kind].model_validate(request, from_attributes=True)
 
 
 class Decision(BaseModel):

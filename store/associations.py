@@ -33,6 +33,15 @@ class CustomerAlreadyAssociated(Exception):
     pass
 
 
+class TypeChangePending(Exception):
+    """A type change request is pending on the association: its type is the parties' to agree
+    on until it is settled."""
+
+    def __init__(self, request_id: UUID):
+        super().__init__(str(request_id))
+        self.request_id = request_id
+
+
 async def create(
     conn: Connection, partner_id: UUID, customer_id: UUID, association_type: str, actor: str
 ) -> Association:
@@ -70,11 +79,20 @@ async def change_type(
     reason: str | None,
 ) -> Association | None:
     """An operator's change of the association type, recorded before/after; a no-op change
-    records nothing."""
+    records nothing. Refused (TypeChangePending) while a type change request is pending."""
     async with conn.transaction():
         current = await get(conn, association_id, lock=True)
         if current is None:
             return None
+        pending = await fetch_value(
+            conn,
+            UUID,
+            "SELECT id FROM requests WHERE association_id = %s AND status = 'pending'"
+            " AND kind = 'type_change'",
+            (association_id,),
+        )
+        if pending is not None:
+            raise TypeChangePending(pending)
         now = await fetch_value(conn, datetime, "SELECT now() AS now")
         assert now is not None
         changed = await set_type(

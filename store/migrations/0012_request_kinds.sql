@@ -25,11 +25,12 @@ CREATE INDEX requests_for_kind_limit ON requests (association_id, kind, submitte
 
 -- While a rainbow deploy drains (docs/DEPLOY.md, "Shipping a workflow change"), workers of the
 -- previous build still settle the requests pinned to them, with their own queries on the old
--- table name. They read and write through this view of every request: a pending type change is
--- pending for their check too, so one pending request per association holds for them as well.
--- A later release drops the view, once no build older than this one runs (expand, then contract).
+-- table name: they read and write their disassociations through this view. (One pending request
+-- per association still holds for them: the unique index is the table's.) A later release drops
+-- the view, once no build older than this one runs (expand, then contract).
 CREATE VIEW disassociation_requests AS
     SELECT id, association_id, partner_id, customer_id, initiator, requested_by, status, reason,
            submitted_at, respond_by, decided_at, decided_by, decision_reason, workflow_id,
            account_check, on_timeout, decision_id
-    FROM requests;
+    FROM requests
+    WHERE kind = 'disassociation';

@@ -292,3 +292,46 @@ async def test_the_temporal_ui_signal_agrees_and_its_cancellation_cancels(api, f
     seen = await api.get(f"/v1/type-changes/{cancelled['id']}", headers=bearer(world.customer))
     assert seen.json()["status"] == "cancelled"
     assert await association_type(api, world) == "resale"
+
+
+async def test_an_operator_may_not_change_the_type_while_the_parties_decide(api, factory):
+    operator = bearer("test-operator-token")
+    world = await factory.world()
+    request = (await ask(api, world.customer, world.association_id)).json()
+    patch = await api.patch(
+        f"/v1/admin/associations/{world.association_id}",
+        json={"association_type": "advance_payment", "reason": "Operator's change"},
+        headers=operator,
+    )
+    assert request["id"] in assert_problem(patch, 409, "request_pending")["detail"]
+    assert await association_type(api, world) == "resale"
+    await api.post(
+        f"/v1/admin/type-changes/{request['id']}/cancel", json={"reason": "Wrong"}, headers=operator
+    )
+    patched = await api.patch(
+        f"/v1/admin/associations/{world.association_id}",
+        json={"association_type": "advance_payment", "reason": "Operator's change"},
+        headers=operator,
+    )
+    assert patched.status_code == 200 and patched.json()["association_type"] == "advance_payment"
+
+
+async def test_operators_give_partner_people_the_type_change_permissions(api, factory):
+    operator = bearer("test-operator-token")
+    partner = await factory.partner()
+    created = await api.post(
+        f"/v1/admin/partners/{partner}/users",
+        json={"name": "Ana", "email": f"ana-{partner}@example.com",
+              "permissions": ["associations:read", "type_changes:submit", "type_changes:process"]},
+        headers=operator,
+    )  # fmt: skip
+    assert created.status_code == 201, created.text
+    assert set(created.json()["permissions"]) == {
+        "associations:read", "type_changes:submit", "type_changes:process",
+    }  # fmt: skip
+    unknown = await api.post(
+        f"/v1/admin/partners/{partner}/users",
+        json={"name": "Bo", "email": f"bo-{partner}@example.com", "permissions": ["everything"]},
+        headers=operator,
+    )
+    assert_problem(unknown, 422, "validation_error")

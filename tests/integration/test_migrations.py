@@ -4,7 +4,9 @@ import psycopg
 import pytest
 
 from devstack import services
+from domain.types import RequestKind
 from store.db import migrate, migrations
+from tests.factories import command
 
 
 async def test_migrations_apply_once_even_when_run_again_and_concurrently(postgres_server_url):
@@ -69,7 +71,7 @@ async def test_schema_holds_a_type_changes_types_and_outcomes(factory):
 
 async def test_the_previous_builds_queries_still_run_while_it_drains(factory):
     """Workers of the build before 0012 keep settling their pinned requests during a rainbow
-    deploy: their statements on the old table name work, and see other kinds' pending requests."""
+    deploy: their statements on the old table name work, on disassociations only."""
     world = await factory.world()
     async with factory.pool.connection() as conn:
         cur = await conn.execute(
@@ -89,3 +91,19 @@ async def test_the_previous_builds_queries_still_run_while_it_drains(factory):
         assert await cur.fetchone() == ("agreed",)
     [row] = await factory.fetch("SELECT kind, status FROM requests WHERE id = %s", request_id)
     assert row == {"kind": "disassociation", "status": "agreed"}
+    change = command(world, kind=RequestKind.TYPE_CHANGE)
+    async with factory.pool.connection() as conn:
+        await conn.execute(
+            "INSERT INTO requests (id, kind, from_type, new_type, association_id, partner_id,"
+            " customer_id, initiator, requested_by, status, reason, submitted_at, respond_by,"
+            " on_timeout, workflow_id, account_check) VALUES (%s, 'type_change', 'resale',"
+            " 'referral', %s, %s, %s, 'customer', 'customer:x', 'pending', 'r', now(),"
+            " now() + interval '1 day', 'expired', gen_random_uuid()::text, '{}')",
+            (change.request_id, world.association_id, world.partner_id, world.customer_id),
+        )
+    assert (
+        await factory.count(
+            "SELECT count(*) FROM disassociation_requests WHERE id = %s", change.request_id
+        )
+        == 0
+    )
