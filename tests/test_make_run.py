@@ -16,11 +16,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from uuid import UUID
 
 import httpx
 import pytest
 
 from devstack import services
+from domain.types import RequestKind, workflow_id_for
 from tests.processes import json_log_lines
 from workflows.versions import code_build_id
 
@@ -194,8 +196,10 @@ def assert_logs_are_json_with_ids_and_no_secrets(log_dir: Path, secrets: list[st
             assert any(line.get("account", "").startswith("partner:") for line in requests)
         else:
             settled = [line for line in lines if line["event"] == "request settled"]
-            assert settled and all(
-                line["temporal_workflow"]["workflow_id"] == f"disassociation-{line['request_id']}"
+            assert {line["kind"] for line in settled} == {"disassociation", "type_change"}
+            assert all(
+                line["temporal_workflow"]["workflow_id"]
+                == workflow_id_for(RequestKind(line["kind"]), UUID(line["request_id"]))
                 and line["partner_id"]
                 and line["customer_id"]
                 for line in settled
