@@ -92,6 +92,7 @@ def build_worker(
             acts.accept_request,
             acts.settle_request,
             acts.send_reminder,
+            acts.record_consent,
             reconciler.reconcile_orphans,
         ],
     )

@@ -13,6 +13,7 @@ from temporalio.exceptions import ApplicationError
 from contract import (
     AcceptInput,
     Admission,
+    ConsentInput,
     ReminderInput,
     RequestSnapshot,
     SettleInput,
@@ -60,6 +61,7 @@ class RequestActivities:
             policy=cmd.policy,
             kind=cmd.kind,
             new_type=cmd.new_type,
+            new_partner_id=cmd.new_partner_id,
         )
         async with self._pool.connection() as conn:
             with _final_if_missing(ASSOCIATION_NOT_FOUND):
@@ -80,8 +82,18 @@ class RequestActivities:
                     inp.reason,
                     inp.decided_at,
                     inp.decision_id,
+                    {consent.who: consent.given for consent in inp.consents},
                 )
         return snapshot_of(settled, settled.decision_id)
+
+    @activity.defn
+    async def record_consent(self, inp: ConsentInput) -> RequestSnapshot:
+        async with self._pool.connection() as conn:
+            with _final_if_missing(REQUEST_NOT_FOUND):
+                recorded = await requests.record_consent(
+                    conn, inp.request_id, inp.consent.who, inp.consent.given, inp.on_timeout
+                )
+        return snapshot_of(recorded)
 
     @activity.defn
     async def send_reminder(self, inp: ReminderInput) -> bool:

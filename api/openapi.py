@@ -22,7 +22,12 @@ from fastapi.openapi.utils import get_openapi
 
 from api import webhook_events
 from api.problems import status_of
+from api.routers.disassociations import DISASSOCIATIONS
+from api.routers.partner_changes import PARTNER_CHANGES
+from api.routers.requests import Resource
+from api.routers.type_changes import TYPE_CHANGES
 from api.schemas import ProblemDetail
+from domain.types import DecisionAction
 
 REF = "#/components/schemas/"
 
@@ -42,6 +47,13 @@ TAGS: list[dict[str, str]] = [
         "description": "Changing an association's type (v3): the check, the request, and the"
         " counterpart's agree or reject before `respond_by` (or the initiator's withdraw); on the"
         " deadline the request expires.",
+    },
+    {
+        "name": "partner_changes",
+        "description": "A customer's move to another partner (v3): the check, the request, the"
+        " current partner's agree or reject and the new partner's accept or decline, awaited"
+        " together until `respond_by`; then the old association ends and the new one begins in"
+        " one step.",
     },
     {
         "name": "records",
@@ -121,6 +133,10 @@ PROBLEMS: dict[str, tuple[str, dict[str, Any]]] = {
     "not_pending": (
         "The request is no longer pending; it is agreed.",
         {"request_status": "agreed"},
+    ),
+    "already_answered": (
+        "You have answered this request already; it awaits the other partner's answer.",
+        {},
     ),
     "customer_already_associated": (
         "The customer already has an active association; end it first.",
@@ -239,11 +255,88 @@ class Operation:
     example: Any = None
 
 
-def request_operations(name: str, *, asks: str, agreed: str, kept: str) -> dict[str, Operation]:
-    """The operations of a kind of request (api/routers/requests.py makes its routes): `name` as
-    in its operation ids, what it `asks`, what agreement does, and what stays otherwise."""
+def request_operations(
+    resource: Resource, *, asks: str, agreed: str, kept: str, answered: str = ""
+) -> dict[str, Operation]:
+    """The operations of a kind of request, as api/routers/requests.py makes its routes from
+    `resource`: what it `asks`, what agreement does, what stays otherwise, and (a request that
+    awaits more than one consent) what one consent leaves it `answered`."""
+    name = resource.name
     plural = re.sub(r"(?<!^)(?=[A-Z])", " ", name).lower() + " requests"
     decided = AUTH + BY_ID + BODY + TEMPORAL + DECISION
+    answer = decided + IDEMPOTENT + VERIFIED + (("already_answered",) if answered else ())
+    consented = f"{answered}, or {agreed}" if answered else agreed
+    party = {
+        DecisionAction.AGREE: Operation(
+            "Agree to a request (the counterpart)",
+            f"The request, agreed: {consented}.",
+            answer,
+            body="Optional: a reason, and the verification code where the account requires it.",
+            idempotent=True,
+            rate_limited=True,
+        ),
+        DecisionAction.REJECT: Operation(
+            "Reject a request (the counterpart)",
+            f"The request, rejected: {kept}.",
+            answer,
+            body="The reason (required), and the verification code where the account requires it.",
+            idempotent=True,
+            rate_limited=True,
+        ),
+        DecisionAction.ACCEPT: Operation(
+            "Accept the customer (the new partner)",
+            f"The request, accepted: {consented}.",
+            answer,
+            body="Optional: the new association's type, a reason, and the verification code"
+            " where the account requires it.",
+            idempotent=True,
+            rate_limited=True,
+        ),
+        DecisionAction.DECLINE: Operation(
+            "Decline the customer (the new partner)",
+            f"The request, declined: {kept}.",
+            answer,
+            body="The reason (required), and the verification code where the account requires it.",
+            idempotent=True,
+            rate_limited=True,
+        ),
+        DecisionAction.WITHDRAW: Operation(
+            "Withdraw a request (the initiator)",
+            f"The request, withdrawn: {kept}.",
+            decided + IDEMPOTENT,
+            body="Optional: a reason.",
+            idempotent=True,
+        ),
+    }
+    operator = {
+        DecisionAction.AGREE: (
+            f"agree{name}AsOperator",
+            Operation(
+                "Agree to a request for the counterpart",
+                f"The request, agreed: {agreed}.",
+                decided,
+                body="Optional: a reason.",
+            ),
+        ),
+        DecisionAction.REJECT: (
+            f"reject{name}AsOperator",
+            Operation(
+                "Reject a request for the counterpart",
+                "The request, rejected.",
+                decided,
+                body="The reason (required).",
+            ),
+        ),
+        DecisionAction.CANCEL: (
+            f"cancel{name}",
+            Operation(
+                "Cancel a request",
+                f"The request, cancelled: {kept}.",
+                decided,
+                body="The reason (required).",
+            ),
+        ),
+    }
     return {
         f"check{name}": Operation(
             "Run the account check",
@@ -253,7 +346,7 @@ def request_operations(name: str, *, asks: str, agreed: str, kept: str) -> dict[
         ),
         f"submit{name}": Operation(
             f"Ask to {asks}",
-            "The request, pending: the counterpart answers by `respond_by`. `Location` names it.",
+            "The request, pending: its answers are due by `respond_by`. `Location` names it.",
             AUTH
             + BY_ID
             + BODY
@@ -270,62 +363,30 @@ def request_operations(name: str, *, asks: str, agreed: str, kept: str) -> dict[
             f"List {plural}", "A page of requests, newest first.", AUTH + QUERY
         ),
         f"get{name}": Operation("Read one request", "The request.", AUTH + BY_ID),
-        f"agree{name}": Operation(
-            "Agree to a request (the counterpart)",
-            f"The request, agreed: {agreed}.",
-            decided + IDEMPOTENT + VERIFIED,
-            body="Optional: a reason, and the verification code where the account requires it.",
-            idempotent=True,
-            rate_limited=True,
-        ),
-        f"reject{name}": Operation(
-            "Reject a request (the counterpart)",
-            f"The request, rejected: {kept}.",
-            decided + IDEMPOTENT + VERIFIED,
-            body="The reason (required), and the verification code where the account requires it.",
-            idempotent=True,
-            rate_limited=True,
-        ),
-        f"withdraw{name}": Operation(
-            "Withdraw a request (the initiator)",
-            f"The request, withdrawn: {kept}.",
-            decided + IDEMPOTENT,
-            body="Optional: a reason.",
-            idempotent=True,
-        ),
-        f"agree{name}AsOperator": Operation(
-            "Agree to a request for the counterpart",
-            f"The request, agreed: {agreed}.",
-            decided,
-            body="Optional: a reason.",
-        ),
-        f"reject{name}AsOperator": Operation(
-            "Reject a request for the counterpart",
-            "The request, rejected.",
-            decided,
-            body="The reason (required).",
-        ),
-        f"cancel{name}": Operation(
-            "Cancel a request",
-            f"The request, cancelled: {kept}.",
-            decided,
-            body="The reason (required).",
-        ),
+        **{f"{action.value}{name}": party[action] for action in resource.party_actions},
+        **dict(operator[action] for action in resource.operator_actions),
     }
 
 
 OPERATIONS: dict[str, Operation] = {
     **request_operations(
-        "Disassociation",
+        DISASSOCIATIONS,
         asks="end an association",
         agreed="the association has ended",
         kept="the association continues",
     ),
     **request_operations(
-        "TypeChange",
+        TYPE_CHANGES,
         asks="change an association's type",
         agreed="the association has its new type",
         kept="the association keeps its type",
+    ),
+    **request_operations(
+        PARTNER_CHANGES,
+        asks="move to another partner",
+        agreed="completed, once both partners consented: the customer moved",
+        kept="the customer stays with its partner",
+        answered="pending for the other partner's answer",
     ),
     # associations
     "listAssociations": Operation(
@@ -522,6 +583,33 @@ TYPE_CHANGE_EXAMPLE = {
     "from_type": "resale",
     "new_type": "referral",
 }
+NEW_PARTNER = "00000000-0000-4000-8000-000000000103"
+PARTNER_CHANGE_EXAMPLE: dict[str, Any] = {
+    "id": "3c9d1e7f-2a4b-4c6d-8e0f-1a2b3c4d5e6f",
+    "association_id": ASSOCIATION,
+    "customer_id": CUSTOMER,
+    "current_partner_id": PARTNER,
+    "new_partner_id": NEW_PARTNER,
+    "status": "completed",
+    "reason": "Our new reseller covers our region",
+    "submitted_at": "2026-03-02T09:30:00Z",
+    "respond_by": "2026-03-12T09:30:00Z",
+    "current_partner_decision": {
+        "decision": "agree",
+        "at": "2026-03-02T16:00:00Z",
+        "by": "partner_user:00000000-0000-4000-8000-000000000202",
+        "reason": "Good luck with your new partner",
+    },
+    "new_partner_decision": {
+        "decision": "accept",
+        "at": "2026-03-03T14:05:00Z",
+        "by": "partner_user:00000000-0000-4000-8000-000000000206",
+        "reason": None,
+        "association_type": "resale",
+    },
+    "new_association_id": "00000000-0000-4000-8000-000000000409",
+    "completed_at": "2026-03-03T14:05:00Z",
+}
 ENDPOINT_EXAMPLE = {
     "id": "0b9d3c1e-5f7a-4c2b-8d6e-1a2b3c4d5e6f",
     "url": "https://hooks.example.com/assocflow",
@@ -631,6 +719,18 @@ EXAMPLES: dict[str, Any] = {
         "acknowledged": True,
     },
     "TypeChangeRequest": TYPE_CHANGE_EXAMPLE,
+    "PartnerChangeCheckBody": {"association_id": ASSOCIATION, "new_partner_id": NEW_PARTNER},
+    "PartnerChangeBody": {
+        "association_id": ASSOCIATION,
+        "new_partner_id": NEW_PARTNER,
+        "reason": "Our new reseller covers our region",
+        "acknowledged": True,
+    },
+    "PartnerChangeRequest": PARTNER_CHANGE_EXAMPLE,
+    "PartnerAnswer": PARTNER_CHANGE_EXAMPLE["current_partner_decision"],
+    "NewPartnerAnswer": PARTNER_CHANGE_EXAMPLE["new_partner_decision"],
+    "AcceptBody": {"association_type": "resale", "verification_code": "492039"},
+    "DeclineBody": {"reason": "We do not serve this region"},
     "AgreeBody": {"reason": "Thank you for working with us", "verification_code": "492039"},
     "RejectBody": {"reason": "We still need your support this quarter"},
     "WithdrawBody": {"reason": "Entered by mistake"},

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Generic, Literal, Self, TypeVar
 from uuid import UUID
 
 from pydantic import (
+    AliasChoices,
     BaseModel,
     ConfigDict,
     Field,
@@ -23,7 +24,9 @@ from domain.types import (
     Association,
     AssociationType,
     CheckResult,
+    DecisionAction,
     PartnerType,
+    Party,
     Permission,
     RequestStatus,
     Side,
@@ -77,10 +80,20 @@ class ProblemDetail(BaseModel):
     detail: str | None = None
 
 
-class RequestOut(BaseModel):
-    """What every kind of request reads in an HTTP response (the SPEC's field names). The HTTP
-    responses' own models: a field added here reaches neither workflow histories
+class RequestView(BaseModel):
+    """A request in an HTTP response: each kind's model is the HTTP responses' own (the SPEC's
+    field names), so that a field added here reaches neither workflow histories
     (contract/__init__.py) nor webhook payloads (domain/events.py)."""
+
+    @classmethod
+    def of(cls, request: domain.Request, party: Party | None = None) -> Self:
+        """What `party` (None: an operator) may read of `request`."""
+        # By name: tests/unit/test_request_models.py holds the models field by field.
+        return cls.model_validate(request, from_attributes=True)
+
+
+class RequestOut(RequestView):
+    """What a disassociation and a type change read in common."""
 
     id: UUID
     association_id: UUID
@@ -94,11 +107,6 @@ class RequestOut(BaseModel):
     decided_at: datetime | None = None
     decided_by: str | None = None
     decision_reason: str | None = None
-
-    @classmethod
-    def of(cls, request: domain.Request) -> Self:
-        # By name: tests/unit/test_request_models.py holds the models field by field.
-        return cls.model_validate(request, from_attributes=True)
 
 
 class DisassociationRequest(RequestOut):
@@ -124,6 +132,10 @@ class CheckBody(Body):
         """The type a type change asks for; none for the other kinds."""
         return None
 
+    def asked_partner(self) -> UUID | None:
+        """The partner a partner change asks to move to; none for the other kinds."""
+        return None
+
 
 class SubmitBody(Body):
     association_id: UUID
@@ -142,6 +154,10 @@ class SubmitBody(Body):
         """The type a type change asks for; none for the other kinds."""
         return None
 
+    def asked_partner(self) -> UUID | None:
+        """The partner a partner change asks to move to; none for the other kinds."""
+        return None
+
 
 class TypeChangeCheckBody(CheckBody):
     new_type: AssociationType = Field(description="The association type asked for.")
@@ -157,18 +173,110 @@ class TypeChangeBody(SubmitBody):
         return self.new_type
 
 
-class AgreeBody(Body):
+class PartnerAnswer(BaseModel):
+    """A partner's answer to a partner change."""
+
+    decision: DecisionAction
+    at: datetime
+    by: str
+    reason: str | None = None
+
+
+class NewPartnerAnswer(PartnerAnswer):
+    """The new partner's answer: accepting, it chose the new association's type."""
+
+    association_type: AssociationType | None = None
+
+
+class PartnerChangeRequest(RequestView):
+    """A customer's move to another partner: both partners' answers, and the association it
+    began. The new partner never reads the current partner's reason."""
+
+    id: UUID
+    association_id: UUID
+    customer_id: UUID
+    current_partner_id: UUID = Field(
+        validation_alias=AliasChoices("current_partner_id", "partner_id")
+    )
+    new_partner_id: UUID
+    status: RequestStatus
+    reason: str
+    submitted_at: datetime
+    respond_by: datetime
+    current_partner_decision: PartnerAnswer | None = None
+    new_partner_decision: NewPartnerAnswer | None = None
+    new_association_id: UUID | None = None
+    completed_at: datetime | None = None
+
+    @classmethod
+    def of(cls, request: domain.Request, party: Party | None = None) -> Self:
+        seen = cls.model_validate(request, from_attributes=True)
+        answer = seen.current_partner_decision
+        if party is not Party.NEW_PARTNER or answer is None:
+            return seen
+        hidden = answer.model_copy(update={"reason": None})
+        return seen.model_copy(update={"current_partner_decision": hidden})
+
+
+class PartnerChangeCheckBody(CheckBody):
+    new_partner_id: UUID = Field(description="The new partner's id (its partner code).")
+
+    def asked_partner(self) -> UUID:
+        return self.new_partner_id
+
+
+class PartnerChangeBody(SubmitBody):
+    new_partner_id: UUID = Field(description="The new partner's id (its partner code).")
+
+    def asked_partner(self) -> UUID:
+        return self.new_partner_id
+
+
+class DecisionBody(Body):
+    """What a decision carries: a reason and, where the account requires it, the acting
+    person's verification code."""
+
     reason: Reason | None = None
     verification_code: str | None = Field(default=None, max_length=32)
 
+    def chosen_type(self) -> AssociationType | None:
+        """The type of the new association a partner change's new partner chose; none for the
+        other decisions."""
+        return None
 
-class RejectBody(Body):
+
+class AgreeBody(DecisionBody):
+    pass
+
+
+class RejectBody(DecisionBody):
     reason: Reason
-    verification_code: str | None = Field(default=None, max_length=32)
+
+
+class AcceptBody(DecisionBody):
+    association_type: AssociationType | None = Field(
+        default=None,
+        description="The type of the new association; the current one's if absent.",
+    )
+
+    def chosen_type(self) -> AssociationType | None:
+        return self.association_type
+
+
+class DeclineBody(DecisionBody):
+    reason: Reason
 
 
 class WithdrawBody(Body):
     reason: Reason | None = None
+
+    @property
+    def verification_code(self) -> None:
+        """Withdrawing one's own request needs no code."""
+        return None
+
+    def chosen_type(self) -> None:
+        return None
 
 
 # --- admin ----------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from fastapi import FastAPI, Header
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from domain.events import RequestEvent, TypeChangeEvent
+from domain.events import PartnerChangeEvent, RequestEvent, TypeChangeEvent
 
 # Each event sent, to whom, and the request's status it carries.
 EVENTS: dict[str, tuple[str, str]] = {
@@ -95,12 +95,80 @@ EVENTS: dict[str, tuple[str, str]] = {
         " with the request (`from_type`, `new_type`).",
         "agreed",
     ),
+    "partner_change.requested": (
+        "A customer asked to move from its partner to another; sent to both partners, who answer"
+        " by `respond_by`.",
+        "pending",
+    ),
+    "partner_change.reminder": (
+        "The partner change is still pending and `respond_by` is near; sent to each partner whose"
+        " answer is missing.",
+        "pending",
+    ),
+    "partner_change.accepted": (
+        "The new partner accepted the customer; the current partner's answer is awaited. Sent"
+        " to all three parties.",
+        "pending",
+    ),
+    "partner_change.agreed": (
+        "The current partner agreed to let the customer go; the new partner's answer is"
+        " awaited. Sent to all three parties.",
+        "pending",
+    ),
+    "partner_change.declined": (
+        "The new partner declined: the customer stays. Sent to all three parties.",
+        "declined",
+    ),
+    "partner_change.rejected": (
+        "The current partner rejected: the customer stays. Sent to all three parties.",
+        "rejected",
+    ),
+    "partner_change.completed": (
+        "Both partners consented (the current partner's silence counts at the deadline): the old"
+        " association ended and the new one began. Sent to all three parties.",
+        "completed",
+    ),
+    "partner_change.expired": (
+        "The new partner did not answer by `respond_by`: the customer stays. Sent to all three"
+        " parties.",
+        "expired",
+    ),
+    "partner_change.withdrawn": (
+        "The customer withdrew the request; sent to all three parties.",
+        "withdrawn",
+    ),
+    "partner_change.cancelled": (
+        "An operator cancelled the partner change (or the reconciler did); sent to all three"
+        " parties.",
+        "cancelled",
+    ),
+    "association.started": (
+        "A partner change began the customer's association with its new partner; sent to the"
+        " customer and the new partner, with the request.",
+        "completed",
+    ),
 }
 
-# The events about a type change request carry its `from_type` and `new_type`.
+# The events about a type change request carry its `from_type` and `new_type`; those about a
+# partner change, its partners and their answers. `association.ended` is about the request that
+# ended the association, a disassociation or a partner change.
 TYPE_CHANGE_EVENTS = frozenset(event for event in EVENTS if event.startswith("type_change.")) | {
     "association.type_changed"
 }
+PARTNER_CHANGE_EVENTS = frozenset(
+    event for event in EVENTS if event.startswith("partner_change.")
+) | {"association.started"}
+
+
+def _data_of(event_type: str) -> Any:
+    if event_type in TYPE_CHANGE_EVENTS:
+        return TypeChangeEvent
+    if event_type in PARTNER_CHANGE_EVENTS:
+        return PartnerChangeEvent
+    if event_type == "association.ended":
+        return RequestEvent | PartnerChangeEvent
+    return RequestEvent
+
 
 STANDARD_HEADERS = {
     "webhook-id": "The event's id, `msg_…`: the same on every retry of the event. Drop an event"
@@ -122,7 +190,7 @@ def payload_model(event_type: str) -> type[BaseModel]:
         "type": (Literal[event_type], Field(description="The event type.")),
         "timestamp": (datetime, Field(description="When the event happened (ISO 8601).")),
         "data": (
-            TypeChangeEvent if event_type in TYPE_CHANGE_EVENTS else RequestEvent,
+            _data_of(event_type),
             Field(description="The request the event is about, as it is now."),
         ),
     }
@@ -168,8 +236,42 @@ def example(event_type: str) -> dict[str, Any]:
             from_type="resale",
             new_type="referral",
         )
+    if event_type in PARTNER_CHANGE_EVENTS:
+        request = _partner_change_example(status)
     when = "2026-03-03T14:05:00.104211+00:00" if decided else "2026-03-02T09:30:00.512876+00:00"
     return {"type": event_type, "timestamp": when, "data": {"request": request}}
+
+
+def _partner_change_example(status: str) -> dict[str, Any]:
+    agreed = {
+        "decision": "agree",
+        "at": "2026-03-02T16:00:00+00:00",
+        "by": "partner_user:00000000-0000-4000-8000-000000000202",
+        "reason": None,
+    }
+    accepted = {
+        "decision": "accept",
+        "at": "2026-03-03T14:05:00+00:00",
+        "by": "partner_user:00000000-0000-4000-8000-000000000206",
+        "reason": None,
+        "association_type": "resale",
+    }
+    completed = status == "completed"
+    return {
+        "id": "3c9d1e7f-2a4b-4c6d-8e0f-1a2b3c4d5e6f",
+        "association_id": "00000000-0000-4000-8000-000000000401",
+        "customer_id": "00000000-0000-4000-8000-000000000301",
+        "current_partner_id": "00000000-0000-4000-8000-000000000102",
+        "new_partner_id": "00000000-0000-4000-8000-000000000103",
+        "status": status,
+        "reason": "Our new reseller covers our region",
+        "submitted_at": "2026-03-02T09:30:00+00:00",
+        "respond_by": "2026-03-12T09:30:00+00:00",
+        "current_partner_decision": agreed if status != "pending" else None,
+        "new_partner_decision": accepted if completed else None,
+        "new_association_id": "00000000-0000-4000-8000-000000000409" if completed else None,
+        "completed_at": "2026-03-03T14:05:00+00:00" if completed else None,
+    }
 
 
 def install(app: FastAPI) -> None:

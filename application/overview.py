@@ -15,6 +15,7 @@ from uuid import UUID
 
 from application.errors import not_found, paged
 from application.principal import READ_REQUESTS, Principal
+from application.requests import given_of, party_of
 from application.services import Services
 from domain import decisions, kinds
 from domain.types import (
@@ -82,10 +83,12 @@ def may_ask(who: Principal, association: AssociationOverview, kind: RequestKind)
     """Whether the caller may ask for a request of `kind` on this association (to end it, to
     change its type): one of its own parties (not a parent distributor), with the kind's
     permission to submit, while it is active."""
+    rules = kinds.of(kind)
     return (
         association.status is AssociationStatus.ACTIVE
         and who.may_act_on(association.partner_id, association.customer_id)
-        and who.holds(kinds.of(kind).submit)
+        and who.side in rules.initiators
+        and (rules.submit is None or who.holds(rules.submit))
     )
 
 
@@ -109,21 +112,27 @@ async def request(svc: Services, who: Principal, request_id: UUID) -> RequestVie
 def actions_for(
     who: Principal, request: Request, now: datetime | None = None
 ) -> frozenset[DecisionAction]:
-    """The decisions the caller may take on `request` now (agree, reject, withdraw)."""
-    if not who.may_act_on(request.partner_id, request.customer_id):
+    """The decisions the caller may take on `request` now (agree, reject, accept, decline,
+    withdraw)."""
+    party = party_of(who, request)
+    if party is None:
         return frozenset()
     # Only whether each action may be taken: the deadline's outcome (stored with the request)
     # would only word a refusal.
     context = decisions.DecisionContext(
-        initiator=request.initiator, status=request.status, respond_by=request.respond_by
+        initiator=request.initiator,
+        status=request.status,
+        respond_by=request.respond_by,
+        kind=request.kind,
+        given=given_of(request),
     )
     allowed = set()
     for action in decisions.PARTY_ACTIONS:
         permission = decisions.permission_for(request.kind, action)
-        if permission is None or not who.holds(permission):
+        if permission is not None and not who.holds(permission):
             continue
         # A reason stands in for the one the person will give: only whether they may matters.
-        decision = Decision(action=action, actor=who.actor, reason="-")
+        decision = Decision(action=action, actor=who.actor, reason="-", party=party)
         try:
             decisions.authorize(decision, context, now or datetime.now(UTC))
         except decisions.DecisionRefused:

@@ -23,14 +23,15 @@ from domain.types import (
     CheckResult,
     Decision,
     DecisionAction,
+    Party,
     Request,
     RequestKind,
     RequestStatus,
     Side,
     workflow_id_for,
 )
-from store import associations, requests
-from store.rows import NamedAssociation
+from store import accounts, associations, requests
+from store.rows import NamedAssociation, RequestForDecision
 from workflows.gateway import (
     Closed,
     DecideOutcome,
@@ -64,11 +65,15 @@ async def _association_to_act_on(
         )
     if association is None:
         raise not_found("association")
+    rules = kinds.of(kind)
     if not who.may_act_on(association.partner_id, association.customer_id):
         raise forbidden(
-            f"Only the association's own partner or customer may submit a {kinds.of(kind).noun}."
+            f"Only the association's own partner or customer may submit a {rules.noun}."
         )
-    who.require(kinds.of(kind).submit)
+    if who.side not in rules.initiators:
+        raise forbidden(f"Only the customer may submit a {rules.noun}.")
+    if rules.submit is not None:
+        who.require(rules.submit)
     return association
 
 
@@ -79,6 +84,7 @@ async def _account_check(
     association: NamedAssociation,
     now: datetime,
     new_type: AssociationType | None,
+    new_partner_id: UUID | None = None,
 ) -> CheckResult:
     assert who.side is not None
     standing = await svc.standing.standing(association.customer_id)
@@ -92,6 +98,7 @@ async def _account_check(
             policy=svc.settings.policy(),
             as_of=now,
             new_type=new_type,
+            new_partner_id=new_partner_id,
         )
     if checked is None:
         raise not_found("association")
@@ -104,10 +111,12 @@ async def check(
     kind: RequestKind,
     association_id: UUID,
     new_type: AssociationType | None = None,
+    new_partner_id: UUID | None = None,
 ) -> CheckResult:
     """The account check on its own, so that failed items can be fixed before submitting."""
     association = await _association_to_act_on(svc, who, kind, association_id)
-    return await _account_check(svc, who, kind, association, datetime.now(UTC), new_type)
+    now = datetime.now(UTC)
+    return await _account_check(svc, who, kind, association, now, new_type, new_partner_id)
 
 
 def refusal(check_result: CheckResult) -> Failure:
@@ -137,6 +146,7 @@ def request_id_for(
     reason: str,
     kind: RequestKind = RequestKind.DISASSOCIATION,
     new_type: AssociationType | None = None,
+    new_partner_id: UUID | None = None,
 ) -> UUID:
     """A retry with the same Idempotency-Key and request names the same request, so that even a
     retry after the first attempt's answer was lost joins that request's workflow instead of
@@ -147,6 +157,8 @@ def request_id_for(
     asked = f"{association_id}\n{reason}"
     if kind is not RequestKind.DISASSOCIATION:
         asked += f"\n{kind.value}\n{new_type.value if new_type else ''}"
+    if new_partner_id is not None:
+        asked += f"\n{new_partner_id}"
     digest = hashlib.sha256(asked.encode()).hexdigest()
     return uuid5(_REQUEST_IDS, f"{who.ref}:{idempotency_key}:{digest}")
 
@@ -159,6 +171,7 @@ async def submit(
     reason: str,
     *,
     new_type: AssociationType | None = None,
+    new_partner_id: UUID | None = None,
     verification_code: str | None = None,
     idempotency_key: str | None = None,
 ) -> Request:
@@ -166,14 +179,16 @@ async def submit(
     workflow, which checks again under the association's lock and accepts it."""
     association = await _association_to_act_on(svc, who, kind, association_id)
     assert who.side is not None
-    request_id = request_id_for(who, idempotency_key, association.id, reason, kind, new_type)
+    request_id = request_id_for(
+        who, idempotency_key, association.id, reason, kind, new_type, new_partner_id
+    )
     if (accepted := await _already_accepted(svc, request_id, idempotency_key)) is not None:
         return accepted  # a retry after the first attempt's answer was lost
     # The rate limit and the account check read different rows: both at once, one round trip
     # less on every submit. The rate limit's answer still comes first.
     limited, checked = await asyncio.gather(
         within_rate(svc.pool, who, "submit", svc.settings.rate_limit_submit),
-        _account_check(svc, who, kind, association, datetime.now(UTC), new_type),
+        _account_check(svc, who, kind, association, datetime.now(UTC), new_type, new_partner_id),
         return_exceptions=True,
     )
     if isinstance(limited, BaseException):
@@ -191,6 +206,8 @@ async def submit(
     cmd = SubmitCommand(
         kind=kind,
         new_type=new_type,
+        new_partner_id=new_partner_id,
+        new_partner_name=await _partner_name(svc, new_partner_id),
         request_id=request_id,
         association_id=association.id,
         partner_id=association.partner_id,
@@ -303,28 +320,37 @@ async def decide(
     reason: str | None = None,
     *,
     verification_code: str | None = None,
+    association_type: AssociationType | None = None,
 ) -> Request:
-    """Agree, reject or withdraw (the parties), or agree, reject or cancel (operators): judged
-    here by the domain's rule, then applied by the request's workflow, which judges again."""
+    """Agree, reject or withdraw (the parties; a partner change's new partner accepts, choosing
+    `association_type`, or declines), or agree, reject or cancel (operators): judged here by the
+    domain's rule, then applied by the request's workflow, which judges again."""
     async with svc.pool.connection() as conn:
         request = await requests.for_decision(conn, request_id, kind=kind, scope=who.read_scope())
     if request is None:
         raise not_found(kinds.of(kind).noun)
+    party = None
     if who.kind != "operator":
-        if not who.may_act_on(request.partner_id, request.customer_id):
-            raise forbidden(
-                "Only the association's own partner or customer may decide on this request."
-            )
+        party = party_of(who, request)
+        if party is None:
+            raise forbidden("Only the request's own parties may decide on it.")
         permission = decisions.permission_for(kind, action)
-        if permission is None:
-            raise forbidden("Only operators may cancel a request.")
-        who.require(permission)
-    decision = Decision(action=action, actor=who.actor, reason=reason)
+        if permission is not None:
+            who.require(permission)
+    decision = Decision(
+        action=action,
+        actor=who.actor,
+        reason=reason,
+        party=party,
+        association_type=association_type,
+    )
     context = decisions.DecisionContext(
         initiator=request.initiator,
         status=request.status,
         respond_by=request.respond_by,
         on_timeout=request.on_timeout,
+        kind=kind,
+        given=given_of(request),
     )
     try:
         decisions.authorize(decision, context, datetime.now(UTC))
@@ -348,6 +374,43 @@ async def decide(
         return own
     await give_back(svc, spent)
     raise await _failure_of(svc, request_id, sent.outcome)
+
+
+def party_of(who: Principal, request: Request | RequestForDecision) -> Party | None:
+    """Which of the request's parties the caller acts for (None: none of them). A distributor
+    reads its resellers' requests but decides for its own customers only."""
+    if who.kind == "customer":
+        return Party.CUSTOMER if who.customer_id == request.customer_id else None
+    if who.kind != "partner_user":
+        return None
+    if who.partner_id == request.partner_id:
+        return Party.PARTNER
+    if request.new_partner_id is not None and who.partner_id == request.new_partner_id:
+        return Party.NEW_PARTNER
+    return None
+
+
+def given_of(request: Request | RequestForDecision) -> frozenset[kinds.Consenter]:
+    """The consents a partner change has on record."""
+    if isinstance(request, Request):
+        answered = {
+            kinds.Consenter.PARTNER: request.current_partner_decision is not None,
+            kinds.Consenter.NEW_PARTNER: request.new_partner_decision is not None,
+        }
+    else:
+        answered = {
+            kinds.Consenter.PARTNER: request.partner_answered,
+            kinds.Consenter.NEW_PARTNER: request.new_partner_answered,
+        }
+    return frozenset(who for who, given in answered.items() if given)
+
+
+async def _partner_name(svc: Services, partner_id: UUID | None) -> str | None:
+    if partner_id is None:
+        return None
+    async with svc.pool.connection() as conn:
+        partner = await accounts.get_partner(conn, partner_id)
+    return partner.name if partner else None
 
 
 async def _settled_by(svc: Services, request_id: UUID, update_id: str) -> Request | None:

@@ -26,6 +26,8 @@ STATUS_WORDS = {
     RequestStatus.EXPIRED: "Expired (no response in time)",
     RequestStatus.WITHDRAWN: "Withdrawn",
     RequestStatus.CANCELLED: "Cancelled by the platform",
+    RequestStatus.COMPLETED: "Completed: the customer moved",
+    RequestStatus.DECLINED: "Declined by the new partner",
 }
 
 ASSOCIATION_TYPE_WORDS = {

@@ -12,16 +12,18 @@ histories carry.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, Field
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
+from domain.kinds import Consenter
 from domain.types import (
     Actor,
     AssociationType,
     CheckResult,
+    ConsentGiven,
     Policy,
     Request,
     RequestKind,
@@ -53,6 +55,9 @@ class SubmitCommand(BaseModel):
     kind: RequestKind = RequestKind.DISASSOCIATION
     # A type change: the type asked for (`association_type` is the type it changes from).
     new_type: AssociationType | None = None
+    # A partner change: the partner the customer moves to.
+    new_partner_id: UUID | None = None
+    new_partner_name: str | None = None
 
 
 class RequestSnapshot(BaseModel):
@@ -73,6 +78,11 @@ class RequestSnapshot(BaseModel):
     kind: RequestKind = RequestKind.DISASSOCIATION
     from_type: AssociationType | None = None
     new_type: AssociationType | None = None
+    new_partner_id: UUID | None = None
+    current_partner_decision: ConsentGiven | None = None
+    new_partner_decision: ConsentGiven | None = None
+    new_association_id: UUID | None = None
+    completed_at: datetime | None = None
     # The id of the `decide` Update whose decision settled the request, when one did.
     decision_id: str | None = None
 
@@ -132,6 +142,13 @@ class AcceptInput(BaseModel):
     accepted_at: datetime
 
 
+class GivenConsent(BaseModel):
+    """One party's answer, and whose it is."""
+
+    who: Consenter
+    given: ConsentGiven
+
+
 class SettleInput(BaseModel):
     request_id: UUID
     outcome: RequestStatus
@@ -139,6 +156,18 @@ class SettleInput(BaseModel):
     reason: str | None = None
     decided_at: datetime
     # The id of the `decide` Update that carried the decision, stored with the outcome.
+    decision_id: str | None = None
+    # The answers given (a request that awaits more than one consent), this decision's among them.
+    consents: list[GivenConsent] = Field(default_factory=list)
+
+
+class ConsentInput(BaseModel):
+    """One consent of several, to record while the request stays pending."""
+
+    request_id: UUID
+    consent: GivenConsent
+    # What the deadline brings now that this consent is given.
+    on_timeout: RequestStatus
     decision_id: str | None = None
 
 
@@ -171,6 +200,7 @@ INITIATOR = SearchAttributeKey.for_keyword("Initiator")
 REQUEST_STATUS = SearchAttributeKey.for_keyword("RequestStatus")
 RESPOND_BY = SearchAttributeKey.for_datetime("RespondBy")
 REQUEST_KIND = SearchAttributeKey.for_keyword("RequestKind")
+NEW_PARTNER_ID = SearchAttributeKey.for_keyword("NewPartnerId")
 
 SEARCH_ATTRIBUTES = (
     PARTNER_ID,
@@ -180,6 +210,7 @@ SEARCH_ATTRIBUTES = (
     REQUEST_STATUS,
     RESPOND_BY,
     REQUEST_KIND,
+    NEW_PARTNER_ID,
 )
 
 # RequestStatus also takes a value of its own while a request is being accepted (and
@@ -188,16 +219,17 @@ CHECKING = "checking"
 
 
 def initial_search_attributes(cmd: SubmitCommand) -> TypedSearchAttributes:
-    return TypedSearchAttributes(
-        [
-            SearchAttributePair(PARTNER_ID, str(cmd.partner_id)),
-            SearchAttributePair(CUSTOMER_ID, str(cmd.customer_id)),
-            SearchAttributePair(ASSOCIATION_ID, str(cmd.association_id)),
-            SearchAttributePair(INITIATOR, cmd.initiator.value),
-            SearchAttributePair(REQUEST_KIND, cmd.kind.value),
-            SearchAttributePair(REQUEST_STATUS, CHECKING),
-        ]
-    )
+    pairs: list[SearchAttributePair[Any]] = [
+        SearchAttributePair(PARTNER_ID, str(cmd.partner_id)),
+        SearchAttributePair(CUSTOMER_ID, str(cmd.customer_id)),
+        SearchAttributePair(ASSOCIATION_ID, str(cmd.association_id)),
+        SearchAttributePair(INITIATOR, cmd.initiator.value),
+        SearchAttributePair(REQUEST_KIND, cmd.kind.value),
+        SearchAttributePair(REQUEST_STATUS, CHECKING),
+    ]
+    if cmd.new_partner_id is not None:
+        pairs.append(SearchAttributePair(NEW_PARTNER_ID, str(cmd.new_partner_id)))
+    return TypedSearchAttributes(pairs)
 
 
 # --- metrics the worker's runtime exports (names without the exporter's suffixes) -----------------

@@ -51,6 +51,9 @@ TO_BILLED_TYPE_ITEMS = (
 )
 # ...or back to referral, where the partner no longer pays for the customer.
 TO_REFERRAL_ITEMS = ("no_orders_awaiting_partner_payment", "no_unused_vouchers")
+# A customer's move to another partner: what its disassociation would need, and a partner that
+# takes it.
+PARTNER_CHANGE_ITEMS = (*CUSTOMER_ITEMS, "new_partner_accepts_customers")
 
 
 def items_for(
@@ -61,6 +64,8 @@ def items_for(
             TO_REFERRAL_ITEMS if new_type is AssociationType.REFERRAL else TO_BILLED_TYPE_ITEMS
         )
         return (*COMMON_ITEMS, "type_differs", *to_type)
+    if kind is RequestKind.PARTNER_CHANGE:
+        return COMMON_ITEMS + PARTNER_CHANGE_ITEMS
     return COMMON_ITEMS + (PARTNER_ITEMS if initiator is Side.PARTNER else CUSTOMER_ITEMS)
 
 
@@ -69,7 +74,11 @@ def _passes(
 ) -> dict[str, bool]:
     """Whether each item passes: the rules. What each tells the user is domain/messages.py's."""
     s = facts.standing
+    new = facts.new_partner
     return {
+        "new_partner_accepts_customers": (
+            new is not None and new.exists and not new.frozen and not new.is_current
+        ),
         "association_active": facts.association_active,
         "no_pending_request": facts.pending is None,
         "within_request_limit": allowed_from is None,

@@ -15,6 +15,7 @@ from domain.problems import ProblemCode
 from domain.types import (
     Decision,
     DecisionAction,
+    Party,
     Permission,
     Policy,
     RequestKind,
@@ -22,33 +23,41 @@ from domain.types import (
     Side,
 )
 
+# The outcome of an action that ends a request whatever else it awaits.
 OUTCOME_OF_ACTION = {
-    DecisionAction.AGREE: RequestStatus.AGREED,
-    DecisionAction.REJECT: RequestStatus.REJECTED,
     DecisionAction.WITHDRAW: RequestStatus.WITHDRAWN,
     DecisionAction.CANCEL: RequestStatus.CANCELLED,
 }
 
 
-# The actions a party may take: the counterpart answers (the kind's `process` permission), the
-# initiator withdraws (its `submit` permission); operators need none, and only they cancel.
-PARTY_ACTIONS = (DecisionAction.AGREE, DecisionAction.REJECT, DecisionAction.WITHDRAW)
+# The actions a party may take: a consenting party answers (the kind's `process` permission),
+# the initiator withdraws (its `submit` permission); operators need none, and only they cancel.
+PARTY_ACTIONS = (
+    DecisionAction.AGREE,
+    DecisionAction.REJECT,
+    DecisionAction.ACCEPT,
+    DecisionAction.DECLINE,
+    DecisionAction.WITHDRAW,
+)
+# A party's answer: what the acting person's verification code guards.
+ANSWERS = frozenset(
+    {DecisionAction.AGREE, DecisionAction.REJECT, DecisionAction.ACCEPT, DecisionAction.DECLINE}
+)
 
 
 def permission_for(kind: RequestKind, action: DecisionAction) -> Permission | None:
-    """The permission a partner's person needs to take `action` on a request of `kind`; None for
-    an action no party takes."""
-    if action not in PARTY_ACTIONS:
-        return None
+    """The permission a partner's person needs to take `action` on a request of `kind`; None
+    where no permission gates it (who may take it at all is `authorize`'s rule)."""
     rules = kinds.of(kind)
-    return rules.submit if action is DecisionAction.WITHDRAW else rules.process
+    if action is DecisionAction.WITHDRAW:
+        return rules.submit
+    return rules.process if rules.consent_for(action) is not None else None
 
 
 def needs_verification(action: DecisionAction) -> bool:
     """Whether the acting person's verification code guards `action`, where their account
-    requires one: the counterpart's agreement or rejection does; withdrawing one's own request
-    does not."""
-    return action in (DecisionAction.AGREE, DecisionAction.REJECT)
+    requires one: a party's answer does; withdrawing one's own request does not."""
+    return action in ANSWERS
 
 
 class Refusal(StrEnum):
@@ -56,6 +65,7 @@ class Refusal(StrEnum):
     across the Temporal boundary."""
 
     NOT_PENDING = ProblemCode.NOT_PENDING.value
+    ALREADY_ANSWERED = ProblemCode.ALREADY_ANSWERED.value
     FORBIDDEN = ProblemCode.FORBIDDEN.value
     VALIDATION_ERROR = ProblemCode.VALIDATION_ERROR.value
 
@@ -82,29 +92,54 @@ class DecisionContext:
     # The outcome the deadline brings, as stored with the request; None where only whether a
     # decision may be taken is asked (what to offer a person), not the words for why not.
     on_timeout: RequestStatus | None = None
+    kind: RequestKind = RequestKind.DISASSOCIATION
+    # The consents given so far (a request that awaits more than one).
+    given: frozenset[kinds.Consenter] = frozenset()
 
 
-def timeout_outcome(kind: RequestKind, policy: Policy, initiator: Side) -> RequestStatus:
-    return kinds.of(kind).timeout_outcome(policy, initiator)
+def timeout_outcome(
+    kind: RequestKind,
+    policy: Policy,
+    initiator: Side,
+    given: frozenset[kinds.Consenter] = frozenset(),
+) -> RequestStatus:
+    return kinds.of(kind).timeout_outcome(policy, initiator, given)
 
 
 def outcome_of(
-    decision: Decision, kind: RequestKind, policy: Policy, initiator: Side
-) -> RequestStatus:
-    if decision.action is DecisionAction.TIMEOUT:
-        return timeout_outcome(kind, policy, initiator)
-    return OUTCOME_OF_ACTION[decision.action]
+    decision: Decision,
+    kind: RequestKind,
+    policy: Policy,
+    initiator: Side,
+    given: frozenset[kinds.Consenter] = frozenset(),
+) -> RequestStatus | None:
+    """The status `decision` settles the request in, the consents in `given` having been given;
+    None for a consent that leaves another still awaited."""
+    action = decision.action
+    if action is DecisionAction.TIMEOUT:
+        return timeout_outcome(kind, policy, initiator, given)
+    if action in OUTCOME_OF_ACTION:
+        return OUTCOME_OF_ACTION[action]
+    rules = kinds.of(kind)
+    consent = rules.consent_for(action)
+    assert consent is not None, f"{action} is no answer to a {rules.noun}"  # authorize refused it
+    if action is consent.no:
+        return consent.refused
+    others = {c.who for c in rules.consents} - {consent.who}
+    return rules.agreed if others <= given else None
 
 
 def authorize(decision: Decision, request: DecisionContext, now: datetime) -> None:
-    """Raise DecisionRefused unless `decision` may settle `request` at `now`.
+    """Raise DecisionRefused unless `decision` may take effect on `request` at `now`.
 
-    The counterpart agrees or rejects, the initiator withdraws; operators may agree, reject or
-    cancel on the platform's behalf; only assocflow applies the deadline. Then: a request no
-    longer pending takes no decision, and a decision at or after `respond_by` loses to the
-    deadline's outcome. A reject needs a reason.
+    The parties whose consent the request awaits answer (the counterpart agrees or rejects; a
+    partner change's partners agree or reject, accept or decline), each once; the initiator
+    withdraws; operators may answer for the counterpart (where one party's consent is awaited)
+    or cancel; only assocflow applies the deadline. Then: a request no longer pending takes no
+    decision, and a decision at or after `respond_by` loses to the deadline's outcome. A refusal
+    needs a reason.
     """
-    _may_decide(decision, request.initiator)
+    consent = _may_decide(decision, request.kind, request.initiator)
     if request.status is not RequestStatus.PENDING:
         raise DecisionRefused(Refusal.NOT_PENDING, messages.already(request.status), request.status)
     if (
@@ -117,24 +152,49 @@ def authorize(decision: Decision, request: DecisionContext, now: datetime) -> No
             messages.past_deadline(request.respond_by, request.on_timeout),
             request.on_timeout,
         )
-    if decision.action is DecisionAction.REJECT and not (decision.reason or "").strip():
+    if consent is not None and consent.who in request.given:
+        raise DecisionRefused(Refusal.ALREADY_ANSWERED, messages.already_answered())
+    if (
+        consent is not None
+        and decision.action is consent.no
+        and not (decision.reason or "").strip()
+    ):
         raise DecisionRefused(Refusal.VALIDATION_ERROR, messages.reject_needs_a_reason())
 
 
-def _may_decide(decision: Decision, initiator: Side) -> None:
-    """Whether this actor may take this action on a request `initiator` started, whatever its
-    state: who may decide comes before whether it still can (403 before 409)."""
+def _may_decide(decision: Decision, kind: RequestKind, initiator: Side) -> kinds.Consent | None:
+    """Whether this actor may take this action on a request of `kind` that `initiator` started,
+    whatever its state (who may decide comes before whether it still can: 403 before 409); the
+    consent the action answers, if it is an answer."""
     action, actor = decision.action, decision.actor
     if action is DecisionAction.TIMEOUT:
         if actor.kind != "system":
             raise DecisionRefused(Refusal.FORBIDDEN, messages.only_the_system_times_out())
-    elif action is DecisionAction.CANCEL:
+        return None
+    if action is DecisionAction.CANCEL:
         if not actor.acts_for_platform:
             raise DecisionRefused(Refusal.FORBIDDEN, messages.only_operators_cancel())
-    elif action is DecisionAction.WITHDRAW:
-        if actor.side is not initiator:
+        return None
+    if action is DecisionAction.WITHDRAW:
+        if actor.acts_for_platform or actor.side is not initiator:
             raise DecisionRefused(Refusal.FORBIDDEN, messages.only_the_initiator_withdraws())
-    elif not actor.acts_for_platform and actor.side is not initiator.other:
-        raise DecisionRefused(
-            Refusal.FORBIDDEN, messages.only_the_counterpart(initiator.other, action)
-        )
+        return None
+    rules = kinds.of(kind)
+    consent = rules.consent_for(action)
+    if consent is None:
+        raise DecisionRefused(Refusal.FORBIDDEN, messages.no_such_answer(rules.noun, action))
+    if actor.acts_for_platform:
+        # Operators answer for the counterpart of a request that awaits one consent; a partner
+        # change's partners answer for themselves.
+        if len(rules.consents) > 1:
+            raise DecisionRefused(Refusal.FORBIDDEN, messages.only_the_party(action))
+        return consent
+    party = consent.party(initiator)
+    acting_for = decision.party or (Party(actor.side.value) if actor.side else None)
+    if acting_for is not party:
+        if consent.who is kinds.Consenter.COUNTERPART:
+            raise DecisionRefused(
+                Refusal.FORBIDDEN, messages.only_the_counterpart(initiator.other, action)
+            )
+        raise DecisionRefused(Refusal.FORBIDDEN, messages.only_the_party(action))
+    return consent

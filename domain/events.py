@@ -7,12 +7,20 @@ renamed or removed)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import AliasChoices, BaseModel, Field
 
-from domain.types import AssociationType, Request, RequestKind, RequestStatus, Side
+from domain.types import (
+    AssociationType,
+    DecisionAction,
+    Party,
+    Request,
+    RequestKind,
+    RequestStatus,
+    Side,
+)
 
 
 class RequestData(BaseModel):
@@ -39,6 +47,50 @@ class TypeChangeData(RequestData):
     new_type: AssociationType
 
 
+class PartnerAnswer(BaseModel):
+    """A partner's answer to a partner change."""
+
+    decision: DecisionAction
+    at: datetime
+    by: str
+    reason: str | None = None
+
+
+class NewPartnerAnswer(PartnerAnswer):
+    """The new partner's answer: accepting, it chose the new association's type."""
+
+    association_type: AssociationType | None = None
+
+
+class PartnerChangeData(BaseModel):
+    """The partner change request an event is about (the SPEC's fields)."""
+
+    id: UUID
+    association_id: UUID
+    customer_id: UUID
+    current_partner_id: UUID = Field(
+        validation_alias=AliasChoices("current_partner_id", "partner_id")
+    )
+    new_partner_id: UUID
+    status: RequestStatus
+    reason: str
+    submitted_at: datetime
+    respond_by: datetime
+    current_partner_decision: PartnerAnswer | None = None
+    new_partner_decision: NewPartnerAnswer | None = None
+    new_association_id: UUID | None = None
+    completed_at: datetime | None = None
+
+    def for_party(self, party: Party) -> Self:
+        """What `party` may read of it: the new partner never reads the current partner's
+        reason."""
+        answer = self.current_partner_decision
+        if party is not Party.NEW_PARTNER or answer is None:
+            return self
+        hidden = answer.model_copy(update={"reason": None})
+        return self.model_copy(update={"current_partner_decision": hidden})
+
+
 class RequestEvent(BaseModel):
     """The `data` of every `disassociation.*` and `association.ended` event."""
 
@@ -51,11 +103,21 @@ class TypeChangeEvent(BaseModel):
     request: TypeChangeData
 
 
-def request_event(request: Request) -> dict[str, Any]:
-    """The `data` of an event about `request`, as stored and delivered."""
+class PartnerChangeEvent(BaseModel):
+    """The `data` of every `partner_change.*` event, and of the `association.ended` and
+    `association.started` a partner change brings."""
+
+    request: PartnerChangeData
+
+
+def request_event(request: Request, party: Party = Party.CUSTOMER) -> dict[str, Any]:
+    """The `data` of an event about `request`, as stored and delivered to `party`."""
     # By name: tests/unit/test_request_models.py holds the models field by field.
     if request.kind is RequestKind.TYPE_CHANGE:
         change = TypeChangeData.model_validate(request, from_attributes=True)
         return TypeChangeEvent(request=change).model_dump(mode="json")
+    if request.kind is RequestKind.PARTNER_CHANGE:
+        move = PartnerChangeData.model_validate(request, from_attributes=True).for_party(party)
+        return PartnerChangeEvent(request=move).model_dump(mode="json")
     data = RequestData.model_validate(request, from_attributes=True)
     return RequestEvent(request=data).model_dump(mode="json")

@@ -12,10 +12,12 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from domain import kinds
+from domain.kinds import Consenter
 from domain.types import (
     AssociationType,
     CheckFacts,
     DecisionAction,
+    Party,
     Policy,
     RequestKind,
     RequestStatus,
@@ -53,6 +55,14 @@ _ACROSS = {
 }
 
 
+# What an ended association means for a request of each kind.
+_ENDED = {
+    RequestKind.DISASSOCIATION: "there is nothing to disassociate.",
+    RequestKind.TYPE_CHANGE: "its type can no longer change.",
+    RequestKind.PARTNER_CHANGE: "the new partner can associate you directly.",
+}
+
+
 @dataclass(frozen=True)
 class CheckWording:
     """What each account-check item of one request tells the user: that it passed, or what to do
@@ -73,9 +83,12 @@ class CheckWording:
         rules = kinds.of(self.kind)
         scope = rules.limit_scope(self.policy, self.initiator).value
         whose = "" if rules.limit_per_side else ", whoever asks"
+        counted = " or ".join(
+            kinds.of(kind).noun.removesuffix(" request") for kind in sorted(rules.counted_kinds)
+        )
         return (
-            f"{rules.limit(self.policy)} {rules.noun}(s) per {self.policy.request_window_months}"
-            f" calendar month(s){_ACROSS[scope]}{whose}"
+            f"{rules.limit(self.policy)} {counted} request(s) per"
+            f" {self.policy.request_window_months} calendar month(s){_ACROSS[scope]}{whose}"
         )
 
     def _texts(self) -> dict[str, tuple[str, Callable[[], str]]]:
@@ -85,11 +98,7 @@ class CheckWording:
         return {
             "association_active": (
                 "The association is active.",
-                lambda: (
-                    "The association has already ended; there is nothing to disassociate."
-                    if self.kind is RequestKind.DISASSOCIATION
-                    else "The association has already ended; its type can no longer change."
-                ),
+                lambda: "The association has already ended; " + _ENDED[self.kind],
             ),
             "no_pending_request": (
                 "No other request is pending for this association.",
@@ -165,7 +174,19 @@ class CheckWording:
                 "The account currency is set.",
                 lambda: "The account currency is not set; set it in the billing settings.",
             ),
+            "new_partner_accepts_customers": (
+                "The new partner takes customers.",
+                lambda: self._new_partner_refuses(),
+            ),
         }
+
+    def _new_partner_refuses(self) -> str:
+        new = self.facts.new_partner
+        if new is None or not new.exists:
+            return "No partner has this id; ask the new partner for its partner code."
+        if new.is_current:
+            return "This is your current partner; enter the id of the partner you move to."
+        return "The new partner's account is frozen; it takes no customers for now."
 
 
 # --- decisions -----------------------------------------------------------------------------------
@@ -202,6 +223,23 @@ def reject_needs_a_reason() -> str:
     return "A rejection needs a reason."
 
 
+def already_answered() -> str:
+    return "You have answered this request already; it awaits the other partner's answer."
+
+
+def no_such_answer(noun: str, action: DecisionAction) -> str:
+    return f"A {noun} takes no {action.value}."
+
+
+def only_the_party(action: DecisionAction) -> str:
+    partner = (
+        "new partner"
+        if action in (DecisionAction.ACCEPT, DecisionAction.DECLINE)
+        else ("current partner")
+    )
+    return f"Only the {partner} may {action.value} this request."
+
+
 # --- notifications -------------------------------------------------------------------------------
 
 
@@ -216,13 +254,18 @@ class Ask:
     kind: RequestKind
     from_type: AssociationType | None = None
     new_type: AssociationType | None = None
+    # A partner change: the names of the partner the customer moves to, and of the customer.
+    new_partner: str | None = None
+    customer: str | None = None
 
     def to(self, partner: str, customer: str) -> str:
         """end the association between P and C; change the association between P and C from
-        resale to referral."""
+        resale to referral; move C from P to N."""
         between = _between(partner, customer)
         if self.kind is RequestKind.TYPE_CHANGE:
             return f"change {between} from {_type(self.from_type)} to {_type(self.new_type)}"
+        if self.kind is RequestKind.PARTNER_CHANGE:
+            return f"move {customer} from {partner} to {self.new_partner}"
         return f"end {between}"
 
     @property
@@ -230,6 +273,8 @@ class Ask:
         """What stays as it was when the request does not go through."""
         if self.kind is RequestKind.TYPE_CHANGE:
             return f"the association stays {_type(self.from_type)}"
+        if self.kind is RequestKind.PARTNER_CHANGE:
+            return "the customer stays with its partner"
         return "the association continues"
 
 
@@ -260,11 +305,26 @@ def outcome(ask: Ask, status: RequestStatus, partner: str, customer: str) -> str
         RequestStatus.EXPIRED: f"{asked} expired without an answer.",
         RequestStatus.WITHDRAWN: f"{asked} was withdrawn.",
         RequestStatus.CANCELLED: f"{asked} was cancelled by the platform; {ask.unchanged}.",
+        RequestStatus.COMPLETED: f"{asked} is complete: both partners consented.",
+        RequestStatus.DECLINED: f"{asked} was declined by the new partner.",
     }[status]
 
 
 def association_ended(partner: str, customer: str) -> str:
     return f"The association between {partner} and {customer} has ended."
+
+
+def association_started(new_partner: str, customer: str) -> str:
+    return f"The association between {new_partner} and {customer} has begun."
+
+
+def answered(ask: Ask, who: Consenter, partner: str, customer: str) -> str:
+    """One partner's consent to a partner change, while the other's is awaited."""
+    if who is Consenter.NEW_PARTNER:
+        return (
+            f"{ask.new_partner} accepted {customer} as its customer; {partner}'s answer is awaited."
+        )
+    return f"{partner} agreed to {customer}'s move to {ask.new_partner}; its answer is awaited."
 
 
 def association_type_changed(
@@ -308,6 +368,8 @@ def request_summary(parties: Parties, association_type: AssociationType) -> str:
     what = kinds.of(ask.kind).title
     if ask.kind is RequestKind.TYPE_CHANGE:
         what += f" {_type(ask.from_type)} → {_type(ask.new_type)}"
+    elif ask.kind is RequestKind.PARTNER_CHANGE:
+        what += f" {parties.partner_name} → {ask.new_partner}"
     else:
         what += f" ({association_type.value})"
     return (
@@ -363,6 +425,8 @@ def _asks(parties: Parties, association_type: AssociationType) -> str:
             f"asks to change the type of the association from **{_type(ask.from_type)}** to"
             f" **{_type(ask.new_type)}**"
         )
+    if ask.kind is RequestKind.PARTNER_CHANGE:
+        return f"asks to move to the partner **{ask.new_partner}** from its association"
     return f"asks to end the **{association_type.value}** association"
 
 
@@ -383,19 +447,33 @@ def pending(
     on_timeout: RequestStatus,
     reminder_at: datetime | None,
     reminded: bool,
+    awaited: list[Party] | None = None,
 ) -> str:
-    counterpart = parties.of(parties.initiator.other)
+    counterpart = " and the ".join(
+        f"**{_party_name(parties, party)}** to {_answers_of(party)}"
+        for party in (awaited or [Party(parties.initiator.other.value)])
+    )
     lines = [
         f"**Pending** ({kinds.of(parties.ask.kind).title.lower()}): waiting for the"
-        f" **{counterpart}** to agree or reject, "
+        f" {counterpart}, "
         f"or for the {parties.of(parties.initiator)} to withdraw.",
         "",
         f"- Respond by: **{stamp(respond_by)}**; then it is **{outcome_name(on_timeout)}**.",
     ]
     if reminder_at is not None:
         state = "sent" if reminded else "due"
-        lines.append(f"- Reminder to the {counterpart}: {state} at {stamp(reminder_at)}.")
+        lines.append(f"- Reminder: {state} at {stamp(reminder_at)}.")
     return "\n".join(lines)
+
+
+def _party_name(parties: Parties, party: Party) -> str:
+    if party is Party.NEW_PARTNER:
+        return f"new partner {parties.ask.new_partner}"
+    return parties.of(Side(party.value))
+
+
+def _answers_of(party: Party) -> str:
+    return "accept or decline" if party is Party.NEW_PARTNER else "agree or reject"
 
 
 def settling(status: RequestStatus, actor_ref: str) -> str:
@@ -409,9 +487,14 @@ def settled(
     if reason:
         lines.append(f"\nReason: {reason}")
     if not status.is_agreement:
-        lines.append(f"\n{ask.unchanged.capitalize()}; both sides were notified.")
+        lines.append(f"\n{ask.unchanged.capitalize()}; every party was notified.")
     elif ask.kind is RequestKind.TYPE_CHANGE:
         lines.append(f"\nThe association is now {_type(ask.new_type)}; both sides were notified.")
+    elif ask.kind is RequestKind.PARTNER_CHANGE:
+        lines.append(
+            f"\nThe customer moved to {ask.new_partner}: the old association ended and the new"
+            " one began; every party was notified."
+        )
     else:
         lines.append("\nThe association has ended; both sides were notified.")
     return "\n".join(lines)

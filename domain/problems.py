@@ -16,6 +16,7 @@ class ProblemCode(StrEnum):
     REQUEST_PENDING = "request_pending"
     REQUEST_LIMIT_REACHED = "request_limit_reached"
     NOT_PENDING = "not_pending"
+    ALREADY_ANSWERED = "already_answered"
     CUSTOMER_ALREADY_ASSOCIATED = "customer_already_associated"
     VERIFICATION_REQUIRED = "verification_required"
     MFA_ENROLMENT_REQUIRED = "mfa_enrolment_required"

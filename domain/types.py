@@ -16,6 +16,7 @@ class RequestKind(StrEnum):
 
     DISASSOCIATION = "disassociation"
     TYPE_CHANGE = "type_change"
+    PARTNER_CHANGE = "partner_change"
 
     @property
     def slug(self) -> str:
@@ -48,6 +49,17 @@ EventType = Literal[
     "type_change.withdrawn",
     "type_change.cancelled",
     "association.type_changed",
+    "partner_change.requested",
+    "partner_change.reminder",
+    "partner_change.accepted",
+    "partner_change.declined",
+    "partner_change.agreed",
+    "partner_change.rejected",
+    "partner_change.completed",
+    "partner_change.expired",
+    "partner_change.withdrawn",
+    "partner_change.cancelled",
+    "association.started",
     "verification.code",
 ]
 EVENT_TYPES: tuple[str, ...] = get_args(EventType)
@@ -65,6 +77,7 @@ class Permission(StrEnum):
     DISASSOCIATIONS_PROCESS = "disassociations:process"
     TYPE_CHANGES_SUBMIT = "type_changes:submit"
     TYPE_CHANGES_PROCESS = "type_changes:process"
+    PARTNER_CHANGES_PROCESS = "partner_changes:process"
 
 
 ADMIN_ROLE = "admin"
@@ -121,12 +134,15 @@ class RequestStatus(StrEnum):
     EXPIRED = "expired"
     WITHDRAWN = "withdrawn"
     CANCELLED = "cancelled"
+    # A partner change: both partners consented and the customer moved (`completed`), or the
+    # new partner declined (`declined`; the current partner's refusal is `rejected`).
+    COMPLETED = "completed"
+    DECLINED = "declined"
 
     @property
     def is_agreement(self) -> bool:
-        """The counterpart's agreement, given or taken from its silence: the requested change
-        happens."""
-        return self in (RequestStatus.AGREED, RequestStatus.AUTO_AGREED)
+        """Every consent given, or taken from silence: the requested change happens."""
+        return self in (RequestStatus.AGREED, RequestStatus.AUTO_AGREED, RequestStatus.COMPLETED)
 
 
 class TimeoutOutcome(StrEnum):
@@ -148,6 +164,18 @@ class DecisionAction(StrEnum):
     WITHDRAW = "withdraw"
     CANCEL = "cancel"
     TIMEOUT = "timeout"
+    # A partner change's new partner.
+    ACCEPT = "accept"
+    DECLINE = "decline"
+
+
+class Party(StrEnum):
+    """Who has a part in a request: its customer, the association's partner, and (a partner
+    change) the partner the customer moves to."""
+
+    CUSTOMER = "customer"
+    PARTNER = "partner"
+    NEW_PARTNER = "new_partner"
 
 
 # A person of a partner (`partner_user`) or of a customer (`customer_user`); an account's service
@@ -243,6 +271,16 @@ class CheckFacts(BaseModel):
     partner_frozen: bool
     parent_partner_frozen: bool
     standing: AccountStanding
+    # A partner change: the partner the customer would move to.
+    new_partner: NewPartnerFacts | None = None
+
+
+class NewPartnerFacts(BaseModel):
+    """What a partner change's check reads of the partner the customer would move to."""
+
+    exists: bool
+    frozen: bool = False
+    is_current: bool = False
 
 
 class Policy(BaseModel):
@@ -288,6 +326,17 @@ class Association(BaseModel):
     ended_at: datetime | None = None
 
 
+class ConsentGiven(BaseModel):
+    """One party's answer to a request that awaits more than one (a partner change)."""
+
+    decision: DecisionAction
+    at: datetime
+    by: str
+    reason: str | None = None
+    # The new partner's acceptance: the type of the new association.
+    association_type: AssociationType | None = None
+
+
 class Request(BaseModel):
     """A request of any kind, as stored and as the use cases speak of it: what every kind reads
     (the SPEC's field names), its kind, and the fields of the kinds that have them (a type
@@ -309,11 +358,23 @@ class Request(BaseModel):
     kind: RequestKind
     from_type: AssociationType | None = None
     new_type: AssociationType | None = None
+    # A partner change: the partner the customer moves to, each partner's answer, and the
+    # association that began.
+    new_partner_id: UUID | None = None
+    current_partner_decision: ConsentGiven | None = None
+    new_partner_decision: ConsentGiven | None = None
+    new_association_id: UUID | None = None
+    completed_at: datetime | None = None
 
 
 class Decision(BaseModel):
-    """A message to the workflow that settles a pending request."""
+    """A message to the workflow that settles a pending request, or gives one of its consents."""
 
     action: DecisionAction
     actor: Actor
     reason: str | None = None
+    # The party the actor decides for, where the side does not tell (a partner change's two
+    # partners: the use case says which one the caller is).
+    party: Party | None = None
+    # A partner change's new partner, accepting: the type of the new association.
+    association_type: AssociationType | None = None

@@ -30,6 +30,7 @@ from api.routers import (
     disassociations,
     health,
     mfa,
+    partner_changes,
     records,
     type_changes,
     webhooks,
@@ -124,6 +125,7 @@ def create_app(
         associations,
         disassociations,
         type_changes,
+        partner_changes,
         records,
         account,
         mfa,
@@ -131,7 +133,7 @@ def create_app(
         admin,
     ):
         app.include_router(module.router)
-    for kind in (disassociations, type_changes):
+    for kind in (disassociations, type_changes, partner_changes):
         app.include_router(kind.admin_router)
     app.include_router(health.router)
     console.install(app, settings)

@@ -15,6 +15,7 @@ from domain.types import (
     CheckFacts,
     CheckResult,
     LimitScope,
+    NewPartnerFacts,
     PendingRequest,
     Policy,
     RequestKind,
@@ -68,6 +69,53 @@ async def create(
             status="active",
             after={"association_type": row.association_type},
         )
+    return row
+
+
+async def begin(
+    conn: Connection,
+    partner_id: UUID,
+    customer_id: UUID,
+    association_type: AssociationType,
+    *,
+    actor: str,
+    at: datetime,
+    effect_key: str,
+    request_id: UUID,
+    reason: str,
+) -> Association:
+    """A new active association that a request begins (a partner change), with its record, in
+    the caller's transaction; on a retry, the one it began already."""
+    began = await fetch_one(
+        conn,
+        Association,
+        f"SELECT {COLUMNS} FROM associations WHERE id ="
+        " (SELECT new_association_id FROM requests WHERE id = %s)",
+        (request_id,),
+    )
+    if began is not None:
+        return began
+    row = await fetch_one(
+        conn,
+        Association,
+        "INSERT INTO associations (partner_id, customer_id, association_type, associated_at)"
+        f" VALUES (%s, %s, %s, %s) RETURNING {COLUMNS}",
+        (partner_id, customer_id, association_type.value, at),
+    )
+    assert row is not None  # an INSERT ... RETURNING returns the row (or raises on a conflict)
+    await records.add_record(
+        conn,
+        effect_key=effect_key,
+        kind="association",
+        action="associated",
+        association=row,
+        actor=actor,
+        occurred_at=at,
+        request_id=request_id,
+        status="active",
+        reason=reason,
+        after={"association_type": row.association_type},
+    )
     return row
 
 
@@ -201,6 +249,7 @@ async def check_facts(
     standing: AccountStanding,
     *,
     policy: Policy,
+    new_partner_id: UUID | None = None,
     lock: bool = False,
 ) -> tuple[AssociationFacts, CheckFacts] | None:
     """The association (with its partner's and customer's names) and the facts the account check
@@ -241,7 +290,7 @@ async def check_facts(
         RequestsSeen,
         "SELECT pending.id AS pending_id, pending.kind AS pending_kind,"
         " ARRAY(SELECT submitted_at FROM requests"
-        f" WHERE {counted} AND kind = %(kind)s) AS submitted"
+        f" WHERE {counted} AND kind = ANY(%(kinds)s)) AS submitted"
         " FROM (SELECT 1) one LEFT JOIN requests pending"
         " ON pending.association_id = %(association_id)s AND pending.status = 'pending'",
         {
@@ -249,7 +298,7 @@ async def check_facts(
             "customer_id": row.customer_id,
             "partner_id": row.partner_id,
             "initiator": initiator.value,
-            "kind": kind.value,
+            "kinds": sorted(k.value for k in rules.counted_kinds),
         },
     )
     assert seen is not None
@@ -266,8 +315,28 @@ async def check_facts(
         partner_frozen=row.partner_frozen,
         parent_partner_frozen=row.parent_partner_frozen,
         standing=standing,
+        new_partner=(
+            await _new_partner_facts(conn, new_partner_id, row.partner_id)
+            if kind is RequestKind.PARTNER_CHANGE
+            else None
+        ),
     )
     return row, facts
+
+
+async def _new_partner_facts(
+    conn: Connection, new_partner_id: UUID | None, current_partner_id: UUID
+) -> NewPartnerFacts:
+    frozen = (
+        await fetch_value(conn, bool, "SELECT frozen FROM partners WHERE id = %s", (new_partner_id,))
+        if new_partner_id is not None
+        else None
+    )
+    if frozen is None:
+        return NewPartnerFacts(exists=False)
+    return NewPartnerFacts(
+        exists=True, frozen=frozen, is_current=new_partner_id == current_partner_id
+    )
 
 
 async def account_check(
@@ -280,6 +349,7 @@ async def account_check(
     policy: Policy,
     as_of: datetime,
     new_type: AssociationType | None = None,
+    new_partner_id: UUID | None = None,
     lock: bool = False,
 ) -> tuple[AssociationFacts, CheckResult] | None:
     """The account check of a request of `kind` that `initiator` would start on the association
@@ -287,7 +357,14 @@ async def account_check(
     check routes, a submit's check and the acceptance under the association's lock. None if
     there is no association."""
     found = await check_facts(
-        conn, association_id, kind, initiator, standing, policy=policy, lock=lock
+        conn,
+        association_id,
+        kind,
+        initiator,
+        standing,
+        policy=policy,
+        new_partner_id=new_partner_id,
+        lock=lock,
     )
     if found is None:
         return None

@@ -74,6 +74,7 @@ async def newest_first(
     since: datetime | None = None,
     until: datetime | None = None,
     extra_where: str | None = None,
+    partner_columns: tuple[str, ...] = ("partner_id",),
     limit: int,
     cursor: str | None,
 ) -> tuple[list[K], str | None]:
@@ -103,7 +104,9 @@ async def newest_first(
         # partner's newest rows from its index instead, then merge those few.
         parts = []
         for n, partner in enumerate(scope.partners()):
-            clause = partner.clause(params).replace("scope_partner_id", f"scope_partner_{n}")
+            clause = partner.clause(params, partner_columns=partner_columns).replace(
+                "scope_partner_id", f"scope_partner_{n}"
+            )
             params[f"scope_partner_{n}"] = params.pop("scope_partner_id")
             parts.append(
                 f"(SELECT {columns} FROM {table} WHERE {' AND '.join([clause, *where])}{order})"
@@ -112,7 +115,9 @@ async def newest_first(
         outer = f" ORDER BY {time_column.split('.')[-1]} DESC, id DESC LIMIT %(limit)s"
         rows = await fetch_all(conn, row, merged + outer, params)
     else:
-        scoped = ["true"] if scope is None else [scope.clause(params)]
+        scoped = (
+            ["true"] if scope is None else [scope.clause(params, partner_columns=partner_columns)]
+        )
         rows = await fetch_all(
             conn,
             row,

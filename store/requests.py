@@ -11,6 +11,7 @@ domain/kinds.py.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,13 +22,16 @@ from psycopg.types.json import Jsonb
 
 from domain import events, kinds, messages
 from domain.decisions import timeout_outcome
-from domain.kinds import Change
+from domain.kinds import Change, Consenter
 from domain.types import (
     AccountStanding,
     Actor,
     Association,
     AssociationType,
     CheckResult,
+    ConsentGiven,
+    DecisionAction,
+    Party,
     Policy,
     Request,
     RequestKind,
@@ -43,8 +47,18 @@ from store.scope import Scope
 
 COLUMNS = (
     "id, kind, association_id, partner_id, customer_id, initiator, status, reason, submitted_at,"
-    " respond_by, decided_at, decided_by, decision_reason, from_type, new_type"
+    " respond_by, decided_at, decided_by, decision_reason, from_type, new_type, new_partner_id,"
+    " current_partner_decision, new_partner_decision, new_association_id, completed_at"
 )
+# A partner reads the requests of its associations and those that would bring it a customer.
+PARTNER_COLUMNS = ("partner_id", "new_partner_id")
+# Where each partner's answer to a partner change is kept.
+ANSWER_COLUMN = {
+    Consenter.PARTNER: "current_partner_decision",
+    Consenter.NEW_PARTNER: "new_partner_decision",
+}
+# The event of each answer that leaves the request pending (a partner change's).
+ANSWERED = {DecisionAction.AGREE: "agreed", DecisionAction.ACCEPT: "accepted"}
 
 
 def _where(params: dict[str, Any], kind: RequestKind | None, scope: Scope | None) -> str:
@@ -53,7 +67,7 @@ def _where(params: dict[str, Any], kind: RequestKind | None, scope: Scope | None
         params["kind"] = kind.value
         where.append("kind = %(kind)s")
     if scope is not None:
-        where.append(scope.clause(params))
+        where.append(scope.clause(params, partner_columns=PARTNER_COLUMNS))
     return " AND ".join(where)
 
 
@@ -77,7 +91,7 @@ async def get_many(
     params: dict[str, Any] = {"ids": request_ids, "kind": kind.value}
     where = ["id = ANY(%(ids)s)", "kind = %(kind)s"]
     if scope is not None:
-        where.append(scope.clause(params))
+        where.append(scope.clause(params, partner_columns=PARTNER_COLUMNS))
     return await fetch_all(
         conn, Request, f"SELECT {COLUMNS} FROM requests WHERE {' AND '.join(where)}", params
     )
@@ -94,8 +108,9 @@ async def for_decision(
     where = _where(params, kind, scope)
     cur = conn.cursor(row_factory=class_row(RequestForDecision))
     await cur.execute(
-        "SELECT id, kind, partner_id, customer_id, initiator, status, respond_by, on_timeout"
-        f" FROM requests WHERE {where}",
+        "SELECT id, kind, partner_id, customer_id, initiator, status, respond_by, on_timeout,"
+        " new_partner_id, current_partner_decision IS NOT NULL AS partner_answered,"
+        f" new_partner_decision IS NOT NULL AS new_partner_answered FROM requests WHERE {where}",
         params,
     )
     row = await cur.fetchone()
@@ -111,6 +126,9 @@ async def for_decision(
         status=RequestStatus(row.status),
         respond_by=row.respond_by,
         on_timeout=RequestStatus(row.on_timeout),
+        new_partner_id=row.new_partner_id,
+        partner_answered=row.partner_answered,
+        new_partner_answered=row.new_partner_answered,
     )
 
 
@@ -173,13 +191,20 @@ async def list_scoped(
         },
         since=submitted_from,
         until=submitted_to,
+        partner_columns=PARTNER_COLUMNS,
         limit=limit,
         cursor=cursor,
     )
 
 
-def _recipient_id(request: Request, side: Side) -> UUID:
-    return request.partner_id if side is Side.PARTNER else request.customer_id
+def _recipient(request: Request, party: Party) -> tuple[str, UUID]:
+    """(recipient kind, id) of a party of the request."""
+    if party is Party.CUSTOMER:
+        return "customer", request.customer_id
+    if party is Party.NEW_PARTNER:
+        assert request.new_partner_id is not None  # a partner change names its new partner
+        return "partner", request.new_partner_id
+    return "partner", request.partner_id
 
 
 @dataclass(frozen=True)
@@ -195,6 +220,8 @@ class NewRequest:
     kind: RequestKind = RequestKind.DISASSOCIATION
     # A type change: the type asked for.
     new_type: AssociationType | None = None
+    # A partner change: the partner the customer moves to.
+    new_partner_id: UUID | None = None
 
 
 async def accept(
@@ -226,6 +253,7 @@ async def accept(
             policy=cmd.policy,
             as_of=accepted_at,
             new_type=cmd.new_type,
+            new_partner_id=cmd.new_partner_id,
             lock=True,
         )
         if checked is None:
@@ -239,8 +267,8 @@ async def accept(
             Request,
             "INSERT INTO requests (id, kind, association_id, partner_id, customer_id,"
             " initiator, requested_by, status, reason, submitted_at, respond_by, on_timeout,"
-            " workflow_id, account_check, from_type, new_type)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, 'pending', %s, %s, %s, %s, %s, %s, %s, %s)"
+            " workflow_id, account_check, from_type, new_type, new_partner_id)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, 'pending', %s, %s, %s, %s, %s, %s, %s, %s, %s)"
             f" RETURNING {COLUMNS}",
             (
                 cmd.request_id,
@@ -258,6 +286,7 @@ async def accept(
                 Jsonb(check.model_dump(mode="json")),
                 association.association_type.value if changes_type else None,
                 cmd.new_type.value if changes_type and cmd.new_type else None,
+                cmd.new_partner_id,
             ),
         )
         assert request is not None  # an INSERT ... RETURNING returns the row it inserted
@@ -279,9 +308,9 @@ async def accept(
             conn,
             request,
             f"{rules.event_prefix}.requested",
-            [cmd.initiator.other],
+            rules.awaited(cmd.initiator),
             messages.requested(
-                _ask(request),
+                await _ask(conn, request),
                 cmd.initiator,
                 association.partner_name,
                 association.customer_name,
@@ -300,23 +329,42 @@ async def settle(
     reason: str | None,
     decided_at: datetime,
     decision_id: str | None = None,
+    answers: dict[Consenter, ConsentGiven] | None = None,
 ) -> SettledRequest:
-    """Apply an outcome to a pending request and, on agreement, end the association: everything in
-    one transaction, each step a compare-and-set so a retry changes nothing twice. `decision_id`
-    is the id of the `decide` Update that carried the decision, kept with the outcome.
+    """Apply an outcome to a pending request and, on agreement, make its change (end the
+    association, change its type, move the customer): everything in one transaction, each step a
+    compare-and-set so a retry changes nothing twice. `decision_id` is the id of the `decide`
+    Update that carried the decision, kept with the outcome; `answers`, the partners' answers to
+    a partner change, kept with it too.
 
     If the request is no longer pending it is returned as it stands, with the id of the decision
     that settled it.
     """
     assert outcome is not RequestStatus.PENDING
     async with conn.transaction():
+        answered = answers or {}
         request = await fetch_one(
             conn,
             SettledRequest,
             "UPDATE requests SET status = %s, decided_at = %s, decided_by = %s,"
-            " decision_reason = %s, decision_id = %s WHERE id = %s AND status = 'pending'"
+            " decision_reason = %s, decision_id = %s,"
+            " current_partner_decision = coalesce(current_partner_decision, %s),"
+            " new_partner_decision = coalesce(new_partner_decision, %s),"
+            " completed_at = CASE WHEN %s = 'completed' THEN %s END"
+            " WHERE id = %s AND status = 'pending'"
             f" RETURNING {COLUMNS}, decision_id",
-            (outcome.value, decided_at, actor.ref, reason, decision_id, request_id),
+            (
+                outcome.value,
+                decided_at,
+                actor.ref,
+                reason,
+                decision_id,
+                _answer(answered.get(Consenter.PARTNER)),
+                _answer(answered.get(Consenter.NEW_PARTNER)),
+                outcome.value,
+                decided_at,
+                request_id,
+            ),
         )
         if request is None:
             current = await get_settled(conn, request_id)
@@ -340,20 +388,23 @@ async def settle(
             **_types_of(request),
         )
         partner, customer = association.partner_name, association.customer_name
+        ask = await _ask(conn, request)
         await _notify(
             conn,
             request,
             f"{rules.event_prefix}.{outcome.value}",
-            [Side.PARTNER, Side.CUSTOMER],
-            messages.outcome(_ask(request), outcome, partner, customer),
+            rules.parties,
+            messages.outcome(ask, outcome, partner, customer),
             decided_at,
         )
         if not outcome.is_agreement:
             return request
-        if rules.change is Change.END:
-            await _end_association(conn, association, request, actor, decided_at, partner, customer)
-        else:
+        if rules.change is Change.CHANGE_TYPE:
             await _change_type(conn, association, request, actor, decided_at, partner, customer)
+            return request
+        await _end_association(conn, association, request, actor, decided_at, partner, customer)
+        if rules.change is Change.MOVE:
+            request = await _begin_with_new_partner(conn, request, ask, actor, decided_at)
     return request
 
 
@@ -404,10 +455,107 @@ async def _end_association(
         conn,
         request,
         "association.ended",
-        [Side.PARTNER, Side.CUSTOMER],
+        [Party.PARTNER, Party.CUSTOMER],
         messages.association_ended(partner, customer),
         ended_at,
     )
+
+
+async def _begin_with_new_partner(
+    conn: Connection, request: SettledRequest, ask: messages.Ask, actor: Actor, at: datetime
+) -> SettledRequest:
+    """A partner change's second half, in the transaction that ended the old association: the
+    customer's association with the new partner begins, of the type the new partner chose (the
+    old one's by default). Never two active at once: the old one has just ended, and the unique
+    index on active associations per customer would refuse a second."""
+    assert request.new_partner_id is not None  # a partner change names its new partner
+    chosen = request.new_partner_decision.association_type if request.new_partner_decision else None
+    old = await associations.get(conn, request.association_id)
+    assert old is not None  # a request's association exists (a foreign key)
+    begun = await associations.begin(
+        conn,
+        request.new_partner_id,
+        request.customer_id,
+        chosen or old.association_type,
+        actor=actor.ref,
+        at=at,
+        effect_key=f"request:{request.id}:association_started",
+        request_id=request.id,
+        reason=messages.settled_by_request(request.kind, request.id, request.status),
+    )
+    moved = await fetch_one(
+        conn,
+        SettledRequest,
+        f"UPDATE requests SET new_association_id = %s WHERE id = %s RETURNING {COLUMNS}, decision_id",
+        (begun.id, request.id),
+    )
+    assert moved is not None  # the request row is this transaction's
+    await _notify(
+        conn,
+        moved,
+        "association.started",
+        [Party.NEW_PARTNER, Party.CUSTOMER],
+        messages.association_started(ask.new_partner or "", ask.customer or ""),
+        at,
+    )
+    return moved
+
+
+async def record_consent(
+    conn: Connection,
+    request_id: UUID,
+    who: Consenter,
+    given: ConsentGiven,
+    on_timeout: RequestStatus,
+) -> Request:
+    """One partner's consent to a partner change, while the other's is awaited: kept with the
+    request (with what the deadline now brings), on record, and told to every party, in one
+    transaction. A consent on record already, or a request no longer pending, is left as it
+    stands (a retry, or a settlement that came first)."""
+    column = ANSWER_COLUMN[who]
+    async with conn.transaction():
+        request = await fetch_one(
+            conn,
+            Request,
+            f"UPDATE requests SET {column} = %s, on_timeout = %s"
+            f" WHERE id = %s AND status = 'pending' AND {column} IS NULL RETURNING {COLUMNS}",
+            (_answer(given), on_timeout.value, request_id),
+        )
+        if request is None:
+            current = await get(conn, request_id)
+            if current is None:
+                raise LookupError(f"request {request_id} does not exist")
+            return current
+        association = await associations.get_with_names(conn, request.association_id)
+        assert association is not None  # a request's association exists (a foreign key)
+        rules = kinds.of(request.kind)
+        event = ANSWERED[given.decision]
+        await records.add_record(
+            conn,
+            effect_key=f"request:{request_id}:{event}",
+            kind=rules.record_kind,
+            action=event,
+            association=association,
+            actor=given.by,
+            occurred_at=given.at,
+            request_id=request_id,
+            status=RequestStatus.PENDING.value,
+            reason=given.reason,
+        )
+        ask = await _ask(conn, request)
+        await _notify(
+            conn,
+            request,
+            f"{rules.event_prefix}.{event}",
+            rules.parties,
+            messages.answered(ask, who, association.partner_name, association.customer_name),
+            given.at,
+        )
+    return request
+
+
+def _answer(given: ConsentGiven | None) -> Jsonb | None:
+    return None if given is None else Jsonb(given.model_dump(mode="json"))
 
 
 async def _change_type(
@@ -438,7 +586,7 @@ async def _change_type(
         conn,
         request,
         "association.type_changed",
-        [Side.PARTNER, Side.CUSTOMER],
+        [Party.PARTNER, Party.CUSTOMER],
         messages.association_type_changed(
             partner, customer, association.association_type, request.new_type
         ),
@@ -446,8 +594,17 @@ async def _change_type(
     )
 
 
-def _ask(request: Request) -> messages.Ask:
-    return messages.Ask(request.kind, request.from_type, request.new_type)
+async def _ask(conn: Connection, request: Request) -> messages.Ask:
+    """What the request asks, with the names its words need."""
+    new_partner = None
+    if request.new_partner_id is not None:
+        new_partner = await fetch_value(
+            conn, str, "SELECT name FROM partners WHERE id = %s", (request.new_partner_id,)
+        )
+    customer = await fetch_value(
+        conn, str, "SELECT name FROM customers WHERE id = %s", (request.customer_id,)
+    )
+    return messages.Ask(request.kind, request.from_type, request.new_type, new_partner, customer)
 
 
 def _types_of(request: Request) -> dict[str, Any]:
@@ -473,41 +630,46 @@ async def remind(conn: Connection, request_id: UUID, at: datetime) -> bool:
         )
         if request is None or request.status is not RequestStatus.PENDING:
             return False
-        counterpart = request.initiator.other
         partner, customer = request.partner, request.customer
         await _notify(
             conn,
             request,
             f"{kinds.of(request.kind).event_prefix}.reminder",
-            [counterpart],
-            messages.reminder(_ask(request), partner, customer, request.respond_by),
+            _still_awaited(request),
+            messages.reminder(await _ask(conn, request), partner, customer, request.respond_by),
             at,
         )
     return True
+
+
+def _still_awaited(request: Request) -> list[Party]:
+    """The parties whose answer the request still awaits."""
+    answered = {
+        Party.PARTNER: request.current_partner_decision is not None,
+        Party.NEW_PARTNER: request.new_partner_decision is not None,
+    }
+    awaited = kinds.of(request.kind).awaited(request.initiator)
+    return [party for party in awaited if not answered.get(party, False)]
 
 
 async def _notify(
     conn: Connection,
     request: Request,
     event_type: str,
-    sides: list[Side],
+    parties: Sequence[Party],
     summary: str,
     at: datetime,
 ) -> None:
-    await notifications.notify(
-        conn,
-        recipients=[
-            (
-                side.value,
-                _recipient_id(request, side),
-                f"request:{request.id}:{event_type}:{side.value}",
-            )
-            for side in sides
-        ],
-        event_type=event_type,
-        summary=summary,
-        data=events.request_event(request),
-        created_at=at,
-        request_id=request.id,
-        association_id=request.association_id,
-    )
+    """Tell `parties` of the request's event, each with what it may read of the request."""
+    for party in parties:
+        kind, recipient = _recipient(request, party)
+        await notifications.notify(
+            conn,
+            recipients=[(kind, recipient, f"request:{request.id}:{event_type}:{party.value}")],
+            event_type=event_type,
+            summary=summary,
+            data=events.request_event(request, party),
+            created_at=at,
+            request_id=request.id,
+            association_id=request.association_id,
+        )

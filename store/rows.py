@@ -180,6 +180,10 @@ class RequestForDecision:
     status: RequestStatus
     respond_by: datetime
     on_timeout: RequestStatus
+    # A partner change: the partner the customer moves to, and which partners have answered.
+    new_partner_id: UUID | None = None
+    partner_answered: bool = False
+    new_partner_answered: bool = False
 
 
 class SettledRequest(Request):

@@ -12,17 +12,27 @@ class Scope:
     partner_ids: tuple[UUID, ...] = ()
     customer_id: UUID | None = None
 
-    def clause(self, params: dict[str, Any], alias: str = "") -> str:
-        """A WHERE clause limiting rows (that carry partner_id/customer_id) to this scope."""
+    def clause(
+        self,
+        params: dict[str, Any],
+        alias: str = "",
+        *,
+        partner_columns: tuple[str, ...] = ("partner_id",),
+    ) -> str:
+        """A WHERE clause limiting rows (that carry partner_id/customer_id) to this scope; a
+        partner's are those that name it in any of `partner_columns`."""
         prefix = f"{alias}." if alias else ""
         if self.customer_id is not None:
             params["scope_customer_id"] = self.customer_id
             return f"{prefix}customer_id = %(scope_customer_id)s"
         if len(self.partner_ids) == 1:  # equality keeps an ordered index scan possible
             params["scope_partner_id"] = self.partner_ids[0]
-            return f"{prefix}partner_id = %(scope_partner_id)s"
-        params["scope_partner_ids"] = list(self.partner_ids)
-        return f"{prefix}partner_id = ANY(%(scope_partner_ids)s)"
+            test = "= %(scope_partner_id)s"
+        else:
+            params["scope_partner_ids"] = list(self.partner_ids)
+            test = "= ANY(%(scope_partner_ids)s)"
+        either = " OR ".join(f"{prefix}{column} {test}" for column in partner_columns)
+        return either if len(partner_columns) == 1 else f"({either})"
 
     def partners(self) -> list[Scope]:
         """One scope per partner of a multi-partner scope (a distributor and its resellers)."""

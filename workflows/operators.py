@@ -14,13 +14,15 @@ from temporalio import workflow
 
 import contract
 from contract import CHECK_FAILED, RequestSnapshot, SubmitCommand
-from domain import messages
+from domain import kinds, messages
 from domain.decisions import timeout_outcome
 from domain.types import Actor, CheckResult, DecisionAction, RequestStatus
 
 
 def parties_of(cmd: SubmitCommand) -> messages.Parties:
-    ask = messages.Ask(cmd.kind, cmd.association_type, cmd.new_type)
+    ask = messages.Ask(
+        cmd.kind, cmd.association_type, cmd.new_type, cmd.new_partner_name, cmd.customer_name
+    )
     return messages.Parties(cmd.initiator, cmd.partner_name, cmd.customer_name, ask)
 
 
@@ -81,10 +83,30 @@ class OperatorView:
     def pending(
         self, request: RequestSnapshot, reminder_at: datetime | None, *, reminded: bool
     ) -> None:
-        on_timeout = timeout_outcome(self._cmd.kind, self._cmd.policy, self._cmd.initiator)
+        given = self._given(request)
+        on_timeout = timeout_outcome(self._cmd.kind, self._cmd.policy, self._cmd.initiator, given)
+        rules = kinds.of(self._cmd.kind)
+        awaited = [c.party(self._cmd.initiator) for c in rules.consents if c.who not in given]
         workflow.set_current_details(
-            messages.pending(self._parties, request.respond_by, on_timeout, reminder_at, reminded)
+            messages.pending(
+                self._parties, request.respond_by, on_timeout, reminder_at, reminded, awaited
+            )
         )
+
+    def consented(
+        self, request: RequestSnapshot, who: kinds.Consenter, reminder_at: datetime | None
+    ) -> None:
+        """One consent of several given: the details say whose is still missing."""
+        self._log("consent recorded", by=who.value)
+        self.pending(request, reminder_at, reminded=False)
+
+    @staticmethod
+    def _given(request: RequestSnapshot) -> frozenset[kinds.Consenter]:
+        answers = {
+            kinds.Consenter.PARTNER: request.current_partner_decision,
+            kinds.Consenter.NEW_PARTNER: request.new_partner_decision,
+        }
+        return frozenset(who for who, answer in answers.items() if answer is not None)
 
     def reminded(self, request: RequestSnapshot, reminder_at: datetime) -> None:
         self._count(contract.REMINDERS_SENT)

@@ -34,6 +34,8 @@ with workflow.unsafe.imports_passed_through():
         REQUEST_WORKFLOW,
         AcceptInput,
         Admission,
+        ConsentInput,
+        GivenConsent,
         OperatorDecision,
         Outcome,
         ReminderInput,
@@ -49,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
         Actor,
         CheckItem,
         CheckResult,
+        ConsentGiven,
         Decision,
         DecisionAction,
         RequestStatus,
@@ -85,6 +88,9 @@ class RequestWorkflow:
         self._admission: Admission | None = None
         self._request: RequestSnapshot | None = None
         self._claimed: Decision | None = None
+        self._settling_as: RequestStatus | None = None
+        # The answers given so far, by whom (a request that awaits more than one consent).
+        self._given: dict[kinds.Consenter, ConsentGiven] = {}
         self._settling: asyncio.Task[RequestSnapshot] | None = None
 
     @workflow.run
@@ -157,7 +163,7 @@ class RequestWorkflow:
         return RequestState(
             admission=self._admission,
             request=self._request,
-            settling_as=self._outcome_of(self._claimed) if self._claimed else None,
+            settling_as=self._settling_as,
         )
 
     # --- the lifecycle ----------------------------------------------------------------------
@@ -237,14 +243,29 @@ class RequestWorkflow:
     def _decide(
         self, decision: Decision, decision_id: str | None = None
     ) -> asyncio.Task[RequestSnapshot]:
-        """Claim the request for `decision` and start settling it; raise the ApplicationError the
-        caller sees if it may not settle the request now.
+        """Claim the request for `decision` and start settling it, or, for a consent that leaves
+        another awaited, record it; raise the ApplicationError the caller sees if it may not take
+        effect now.
 
-        Synchronous up to the claim, so two decisions in one workflow task cannot both pass.
+        Synchronous up to the claim, so two decisions in one workflow task cannot both pass, and
+        the second of two consents sees the first.
         """
         self._authorize(decision)
-        self._claimed = decision
-        self._settling = asyncio.ensure_future(self._settle(decision, decision_id))
+        outcome = self._outcome_of(decision)
+        consent = kinds.of(self._cmd.kind).consent_for(decision.action)
+        if consent is not None:
+            self._given[consent.who] = ConsentGiven(
+                decision=decision.action,
+                at=workflow.now(),
+                by=decision.actor.ref,
+                reason=decision.reason,
+                association_type=decision.association_type,
+            )
+        if outcome is None:  # one consent of several: the request still awaits the others
+            assert consent is not None
+            return asyncio.ensure_future(self._record_consent(consent.who, decision_id))
+        self._claimed, self._settling_as = decision, outcome
+        self._settling = asyncio.ensure_future(self._settle(decision, outcome, decision_id))
         return self._settling
 
     def _authorize(self, decision: Decision) -> None:
@@ -253,19 +274,22 @@ class RequestWorkflow:
                 "The request was not accepted: its account check failed.",
                 type=decisions.Refusal.NOT_PENDING.value,
             )
-        status = self._outcome_of(self._claimed) if self._claimed else self._request.status
+        status = self._settling_as or self._request.status
         self._judge(decision, status, self._request.respond_by)
 
     def _judge(
         self, decision: Decision, status: RequestStatus, respond_by: datetime | None
     ) -> None:
+        given = frozenset(self._given)
         context = decisions.DecisionContext(
             initiator=self._cmd.initiator,
             status=status,
             respond_by=respond_by,
             on_timeout=decisions.timeout_outcome(
-                self._cmd.kind, self._cmd.policy, self._cmd.initiator
+                self._cmd.kind, self._cmd.policy, self._cmd.initiator, given
             ),
+            kind=self._cmd.kind,
+            given=given,
         )
         try:
             decisions.authorize(decision, context, workflow.now())
@@ -273,9 +297,10 @@ class RequestWorkflow:
             details = [refused.status.value] if refused.status else []
             raise ApplicationError(str(refused), *details, type=refused.code.value) from None
 
-    async def _settle(self, decision: Decision, decision_id: str | None) -> RequestSnapshot:
+    async def _settle(
+        self, decision: Decision, outcome: RequestStatus, decision_id: str | None
+    ) -> RequestSnapshot:
         assert self._request is not None
-        outcome = self._outcome_of(decision)
         self._show.settling(outcome, decision.actor)
         settled = await self._step(
             RequestActivities.settle_request,
@@ -286,12 +311,39 @@ class RequestWorkflow:
                 reason=decision.reason,
                 decided_at=workflow.now(),
                 decision_id=decision_id,
+                consents=self._consents(),
             ),
             summary=f"Settle as {outcome.value}" + self._change_on(outcome),
         )
         self._request = settled
         self._show.settled(settled)
         return settled
+
+    async def _record_consent(
+        self, who: kinds.Consenter, decision_id: str | None
+    ) -> RequestSnapshot:
+        """One consent of several, on record; the request stays pending for the others."""
+        assert self._request is not None
+        given = frozenset(self._given)
+        recorded = await self._step(
+            RequestActivities.record_consent,
+            ConsentInput(
+                request_id=self._request.id,
+                consent=GivenConsent(who=who, given=self._given[who]),
+                on_timeout=decisions.timeout_outcome(
+                    self._cmd.kind, self._cmd.policy, self._cmd.initiator, given
+                ),
+                decision_id=decision_id,
+            ),
+            summary=f"Record the {who.value.replace('_', ' ')}'s answer",
+        )
+        if self._claimed is None:  # a settlement claimed meanwhile has the newer request
+            self._request = recorded
+            self._show.consented(recorded, who, self._reminder_at())
+        return recorded
+
+    def _consents(self) -> list[GivenConsent]:
+        return [GivenConsent(who=who, given=given) for who, given in self._given.items()]
 
     async def _signalled(self, action: DecisionAction, payload: OperatorDecision) -> None:
         await workflow.wait_condition(lambda: self._admission is not None)
@@ -343,14 +395,19 @@ class RequestWorkflow:
     def _still_pending(self) -> bool:
         return self._request is not None and self._request.status is RequestStatus.PENDING
 
-    def _outcome_of(self, decision: Decision) -> RequestStatus:
-        return decisions.outcome_of(decision, self._cmd.kind, self._cmd.policy, self._cmd.initiator)
+    def _outcome_of(self, decision: Decision) -> RequestStatus | None:
+        return decisions.outcome_of(
+            decision, self._cmd.kind, self._cmd.policy, self._cmd.initiator, frozenset(self._given)
+        )
 
     def _change_on(self, outcome: RequestStatus) -> str:
         if not outcome.is_agreement:
             return ""
-        if kinds.of(self._cmd.kind).change is kinds.Change.END:
+        change = kinds.of(self._cmd.kind).change
+        if change is kinds.Change.END:
             return " and end the association"
+        if change is kinds.Change.MOVE:
+            return ": end the association and begin the new one"
         return " and change the association's type"
 
     def _outcome(self) -> Outcome:

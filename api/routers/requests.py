@@ -19,14 +19,17 @@ from pydantic import BaseModel
 from api.deps import App, Operator, Party
 from api.pages import page_response
 from api.schemas import (
+    AcceptBody,
     AgreeBody,
     Body,
     CheckBody,
+    DecisionBody,
+    DeclineBody,
     Limit,
     Page,
     Reason,
     RejectBody,
-    RequestOut,
+    RequestView,
     SubmitBody,
     WithdrawBody,
 )
@@ -45,15 +48,19 @@ class AdminReasonBody(Body):
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _body_as(model: type[BaseModel]) -> Callable[[F], F]:
-    """FastAPI parses the endpoint's `body` as `model` (a subclass of what it is annotated with),
-    and the OpenAPI document names `model`."""
+def _body_as(model: type[BaseModel], *, optional: bool = False) -> Callable[[F], F]:
+    """FastAPI parses the endpoint's `body` as `model` (what the endpoint reads it as, or its
+    like), required unless `optional`; the OpenAPI document names `model`."""
 
     def retyped(endpoint: F) -> F:
         signature = inspect.signature(endpoint)
+        body = (
+            {"annotation": model | None, "default": None}
+            if optional
+            else {"annotation": model, "default": inspect.Parameter.empty}
+        )
         parameters = [
-            p.replace(annotation=model) if p.name == "body" else p
-            for p in signature.parameters.values()
+            p.replace(**body) if p.name == "body" else p for p in signature.parameters.values()
         ]
         endpoint.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
         return endpoint
@@ -71,11 +78,22 @@ class Resource:
     tag: str
     # `Disassociation` → the operation ids checkDisassociation, submitDisassociation, ...
     name: str
-    model: type[RequestOut]
+    model: type[RequestView]
     check_body: type[CheckBody]
     submit_body: type[SubmitBody]
     # The documentation of each route, by operation (`check`, `submit`, `agree`, ...).
     docs: dict[str, str]
+    # The decisions the parties take by a route of their own, and the operators'.
+    party_actions: tuple[DecisionAction, ...] = (
+        DecisionAction.AGREE,
+        DecisionAction.REJECT,
+        DecisionAction.WITHDRAW,
+    )
+    operator_actions: tuple[DecisionAction, ...] = (
+        DecisionAction.AGREE,
+        DecisionAction.REJECT,
+        DecisionAction.CANCEL,
+    )
 
 
 def party_routes(resource: Resource) -> APIRouter:
@@ -92,7 +110,9 @@ def party_routes(resource: Resource) -> APIRouter:
     )
     @_body_as(resource.check_body)
     async def check(body: CheckBody, who: Party, app: App) -> CheckResult:
-        return await requests.check(app, who, kind, body.association_id, body.asked_type())
+        return await requests.check(
+            app, who, kind, body.association_id, body.asked_type(), body.asked_partner()
+        )
 
     @router.post(
         collection,
@@ -108,14 +128,14 @@ def party_routes(resource: Resource) -> APIRouter:
         app: App,
         response: Response,
         idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
-    ) -> RequestOut:
+    ) -> RequestView:
         request = await requests.submit(
             app, who, kind, body.association_id, body.reason,
-            new_type=body.asked_type(), verification_code=body.verification_code,
-            idempotency_key=idempotency_key,
+            new_type=body.asked_type(), new_partner_id=body.asked_partner(),
+            verification_code=body.verification_code, idempotency_key=idempotency_key,
         )  # fmt: skip
         response.headers["Location"] = f"{collection}/{request.id}"
-        return model.of(request)
+        return model.of(request, requests.party_of(who, request))
 
     @router.get(
         collection,
@@ -137,7 +157,7 @@ def party_routes(resource: Resource) -> APIRouter:
             app, who, kind, status=status, association_id=association_id,
             customer_id=customer_id, initiator=initiator, limit=limit, cursor=cursor,
         )  # fmt: skip
-        items = [model.of(row) for row in rows]
+        items = [model.of(row, requests.party_of(who, row)) for row in rows]
         return page_response(Page[model](items=items, next_cursor=next_cursor))  # type: ignore[valid-type]
 
     @router.get(
@@ -146,99 +166,84 @@ def party_routes(resource: Resource) -> APIRouter:
         operation_id=f"get{name}",
         description=docs["get"],
     )
-    async def get_request(request_id: UUID, who: Party, app: App) -> RequestOut:
-        return model.of(await requests.get(app, who, kind, request_id))
+    async def get_request(request_id: UUID, who: Party, app: App) -> RequestView:
+        request = await requests.get(app, who, kind, request_id)
+        return model.of(request, requests.party_of(who, request))
 
-    @router.post(
-        f"{collection}/{{request_id}}/agree",
-        response_model=model,
-        operation_id=f"agree{name}",
-        description=docs["agree"],
-    )
-    async def agree(
-        request_id: UUID, who: Party, app: App, body: AgreeBody | None = None
-    ) -> RequestOut:
-        body = body or AgreeBody()
-        agreed = await requests.decide(
-            app, who, kind, request_id, DecisionAction.AGREE, body.reason,
-            verification_code=body.verification_code,
-        )  # fmt: skip
-        return model.of(agreed)
-
-    @router.post(
-        f"{collection}/{{request_id}}/reject",
-        response_model=model,
-        operation_id=f"reject{name}",
-        description=docs["reject"],
-    )
-    async def reject(request_id: UUID, body: RejectBody, who: Party, app: App) -> RequestOut:
-        rejected = await requests.decide(
-            app, who, kind, request_id, DecisionAction.REJECT, body.reason,
-            verification_code=body.verification_code,
-        )  # fmt: skip
-        return model.of(rejected)
-
-    @router.post(
-        f"{collection}/{{request_id}}/withdraw",
-        response_model=model,
-        operation_id=f"withdraw{name}",
-        description=docs["withdraw"],
-    )
-    async def withdraw(
-        request_id: UUID, who: Party, app: App, body: WithdrawBody | None = None
-    ) -> RequestOut:
-        reason = body.reason if body else None
-        return model.of(
-            await requests.decide(app, who, kind, request_id, DecisionAction.WITHDRAW, reason)
-        )
-
+    for action in resource.party_actions:
+        _party_decision(router, resource, action)
     return router
+
+
+# Each decision's body, and whether it may be left out.
+PARTY_BODIES: dict[DecisionAction, tuple[type[BaseModel], bool]] = {
+    DecisionAction.AGREE: (AgreeBody, True),
+    DecisionAction.REJECT: (RejectBody, False),
+    DecisionAction.ACCEPT: (AcceptBody, True),
+    DecisionAction.DECLINE: (DeclineBody, False),
+    DecisionAction.WITHDRAW: (WithdrawBody, True),
+}
+OPERATOR_BODIES: dict[DecisionAction, tuple[type[BaseModel], bool]] = {
+    DecisionAction.AGREE: (AdminAgreeBody, True),
+    DecisionAction.REJECT: (AdminReasonBody, False),
+    DecisionAction.CANCEL: (AdminReasonBody, False),
+}
+
+
+def _party_decision(router: APIRouter, resource: Resource, action: DecisionAction) -> None:
+    kind, model = resource.kind, resource.model
+    body_model, optional = PARTY_BODIES[action]
+
+    @router.post(
+        f"/v1/{resource.collection}/{{request_id}}/{action.value}",
+        response_model=model,
+        operation_id=f"{action.value}{resource.name}",
+        description=resource.docs[action.value],
+    )
+    @_body_as(body_model, optional=optional)
+    async def decide(
+        request_id: UUID, who: Party, app: App, body: DecisionBody | None = None
+    ) -> RequestView:
+        said = body or DecisionBody()
+        decided = await requests.decide(
+            app, who, kind, request_id, action, said.reason,
+            verification_code=said.verification_code, association_type=said.chosen_type(),
+        )  # fmt: skip
+        return model.of(decided, requests.party_of(who, decided))
 
 
 def operator_routes(resource: Resource) -> APIRouter:
     """The operators' routes: agree or reject for the counterpart, or cancel, under the name
     their token carries."""
     router = APIRouter(prefix=f"/v1/admin/{resource.collection}", tags=["admin"])
-    kind, model, name, docs = resource.kind, resource.model, resource.name, resource.docs
 
-    @router.post(
-        "/{request_id}/agree",
-        response_model=model,
-        operation_id=f"agree{name}AsOperator",
-        description=docs["agree_as_operator"],
-    )
-    async def agree(
-        request_id: UUID, who: Operator, app: App, body: AdminAgreeBody | None = None
-    ) -> RequestOut:
-        reason = body.reason if body else None
-        return model.of(
-            await requests.decide(app, who, kind, request_id, DecisionAction.AGREE, reason)
-        )
-
-    @router.post(
-        "/{request_id}/reject",
-        response_model=model,
-        operation_id=f"reject{name}AsOperator",
-        description=docs["reject_as_operator"],
-    )
-    async def reject(
-        request_id: UUID, body: AdminReasonBody, who: Operator, app: App
-    ) -> RequestOut:
-        return model.of(
-            await requests.decide(app, who, kind, request_id, DecisionAction.REJECT, body.reason)
-        )
-
-    @router.post(
-        "/{request_id}/cancel",
-        response_model=model,
-        operation_id=f"cancel{name}",
-        description=docs["cancel"],
-    )
-    async def cancel(
-        request_id: UUID, body: AdminReasonBody, who: Operator, app: App
-    ) -> RequestOut:
-        return model.of(
-            await requests.decide(app, who, kind, request_id, DecisionAction.CANCEL, body.reason)
-        )
-
+    for action in resource.operator_actions:
+        _operator_decision(router, resource, action)
     return router
+
+
+# The operators' routes by action: their operation ids and documentation.
+_AS_OPERATOR = {
+    DecisionAction.AGREE: ("agree{}AsOperator", "agree_as_operator"),
+    DecisionAction.REJECT: ("reject{}AsOperator", "reject_as_operator"),
+    DecisionAction.CANCEL: ("cancel{}", "cancel"),
+}
+
+
+def _operator_decision(router: APIRouter, resource: Resource, action: DecisionAction) -> None:
+    kind, model = resource.kind, resource.model
+    body_model, optional = OPERATOR_BODIES[action]
+    operation, doc = _AS_OPERATOR[action]
+
+    @router.post(
+        f"/{{request_id}}/{action.value}",
+        response_model=model,
+        operation_id=operation.format(resource.name),
+        description=resource.docs[doc],
+    )
+    @_body_as(body_model, optional=optional)
+    async def decide(
+        request_id: UUID, who: Operator, app: App, body: AdminAgreeBody | None = None
+    ) -> RequestView:
+        reason = body.reason if body else None
+        return model.of(await requests.decide(app, who, kind, request_id, action, reason))

@@ -118,6 +118,43 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
         operator=403, partner_admin=403, partner_user_without_permission=403, other_partner=404,
         distributor_of_the_partner=403, customer_service=200, other_customer=404,
         customer_user=200, partner_service=403),
+    # A partner change the customer C asked, to the other partner O (so O is the new partner).
+    ("POST", "/v1/partner-change-checks"): row(
+        operator=403, partner_admin=403, partner_user_without_permission=403, other_partner=404,
+        distributor_of_the_partner=403, customer_service=200, other_customer=404,
+        customer_user=200, partner_service=403),
+    ("POST", "/v1/partner-changes"): row(
+        operator=403, partner_admin=403, partner_user_without_permission=403, other_partner=404,
+        distributor_of_the_partner=403, customer_service=201, other_customer=404,
+        customer_user=201, partner_service=403),
+    ("GET", "/v1/partner-changes"): row(
+        operator=403, partner_admin=200, partner_user_without_permission=403, other_partner=200,
+        distributor_of_the_partner=200, customer_service=200, other_customer=200,
+        customer_user=200, partner_service=200),
+    ("GET", "/v1/partner-changes/{request_id}"): row(
+        operator=403, partner_admin=200, partner_user_without_permission=403, other_partner=200,
+        distributor_of_the_partner=200, customer_service=200, other_customer=404,
+        customer_user=200, partner_service=200),
+    ("POST", "/v1/partner-changes/{request_id}/agree"): row(
+        operator=403, partner_admin=200, partner_user_without_permission=403, other_partner=403,
+        distributor_of_the_partner=403, customer_service=403, other_customer=404,
+        customer_user=403, partner_service=200),
+    ("POST", "/v1/partner-changes/{request_id}/reject"): row(
+        operator=403, partner_admin=200, partner_user_without_permission=403, other_partner=403,
+        distributor_of_the_partner=403, customer_service=403, other_customer=404,
+        customer_user=403, partner_service=200),
+    ("POST", "/v1/partner-changes/{request_id}/accept"): row(
+        operator=403, partner_admin=403, partner_user_without_permission=403, other_partner=200,
+        distributor_of_the_partner=403, customer_service=403, other_customer=404,
+        customer_user=403, partner_service=403),
+    ("POST", "/v1/partner-changes/{request_id}/decline"): row(
+        operator=403, partner_admin=403, partner_user_without_permission=403, other_partner=200,
+        distributor_of_the_partner=403, customer_service=403, other_customer=404,
+        customer_user=403, partner_service=403),
+    ("POST", "/v1/partner-changes/{request_id}/withdraw"): row(
+        operator=403, partner_admin=403, partner_user_without_permission=403, other_partner=403,
+        distributor_of_the_partner=403, customer_service=200, other_customer=404,
+        customer_user=200, partner_service=403),
     ("GET", "/v1/association-records"): row(
         operator=403, partner_admin=200, partner_user_without_permission=403, other_partner=200,
         distributor_of_the_partner=200, customer_service=200, other_customer=200,
@@ -197,6 +234,7 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
     ("POST", "/v1/admin/type-changes/{request_id}/agree"): admin(200),
     ("POST", "/v1/admin/type-changes/{request_id}/reject"): admin(200),
     ("POST", "/v1/admin/type-changes/{request_id}/cancel"): admin(200),
+    ("POST", "/v1/admin/partner-changes/{request_id}/cancel"): admin(200),
     ("GET", "/healthz"): everyone(200),
     ("GET", "/metrics"): everyone(200),
     ("GET", "/readyz"): everyone(200),
@@ -215,6 +253,14 @@ BODIES = {
     ("POST", "/v1/type-changes/{request_id}/reject"): lambda w: {"reason": "matrix"},
     ("POST", "/v1/admin/type-changes/{request_id}/reject"): lambda w: {"reason": "matrix"},
     ("POST", "/v1/admin/type-changes/{request_id}/cancel"): lambda w: {"reason": "matrix"},
+    ("POST", "/v1/partner-change-checks"): lambda w: {
+        "association_id": str(w.association_id), "new_partner_id": str(w.other_partner_id)},
+    ("POST", "/v1/partner-changes"): lambda w: {
+        "association_id": str(w.association_id), "new_partner_id": str(w.other_partner_id),
+        "reason": "matrix", "acknowledged": True},
+    ("POST", "/v1/partner-changes/{request_id}/reject"): lambda w: {"reason": "matrix"},
+    ("POST", "/v1/partner-changes/{request_id}/decline"): lambda w: {"reason": "matrix"},
+    ("POST", "/v1/admin/partner-changes/{request_id}/cancel"): lambda w: {"reason": "matrix"},
     ("POST", "/v1/verification-codes"): lambda w: {"purpose": "disassociation.submit"},
     ("POST", "/v1/mfa/enrolment/confirm"): lambda w: {"code": "123456"},
     ("POST", "/v1/admin/customers/{customer_id}/users"): lambda w: {
@@ -245,6 +291,7 @@ class MatrixWorld:
     customer_id: object
     free_customer_id: object
     person_id: object
+    other_partner_id: object = None
     request_id: object | None = None
     notification_id: object | None = None
     token_id: object | None = None
@@ -277,17 +324,23 @@ async def build(factory, api, path: str) -> MatrixWorld:
         },
         association_id=w.association_id, partner_id=w.partner_id, customer_id=w.customer_id,
         free_customer_id=free_customer, person_id=w.partner_admin_id,
+        other_partner_id=other_partner,
     )  # fmt: skip
     if "{request_id}" in path or "{notification_id}" in path:
         # The request of the route's kind, by the customer: the partner is the counterpart.
-        submits = "/v1/type-changes" if "type-changes" in path else "/v1/disassociations"
+        submits = next(
+            (f"/v1/{kind}" for kind in ("type-changes", "partner-changes") if kind in path),
+            "/v1/disassociations",
+        )
         submitted = await api.post(
             submits, json=BODIES[("POST", submits)](world), headers=bearer(w.customer)
         )
         world.request_id = submitted.json()["id"]
         [note] = await factory.fetch(
-            "SELECT id FROM notifications WHERE request_id = %s AND recipient_kind = 'partner'",
+            "SELECT id FROM notifications WHERE request_id = %s AND recipient_kind = 'partner'"
+            " AND recipient_id = %s",
             world.request_id,
+            w.partner_id,
         )
         world.notification_id = note["id"]
     if "{endpoint_id}" in path:

@@ -120,7 +120,9 @@ def test_rate_limited_routes_announce_their_limits():
     }
     assert limited == {
         "submitDisassociation", "agreeDisassociation", "rejectDisassociation",
-        "submitTypeChange", "agreeTypeChange", "rejectTypeChange", "updateAccountSettings",
+        "submitTypeChange", "agreeTypeChange", "rejectTypeChange", "submitPartnerChange",
+        "agreePartnerChange", "rejectPartnerChange", "acceptPartnerChange",
+        "declinePartnerChange", "updateAccountSettings",
     }  # fmt: skip
     for _method, path, spec in OPERATIONS_IN_SCHEMA:
         if "429" in spec["responses"]:

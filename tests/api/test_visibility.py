@@ -57,6 +57,7 @@ async def test_a_request_explains_itself_at_every_stage(api, factory, dev_env):
         "RequestStatus": "pending",
         "RespondBy": pending["RespondBy"],
         "RequestKind": "disassociation",
+        "NewPartnerId": None,
     }
     assert (
         pending["RespondBy"].isoformat().replace("+00:00", "Z")[:19] == request["respond_by"][:19]

@@ -225,6 +225,35 @@ def test_facts_outside_a_type_changes_list_do_not_block_it():
     assert change_type(Side.PARTNER, AssociationType.REFERRAL, partner_frozen=True).passed
 
 
+def test_a_partner_change_checks_the_customers_items_and_the_new_partner():
+    from domain.types import NewPartnerFacts
+
+    def move(new_partner, **changes):
+        checked = facts(new_partner=new_partner, **changes)
+        return evaluate(RequestKind.PARTNER_CHANGE, Side.CUSTOMER, checked, POLICY, NOW)
+
+    welcome = NewPartnerFacts(exists=True)
+    result = move(welcome)
+    assert result.passed
+    assert [i.code for i in result.items] == [
+        "association_active", "no_pending_request", "within_request_limit", "no_arrears",
+        "no_orders_awaiting_partner_payment", "currency_set", "no_active_reserved_instances",
+        "no_special_contract", "customer_not_frozen", "new_partner_accepts_customers",
+    ]  # fmt: skip
+    for refusing, says in (
+        (NewPartnerFacts(exists=False), "No partner has this id"),
+        (NewPartnerFacts(exists=True, frozen=True), "frozen"),
+        (NewPartnerFacts(exists=True, is_current=True), "your current partner"),
+    ):
+        refused = move(refusing)
+        assert failed(refused) == {"new_partner_accepts_customers"}
+        assert says in next(i.message for i in refused.items if not i.passed)
+    assert failed(move(welcome, standing=AccountStanding(arrears=Decimal("1")))) == {"no_arrears"}
+    limited = move(welcome, accepted_requests=[datetime(2026, 5, 2, 9, tzinfo=UTC)])
+    message = next(i.message for i in limited.items if i.code == "within_request_limit")
+    assert "disassociation or partner change request(s)" in message
+
+
 def test_the_type_change_limit_counts_per_association_with_its_own_setting():
     earlier = [datetime(2026, 5, 2, 9, tzinfo=UTC)]
     result = change_type(Side.CUSTOMER, AssociationType.REFERRAL, accepted_requests=earlier)

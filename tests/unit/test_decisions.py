@@ -24,6 +24,7 @@ from domain.types import (
 )
 
 DISASSOCIATION, TYPE_CHANGE = RequestKind.DISASSOCIATION, RequestKind.TYPE_CHANGE
+PARTNER_CHANGE = RequestKind.PARTNER_CHANGE
 
 PARTNER_USER = Actor(kind="partner_user", id="u1", side=Side.PARTNER)
 CUSTOMER = Actor(kind="customer", id="c1", side=Side.CUSTOMER)
@@ -187,6 +188,11 @@ def test_each_party_action_needs_its_kinds_permission_and_operators_alone_cancel
         (TYPE_CHANGE, DecisionAction.AGREE): Permission.TYPE_CHANGES_PROCESS,
         (TYPE_CHANGE, DecisionAction.REJECT): Permission.TYPE_CHANGES_PROCESS,
         (TYPE_CHANGE, DecisionAction.WITHDRAW): Permission.TYPE_CHANGES_SUBMIT,
+        # A partner change: both partners answer with one permission; only the customer asks.
+        (PARTNER_CHANGE, DecisionAction.AGREE): Permission.PARTNER_CHANGES_PROCESS,
+        (PARTNER_CHANGE, DecisionAction.REJECT): Permission.PARTNER_CHANGES_PROCESS,
+        (PARTNER_CHANGE, DecisionAction.ACCEPT): Permission.PARTNER_CHANGES_PROCESS,
+        (PARTNER_CHANGE, DecisionAction.DECLINE): Permission.PARTNER_CHANGES_PROCESS,
     }
     for kind in RequestKind:
         for action in DecisionAction:
@@ -198,3 +204,96 @@ def test_consent_is_verified_and_withdrawing_ones_own_request_is_not():
 
     assert needs_verification(DecisionAction.AGREE) and needs_verification(DecisionAction.REJECT)
     assert not needs_verification(DecisionAction.WITHDRAW)
+
+
+# --- a partner change: two consents awaited together --------------------------------------
+
+CURRENT = Actor(kind="partner_user", id="current", side=Side.PARTNER)
+NEW = Actor(kind="partner_user", id="new", side=Side.PARTNER)
+
+
+def partner_change(given=frozenset(), status=RequestStatus.PENDING) -> DecisionContext:
+    return DecisionContext(
+        initiator=Side.CUSTOMER,
+        status=status,
+        respond_by=NOW + timedelta(days=1),
+        kind=PARTNER_CHANGE,
+        given=frozenset(given),
+    )
+
+
+def by(actor, action, party, reason=None):
+    return Decision(action=action, actor=actor, party=party, reason=reason)
+
+
+def test_each_partner_answers_for_itself_and_operators_only_cancel():
+    from domain.types import Party
+
+    context = partner_change()
+    authorize(by(CURRENT, DecisionAction.AGREE, Party.PARTNER), context, NOW)
+    authorize(by(NEW, DecisionAction.ACCEPT, Party.NEW_PARTNER), context, NOW)
+    for wrong in (
+        by(CURRENT, DecisionAction.ACCEPT, Party.PARTNER),
+        by(NEW, DecisionAction.AGREE, Party.NEW_PARTNER),
+        by(CUSTOMER, DecisionAction.AGREE, Party.CUSTOMER),
+        by(OPERATOR, DecisionAction.AGREE, None),
+        by(IN_THE_UI, DecisionAction.ACCEPT, None),
+    ):
+        with pytest.raises(DecisionRefused) as refused:
+            authorize(wrong, context, NOW)
+        assert refused.value.code == "forbidden"
+    authorize(Decision(action=DecisionAction.CANCEL, actor=OPERATOR), context, NOW)
+    authorize(Decision(action=DecisionAction.WITHDRAW, actor=CUSTOMER), context, NOW)
+
+
+def test_a_partner_answers_once_and_a_refusal_needs_a_reason():
+    from domain.kinds import Consenter
+    from domain.types import Party
+
+    agreed = partner_change({Consenter.PARTNER})
+    with pytest.raises(DecisionRefused) as refused:
+        authorize(by(CURRENT, DecisionAction.REJECT, Party.PARTNER, "no"), agreed, NOW)
+    assert refused.value.code == "already_answered"
+    authorize(by(NEW, DecisionAction.DECLINE, Party.NEW_PARTNER, "no"), agreed, NOW)
+    with pytest.raises(DecisionRefused) as refused:
+        authorize(by(NEW, DecisionAction.DECLINE, Party.NEW_PARTNER), agreed, NOW)
+    assert refused.value.code == "validation_error"
+
+
+def test_both_consents_complete_it_and_the_first_refusal_ends_it():
+    from domain.kinds import Consenter
+    from domain.types import Party
+
+    p = policy()
+    agree = by(CURRENT, DecisionAction.AGREE, Party.PARTNER)
+    accept = by(NEW, DecisionAction.ACCEPT, Party.NEW_PARTNER)
+    assert outcome_of(agree, PARTNER_CHANGE, p, Side.CUSTOMER) is None
+    assert outcome_of(accept, PARTNER_CHANGE, p, Side.CUSTOMER) is None
+    assert outcome_of(accept, PARTNER_CHANGE, p, Side.CUSTOMER, frozenset({Consenter.PARTNER})) is (
+        RequestStatus.COMPLETED
+    )
+    assert outcome_of(
+        agree, PARTNER_CHANGE, p, Side.CUSTOMER, frozenset({Consenter.NEW_PARTNER})
+    ) is (RequestStatus.COMPLETED)
+    reject = by(CURRENT, DecisionAction.REJECT, Party.PARTNER, "no")
+    decline = by(NEW, DecisionAction.DECLINE, Party.NEW_PARTNER, "no")
+    given = frozenset({Consenter.NEW_PARTNER})
+    assert outcome_of(reject, PARTNER_CHANGE, p, Side.CUSTOMER, given) is RequestStatus.REJECTED
+    given = frozenset({Consenter.PARTNER})
+    assert outcome_of(decline, PARTNER_CHANGE, p, Side.CUSTOMER, given) is RequestStatus.DECLINED
+
+
+def test_on_the_deadline_the_current_partners_silence_agrees_and_the_new_partners_expires():
+    from domain.kinds import Consenter
+
+    expire_all = policy(customer=TimeoutOutcome.EXPIRE, partner=TimeoutOutcome.EXPIRE)
+    for p in (policy(), expire_all):  # whatever the policy of disassociations says
+        assert timeout_outcome(PARTNER_CHANGE, p, Side.CUSTOMER) is RequestStatus.EXPIRED
+        assert (
+            timeout_outcome(PARTNER_CHANGE, p, Side.CUSTOMER, frozenset({Consenter.PARTNER}))
+            is RequestStatus.EXPIRED
+        )
+        assert (
+            timeout_outcome(PARTNER_CHANGE, p, Side.CUSTOMER, frozenset({Consenter.NEW_PARTNER}))
+            is RequestStatus.COMPLETED
+        )

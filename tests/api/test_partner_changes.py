@@ -1,0 +1,200 @@
+"""Partner changes (SPEC v3) end to end: real PostgreSQL, the Temporal dev server and a worker.
+A customer moves to another partner in one request that awaits both partners' consents together;
+when both are given the old association ends and the new one begins in one transaction."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.api.test_disassociations import assert_problem
+from tests.factories import bearer
+
+pytestmark = pytest.mark.devserver
+
+FIELDS = {
+    "id", "association_id", "customer_id", "current_partner_id", "new_partner_id", "status",
+    "reason", "submitted_at", "respond_by", "current_partner_decision", "new_partner_decision",
+    "new_association_id", "completed_at",
+}  # fmt: skip
+
+
+async def move(api, token, world, new_partner_id, reason="Our new reseller covers our region"):
+    body = {
+        "association_id": str(world.association_id),
+        "new_partner_id": str(new_partner_id),
+        "reason": reason,
+        "acknowledged": True,
+    }
+    return await api.post("/v1/partner-changes", json=body, headers=bearer(token))
+
+
+async def answer(api, token, request_id, action, **body):
+    return await api.post(
+        f"/v1/partner-changes/{request_id}/{action}", json=body or None, headers=bearer(token)
+    )
+
+
+async def new_partner(factory):
+    partner = await factory.partner()
+    _, admin = await factory.user(partner, ["admin"])
+    return partner, admin
+
+
+async def active_associations(factory, customer_id) -> list[dict]:
+    return await factory.fetch(
+        "SELECT partner_id, association_type FROM associations"
+        " WHERE customer_id = %s AND status = 'active'",
+        customer_id,
+    )
+
+
+async def test_both_partners_consent_and_the_customer_moves_at_once(api, factory):
+    world = await factory.world()
+    target, target_admin = await new_partner(factory)
+    created = await move(api, world.customer, world, target)
+    assert created.status_code == 201, created.text
+    request = created.json()
+    assert set(request) == FIELDS and request["status"] == "pending"
+    assert created.headers["location"] == f"/v1/partner-changes/{request['id']}"
+
+    agreed = await answer(api, world.partner_admin, request["id"], "agree", reason="Good luck")
+    assert agreed.status_code == 200, agreed.text
+    assert agreed.json()["status"] == "pending"
+    assert agreed.json()["current_partner_decision"]["decision"] == "agree"
+    again = await answer(api, world.partner_admin, request["id"], "agree")
+    assert_problem(again, 409, "already_answered")
+    # The new partner reads the request, but not the current partner's reason.
+    seen = await api.get(f"/v1/partner-changes/{request['id']}", headers=bearer(target_admin))
+    assert seen.status_code == 200
+    assert seen.json()["current_partner_decision"]["reason"] is None
+    assert [a["partner_id"] for a in await active_associations(factory, world.customer_id)] == [
+        world.partner_id
+    ]
+
+    accepted = await answer(
+        api, target_admin, request["id"], "accept", association_type="advance_payment"
+    )
+    assert accepted.status_code == 200, accepted.text
+    done = accepted.json()
+    assert done["status"] == "completed" and done["completed_at"] and done["new_association_id"]
+    assert done["new_partner_decision"]["association_type"] == "advance_payment"
+    assert await active_associations(factory, world.customer_id) == [
+        {"partner_id": target, "association_type": "advance_payment"}
+    ]
+    [old] = await factory.fetch(
+        "SELECT status, ended_by_request_id FROM associations WHERE id = %s", world.association_id
+    )
+    assert old["status"] == "ended" and str(old["ended_by_request_id"]) == done["id"]
+    started = await factory.fetch(
+        "SELECT action, request_id FROM association_records WHERE kind = 'association'"
+        " AND request_id = %s ORDER BY action",
+        request["id"],
+    )
+    assert [r["action"] for r in started] == ["associated", "ended"]
+    told = await factory.fetch(
+        "SELECT event_type, recipient_kind, recipient_id FROM notifications WHERE request_id = %s",
+        request["id"],
+    )
+    by_event: dict[str, set] = {}
+    for note in told:
+        by_event.setdefault(note["event_type"], set()).add(note["recipient_id"])
+    parties = {world.partner_id, world.customer_id, target}
+    assert by_event["partner_change.requested"] == {world.partner_id, target}
+    assert by_event["partner_change.agreed"] == parties
+    assert by_event["partner_change.completed"] == parties
+    assert by_event["association.ended"] == {world.partner_id, world.customer_id}
+    assert by_event["association.started"] == {target, world.customer_id}
+    leaked = await factory.fetch(
+        "SELECT payload FROM notifications WHERE request_id = %s AND recipient_id = %s",
+        request["id"],
+        target,
+    )
+    assert all("Good luck" not in str(n["payload"]) for n in leaked)
+
+
+async def test_either_refusal_ends_it_and_the_customer_stays(api, factory):
+    for refuser, action in (("current", "reject"), ("new", "decline")):
+        world = await factory.world()
+        target, target_admin = await new_partner(factory)
+        request = (await move(api, world.customer, world, target)).json()
+        token = world.partner_admin if refuser == "current" else target_admin
+        no_reason = await answer(api, token, request["id"], action)
+        assert_problem(no_reason, 422, "validation_error")
+        ended = await answer(api, token, request["id"], action, reason="Not now")
+        assert ended.status_code == 200, ended.text
+        assert ended.json()["status"] == ("rejected" if action == "reject" else "declined")
+        assert [a["partner_id"] for a in await active_associations(factory, world.customer_id)] == [
+            world.partner_id
+        ]
+        late = await answer(api, world.partner_admin if refuser == "new" else target_admin,
+                            request["id"], "agree" if refuser == "new" else "accept")  # fmt: skip
+        assert assert_problem(late, 409, "not_pending")["request_status"] == ended.json()["status"]
+
+
+async def test_who_may_ask_and_answer(api, factory):
+    world = await factory.world()
+    target, target_admin = await new_partner(factory)
+    other, other_admin = await new_partner(factory)
+    # Only the customer asks.
+    assert_problem(await move(api, world.partner_admin, world, target), 403, "forbidden")
+    request = (await move(api, world.customer, world, target)).json()
+    # The current partner agrees or rejects, the new partner accepts or declines.
+    assert_problem(
+        await answer(api, world.partner_admin, request["id"], "accept"), 403, "forbidden"
+    )
+    assert_problem(await answer(api, target_admin, request["id"], "agree"), 403, "forbidden")
+    assert_problem(await answer(api, world.customer, request["id"], "agree"), 403, "forbidden")
+    # A third partner sees nothing.
+    assert_problem(
+        await api.get(f"/v1/partner-changes/{request['id']}", headers=bearer(other_admin)),
+        404,
+        "not_found",
+    )
+    # A partner person needs partner_changes:process.
+    _, without = await factory.user(target, ["associations:read", "disassociations:process"])
+    assert_problem(await answer(api, without, request["id"], "accept"), 403, "forbidden")
+    withdrawn = await answer(api, world.customer, request["id"], "withdraw")
+    assert withdrawn.json()["status"] == "withdrawn"
+
+
+async def test_the_check_names_the_new_partner_and_counts_the_customers_limit(api, factory):
+    world = await factory.world()
+    target, target_admin = await new_partner(factory)
+    frozen = await factory.partner(frozen=True)
+    check = await api.post(
+        "/v1/partner-change-checks",
+        json={"association_id": str(world.association_id), "new_partner_id": str(frozen)},
+        headers=bearer(world.customer),
+    )
+    failed = [i["code"] for i in check.json()["items"] if not i["passed"]]
+    assert failed == ["new_partner_accepts_customers"]
+    same = await move(api, world.customer, world, world.partner_id)
+    assert_problem(same, 422, "check_failed")
+    request = (await move(api, world.customer, world, target)).json()
+    assert (await answer(api, world.customer, request["id"], "withdraw")).status_code == 200
+    # The customer's disassociation limit counts its partner changes.
+    ending = await api.post(
+        "/v1/disassociations",
+        json={"association_id": str(world.association_id), "reason": "x", "acknowledged": True},
+        headers=bearer(world.customer),
+    )
+    assert_problem(ending, 409, "request_limit_reached")
+
+
+async def test_both_consents_in_the_same_instant_complete_it_once(api, factory):
+    for _ in range(3):
+        world = await factory.world()
+        target, target_admin = await new_partner(factory)
+        request = (await move(api, world.customer, world, target)).json()
+        agreed, accepted = await asyncio.gather(
+            answer(api, world.partner_admin, request["id"], "agree"),
+            answer(api, target_admin, request["id"], "accept"),
+        )
+        assert agreed.status_code == 200 and accepted.status_code == 200
+        statuses = {agreed.json()["status"], accepted.json()["status"]}
+        assert "completed" in statuses
+        assert await active_associations(factory, world.customer_id) == [
+            {"partner_id": target, "association_type": "resale"}
+        ]
