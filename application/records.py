@@ -13,7 +13,7 @@ from domain.types import Permission
 from store import records
 from store.rows import Record
 
-RecordKind = Literal["association", "type_change", "disassociation"]
+RecordKind = Literal["association", "type_change", "disassociation", "partner_change"]
 
 
 @paged

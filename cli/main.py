@@ -8,6 +8,8 @@ assocflow tokens revoke <token id>
 assocflow requests agree|reject|cancel <request id> --reason "…"
 assocflow type-changes list [--status pending]
 assocflow type-changes agree|reject|cancel <request id> --reason "…"
+assocflow partner-changes list [--status pending]
+assocflow partner-changes cancel <request id> --reason "…"
 assocflow people invite <person id>     a one-time link to set a console password
 assocflow people reset-mfa <person id>
 assocflow migrate
@@ -60,6 +62,12 @@ type_changes_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(type_changes_app, name="type-changes")
+partner_changes_app = typer.Typer(
+    help="Partner change requests (a customer's move to another partner): list them, or cancel"
+    " one.",
+    no_args_is_help=True,
+)
+app.add_typer(partner_changes_app, name="partner-changes")
 secrets_app = typer.Typer(
     help="Secrets kept encrypted with ASSOCFLOW_ENCRYPTION_KEY: rotate them to its newest key.",
     no_args_is_help=True,
@@ -216,14 +224,41 @@ def cancel_request(request_id: UUID, reason: Reason = None) -> None:
     _decide(RequestKind.DISASSOCIATION, request_id, DecisionAction.CANCEL, reason)
 
 
+Status = Annotated[RequestStatus | None, typer.Option(help="Only requests with this status")]
+Limit = Annotated[int, typer.Option(min=1, max=100, help="At most this many")]
+
+
 @type_changes_app.command("list")
-def list_type_changes(
-    status: Annotated[
-        RequestStatus | None, typer.Option(help="Only requests with this status")
-    ] = None,
-    limit: Annotated[int, typer.Option(min=1, max=100, help="At most this many")] = 50,
-) -> None:
+def list_type_changes(status: Status = None, limit: Limit = 50) -> None:
     """Type change requests, newest first: id, status, from → to, association, respond by."""
+    for request in _list(RequestKind.TYPE_CHANGE, status, limit):
+        from_type, new_type = request.from_type, request.new_type
+        typer.echo(
+            f"{request.id}  {request.status.value:<9}"
+            f"  {from_type.value if from_type else '?'} -> {new_type.value if new_type else '?'}"
+            f"  association {request.association_id}  respond by {request.respond_by.isoformat()}"
+        )
+
+
+@partner_changes_app.command("list")
+def list_partner_changes(status: Status = None, limit: Limit = 50) -> None:
+    """Partner change requests, newest first: id, status, customer, current -> new partner,
+    respond by."""
+    for request in _list(RequestKind.PARTNER_CHANGE, status, limit):
+        typer.echo(
+            f"{request.id}  {request.status.value:<9}  customer {request.customer_id}"
+            f"  partner {request.partner_id} -> {request.new_partner_id}"
+            f"  respond by {request.respond_by.isoformat()}"
+        )
+
+
+@partner_changes_app.command("cancel")
+def cancel_partner_change(request_id: UUID, reason: Reason = None) -> None:
+    """Cancel the request; every party is told and the customer stays with its partner."""
+    _decide(RequestKind.PARTNER_CHANGE, request_id, DecisionAction.CANCEL, reason)
+
+
+def _list(kind: RequestKind, status: RequestStatus | None, limit: int) -> list[Request]:
     settings = Settings()
     who = _operator()
 
@@ -234,20 +269,14 @@ def list_type_changes(
             temporal = Gateway(await connect(settings, lazy=True), settings.task_queue)
             services = Services(pool, temporal, settings, PostgresStanding(pool))
             rows, _ = await requests.list_requests(
-                services, who, RequestKind.TYPE_CHANGE, status=status, association_id=None,
+                services, who, kind, status=status, association_id=None,
                 customer_id=None, initiator=None, limit=limit, cursor=None,
             )  # fmt: skip
             return rows
         finally:
             await pool.close()
 
-    for request in run_command(run()):
-        from_type, new_type = request.from_type, request.new_type
-        typer.echo(
-            f"{request.id}  {request.status.value:<9}"
-            f"  {from_type.value if from_type else '?'} -> {new_type.value if new_type else '?'}"
-            f"  association {request.association_id}  respond by {request.respond_by.isoformat()}"
-        )
+    return run_command(run())
 
 
 @type_changes_app.command("agree")

@@ -75,6 +75,7 @@ USERS = [
             "disassociations:process",
             "type_changes:submit",
             "type_changes:process",
+            "partner_changes:process",
         ],
     ),
     (NORTHWIND_ADMIN, NORTHWIND, "Northwind admin", "admin@northwind.example", ["admin"]),

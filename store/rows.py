@@ -202,7 +202,7 @@ class NamedRequest(Request):
 
 class Record(BaseModel):
     id: UUID
-    kind: Literal["association", "type_change", "disassociation"]
+    kind: Literal["association", "type_change", "disassociation", "partner_change"]
     action: str
     association_id: UUID
     partner_id: UUID

@@ -121,7 +121,8 @@ esac""",
         f"operator search-attribute create -n assocflow --name {name} --type {kind}"
         for name, kind in (("CustomerId", "Keyword"), ("AssociationId", "Keyword"),
                            ("Initiator", "Keyword"), ("RequestStatus", "Keyword"),
-                           ("RespondBy", "Datetime"), ("RequestKind", "Keyword"))
+                           ("RespondBy", "Datetime"), ("RequestKind", "Keyword"),
+                           ("NewPartnerId", "Keyword"))
     ]  # fmt: skip
 
 

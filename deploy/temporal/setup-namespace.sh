@@ -12,7 +12,7 @@ pause=${SETUP_PAUSE:-2}
 retention=${NAMESPACE_RETENTION:-30d}
 # What contract/__init__.py registers (the worker checks them again at start).
 attributes="PartnerId:Keyword CustomerId:Keyword AssociationId:Keyword Initiator:Keyword
-RequestStatus:Keyword RespondBy:Datetime RequestKind:Keyword"
+RequestStatus:Keyword RespondBy:Datetime RequestKind:Keyword NewPartnerId:Keyword"
 
 retry() {  # retry <step> <command> [<argument>...]
   step=$1

@@ -5,11 +5,15 @@ when both are given the old association ends and the new one begins in one trans
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
+from uuid import uuid4
 
 import pytest
 
+from domain.types import Actor, Decision, DecisionAction, Party, RequestKind, RequestStatus, Side
 from tests.api.test_disassociations import assert_problem
-from tests.factories import bearer
+from tests.factories import bearer, command
+from workflows import starter
 
 pytestmark = pytest.mark.devserver
 
@@ -198,3 +202,59 @@ async def test_both_consents_in_the_same_instant_complete_it_once(api, factory):
         assert await active_associations(factory, world.customer_id) == [
             {"partner_id": target, "association_type": "resale"}
         ]
+
+
+async def settled(factory, request_id) -> dict:
+    for _ in range(300):  # 30 s
+        [row] = await factory.fetch(
+            "SELECT status, decided_by, completed_at, respond_by FROM requests WHERE id = %s",
+            request_id,
+        )
+        if row["status"] != "pending":
+            return row
+        await asyncio.sleep(0.1)
+    raise AssertionError("the request was not settled")
+
+
+async def test_on_the_deadline_silence_agrees_for_the_current_partner_and_expires_for_the_new(
+    dev_env, dev_worker, task_queue, factory
+):
+    """Short windows on the dev server: the new partner accepted and the current partner was
+    silent → completed at the deadline; nobody answered → expired. The reminder goes to each
+    partner whose answer is missing."""
+    window = {"response_window": timedelta(seconds=3), "reminder_before": timedelta(seconds=1)}
+    accepted_world, silent_world = await factory.world(), await factory.world()
+    target = await factory.partner()
+    accepted, silent = (
+        command(w, Side.CUSTOMER, kind=RequestKind.PARTNER_CHANGE, **window).model_copy(
+            update={"new_partner_id": target, "new_partner_name": "New"}
+        )
+        for w in (accepted_world, silent_world)
+    )
+    for cmd in (accepted, silent):
+        assert (await starter.submit(dev_env.client, cmd, task_queue)).accepted
+    new_partner = Actor(kind="partner_user", id=str(uuid4()), side=Side.PARTNER)
+    accept = Decision(action=DecisionAction.ACCEPT, actor=new_partner, party=Party.NEW_PARTNER)
+    answered = await starter.decide(dev_env.client, f"partner-change-{accepted.request_id}", accept)
+    assert answered.status is RequestStatus.PENDING and answered.new_partner_decision
+    completed = await settled(factory, accepted.request_id)
+    expired = await settled(factory, silent.request_id)
+    assert completed["status"] == "completed" and completed["decided_by"] == "system:assocflow"
+    assert completed["completed_at"] >= completed["respond_by"]
+    assert expired["status"] == "expired"
+    assert [
+        row["partner_id"] for row in await active_associations(factory, accepted_world.customer_id)
+    ] == [target]  # noqa: E501
+    assert [
+        row["partner_id"] for row in await active_associations(factory, silent_world.customer_id)
+    ] == [silent_world.partner_id]  # noqa: E501
+    for cmd, reminded in (
+        (accepted, {accepted_world.partner_id}),
+        (silent, {silent_world.partner_id, target}),
+    ):
+        rows = await factory.fetch(
+            "SELECT recipient_id FROM notifications WHERE request_id = %s"
+            " AND event_type = 'partner_change.reminder'",
+            cmd.request_id,
+        )
+        assert {row["recipient_id"] for row in rows} == reminded

@@ -184,3 +184,31 @@ async def test_a_type_change_reads_at_a_glance(api, factory, dev_env):
     await handle.result()
     assert (await search_attributes(handle))["RequestStatus"] == "agreed"
     assert "The association is now referral" in await current_details(handle)
+
+
+async def test_a_partner_change_says_whose_consent_is_missing(api, factory, dev_env):
+    world = await factory.world()
+    target = await factory.partner()
+    _, target_admin = await factory.user(target, ["admin"])
+    [names] = await factory.fetch("SELECT name FROM partners WHERE id = %s", target)
+    body = {"association_id": str(world.association_id), "new_partner_id": str(target),
+            "reason": "Closer to us", "acknowledged": True}  # fmt: skip
+    request = (
+        await api.post("/v1/partner-changes", json=body, headers=bearer(world.customer))
+    ).json()
+    handle = dev_env.client.get_workflow_handle(f"partner-change-{request['id']}")
+    summary = await (await handle.describe()).static_summary()
+    assert summary.startswith(f"Partner change {world.partner_name} → {names['name']}")
+    attributes = await search_attributes(handle)
+    assert attributes["RequestKind"] == "partner_change"
+    assert attributes["NewPartnerId"] == str(target)
+    waiting = await current_details(handle)
+    assert f"partner {world.partner_name}** to agree or reject" in waiting
+    assert f"new partner {names['name']}** to accept or decline" in waiting
+    await api.post(
+        f"/v1/partner-changes/{request['id']}/accept", json=None, headers=bearer(target_admin)
+    )
+    waiting = await current_details(handle)
+    assert f"partner {world.partner_name}** to agree or reject" in waiting
+    assert "new partner" not in waiting
+    assert "then it is **completed**" in waiting  # the current partner's silence agrees

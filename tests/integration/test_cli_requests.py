@@ -112,3 +112,33 @@ async def test_an_operator_lists_and_decides_type_changes_from_the_cli(
         "requests", "agree", agreed, database_url=database_url, temporal=temporal
     )
     assert wrong_kind.returncode == 1 and wrong_kind.stderr.startswith("not_found: ")
+
+
+async def test_an_operator_lists_and_cancels_partner_changes_from_the_cli(
+    dev_env, dev_worker, task_queue, database_url, factory
+):
+    temporal = dev_env.client.service_client.config.target_host
+    world = await factory.world()
+    target = await factory.partner()
+    cmd = command(world, Side.CUSTOMER, kind=RequestKind.PARTNER_CHANGE).model_copy(
+        update={"new_partner_id": target, "new_partner_name": "New"}
+    )
+    assert (await starter.submit(dev_env.client, cmd, task_queue)).accepted
+    request_id = str(cmd.request_id)
+    listed = await assocflow(
+        "partner-changes", "list", "--status", "pending", "--limit", "100",
+        database_url=database_url, temporal=temporal,
+    )  # fmt: skip
+    line = next(line for line in listed.stdout.splitlines() if line.startswith(request_id))
+    assert f"partner {world.partner_id} -> {target}" in line and "pending" in line
+    done = await assocflow(
+        "partner-changes", "cancel", request_id, "--reason", "Asked by phone to stop",
+        database_url=database_url, temporal=temporal,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[:2] == [request_id, "cancelled"]
+    active = await factory.fetch(
+        "SELECT partner_id FROM associations WHERE customer_id = %s AND status = 'active'",
+        world.customer_id,
+    )
+    assert [row["partner_id"] for row in active] == [world.partner_id]

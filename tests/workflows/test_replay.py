@@ -47,6 +47,8 @@ PATHS = {
         "reconcile",
         "type_change_agree",
         "type_change_expire",
+        "partner_change_completed",
+        "partner_change_expire",
     )
 }
 RECORDING = os.environ.get("ASSOCFLOW_RECORD_HISTORIES") == "1"
@@ -142,6 +144,24 @@ async def test_record_paths_with_updates(api, factory, dev_env):
     assert agreed.json()["status"] == "agreed"
     await save(dev_env.client, request["id"], "type_change_agree", RequestKind.TYPE_CHANGE)
 
+    world = await factory.world()
+    target = await factory.partner()
+    _, target_admin = await factory.user(target, ["admin"])
+    body = {"association_id": str(world.association_id), "new_partner_id": str(target),
+            "reason": "Closer to us", "acknowledged": True}  # fmt: skip
+    request = (
+        await api.post("/v1/partner-changes", json=body, headers=bearer(world.customer))
+    ).json()
+    for token, action in ((world.partner_admin, "agree"), (target_admin, "accept")):
+        answered = await api.post(
+            f"/v1/partner-changes/{request['id']}/{action}", json=None, headers=bearer(token)
+        )
+        assert answered.status_code == 200, answered.text
+    assert answered.json()["status"] == "completed"
+    await save(
+        dev_env.client, request["id"], "partner_change_completed", RequestKind.PARTNER_CHANGE
+    )
+
     # The reconciler's round, with a request whose workflow was terminated to repair.
     world = await factory.world()
     request = (await submit(api, world.customer, world.association_id)).json()
@@ -187,3 +207,11 @@ async def test_record_paths_with_timers(ts_env, ts_worker, factory):
     handle = await starter.start(ts_env.client, cmd, ts_worker.task_queue)
     await handle.result()
     await save(ts_env.client, cmd.request_id, "type_change_expire", RequestKind.TYPE_CHANGE)
+
+    world = await factory.world()
+    cmd = command(world, Side.CUSTOMER, kind=RequestKind.PARTNER_CHANGE).model_copy(
+        update={"new_partner_id": await factory.partner(), "new_partner_name": "New"}
+    )  # nobody answers: the new partner's silence expires it
+    handle = await starter.start(ts_env.client, cmd, ts_worker.task_queue)
+    await handle.result()
+    await save(ts_env.client, cmd.request_id, "partner_change_expire", RequestKind.PARTNER_CHANGE)
