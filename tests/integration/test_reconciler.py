@@ -73,6 +73,13 @@ async def test_the_reconciler_cancels_requests_whose_workflow_ended_without_an_o
         change = command(change_world, Side.PARTNER, kind=RequestKind.TYPE_CHANGE)
         assert (await starter.submit(client, change, task_queue)).accepted
         await client.get_workflow_handle(f"type-change-{change.request_id}").terminate()
+        # And a partner change's.
+        move_world = await factory.world()
+        move = command(move_world, Side.CUSTOMER, kind=RequestKind.PARTNER_CHANGE).model_copy(
+            update={"new_partner_id": await factory.partner(), "new_partner_name": "New"}
+        )
+        assert (await starter.submit(client, move, task_queue)).accepted
+        await client.get_workflow_handle(f"partner-change-{move.request_id}").terminate()
         # A pending request past its deadline whose workflow never existed here (restored from a
         # backup, or its namespace lost).
         orphan_world = await factory.world()
@@ -98,9 +105,9 @@ async def test_the_reconciler_cancels_requests_whose_workflow_ended_without_an_o
             rows = await factory.fetch(
                 "SELECT id, status, decided_by, decision_reason FROM requests"
                 " WHERE id = ANY(%s) AND status = 'cancelled'",
-                [terminated.request_id, orphan_id, change.request_id],
+                [terminated.request_id, orphan_id, change.request_id, move.request_id],
             )
-            return rows if len(rows) == 3 else None
+            return rows if len(rows) == 4 else None
 
         rows = {row["id"]: row for row in await until(both_cancelled)}
         assert rows[terminated.request_id]["decided_by"] == "system:reconciler"
@@ -137,7 +144,7 @@ async def test_the_reconciler_cancels_requests_whose_workflow_ended_without_an_o
         assert association[0]["status"] == "active"
         # Counted and logged.
         metrics = await asyncio.to_thread(httpx.get, f"http://127.0.0.1:{metrics_port}/metrics")
-        for cause, count in (("terminated", 2), ("missing", 1)):
+        for cause, count in (("terminated", 3), ("missing", 1)):
             assert re.search(
                 rf'^assocflow_requests_reconciled{{[^}}]*cause="{cause}"[^}}]*}} {count}$',
                 metrics.text,
@@ -151,6 +158,7 @@ async def test_the_reconciler_cancels_requests_whose_workflow_ended_without_an_o
             str(terminated.request_id),
             str(orphan_id),
             str(change.request_id),
+            str(move.request_id),
         }
 
         # A second worker of the deployment finds the schedule in place: still one.
