@@ -26,6 +26,7 @@ from domain.types import (
     Request,
     RequestKind,
     RequestStatus,
+    Side,
 )
 from store import accounts, overview
 from store.rows import AssociationOverview, NamedRequest
@@ -169,6 +170,7 @@ def awaits_caller(who: Principal, association: AssociationOverview) -> bool:
         and initiator is not who.side
         and who.may_act_on(association.partner_id, association.customer_id)
         and who.holds(kinds.of(kind).process)
+        and not (who.side is Side.PARTNER and association.pending_partner_answered)
     )
 
 

@@ -23,6 +23,7 @@ READ_REQUESTS = (
     Permission.DISASSOCIATIONS_PROCESS,
     Permission.TYPE_CHANGES_SUBMIT,
     Permission.TYPE_CHANGES_PROCESS,
+    Permission.PARTNER_CHANGES_PROCESS,
 )
 
 # The side the caller acts for (`partner_user`: the partner side, person or service token).

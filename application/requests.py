@@ -390,6 +390,18 @@ def party_of(who: Principal, request: Request | RequestForDecision) -> Party | N
     return None
 
 
+def reader_of(who: Principal, request: Request) -> Party | None:
+    """Whose side the caller reads `request` from: its own party's, or, for a partner that is
+    none of its parties (a distributor reading its resellers'), the side of the reseller it
+    reads it through; None for operators, who read everything."""
+    party = party_of(who, request)
+    if party is not None or who.kind != "partner_user":
+        return party
+    if request.partner_id in who.readable_partner_ids:
+        return Party.PARTNER
+    return Party.NEW_PARTNER
+
+
 def given_of(request: Request | RequestForDecision) -> frozenset[kinds.Consenter]:
     """The consents a partner change has on record."""
     if isinstance(request, Request):

@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from application import sessions
 from assocflow.settings import Settings
 from console.errors import WORDS_OF_CODE, FormErrors
-from console.pages import ask, customers, events, messages, records, requests, signin
+from console.pages import ask, customers, events, incoming, messages, records, requests, signin
 from console.pages import settings as settings_pages
 from console.web import HERE, render, templates
 from domain.problems import ProblemCode
@@ -30,7 +30,7 @@ ALWAYS_PROTECT = {"/console/sign-in"}
 
 
 def install(app: FastAPI, settings: Settings) -> None:
-    pages = (signin, customers, ask, requests, records, messages, settings_pages, events)
+    pages = (signin, customers, incoming, ask, requests, records, messages, settings_pages, events)
     for module in pages:
         app.include_router(module.router, include_in_schema=False)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=HERE / "static"), name="console-static")

@@ -328,7 +328,9 @@ async def _new_partner_facts(
     conn: Connection, new_partner_id: UUID | None, current_partner_id: UUID
 ) -> NewPartnerFacts:
     frozen = (
-        await fetch_value(conn, bool, "SELECT frozen FROM partners WHERE id = %s", (new_partner_id,))
+        await fetch_value(
+            conn, bool, "SELECT frozen FROM partners WHERE id = %s", (new_partner_id,)
+        )
         if new_partner_id is not None
         else None
     )

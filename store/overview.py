@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from store import requests
 from store.db import Connection, fetch_all, fetch_one, fetch_value, fetch_values
 from store.pagination import decode_cursor, split_page
 from store.rows import AssociationOverview, NamedRequest
@@ -17,11 +18,13 @@ _OVERVIEW = (
     "SELECT a.id, a.partner_id, a.customer_id, a.association_type, a.status, a.associated_at,"
     " a.ended_at, p.name AS partner_name, c.name AS customer_name,"
     " pr.id AS pending_request_id, pr.kind AS pending_kind, pr.initiator AS pending_initiator,"
-    " pr.respond_by AS pending_respond_by"
+    " pr.respond_by AS pending_respond_by,"
+    " coalesce(pr.partner_answered, false) AS pending_partner_answered"
     " FROM associations a"
     " JOIN partners p ON p.id = a.partner_id"
     " JOIN customers c ON c.id = a.customer_id"
-    " LEFT JOIN LATERAL (SELECT r.id, r.kind, r.initiator, r.respond_by FROM requests r"
+    " LEFT JOIN LATERAL (SELECT r.id, r.kind, r.initiator, r.respond_by,"
+    "   r.current_partner_decision IS NOT NULL AS partner_answered FROM requests r"
     "   WHERE r.association_id = a.id AND r.status = 'pending' LIMIT 1) pr ON true"
 )
 
@@ -72,16 +75,16 @@ async def association(
 
 
 async def request(conn: Connection, request_id: UUID, scope: Scope) -> NamedRequest | None:
+    """The request (of any kind, with every field: a partner change names its new partner, which
+    reads it too) and its partner's and customer's names."""
     params: dict[str, Any] = {"id": request_id}
+    scoped = scope.clause(params, partner_columns=requests.PARTNER_COLUMNS)
     return await fetch_one(
         conn,
         NamedRequest,
-        "SELECT r.id, r.kind, r.association_id, r.partner_id, r.customer_id, r.initiator,"
-        " r.status, r.reason, r.submitted_at, r.respond_by, r.decided_at, r.decided_by,"
-        " r.decision_reason, r.from_type, r.new_type, p.name AS partner, c.name AS customer"
-        " FROM requests r"
-        " JOIN partners p ON p.id = r.partner_id JOIN customers c ON c.id = r.customer_id"
-        f" WHERE r.id = %(id)s AND {scope.clause(params, alias='r')}",
+        "SELECT r.*, p.name AS partner, c.name AS customer"
+        f" FROM (SELECT {requests.COLUMNS} FROM requests WHERE id = %(id)s AND {scoped}) r"
+        " JOIN partners p ON p.id = r.partner_id JOIN customers c ON c.id = r.customer_id",
         params,
     )
 

@@ -262,6 +262,8 @@ async def accept(
         if not check.passed:
             return check, None
         changes_type = cmd.kind is RequestKind.TYPE_CHANGE
+        # A partner change keeps the type it moves from too: the new partner's default.
+        keeps_type = changes_type or cmd.kind is RequestKind.PARTNER_CHANGE
         request = await fetch_one(
             conn,
             Request,
@@ -284,7 +286,7 @@ async def accept(
                 timeout_outcome(cmd.kind, cmd.policy, cmd.initiator).value,
                 workflow_id_for(cmd.kind, cmd.request_id),
                 Jsonb(check.model_dump(mode="json")),
-                association.association_type.value if changes_type else None,
+                association.association_type.value if keeps_type else None,
                 cmd.new_type.value if changes_type and cmd.new_type else None,
                 cmd.new_partner_id,
             ),

@@ -150,6 +150,8 @@ class AssociationOverview(NamedAssociation):
     pending_kind: RequestKind | None = None
     pending_initiator: Side | None = None
     pending_respond_by: datetime | None = None
+    # A pending partner change the association's partner has answered already.
+    pending_partner_answered: bool = False
 
 
 class AssociationFacts(NamedAssociation):

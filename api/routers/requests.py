@@ -135,7 +135,7 @@ def party_routes(resource: Resource) -> APIRouter:
             verification_code=body.verification_code, idempotency_key=idempotency_key,
         )  # fmt: skip
         response.headers["Location"] = f"{collection}/{request.id}"
-        return model.of(request, requests.party_of(who, request))
+        return model.of(request, requests.reader_of(who, request))
 
     @router.get(
         collection,
@@ -157,7 +157,7 @@ def party_routes(resource: Resource) -> APIRouter:
             app, who, kind, status=status, association_id=association_id,
             customer_id=customer_id, initiator=initiator, limit=limit, cursor=cursor,
         )  # fmt: skip
-        items = [model.of(row, requests.party_of(who, row)) for row in rows]
+        items = [model.of(row, requests.reader_of(who, row)) for row in rows]
         return page_response(Page[model](items=items, next_cursor=next_cursor))  # type: ignore[valid-type]
 
     @router.get(
@@ -168,7 +168,7 @@ def party_routes(resource: Resource) -> APIRouter:
     )
     async def get_request(request_id: UUID, who: Party, app: App) -> RequestView:
         request = await requests.get(app, who, kind, request_id)
-        return model.of(request, requests.party_of(who, request))
+        return model.of(request, requests.reader_of(who, request))
 
     for action in resource.party_actions:
         _party_decision(router, resource, action)
@@ -209,7 +209,7 @@ def _party_decision(router: APIRouter, resource: Resource, action: DecisionActio
             app, who, kind, request_id, action, said.reason,
             verification_code=said.verification_code, association_type=said.chosen_type(),
         )  # fmt: skip
-        return model.of(decided, requests.party_of(who, decided))
+        return model.of(decided, requests.reader_of(who, decided))
 
 
 def operator_routes(resource: Resource) -> APIRouter:

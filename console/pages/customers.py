@@ -1,5 +1,6 @@
 """Customer Management (a partner's customers, searchable, a page at a time, with the row actions
-"More > Change type" and "More > Disassociate") and a customer's "My partner"."""
+"More > Change type" and "More > Disassociate") and a customer's "My partner" (with "Change type",
+"Change partner" and "Disassociate")."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from application import overview
 from application.principal import Principal
 from console.auth import SignedInViewer, Svc
 from console.routing import ConsoleRoute
+from console.views import request_view
 from console.web import redirect, render
 from domain.types import AssociationStatus, DecisionAction, RequestKind
 from store.rows import AssociationOverview
@@ -60,7 +62,7 @@ async def my_partner(request: Request, svc: Svc, viewer: SignedInViewer) -> Resp
     current = next((row for row in rows if row.status is AssociationStatus.ACTIVE), None)
     pending = None
     if current is not None and current.pending_request_id is not None:
-        pending = await overview.request(svc, viewer.who, current.pending_request_id)
+        pending = await request_view(svc, viewer.who, current.pending_request_id)
     context = {
         "nav": "partner",
         "current": _row(viewer.who, current) if current else None,
@@ -78,5 +80,6 @@ def _row(who: Principal, row: AssociationOverview) -> dict[str, object]:
         "a": row,
         "may_disassociate": overview.may_ask(who, row, RequestKind.DISASSOCIATION),
         "may_change_type": overview.may_ask(who, row, RequestKind.TYPE_CHANGE),
+        "may_change_partner": overview.may_ask(who, row, RequestKind.PARTNER_CHANGE),
         "awaits_us": overview.awaits_caller(who, row),
     }

@@ -1,8 +1,10 @@
-"""Manage Association Records: three tabs (Associations, Type changes, Disassociations) with the
-SPEC's filters (customer, status, a time range), Next and Previous pages, and Agree / Reject in
-the Operation column for requests awaiting the signed-in person's side.
+"""Manage Association Records: four tabs (Associations, Type changes, Disassociations, Partner
+changes) with the SPEC's filters (customer, status, a time range), Next and Previous pages, and
+Agree / Reject (Accept / Decline, a partner change's new partner) in the Operation column for
+requests awaiting the signed-in person's answer.
 
-The Disassociations tab lists the requests. The Associations and Type changes tabs list the
+The Disassociations and Partner changes tabs list the requests (a partner change's, those the
+person's partner is either partner of). The Associations and Type changes tabs list the
 records (the log of what happened); the Type changes tab's records are operators' changes and
 type change requests alike, and the record of a request's asking carries Agree / Reject while the
 request awaits the person's answer."""
@@ -24,22 +26,27 @@ from application.services import Services
 from console.auth import SignedInViewer, Svc
 from console.errors import FormErrors
 from console.routing import ConsoleRoute
+from console.views import names_of
 from console.web import render, status_words
-from domain.types import DecisionAction, RequestKind, RequestStatus
+from domain import decisions
 from domain.types import Request as AnyRequest
+from domain.types import RequestKind, RequestStatus
 from store.rows import Record
 
 router = APIRouter(route_class=ConsoleRoute)
 
 PAGE_SIZE = 20
-Tab = Literal["associations", "type_changes", "disassociations"]
+Tab = Literal["associations", "type_changes", "disassociations", "partner_changes"]
 # The tab that lists the requests of a kind (a request's page links back to it).
 TAB_OF_KIND: dict[RequestKind, Tab] = {
     RequestKind.DISASSOCIATION: "disassociations",
     RequestKind.TYPE_CHANGE: "type_changes",
+    RequestKind.PARTNER_CHANGE: "partner_changes",
 }
 Short = Annotated[str, Query(max_length=200)]
 STATUSES = {s.value for s in RequestStatus}
+# A partner change's own outcomes, which no other kind reaches.
+MOVES = (RequestStatus.COMPLETED, RequestStatus.DECLINED)
 # What the Status filter offers on each tab: the statuses its rows carry, in words. A type change
 # record's status is that of the request when it was written (`pending` when it was asked for),
 # or the association's (`active`) on the record of the change itself.
@@ -50,14 +57,21 @@ STATUS_CHOICES: dict[Tab, list[tuple[str, str]]] = {
         *(
             (s.value, status_words(s))
             for s in RequestStatus
-            if s not in (RequestStatus.PENDING, RequestStatus.AUTO_AGREED)  # never auto-agreed
+            # never auto-agreed
+            if s not in (RequestStatus.PENDING, RequestStatus.AUTO_AGREED, *MOVES)
         ),
         ("active", "Type changed"),
     ],
-    "disassociations": [(s.value, status_words(s)) for s in RequestStatus],
+    "disassociations": [(s.value, status_words(s)) for s in RequestStatus if s not in MOVES],
+    "partner_changes": [
+        (s.value, status_words(s))
+        for s in RequestStatus
+        if s not in (RequestStatus.AGREED, RequestStatus.AUTO_AGREED)  # it completes instead
+    ],
 }
-# The decisions a records row offers (a withdrawal is the request page's).
-ANSWERS = frozenset({DecisionAction.AGREE, DecisionAction.REJECT})
+# The decisions a records row offers (a withdrawal is the request page's): the answers, Agree /
+# Reject and a partner change's new partner's Accept / Decline.
+ANSWERS = decisions.ANSWERS
 
 
 @dataclass(frozen=True)
@@ -106,14 +120,33 @@ async def records_page(
 async def _disassociations(
     svc: Services, who: Principal, filters: Filters, cursor: str | None
 ) -> Rows:
+    return await _requests(svc, who, RequestKind.DISASSOCIATION, filters, cursor)
+
+
+async def _partner_changes(
+    svc: Services, who: Principal, filters: Filters, cursor: str | None
+) -> Rows:
+    rows, next_cursor = await _requests(svc, who, RequestKind.PARTNER_CHANGE, filters, cursor)
+    moved_to = {row["r"].new_partner_id for row in rows if row["r"].new_partner_id}
+    new_partners = await names_of(svc, partners=moved_to)
+    for row in rows:
+        row["names"] = {**row["names"], **new_partners}
+    return rows, next_cursor
+
+
+async def _requests(
+    svc: Services, who: Principal, kind: RequestKind, filters: Filters, cursor: str | None
+) -> Rows:
     wanted = RequestStatus(filters.status) if filters.status in STATUSES else None
     found, next_cursor = await requests.list_requests(
-        svc, who, RequestKind.DISASSOCIATION, status=wanted, association_id=None,
+        svc, who, kind, status=wanted, association_id=None,
         customer_id=filters.customer_id, initiator=None, submitted_from=filters.since,
         submitted_to=filters.until, limit=PAGE_SIZE, cursor=cursor,
     )  # fmt: skip
     names = await overview.names_of(svc, found)
-    rows = [{"r": r, "names": names, "actions": overview.actions_for(who, r)} for r in found]
+    rows = [
+        {"r": r, "names": names, "actions": overview.actions_for(who, r) & ANSWERS} for r in found
+    ]
     return rows, next_cursor
 
 
@@ -162,6 +195,7 @@ LISTS: dict[Tab, Callable[[Services, Principal, Filters, str | None], Awaitable[
     "associations": _associations,
     "type_changes": _type_changes,
     "disassociations": _disassociations,
+    "partner_changes": _partner_changes,
 }
 
 

@@ -1,6 +1,7 @@
-"""A request's page, of either kind (both parties, what is asked, the reason, the timeline, what
-the person may do) and the decisions: Agree, Reject (with a reason) and Withdraw, each with the
-verification code when the account requires it."""
+"""A request's page, of any kind (its parties, what is asked, the reason, a partner change's two
+consents, the timeline, what the person may do) and the decisions: Agree, Reject (with a reason)
+and Withdraw; a partner change's new partner's Accept (choosing the association type) and Decline
+(with a reason); each answer with the verification code when the account requires it."""
 
 from __future__ import annotations
 
@@ -10,22 +11,24 @@ from uuid import UUID
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from application import overview, requests
+from application import requests
 from application.errors import Failure
-from application.overview import RequestView
 from console.auth import SignedInViewer, Svc, Viewer
 from console.errors import FormErrors
 from console.pages.records import TAB_OF_KIND
 from console.routing import ConsoleRoute
-from console.web import redirect, render, status_words, type_words
-from domain import decisions
+from console.views import Shown, current_type, request_view
+from console.web import ASSOCIATION_TYPE_WORDS, redirect, render, status_words, type_words
+from domain import decisions, kinds
 from domain.problems import ProblemCode
-from domain.types import DecisionAction, RequestKind, reason_problem
+from domain.types import AssociationType, DecisionAction, Party, RequestKind, reason_problem
 
 router = APIRouter(route_class=ConsoleRoute)
 
-# What the person is told after a decision, by the request's kind ({from_type} and {new_type}: a
-# type change's types, in words).
+# What the person is told after a decision, by the request's kind, and by the action and the
+# status it left the request in where that matters ("accept:completed"); {from_type} and
+# {new_type}: a type change's types, or the type a partner change's new partner chose, in words;
+# {customer}, {partner} and {new_partner}: the names.
 DONE = {
     RequestKind.DISASSOCIATION: {
         "agree": "You agreed. The association has ended; both sides are told.",
@@ -38,15 +41,42 @@ DONE = {
         " sides are told.",
         "withdraw": "You withdrew the request. The association's type stays {from_type}.",
     },
+    RequestKind.PARTNER_CHANGE: {
+        "agree": "You agreed. {customer} moves to {new_partner} once {new_partner} accepts;"
+        " everyone is told.",
+        "agree:completed": "You agreed. {customer} has moved to {new_partner}: its association"
+        " with you has ended. Everyone is told.",
+        "reject": "You rejected the request. {customer} stays with you; everyone is told.",
+        "accept": "You accepted. {customer} becomes your customer ({new_type}) once {partner}"
+        " agrees, or when its time to answer runs out; everyone is told.",
+        "accept:completed": "You accepted. {customer} is now your customer ({new_type});"
+        " everyone is told.",
+        "decline": "You declined. {customer} stays with {partner}; everyone is told.",
+        "withdraw": "You withdrew the request. You stay with {partner}.",
+    },
 }
 TITLES = {
     RequestKind.DISASSOCIATION: "Request to disassociate",
     RequestKind.TYPE_CHANGE: "Type change request",
+    RequestKind.PARTNER_CHANGE: "Partner change request",
 }
-SUBMITTED = (
-    "The request has been submitted. After the other side completes the processing, you will be"
-    " notified of the processing result at the first time. Please wait."
-)
+SUBMITTED = {
+    RequestKind.DISASSOCIATION: "The request has been submitted. After the other side completes"
+    " the processing, you will be notified of the processing result at the first time. Please"
+    " wait.",
+    RequestKind.PARTNER_CHANGE: "The request has been submitted. Both partners are asked to"
+    " answer; once they have, you will be notified of the processing result at the first time."
+    " Please wait.",
+}
+# What a decision's dialog is called, by its action.
+DECISION_TITLES = {
+    DecisionAction.AGREE: "Agree",
+    DecisionAction.REJECT: "Reject",
+    DecisionAction.WITHDRAW: "Withdraw",
+    DecisionAction.ACCEPT: "Accept",
+    DecisionAction.DECLINE: "Decline",
+}
+CHOOSE_THE_TYPE = "Choose the association type."
 
 
 @router.get("/console/requests/{request_id}")
@@ -58,16 +88,26 @@ async def request_page(
     submitted: bool = False,
     done: str | None = None,
 ) -> Response:
-    view = await overview.request(svc, viewer.who, request_id)
-    notice = SUBMITTED if submitted else _done(view, done)
+    view = await request_view(svc, viewer.who, request_id)
+    notice = _submitted(view) if submitted else _done(view, done)
     return _page(request, viewer, view, notice=notice)
 
 
-def _done(view: RequestView, action: str | None) -> str | None:
+def _submitted(view: Shown) -> str:
+    return SUBMITTED.get(view.request.kind) or SUBMITTED[RequestKind.DISASSOCIATION]
+
+
+def _done(view: Shown, action: str | None) -> str | None:
     r = view.request
-    words = DONE[r.kind].get(action or "")
+    said = DONE[r.kind]
+    words = said.get(f"{action}:{r.status.value}") or said.get(action or "")
+    chosen = r.new_partner_decision.association_type if r.new_partner_decision else None
     return words and words.format(
-        from_type=type_words(r.from_type), new_type=type_words(r.new_type)
+        from_type=type_words(r.from_type),
+        new_type=type_words(r.new_type or chosen),
+        customer=r.customer,
+        partner=r.partner,
+        new_partner=view.new_partner,
     )
 
 
@@ -75,7 +115,7 @@ def _done(view: RequestView, action: str | None) -> str | None:
 async def live_part(
     request: Request, svc: Svc, viewer: SignedInViewer, request_id: UUID
 ) -> Response:
-    view = await overview.request(svc, viewer.who, request_id)
+    view = await request_view(svc, viewer.who, request_id)
     return render(request, "_request_status.html", {"view": view})
 
 
@@ -83,10 +123,11 @@ async def live_part(
 async def decision_page(
     request: Request, svc: Svc, viewer: SignedInViewer, request_id: UUID, action: DecisionAction
 ) -> Response:
-    view = await overview.request(svc, viewer.who, request_id)
+    view = await request_view(svc, viewer.who, request_id)
     if action not in view.actions:
         return _page(request, viewer, view, errors=_not_now(view, action), status_code=409)
-    return _decision(request, viewer, view, action, FormErrors())
+    current = await _default_type(svc, view, action)
+    return _decision(request, viewer, view, action, FormErrors(), chosen=current, current=current)
 
 
 @router.post("/console/requests/{request_id}/{action}")
@@ -98,14 +139,21 @@ async def decide(
     action: DecisionAction,
     reason: Annotated[str, Form(max_length=2000)] = "",
     verification_code: Annotated[str, Form(max_length=64)] = "",
+    association_type: Annotated[str, Form(max_length=50)] = "",
 ) -> Response:
-    view = await overview.request(svc, viewer.who, request_id)
+    view = await request_view(svc, viewer.who, request_id)
     if action not in view.actions:
         # Sent twice (a double click, a reload), or the other side or the deadline came first.
         return _page(request, viewer, view, errors=_not_now(view, action), status_code=409)
     errors = FormErrors()
-    if action is DecisionAction.REJECT and (problem := reason_problem(reason)):
+    if _refuses(view, action) and (problem := reason_problem(reason)):
         errors.add("reason", problem)
+    chosen = None
+    if action is DecisionAction.ACCEPT:
+        try:
+            chosen = AssociationType(association_type)
+        except ValueError:
+            errors.add("association_type", CHOOSE_THE_TYPE)
     needs_code = decisions.needs_verification(action) and viewer.who.verification_required
     if needs_code and not verification_code.strip():
         errors.add("verification_code", "Enter the code from your authenticator app.")
@@ -119,18 +167,40 @@ async def decide(
                 action,
                 reason.strip() or None,
                 verification_code=verification_code.strip() or None,
+                association_type=chosen,
             )
         except Failure as failure:
             if failure.code == ProblemCode.NOT_PENDING:
-                view = await overview.request(svc, viewer.who, request_id)
+                view = await request_view(svc, viewer.who, request_id)
                 return _page(request, viewer, view, errors=_not_now(view, action), status_code=409)
-            errors = FormErrors.of(failure, ("reason", "verification_code"))
+            errors = FormErrors.of(failure, DECISION_FIELDS)
         else:
             return redirect(request, f"/console/requests/{request_id}?done={action.value}")
-    return _decision(request, viewer, view, action, errors, reason=reason, status_code=422)
+    current = await _default_type(svc, view, action)
+    return _decision(
+        request, viewer, view, action, errors,
+        reason=reason, chosen=chosen, current=current, status_code=422,
+    )  # fmt: skip
 
 
-def _not_now(view: RequestView, action: DecisionAction) -> FormErrors:
+# A decision's fields, beside which a refusal of the use case may be said.
+DECISION_FIELDS = ("association_type", "reason", "verification_code")
+
+
+def _refuses(view: Shown, action: DecisionAction) -> bool:
+    """Whether `action` refuses what the request asks (a reject, a decline): it needs a reason."""
+    consent = kinds.of(view.request.kind).consent_for(action)
+    return consent is not None and action is consent.no
+
+
+async def _default_type(svc: Svc, view: Shown, action: DecisionAction) -> AssociationType | None:
+    """The type an acceptance keeps unless the new partner chooses another: the association's."""
+    if action is not DecisionAction.ACCEPT:
+        return None
+    return current_type(view)
+
+
+def _not_now(view: Shown, action: DecisionAction) -> FormErrors:
     status = view.request.status
     if status.value == "pending":
         words = f"You cannot {action.value} this request."
@@ -142,14 +212,14 @@ def _not_now(view: RequestView, action: DecisionAction) -> FormErrors:
 def _page(
     request: Request,
     viewer: Viewer,
-    view: RequestView,
+    view: Shown,
     *,
     notice: str | None = None,
     errors: FormErrors | None = None,
     status_code: int = 200,
 ) -> Response:
     context = {
-        "nav": "records",
+        "nav": _nav(view),
         "view": view,
         "notice": notice,
         "errors": errors,
@@ -160,22 +230,35 @@ def _page(
     return render(request, "request.html", context, status_code=status_code)
 
 
+def _nav(view: Shown) -> str:
+    """The new partner came to the request from its incoming customers; the others, from their
+    records."""
+    return "incoming" if view.party is Party.NEW_PARTNER else "records"
+
+
 def _decision(
     request: Request,
     viewer: Viewer,
-    view: RequestView,
+    view: Shown,
     action: DecisionAction,
     errors: FormErrors,
     *,
     reason: str = "",
+    chosen: AssociationType | None = None,
+    current: AssociationType | None = None,
     status_code: int = 200,
 ) -> Response:
     context = {
-        "nav": "records",
+        "nav": _nav(view),
         "view": view,
         "action": action.value,
+        "title": DECISION_TITLES[action],
         "errors": errors,
         "reason": reason,
+        "refuses": _refuses(view, action),
+        "types": list(ASSOCIATION_TYPE_WORDS.items()),
+        "chosen": chosen.value if chosen else "",
+        "current": current.value if current else "",
         "needs_code": decisions.needs_verification(action) and viewer.who.verification_required,
     }
     return render(request, "decision.html", context, status_code=status_code)

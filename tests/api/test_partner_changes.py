@@ -258,3 +258,19 @@ async def test_on_the_deadline_silence_agrees_for_the_current_partner_and_expire
             cmd.request_id,
         )
         assert {row["recipient_id"] for row in rows} == reminded
+
+
+async def test_no_one_on_the_new_partners_side_reads_the_current_partners_reason(api, factory):
+    world = await factory.world()
+    distributor = await factory.partner("distributor")
+    _, distributor_admin = await factory.user(distributor, ["admin"])
+    target = await factory.partner("reseller", parent=distributor)
+    request = (await move(api, world.customer, world, target)).json()
+    await answer(api, world.partner_admin, request["id"], "agree", reason="Sad to see you go")
+    for token, shown in (
+        (distributor_admin, None),  # reads it through the new partner, a reseller under it
+        (world.distributor_admin, "Sad to see you go"),  # reads it through the current partner
+        (world.customer, "Sad to see you go"),
+    ):
+        seen = await api.get(f"/v1/partner-changes/{request['id']}", headers=bearer(token))
+        assert seen.json()["current_partner_decision"]["reason"] == shown

@@ -342,6 +342,8 @@ async def test_every_page_is_accessible_and_fits(new_page, people, width: str) -
         "/console/records",
         "/console/records?tab=type_changes",
         "/console/records?tab=disassociations",
+        "/console/records?tab=partner_changes",
+        "/console/incoming-customers",
         f"/console/requests/{request_id}",
         f"/console/requests/{request_id}/reject",
         "/console/messages",
