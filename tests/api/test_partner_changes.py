@@ -274,3 +274,18 @@ async def test_no_one_on_the_new_partners_side_reads_the_current_partners_reason
     ):
         seen = await api.get(f"/v1/partner-changes/{request['id']}", headers=bearer(token))
         assert seen.json()["current_partner_decision"]["reason"] == shown
+
+
+async def test_cancelling_the_workflow_in_the_temporal_ui_cancels_it(api, factory, dev_env):
+    world = await factory.world()
+    target, target_admin = await new_partner(factory)
+    request = (await move(api, world.customer, world, target)).json()
+    await answer(api, target_admin, request["id"], "accept")
+    handle = dev_env.client.get_workflow_handle(f"partner-change-{request['id']}")
+    await handle.cancel()
+    await handle.result()
+    seen = await api.get(f"/v1/partner-changes/{request['id']}", headers=bearer(world.customer))
+    assert seen.json()["status"] == "cancelled"
+    assert [a["partner_id"] for a in await active_associations(factory, world.customer_id)] == [
+        world.partner_id
+    ]
