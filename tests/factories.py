@@ -173,10 +173,12 @@ def command(
     kind: RequestKind = RequestKind.DISASSOCIATION,
     new_type: AssociationType | None = None,
     association_type: AssociationType = AssociationType.RESALE,
+    new_partner_id: UUID | None = None,
+    new_partner_name: str | None = None,
     **settings: Any,
 ) -> SubmitCommand:
     """A submit as the API would build it, by the customer or the partner admin of `world` (a
-    type change: to `new_type`, referral unless said)."""
+    type change: to `new_type`, referral unless said; a partner change: to `new_partner_id`)."""
     if kind is RequestKind.TYPE_CHANGE and new_type is None:
         new_type = AssociationType.REFERRAL
     actor = (
@@ -198,4 +200,6 @@ def command(
         policy=policy or Settings(**settings).policy(),
         kind=kind,
         new_type=new_type,
+        new_partner_id=new_partner_id,
+        new_partner_name=new_partner_name,
     )

@@ -89,8 +89,10 @@ class RequestWorkflow:
         self._request: RequestSnapshot | None = None
         self._claimed: Decision | None = None
         self._settling_as: RequestStatus | None = None
-        # The answers given so far, by whom (a request that awaits more than one consent).
+        # The answers given so far, by whom (a request that awaits more than one consent), and
+        # the steps that record them.
         self._given: dict[kinds.Consenter, ConsentGiven] = {}
+        self._recording: list[asyncio.Task[RequestSnapshot]] = []
         self._settling: asyncio.Task[RequestSnapshot] | None = None
 
     @workflow.run
@@ -263,7 +265,9 @@ class RequestWorkflow:
             )
         if outcome is None:  # one consent of several: the request still awaits the others
             assert consent is not None
-            return asyncio.ensure_future(self._record_consent(consent.who, decision_id))
+            recording = asyncio.ensure_future(self._record_consent(consent.who, decision_id))
+            self._recording.append(recording)
+            return recording
         self._claimed, self._settling_as = decision, outcome
         self._settling = asyncio.ensure_future(self._settle(decision, outcome, decision_id))
         return self._settling
@@ -301,6 +305,9 @@ class RequestWorkflow:
         self, decision: Decision, outcome: RequestStatus, decision_id: str | None
     ) -> RequestSnapshot:
         assert self._request is not None
+        # A consent being recorded goes on record (and is told) before the request settles.
+        for recording in self._recording:
+            await recording
         self._show.settling(outcome, decision.actor)
         settled = await self._step(
             RequestActivities.settle_request,

@@ -14,6 +14,7 @@ from typing import Any
 from uuid import UUID
 
 import httpx
+import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
@@ -117,24 +118,40 @@ def _problem_code(response: httpx.Response) -> str | None:
 PATHS = {
     RequestKind.DISASSOCIATION: "/v1/disassociations",
     RequestKind.TYPE_CHANGE: "/v1/type-changes",
+    RequestKind.PARTNER_CHANGE: "/v1/partner-changes",
 }
 # Every scenario's associations start as `resale`; a type change asks for this.
 FROM_TYPE, NEW_TYPE = "resale", "referral"
 
 
-def submit_body(kind: RequestKind, association_id: UUID | str, reason: str = "moving") -> dict:
-    """What a submit of `kind` sends (a type change: to NEW_TYPE)."""
+def submit_body(
+    kind: RequestKind,
+    association_id: UUID | str,
+    reason: str = "moving",
+    new_partner_id: UUID | str | None = None,
+) -> dict:
+    """What a submit of `kind` sends (a type change: to NEW_TYPE; a partner change: to
+    `new_partner_id`)."""
     body = {"association_id": str(association_id), "reason": reason, "acknowledged": True}
-    return body | ({"new_type": NEW_TYPE} if kind is RequestKind.TYPE_CHANGE else {})
+    if kind is RequestKind.TYPE_CHANGE:
+        body["new_type"] = NEW_TYPE
+    if kind is RequestKind.PARTNER_CHANGE:
+        assert new_partner_id is not None, "a partner change names the partner to move to"
+        body["new_partner_id"] = str(new_partner_id)
+    return body
 
 
 async def submit(
-    api: httpx.AsyncClient, kind: RequestKind, token: str, association_id: UUID | str
+    api: httpx.AsyncClient,
+    kind: RequestKind,
+    token: str,
+    association_id: UUID | str,
+    new_partner_id: UUID | str | None = None,
 ) -> httpx.Response:
     """Ask for a request of `kind` through `api` (its base URL set)."""
     return await api.post(
         PATHS[kind],
-        json=submit_body(kind, association_id),
+        json=submit_body(kind, association_id, new_partner_id=new_partner_id),
         headers={"Authorization": f"Bearer {token}"},
     )
 
@@ -147,7 +164,8 @@ async def decide(
     action: str,
     **body: str,
 ) -> httpx.Response:
-    """Agree, reject or withdraw a request of `kind` (`body`: its reason)."""
+    """Agree, reject or withdraw a request of `kind`; accept or decline a partner change
+    (`body`: its reason, the association type accepted)."""
     return await api.post(
         f"{PATHS[kind]}/{request_id}/{action}",
         json=body or None,
@@ -166,29 +184,36 @@ class Party:
 class Scenario:
     partner_id: UUID
     partner_token: str
+    # Another reseller, with none of the customers: the partner they move to.
+    new_partner_id: UUID
+    new_partner_token: str
     parties: list[Party] = field(default_factory=list)
 
 
 async def make_scenario(pool: AsyncConnectionPool, size: int) -> Scenario:
-    """One reseller with `size` customers, each associated with it and holding a token."""
+    """One reseller with `size` customers, each associated with it and holding a token; and
+    another reseller they may move to. Each reseller's admin holds a token."""
     async with pool.connection() as conn, conn.transaction():
-        partner = await accounts.create_partner(
-            conn,
-            {
-                "name": f"reseller {uuid.uuid4().hex[:6]}",
-                "type": "reseller",
-                "parent_partner_id": None,
-                "frozen": False,
-            },
-        )
-        user = await accounts.create_partner_user(conn, partner.id, "admin", ["admin"])
-        _, partner_token = await tokens.create(
-            conn,
-            subject_kind="partner_user",
-            subject_id=str(user.id),
-            created_by="operator:tests",
-        )
-        scenario = Scenario(partner.id, partner_token)
+        resellers = []
+        for _ in range(2):
+            partner = await accounts.create_partner(
+                conn,
+                {
+                    "name": f"reseller {uuid.uuid4().hex[:6]}",
+                    "type": "reseller",
+                    "parent_partner_id": None,
+                    "frozen": False,
+                },
+            )
+            user = await accounts.create_partner_user(conn, partner.id, "admin", ["admin"])
+            _, partner_token = await tokens.create(
+                conn,
+                subject_kind="partner_user",
+                subject_id=str(user.id),
+                created_by="operator:tests",
+            )
+            resellers.append((partner.id, partner_token))
+        scenario = Scenario(*resellers[0], *resellers[1])
         for n in range(size):
             customer = await accounts.create_customer(conn, f"customer {n}")
             _, token = await tokens.create(
@@ -198,16 +223,18 @@ async def make_scenario(pool: AsyncConnectionPool, size: int) -> Scenario:
                 created_by="operator:tests",
             )
             association = await associations.create(
-                conn, partner.id, customer.id, "resale", "operator:tests"
+                conn, scenario.partner_id, customer.id, "resale", "operator:tests"
             )
             scenario.parties.append(Party(customer.id, token, association.id))
     return scenario
 
 
 async def counts(pool: AsyncConnectionPool, scenario: Scenario) -> dict[str, Any]:
-    """Everything the scenario left in PostgreSQL, counted; and what must never be there, counted
-    (each of the last five is 0 in a good run)."""
-    ids = [p.association_id for p in scenario.parties]
+    """Everything the scenario left in PostgreSQL, counted (of every association its customers
+    have had: theirs at the start, and those a partner change began); and what must never be
+    there, counted (each of NEVER is 0 in a good run). All of it read in one snapshot, so that
+    an association a partner change begins while they are read is counted everywhere or
+    nowhere."""
     queries = {
         "requests_by_status": "SELECT status AS k, count(*) AS n FROM requests"
         " WHERE association_id = ANY(%s) GROUP BY status",
@@ -221,7 +248,17 @@ async def counts(pool: AsyncConnectionPool, scenario: Scenario) -> dict[str, Any
         " WHERE association_id = ANY(%s) GROUP BY 1",
     }
     result: dict[str, Any] = {}
-    async with pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+    async with (
+        pool.connection() as conn,
+        conn.transaction(),
+        conn.cursor(row_factory=dict_row) as cur,
+    ):
+        await cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        await cur.execute(
+            "SELECT id FROM associations WHERE customer_id = ANY(%s)",
+            ([p.customer_id for p in scenario.parties],),
+        )
+        ids = [row["id"] for row in await cur.fetchall()]
         for name, query in queries.items():
             rows = await (await cur.execute(query, (ids,))).fetchall()
             result[name] = {row["k"]: row["n"] for row in rows}
@@ -262,49 +299,106 @@ NEVER = {
     "  (SELECT r.new_type FROM requests r WHERE r.association_id = a.id"
     "   AND r.kind = 'type_change' AND r.status = 'agreed' ORDER BY r.decided_at DESC LIMIT 1),"
     "  made.after ->> 'association_type')",
-    # A decision is taken before `respond_by`, the deadline's outcome at or after it.
+    # A decision is taken before `respond_by`, the deadline's outcome at or after it (a partner
+    # change the new partner accepted completes on the deadline too: by the system).
     "settled_on_the_wrong_side_of_the_deadline": "SELECT id FROM requests"
     " WHERE association_id = ANY(%s) AND status NOT IN ('pending', 'cancelled')"
-    " AND (status IN ('auto_agreed', 'expired')) <> (decided_at >= respond_by)",
+    " AND (status IN ('auto_agreed', 'expired')"
+    "  OR (status = 'completed' AND decided_by = 'system:assocflow'))"
+    " <> (decided_at >= respond_by)",
+    # A partner change completes only with the new partner's acceptance given before
+    # `respond_by`, and the current partner's agreement (or its silence until the deadline).
+    "partner_changes_completed_without_both_consents": "SELECT id FROM requests"
+    " WHERE association_id = ANY(%s) AND kind = 'partner_change' AND status = 'completed' AND ("
+    "  coalesce(new_partner_decision ->> 'decision', '') <> 'accept'"
+    "  OR (new_partner_decision ->> 'at')::timestamptz >= respond_by"
+    "  OR coalesce(current_partner_decision ->> 'decision', 'agree') <> 'agree'"
+    "  OR (current_partner_decision IS NULL AND decided_at < respond_by))",
+    # A completed partner change ended its association and began one with the new partner (of
+    # the customer, active), each once, each recorded once naming the request; any other moved
+    # no one.
+    "partner_changes_moved_other_than_once": "SELECT r.id FROM requests r"
+    " WHERE r.association_id = ANY(%s) AND r.kind = 'partner_change' AND array["
+    "  (SELECT count(*) FROM associations a WHERE a.ended_by_request_id = r.id),"
+    "  (SELECT count(*) FROM associations a WHERE a.ended_by_request_id = r.id"
+    "   AND a.id = r.association_id AND a.status = 'ended'),"
+    "  (SELECT count(*) FROM associations a WHERE a.id = r.new_association_id"
+    "   AND a.status = 'active' AND a.partner_id = r.new_partner_id"
+    "   AND a.customer_id = r.customer_id),"
+    "  (SELECT count(*) FROM association_records c WHERE c.request_id = r.id"
+    "   AND c.kind = 'association'),"
+    "  (SELECT count(*) FROM association_records c WHERE c.request_id = r.id"
+    "   AND c.kind = 'association' AND c.action = 'ended' AND c.association_id = r.association_id),"
+    "  (SELECT count(*) FROM association_records c WHERE c.request_id = r.id"
+    "   AND c.kind = 'association' AND c.action = 'associated'"
+    "   AND c.association_id = r.new_association_id)]"
+    " <> CASE WHEN r.status = 'completed' THEN array[1, 1, 1, 2, 1, 1]"
+    "  ELSE array[0, 0, 0, 0, 0, 0] END::bigint[]",
+    # No association begun but by a completed partner change, as its new one.
+    "associations_begun_by_no_completed_partner_change": "SELECT c.id FROM association_records c"
+    " WHERE c.association_id = ANY(%s) AND c.action = 'associated' AND c.request_id IS NOT NULL"
+    " AND NOT EXISTS (SELECT FROM requests r WHERE r.id = c.request_id"
+    "  AND r.status = 'completed' AND r.new_association_id = c.association_id)",
+    # However it ended, a customer that asked to move has one active association.
+    "movers_without_one_active_association": "SELECT r.id FROM requests r"
+    " WHERE r.association_id = ANY(%s) AND r.kind = 'partner_change' AND (SELECT count(*)"
+    "  FROM associations a WHERE a.customer_id = r.customer_id AND a.status = 'active') <> 1",
 }
 
 
 def expected_counts(
-    associations: int, settled: dict[RequestKind, dict[str, int]]
+    associations: int,
+    settled: dict[RequestKind, dict[str, int]],
+    consents: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     """What `counts` must find after `associations` (each `resale`, one request at most) saw
     requests of each kind settled as `settled` says ({kind: {status: n}}): each request recorded
-    and its counterpart told; each outcome recorded and both sides told; each agreement's change
-    made once, recorded and both sides told of it."""
+    and those it awaits told (its counterpart; a partner change's two partners); each outcome
+    recorded and every party told; each agreement's change made once, recorded and told. A
+    partner change's `consents` ({"agreed": n, "accepted": n}) are those given while the other
+    was still awaited: each recorded and told to all three parties. A completed partner change
+    ends its association and begins one with the new partner (of the same type)."""
     requests: dict[str, int] = {}
     records: dict[str, int] = {"association:associated": associations}
     notes: dict[str, int] = {}
-    ended = changed = 0
+    ended = changed = moved = 0
 
     def add(into: dict[str, int], key: str, n: int) -> None:
         if n:
             into[key] = into.get(key, 0) + n
 
     for kind, statuses in settled.items():
+        # Told of the request: the counterpart, or a partner change's two partners; of its
+        # outcome: both sides, and a partner change's new partner.
+        awaiting, parties = (2, 3) if kind is RequestKind.PARTNER_CHANGE else (1, 2)
         for status, n in statuses.items():
             add(requests, status, n)
             add(records, f"{kind.value}:requested", n)
             add(records, f"{kind.value}:{status}", n)
-            add(notes, f"{kind.value}.requested", n)  # to the counterpart
-            add(notes, f"{kind.value}.{status}", 2 * n)  # to both sides
-            if status in ("agreed", "auto_agreed"):
+            add(notes, f"{kind.value}.requested", awaiting * n)
+            add(notes, f"{kind.value}.{status}", parties * n)
+            if status == "completed":
+                moved += n
+            elif status in ("agreed", "auto_agreed"):
                 if kind is RequestKind.DISASSOCIATION:
                     ended += n
                 else:
                     changed += n
-    add(records, "association:ended", ended)
-    add(notes, "association.ended", 2 * ended)
+    for consent, n in (consents or {}).items():
+        add(records, f"partner_change:{consent}", n)
+        add(notes, f"partner_change.{consent}", 3 * n)
+    add(records, "association:ended", ended + moved)
+    add(notes, "association.ended", 2 * (ended + moved))
+    add(records, "association:associated", moved)
+    add(notes, "association.started", 2 * moved)
     add(records, "type_change:type_changed", changed)
     add(notes, "association.type_changed", 2 * changed)
     return {
         "requests_by_status": requests,
-        "associations_by_status": _nonzero(ended=ended, active=associations - ended),
-        "associations_by_type": _nonzero(**{FROM_TYPE: associations - changed, NEW_TYPE: changed}),
+        "associations_by_status": _nonzero(ended=ended + moved, active=associations - ended),
+        "associations_by_type": _nonzero(
+            **{FROM_TYPE: associations + moved - changed, NEW_TYPE: changed}
+        ),
         "records_by_action": records,
         "notifications_by_event": notes,
         **dict.fromkeys(NEVER, 0),
@@ -313,6 +407,66 @@ def expected_counts(
 
 def _nonzero(**counted: int) -> dict[str, int]:
     return {k: n for k, n in counted.items() if n}
+
+
+@dataclass
+class Watched:
+    """What `one_active_association_throughout` saw."""
+
+    reads: int = 0
+    # Reads PostgreSQL did not answer (it was down).
+    unanswered: int = 0
+    # Customers seen with their first partner in one read and with the new one in a later one.
+    moves_seen: int = 0
+    # (customer, its active associations) wherever that was not exactly one.
+    not_one: list[tuple[UUID, int]] = field(default_factory=list)
+
+
+async def one_active_association_throughout(
+    database_url: str,
+    customer_ids: list[UUID],
+    new_partner_id: UUID,
+    done: asyncio.Event,
+    every: float = 0.005,
+) -> Watched:
+    """Read every few milliseconds, until `done`, how many active associations each customer
+    has, all in one statement (one snapshot, as any reader sees the database): a customer moving
+    to another partner must never be seen with none or with two. Keeps what each read saw;
+    reconnects after PostgreSQL went down."""
+    watched = Watched()
+    moved: set[UUID] = set()
+    query = (
+        "SELECT c.id, count(a.id) AS n, coalesce(bool_or(a.partner_id = %s), false) AS moved"
+        " FROM unnest(%s::uuid[]) AS c(id)"
+        " LEFT JOIN associations a ON a.customer_id = c.id AND a.status = 'active' GROUP BY c.id"
+    )
+    conn: psycopg.AsyncConnection | None = None
+    try:
+        while not done.is_set():
+            try:
+                if conn is None or conn.closed:
+                    conn = await psycopg.AsyncConnection.connect(database_url, autocommit=True)
+                rows = await (await conn.execute(query, (new_partner_id, customer_ids))).fetchall()
+            except psycopg.OperationalError:
+                watched.unanswered += 1
+                if conn is not None:
+                    await conn.close()
+                conn = None
+                await asyncio.sleep(0.1)
+                continue
+            watched.reads += 1
+            for customer_id, n, now_moved in rows:
+                if n != 1:
+                    watched.not_one.append((customer_id, n))
+                if now_moved and customer_id not in moved:
+                    moved.add(customer_id)
+                    # Seen before the move (this is not the first read): the move between.
+                    watched.moves_seen += watched.reads > 1
+            await asyncio.sleep(every)
+    finally:
+        if conn is not None:
+            await conn.close()
+    return watched
 
 
 def record_figures(name: str, **figures: Any) -> None:

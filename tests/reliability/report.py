@@ -23,7 +23,15 @@ COMMANDS = {
     "race_decisions_type_change": "pytest tests/reliability/test_races.py -k 'withdraw and type'",
     "race_deadline_disassociation": "pytest tests/reliability/test_races.py -k 'deadline and dis'",
     "race_deadline_type_change": "pytest tests/reliability/test_races.py -k 'deadline and type'",
-    "race_type_change_vs_disassociation": "pytest tests/reliability/test_races.py -k at_once",
+    "race_type_change_vs_disassociation": "pytest tests/reliability/test_races.py"
+    " -k type_change_and_a_disassociation",
+    "race_partner_change_consents": "pytest tests/reliability/test_races.py -k consents_at_once",
+    "race_partner_change_agree_vs_decline": "pytest tests/reliability/test_races.py"
+    " -k agree_and_a_decline",
+    "race_partner_change_withdraw_vs_accept": "pytest tests/reliability/test_races.py"
+    " -k withdrawal_against",
+    "race_deadline_partner_change": "pytest tests/reliability/test_races.py"
+    " -k acceptance_around_the_deadline",
     "scale_out": "pytest tests/reliability/test_scale_out.py",
     "schemathesis": "pytest tests/reliability/test_fuzz_api.py",
     "hypothesis_state_machine": "pytest tests/reliability/test_model.py",

@@ -3,16 +3,20 @@ no input gets a 5xx, and every response matches the schema (status, content type
 
 It runs against a stack of its own (database, worker with no webhook relay, API process), so
 that nothing it creates can ever be delivered anywhere. The operations on requests of each kind
-(disassociations, type changes) are sent ids that exist, so that their inputs reach the request:
-a submit or a check names the partner's association, and each operation on one request is sent a
-request of its own, pending when the fuzzing starts (one the caller may decide on: asked for by
-the customer, or by the partner for a withdrawal).
+(disassociations, type changes, partner changes) are sent ids that exist, so that their inputs
+reach the request: a submit or a check names an association of its own (a partner change's, the
+partner to move to), and each operation on one request is sent a request of its own, pending when
+the fuzzing starts, by the party it is for: the partner admin decides on a customer's
+disassociation or type change and withdraws its own; a partner change's current partner agrees or
+rejects, its new partner accepts or declines, its customer asks, checks and withdraws; operators
+call the admin routes.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import httpx
 import hypothesis
@@ -46,13 +50,32 @@ ON_ONE_REQUEST = {
     "/v1/admin/{p}/{{request_id}}/cancel": "customer",
 }
 READ_ONE = "/v1/{p}/{{request_id}}"  # sent the request the first of them is sent
+# Each operation on one partner change, and who sends it: the partner to move from, the partner
+# to move to, the customer, an operator. Each is sent a partner change of its own.
+ON_ONE_MOVE = {
+    "/v1/partner-changes/{request_id}/agree": "current",
+    "/v1/partner-changes/{request_id}/reject": "current",
+    "/v1/partner-changes/{request_id}/accept": "new",
+    "/v1/partner-changes/{request_id}/decline": "new",
+    "/v1/partner-changes/{request_id}/withdraw": "customer",
+    "/v1/admin/partner-changes/{request_id}/cancel": "operator",
+}
+# Asked for (and checked) only by a customer, a partner change's submit and check are sent by
+# the customer of an association of their own.
+MOVE_ASKING = ("/v1/partner-changes", "/v1/partner-change-checks")
 
 
-async def seed_requests(api: httpx.AsyncClient, factory: Factory, world: World) -> dict[str, str]:
+async def seed_requests(
+    api: httpx.AsyncClient, factory: Factory, world: World, new_partner: tuple[UUID, str]
+) -> tuple[dict[str, str], dict[str, str]]:
     """A pending request for each operation on one request, of its kind, each with a customer of
-    its own of the world's partner: {operation's path: request id}."""
+    its own of the world's partner: ({operation's path: request id}, {operation's path: the
+    token it is sent with, where that is not the partner admin's or an operator's})."""
     seeded: dict[str, str] = {}
+    tokens: dict[str, str] = {}
     for kind, path in PATHS.items():
+        if kind is RequestKind.PARTNER_CHANGE:
+            continue
         p = path.removeprefix("/v1/")
         for operation, asker in ON_ONE_REQUEST.items():
             customer_id, customer = await factory.customer()
@@ -63,7 +86,19 @@ async def seed_requests(api: httpx.AsyncClient, factory: Factory, world: World) 
             seeded[operation.format(p=p)] = asked.json()["id"]
             if operation == next(iter(ON_ONE_REQUEST)):
                 seeded[READ_ONE.format(p=p)] = asked.json()["id"]
-    return seeded
+    new_partner_id, new_partner_admin = new_partner
+    for operation, sender in ON_ONE_MOVE.items():
+        customer_id, customer = await factory.customer()
+        association_id = await factory.association(world.partner_id, customer_id)
+        kind = RequestKind.PARTNER_CHANGE
+        asked = await submit(api, kind, customer, association_id, new_partner_id)
+        assert asked.status_code == 201, asked.text
+        seeded[operation] = asked.json()["id"]
+        if sender in ("new", "customer"):
+            tokens[operation] = new_partner_admin if sender == "new" else customer
+        if operation == next(iter(ON_ONE_MOVE)):
+            seeded[READ_ONE.format(p=kind.slug + "s")] = asked.json()["id"]
+    return seeded, tokens
 
 
 @pytest.fixture(scope="module")
@@ -78,19 +113,28 @@ async def fuzz_stack(postgres_server_url, dev_env, tmp_path_factory):
     factory = Factory(pool)
     world = await factory.world()
     asked_to_change = await factory.association(world.partner_id, (await factory.customer())[0])
+    moving, moving_token = await factory.customer()
+    asked_to_move = await factory.association(world.partner_id, moving)
+    new_partner = await factory.partner()
+    _, new_partner_admin = await factory.user(new_partner, ["admin"])
     async with httpx.AsyncClient(base_url=stack.url, timeout=40) as api:
-        requests = await seed_requests(api, factory, world)
+        requests, tokens = await seed_requests(
+            api, factory, world, (new_partner, new_partner_admin)
+        )
     await pool.close()
     yield {
         "url": stack.url,
         "partner_admin": world.partner_admin,
         # Each kind's submits and checks are about an association of their own, so that neither
-        # kind's pending request refuses all of the other's.
+        # kind's pending request refuses all of the others'.
         "associations": {
             RequestKind.DISASSOCIATION: str(world.association_id),
             RequestKind.TYPE_CHANGE: str(asked_to_change),
+            RequestKind.PARTNER_CHANGE: str(asked_to_move),
         },
+        "new_partner_id": str(new_partner),
         "requests": requests,
+        "tokens": tokens | dict.fromkeys(MOVE_ASKING, moving_token),
     }
     stack.stop()
 
@@ -123,11 +167,14 @@ def _strategy(operation: Any, fuzz_stack: dict[str, Any]) -> Any:
     if operation.method.upper() != "POST" or operation.path not in ASKING:
         return strategy
 
-    association_id = fuzz_stack["associations"][ASKING[operation.path]]
+    kind = ASKING[operation.path]
+    about = {"association_id": fuzz_stack["associations"][kind]}
+    if kind is RequestKind.PARTNER_CHANGE:  # a move to a partner that exists
+        about["new_partner_id"] = fuzz_stack["new_partner_id"]
 
     def about_the_association(case: Any) -> Any:
         if isinstance(case.body, dict):
-            case.body = {**case.body, "association_id": association_id}
+            case.body = {**case.body, **about}
         return case
 
     return strategy.map(about_the_association)
@@ -151,16 +198,17 @@ def _fuzz(operation, fuzz_stack: dict[str, Any], token: str, statuses: dict[int,
 def test_no_input_breaks_the_api(api_schema, fuzz_stack):
     """Every operation, EXAMPLES_PER_OPERATION generated inputs each (schemathesis's strategies
     driven by hypothesis): collect every failing check, then report them all. Each operation on
-    one request reached its request (never a 404), and every operation of both kinds was run."""
+    one request reached its request (never a 404), and every operation of every kind was run."""
     statuses: dict[int, int] = {}
     by_operation: dict[str, dict[int, int]] = {}
     failures: list[str] = []
     operations = [result.ok() for result in api_schema.get_all_operations()]
     for operation in operations:
-        token = (
+        token = fuzz_stack["tokens"].get(
+            operation.path,
             OPERATOR_TOKEN
             if operation.path.startswith("/v1/admin")
-            else fuzz_stack["partner_admin"]
+            else fuzz_stack["partner_admin"],
         )
         answered = by_operation.setdefault(f"{operation.method.upper()} {operation.path}", {})
         try:
@@ -192,3 +240,13 @@ def test_no_input_breaks_the_api(api_schema, fuzz_stack):
         if label.split(" ", 1)[1] in fuzz_stack["requests"] and 404 in answered
     }
     assert not unreached, unreached
+    # Each decision was sent by the party it is for: one of its inputs was taken (200), none
+    # refused as another party's (403).
+    untaken = {
+        label: answered
+        for label, answered in by_operation.items()
+        if label.startswith("POST ")
+        and label.split(" ", 1)[1] in fuzz_stack["requests"]
+        and (200 not in answered or 403 in answered)
+    }
+    assert not untaken, untaken

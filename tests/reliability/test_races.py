@@ -1,7 +1,13 @@
 """Races, for each kind of request (disassociations, type changes): many submits on one
 association; every kind of decision at once on one request (two decisions, a decision and a
 withdrawal); a decision sent around the deadline; and a type change and a disassociation asked for
-in the same instant on one association, which only one request of any kind may have pending."""
+in the same instant on one association, which only one request of any kind may have pending.
+
+And partner changes, whose two consents are awaited together: both consents in the same instant
+(each partner answering twice); an agreement against a decline; a withdrawal against the new
+partner's acceptance (with and without the current partner's agreement); an acceptance around the
+deadline. Each settles once, the customer moves once or not at all, and every answer taken is on
+the request and on record."""
 
 from __future__ import annotations
 
@@ -9,14 +15,29 @@ import asyncio
 import time
 from collections import Counter
 from datetime import datetime, timedelta
+from uuid import UUID, uuid4
 
 import pytest
 from httpx import Response
+from temporalio import activity
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
+from activities.requests import RequestActivities
+from contract import ConsentInput, RequestSnapshot
 from domain import kinds
-from domain.types import RequestKind
-from tests.conftest import api_client
-from tests.factories import World, bearer
+from domain.types import (
+    Actor,
+    Decision,
+    DecisionAction,
+    Party,
+    RequestKind,
+    RequestStatus,
+    Side,
+)
+from store.accounts import PostgresStanding
+from tests.api.test_partner_changes import new_partner
+from tests.conftest import WORKER_VERSION, api_client
+from tests.factories import World, bearer, command
 from tests.reliability.harness import (
     FROM_TYPE,
     NEW_TYPE,
@@ -24,6 +45,9 @@ from tests.reliability.harness import (
     record_figures,
     submit,
 )
+from worker import deployment_config
+from workflows import starter
+from workflows.request import RequestWorkflow
 
 pytestmark = pytest.mark.devserver
 
@@ -265,3 +289,379 @@ async def test_a_type_change_and_a_disassociation_at_once_accept_exactly_one(
         "race_type_change_vs_disassociation", pairs=PAIRS, accepted=dict(accepted),
         accepted_twice=0,
     )  # fmt: skip
+
+
+# --- partner changes: two consents awaited together ------------------------------------------
+
+PARTNER_CHANGE = RequestKind.PARTNER_CHANGE
+MOVES = 10  # requests of each race
+# Where each answer is kept on the request, and the record a consent leaves while the other
+# consent is still awaited (a refusal's is the outcome's own).
+ANSWER_COLUMN = {
+    "agree": "current_partner_decision",
+    "reject": "current_partner_decision",
+    "accept": "new_partner_decision",
+    "decline": "new_partner_decision",
+}
+CONSENT_RECORD = {"agree": "agreed", "accept": "accepted"}
+
+
+async def a_move(api, factory) -> tuple[World, UUID, str, str]:
+    """A customer of a reseller asking to move to another partner: (its world, the new partner,
+    a token of the new partner's admin, the pending request's id)."""
+    world = await factory.world()
+    target, target_admin = await new_partner(factory)
+    return world, target, target_admin, await ask_to_move(api, world, target)
+
+
+async def ask_to_move(api, world: World, target: UUID) -> str:
+    asked = await submit(api, PARTNER_CHANGE, world.customer, world.association_id, target)
+    assert asked.status_code == 201, asked.text
+    return asked.json()["id"]
+
+
+async def moved_as_told(
+    factory, world: World, target: UUID, request_id: str, outcome: str, taken: set[str]
+) -> None:
+    """The partner change settled once as `outcome`, and the customer shows it: completed, the old
+    association ended by it and one new one with the new partner begun by it (each recorded once,
+    naming the request); otherwise the customer still with its partner and no association with
+    the new one. Either way the customer has exactly one active association.
+
+    `taken` are the partners' answers the API took (answered 200: `agree`, `accept`, ...): each is
+    kept on the request, and each consent that did not itself settle the request (given while the
+    other was awaited) is on record and told to all three parties, once, whatever the order in
+    which the answers and the settlement reached the workflow."""
+    [request] = await factory.fetch(
+        "SELECT status, decided_by, new_association_id, completed_at, current_partner_decision,"
+        " new_partner_decision FROM requests WHERE id = %s",
+        request_id,
+    )
+    assert request["status"] == outcome
+    kept = {
+        action
+        for action, column in ANSWER_COLUMN.items()
+        if request[column] is not None and request[column]["decision"] == action
+    }
+    assert kept == taken, request
+    on_its_own = sorted(
+        CONSENT_RECORD[action]
+        for action in taken
+        if action in CONSENT_RECORD
+        and request[ANSWER_COLUMN[action]]["by"] != request["decided_by"]
+    )
+    completed = outcome == "completed"
+    [old] = await factory.fetch(
+        "SELECT status, ended_by_request_id::text FROM associations WHERE id = %s",
+        world.association_id,
+    )
+    active = await factory.fetch(
+        "SELECT id, partner_id FROM associations WHERE customer_id = %s AND status = 'active'",
+        world.customer_id,
+    )
+    with_target = await factory.fetch(
+        "SELECT id, status FROM associations WHERE customer_id = %s AND partner_id = %s",
+        world.customer_id,
+        target,
+    )
+    if completed:
+        assert old == {"status": "ended", "ended_by_request_id": request_id}
+        assert active == [{"id": request["new_association_id"], "partner_id": target}]
+        assert with_target == [{"id": request["new_association_id"], "status": "active"}]
+        assert request["completed_at"] is not None
+    else:
+        assert old == {"status": "active", "ended_by_request_id": None}
+        assert active == [{"id": world.association_id, "partner_id": world.partner_id}]
+        assert with_target == []
+        assert request["new_association_id"] is None and request["completed_at"] is None
+    records = await factory.fetch(
+        "SELECT kind || ':' || action AS action, association_id FROM association_records"
+        " WHERE request_id = %s",
+        request_id,
+    )
+    assert sorted(r["action"] for r in records) == sorted(
+        [
+            "partner_change:requested",
+            *(f"partner_change:{answer}" for answer in on_its_own),
+            f"partner_change:{outcome}",
+            *(["association:ended", "association:associated"] if completed else []),
+        ]
+    ), (request, records)
+    if completed:
+        changed = {r["action"]: r["association_id"] for r in records if r["action"] in MOVED}
+        assert changed == {
+            "association:ended": world.association_id,
+            "association:associated": request["new_association_id"],
+        }
+    notes = await factory.fetch(
+        "SELECT event_type FROM notifications WHERE request_id = %s", request_id
+    )
+    assert Counter(n["event_type"] for n in notes) == Counter(
+        {
+            "partner_change.requested": 2,  # both partners
+            **{f"partner_change.{answer}": 3 for answer in on_its_own},  # all three parties
+            f"partner_change.{outcome}": 3,
+            **({"association.ended": 2, "association.started": 2} if completed else {}),
+        }
+    ), request
+
+
+MOVED = ("association:ended", "association:associated")
+
+
+def refused(response: Response, code: str, request_status: str | None = None) -> bool:
+    if response.status_code != 409 or response.json()["code"] != code:
+        return False
+    return request_status is None or response.json()["request_status"] == request_status
+
+
+async def test_both_consents_at_once_complete_the_move_once(api, factory):
+    """Each partner answers twice in the same instant (the current partner agrees, the new
+    partner accepts, each once more): one answer of each partner is taken, the other refused
+    (`already_answered`, or `not_pending` once the request completed); the request completes
+    once, the old association ends once, one new one begins, and the consent given first is on
+    record."""
+    refusals: Counter[str] = Counter()
+    for _ in range(MOVES):
+        world, target, target_admin, request_id = await a_move(api, factory)
+        sent = ["agree", "accept", "agree", "accept"]
+        token = {"agree": world.partner_admin, "accept": target_admin}
+        responses = await asyncio.gather(
+            *(decide(api, PARTNER_CHANGE, token[action], request_id, action) for action in sent)
+        )
+        for action in ("agree", "accept"):
+            answers = [r for s, r in zip(sent, responses, strict=True) if s == action]
+            [ok] = [r for r in answers if r.status_code == 200]
+            assert ok.json()["status"] in ("pending", "completed"), ok.text
+            [no] = [r for r in answers if r.status_code != 200]
+            assert refused(no, "already_answered") or refused(no, "not_pending", "completed"), (
+                no.text
+            )
+            refusals[no.json()["code"]] += 1
+        await moved_as_told(factory, world, target, request_id, "completed", {"agree", "accept"})
+    record_figures(
+        "race_partner_change_consents", requests=MOVES, concurrent_answers_each=4,
+        completed=MOVES, refused=dict(refusals), completed_twice=0,
+    )  # fmt: skip
+
+
+async def test_an_agree_and_a_decline_at_once_leave_the_customer_where_it_is(api, factory):
+    """The current partner agrees while the new partner declines: whichever the workflow takes
+    first, the request is declined (an agreement leaves it pending), and the customer stays."""
+    orders: Counter[str] = Counter()
+    for _ in range(MOVES):
+        world, target, target_admin, request_id = await a_move(api, factory)
+        agreed, declined = await asyncio.gather(
+            decide(api, PARTNER_CHANGE, world.partner_admin, request_id, "agree"),
+            decide(api, PARTNER_CHANGE, target_admin, request_id, "decline", reason="no room"),
+        )
+        assert declined.status_code == 200 and declined.json()["status"] == "declined"
+        if agreed.status_code == 200:
+            assert agreed.json()["status"] in ("pending", "declined"), agreed.text
+        else:
+            assert refused(agreed, "not_pending", "declined"), agreed.text
+        orders["agreed, then declined" if agreed.status_code == 200 else "declined"] += 1
+        taken = {"decline", *(["agree"] if agreed.status_code == 200 else [])}
+        await moved_as_told(factory, world, target, request_id, "declined", taken)
+    record_figures(
+        "race_partner_change_agree_vs_decline", requests=MOVES, outcomes=dict(orders),
+        customers_moved=0,
+    )  # fmt: skip
+
+
+async def test_a_withdrawal_against_an_acceptance_ends_the_request_once(api, factory):
+    """The customer withdraws while the new partner accepts. With the current partner's agreement
+    given already, exactly one of them is taken and ends the request, withdrawn or completed,
+    never both; without it, an acceptance leaves the request pending, so the withdrawal always
+    ends it (the acceptance taken before it, or refused)."""
+    outcomes: Counter[str] = Counter()
+    for n in range(MOVES * 2):
+        world, target, target_admin, request_id = await a_move(api, factory)
+        agreed_before = n % 2 == 0
+        if agreed_before:
+            agreed = await decide(api, PARTNER_CHANGE, world.partner_admin, request_id, "agree")
+            assert agreed.status_code == 200 and agreed.json()["status"] == "pending", agreed.text
+        withdrawn, accepted = await asyncio.gather(
+            decide(api, PARTNER_CHANGE, world.customer, request_id, "withdraw"),
+            decide(api, PARTNER_CHANGE, target_admin, request_id, "accept"),
+        )
+        if agreed_before:
+            [taken] = [r for r in (withdrawn, accepted) if r.status_code == 200]
+            outcome = "withdrawn" if taken is withdrawn else "completed"
+            assert taken.json()["status"] == outcome, taken.text
+            [lost] = [r for r in (withdrawn, accepted) if r is not taken]
+            assert refused(lost, "not_pending", outcome), lost.text
+        else:
+            outcome = "withdrawn"
+            assert withdrawn.status_code == 200, withdrawn.text
+            assert withdrawn.json()["status"] == "withdrawn", withdrawn.text
+            if accepted.status_code == 200:
+                assert accepted.json()["status"] in ("pending", "withdrawn"), accepted.text
+            else:
+                assert refused(accepted, "not_pending", "withdrawn"), accepted.text
+        taken_answers = {
+            *(["agree"] if agreed_before else []),
+            *(["accept"] if accepted.status_code == 200 else []),
+        }
+        label = "agreed before" if agreed_before else "not agreed"
+        outcomes[f"{label}: accept {'taken' if accepted.status_code == 200 else 'refused'},"
+                 f" {outcome}"] += 1  # fmt: skip
+        await moved_as_told(factory, world, target, request_id, outcome, taken_answers)
+    record_figures(
+        "race_partner_change_withdraw_vs_accept", requests=MOVES * 2, outcomes=dict(outcomes),
+        ended_twice=0,
+    )  # fmt: skip
+
+
+async def test_an_acceptance_around_the_deadline_completes_only_before_it(
+    settings, dev_env, dev_worker, factory
+):
+    """Partner changes with a 2 s window; the new partner accepts each at a moment around its
+    deadline (half of them agreed to by the current partner at once, the others left to its
+    silence, which agrees on the deadline). A request completes exactly when the acceptance was
+    taken before `respond_by` (answered 200: completed at once where the current partner had
+    agreed, else by the deadline); otherwise the acceptance is answered 409 `not_pending`
+    `expired` and the request expired at or after `respond_by`. An acceptance sent at or after
+    `respond_by` always loses."""
+    short = settings.model_copy(update={"response_window": WINDOW, "reminder_before": timedelta(0)})
+    parties = [(await factory.world(), *await new_partner(factory)) for _ in OFFSETS]
+    async with api_client(short, dev_env.client) as api:
+        asked = await asyncio.gather(*(ask_to_move(api, w, target) for w, target, _ in parties))
+        moves = [(*party, request_id) for party, request_id in zip(parties, asked, strict=True)]
+        agreed = await asyncio.gather(
+            *(
+                decide(api, PARTNER_CHANGE, world.partner_admin, request_id, "agree")
+                for world, _, _, request_id in moves[::2]
+            )
+        )
+        assert {r.json()["status"] for r in agreed} == {"pending"}, [r.text for r in agreed]
+        requests = [
+            (await api.get(f"/v1/partner-changes/{m[3]}", headers=bearer(m[0].customer))).json()
+            for m in moves
+        ]
+
+        async def accept_at(n: int, request: dict) -> tuple[bool, Response]:
+            respond_by = datetime.fromisoformat(request["respond_by"]).timestamp()
+            await asyncio.sleep(max(0.0, respond_by + OFFSETS[n] - time.time()))
+            sent_late = time.time() >= respond_by
+            answer = await decide(api, PARTNER_CHANGE, moves[n][2], request["id"], "accept")
+            return sent_late, answer
+
+        answered = await asyncio.gather(*(accept_at(n, r) for n, r in enumerate(requests)))
+    won: Counter[str] = Counter()
+    for n, ((world, target, _, request_id), (sent_late, answer)) in enumerate(
+        zip(moves, answered, strict=True)
+    ):
+        agreed_before = n % 2 == 0
+        if answer.status_code == 200:
+            assert not sent_late, answer.text
+            outcome = "completed"
+            # Where the current partner's silence is still to agree, the request completes on
+            # the deadline: pending until then.
+            assert answer.json()["status"] in (
+                ("completed",) if agreed_before else ("pending", "completed")
+            ), answer.text
+        else:
+            outcome = "expired"
+            assert refused(answer, "not_pending", "expired"), answer.text
+        won["acceptance" if answer.status_code == 200 else "deadline"] += 1
+        won["deadline, the acceptance sent before it"] += (
+            answer.status_code == 409 and not sent_late
+        )
+        for _ in range(100):  # the deadline's outcome, once stored
+            [row] = await factory.fetch(
+                "SELECT status, decided_at, respond_by, new_partner_decision FROM requests"
+                " WHERE id = %s",
+                request_id,
+            )
+            if row["status"] != "pending":
+                break
+            await asyncio.sleep(0.1)
+        # Settled by the acceptance itself only where the current partner had agreed already.
+        by_deadline = outcome == "expired" or not agreed_before
+        assert (row["decided_at"] >= row["respond_by"]) == by_deadline, row
+        if outcome == "completed":  # the acceptance was taken before the deadline
+            accepted_at = datetime.fromisoformat(row["new_partner_decision"]["at"])
+            assert accepted_at < row["respond_by"], row
+        taken = {
+            *(["agree"] if agreed_before else []),
+            *(["accept"] if answer.status_code == 200 else []),
+        }
+        await moved_as_told(factory, world, target, request_id, outcome, taken)
+    record_figures(
+        "race_deadline_partner_change", requests=len(OFFSETS), won=dict(won), settled_twice=0
+    )
+
+
+HELD_TASK_TIMEOUT = timedelta(seconds=2)  # the worker renews a held step's task at 80% of it
+
+
+async def test_a_consent_overtaken_by_the_completion_is_still_on_record(
+    dev_env, dev_worker, pool, factory
+):
+    """The race the consents above run into now and then, made certain: the current partner's
+    agreement is taken, but its recording (a step of its own) is held until the new partner's
+    acceptance has completed the request. The agreement is kept on the request; it must be on
+    record and told to every party too, as when it is recorded first: a party's answer on the
+    request that no record or notification shows is an answer the audit trail and the webhooks
+    never had."""
+    world = await factory.world()
+    target = await factory.partner()
+    target_admin_id, _ = await factory.user(target, ["admin"])
+    recording, held = asyncio.Event(), asyncio.Event()
+    steps = RequestActivities(pool, PostgresStanding(pool))
+
+    @activity.defn(name="record_consent")
+    async def record_consent_when_released(inp: ConsentInput) -> RequestSnapshot:
+        recording.set()
+        await held.wait()
+        return await steps.record_consent(inp)
+
+    cmd = command(
+        world, kind=PARTNER_CHANGE, new_partner_id=target, new_partner_name="new reseller"
+    )
+    task_queue = f"held-{uuid4().hex[:8]}"
+    client = dev_env.client
+    async with Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[RequestWorkflow],
+        activities=[steps.accept_request, steps.settle_request, steps.send_reminder,
+                    record_consent_when_released],
+        deployment_config=deployment_config(WORKER_VERSION),
+        workflow_runner=UnsandboxedWorkflowRunner(),
+    ):  # fmt: skip
+        handle = await starter.start(client, cmd, task_queue, task_timeout=HELD_TASK_TIMEOUT)
+        await handle.execute_update(RequestWorkflow.admission)
+        by_partner = Actor(kind="partner_user", id=str(world.partner_admin_id), side=Side.PARTNER)
+        by_target = Actor(kind="partner_user", id=str(target_admin_id), side=Side.PARTNER)
+        agreeing = asyncio.create_task(
+            starter.decide(
+                client, handle.id,
+                Decision(action=DecisionAction.AGREE, actor=by_partner, party=Party.PARTNER),
+            )
+        )  # fmt: skip
+        await asyncio.wait_for(recording.wait(), 30)  # the agreement taken, its record held
+        # Handled when the worker renews the task the held step keeps open: the acceptance
+        # completes the request (the workflow claims the outcome) while the agreement's record
+        # is still to be written.
+        accepting = asyncio.create_task(
+            starter.decide(
+                client, handle.id,
+                Decision(action=DecisionAction.ACCEPT, actor=by_target, party=Party.NEW_PARTNER),
+            )
+        )  # fmt: skip
+        for _ in range(300):
+            state = await handle.query(RequestWorkflow.state)
+            if state.settling_as is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert state.settling_as is RequestStatus.COMPLETED, state
+        await asyncio.sleep(1)  # the settling step's time to run, if it does not wait
+        held.set()
+        answers = await asyncio.wait_for(asyncio.gather(agreeing, accepting), 30)
+        assert answers[1].status is RequestStatus.COMPLETED
+        await asyncio.wait_for(handle.result(), 30)
+    await moved_as_told(
+        factory, world, target, str(cmd.request_id), "completed", {"agree", "accept"}
+    )
