@@ -89,7 +89,7 @@ class RequestView(BaseModel):
     def of(cls, request: domain.Request, party: Party | None = None) -> Self:
         """What `party` (None: an operator) may read of `request`."""
         # By name: tests/unit/test_request_models.py holds the models field by field.
-        return cls.model_validate(request, from_attributes=True)
+        return cls.model_validate(request.as_read_by(party), from_attributes=True)
 
 
 class RequestOut(RequestView):
@@ -207,15 +207,6 @@ class PartnerChangeRequest(RequestView):
     new_partner_decision: NewPartnerAnswer | None = None
     new_association_id: UUID | None = None
     completed_at: datetime | None = None
-
-    @classmethod
-    def of(cls, request: domain.Request, party: Party | None = None) -> Self:
-        seen = cls.model_validate(request, from_attributes=True)
-        answer = seen.current_partner_decision
-        if party is not Party.NEW_PARTNER or answer is None:
-            return seen
-        hidden = answer.model_copy(update={"reason": None})
-        return seen.model_copy(update={"current_partner_decision": hidden})
 
 
 class PartnerChangeCheckBody(CheckBody):

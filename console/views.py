@@ -137,15 +137,7 @@ def _as_seen_by(who: Principal, request: NamedRequest) -> NamedRequest:
     """The request as `who` may see it: from the new partner's side (application/requests.py
     `reader_of`), without the current partner's reason (its answer's, and the decision's when
     that answer settled the request)."""
-    answer = request.current_partner_decision
-    if reader_of(who, request) is not Party.NEW_PARTNER or answer is None:
-        return request
-    hidden: dict[str, object] = {
-        "current_partner_decision": answer.model_copy(update={"reason": None})
-    }
-    if request.decided_by == answer.by:
-        hidden["decision_reason"] = None
-    return request.model_copy(update=hidden)
+    return request.as_read_by(reader_of(who, request))
 
 
 def _answers(request: NamedRequest) -> list[tuple[Party, ConsentGiven]]:

@@ -7,7 +7,7 @@ renamed or removed)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Self
+from typing import Any
 from uuid import UUID
 
 from pydantic import AliasChoices, BaseModel, Field
@@ -81,15 +81,6 @@ class PartnerChangeData(BaseModel):
     new_association_id: UUID | None = None
     completed_at: datetime | None = None
 
-    def for_party(self, party: Party) -> Self:
-        """What `party` may read of it: the new partner never reads the current partner's
-        reason."""
-        answer = self.current_partner_decision
-        if party is not Party.NEW_PARTNER or answer is None:
-            return self
-        hidden = answer.model_copy(update={"reason": None})
-        return self.model_copy(update={"current_partner_decision": hidden})
-
 
 class RequestEvent(BaseModel):
     """The `data` of every `disassociation.*` and `association.ended` event."""
@@ -117,7 +108,7 @@ def request_event(request: Request, party: Party = Party.CUSTOMER) -> dict[str, 
         change = TypeChangeData.model_validate(request, from_attributes=True)
         return TypeChangeEvent(request=change).model_dump(mode="json")
     if request.kind is RequestKind.PARTNER_CHANGE:
-        move = PartnerChangeData.model_validate(request, from_attributes=True).for_party(party)
+        move = PartnerChangeData.model_validate(request.as_read_by(party), from_attributes=True)
         return PartnerChangeEvent(request=move).model_dump(mode="json")
     data = RequestData.model_validate(request, from_attributes=True)
     return RequestEvent(request=data).model_dump(mode="json")

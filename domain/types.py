@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Literal, get_args
+from typing import Literal, Self, get_args
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -365,6 +365,20 @@ class Request(BaseModel):
     new_partner_decision: ConsentGiven | None = None
     new_association_id: UUID | None = None
     completed_at: datetime | None = None
+
+    def as_read_by(self, party: Party | None) -> Self:
+        """What `party` may read of the request (None: an operator, who reads everything). The
+        new partner's side never reads the current partner's reason: its answer's, nor the
+        decision's when that answer settled the request."""
+        answer = self.current_partner_decision
+        if party is not Party.NEW_PARTNER or answer is None:
+            return self
+        hidden: dict[str, object] = {
+            "current_partner_decision": answer.model_copy(update={"reason": None})
+        }
+        if self.decided_by == answer.by:
+            hidden["decision_reason"] = None
+        return self.model_copy(update=hidden)
 
 
 class Decision(BaseModel):
