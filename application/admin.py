@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from enum import Enum
 from typing import Any, Literal
 from uuid import UUID
@@ -27,7 +27,7 @@ from domain.types import (
     PartnerType,
     TokenSubjectKind,
 )
-from store import accounts, associations, audit, mfa, tokens
+from store import accounts, associations, audit, mfa, sessions, tokens
 from store.db import Connection
 from store.rows import AuditEntry, Customer, Partner, PartnerUser, Token
 from store.rows import CustomerStanding as CustomerStanding  # what put_standing answers
@@ -189,14 +189,25 @@ def _email_free() -> Iterator[None]:
 
 
 async def reset_mfa(pool: AsyncConnectionPool, who: Principal, person_id: UUID) -> None:
-    """Forget a person's second factor (lost phone): they enrol again. On record. A lock from
-    failed codes stays until its time is up."""
+    """Forget a person's second factor (lost phone): they enrol again. Every console session of
+    theirs ends; where their account requires verification their password goes too, so that
+    only a new invitation lets them in, and enrolling comes before any page (whoever has the
+    old password cannot enrol an authenticator of their own). On record. A lock from failed
+    codes stays until its time is up."""
     require_operator(who)
+    at = datetime.now(UTC)
     async with pool.connection() as conn, conn.transaction():
         if await accounts.get_person(conn, person_id) is None:
             raise not_found("person")
         had = await mfa.reset(conn, person_id)
-        await _audit(conn, who, "mfa.reset", "person", person_id, before={"enrolled": had})
+        ended = await sessions.sign_out_everywhere(conn, person_id, at)
+        needs_invitation = await sessions.verification_required(conn, person_id)
+        if needs_invitation:
+            await sessions.forget_password(conn, person_id)
+        await _audit(
+            conn, who, "mfa.reset", "person", person_id, before={"enrolled": had},
+            after={"sessions_ended": ended, "password_cleared": needs_invitation},
+        )  # fmt: skip
 
 
 # --- customers and their standing ------------------------------------------------------------

@@ -99,7 +99,13 @@ async def verified(
             " current code (or a recovery code) as `verification_code`.",
             operation=operation,
         )
-    await within_rate(svc.pool, who, "verification", svc.settings.rate_limit_verification)
+    # Per person: one person's guesses (or a stolen token's) never hold their colleagues up.
+    await within_limit(
+        svc.pool,
+        f"verification:{who.ref}",
+        svc.settings.rate_limit_verification,
+        "Too many verification attempts by you",
+    )
     return await mfa.verify(svc, who, code)
 
 

@@ -5,9 +5,13 @@ began. A person gets their password through an operator's invitation: a link tha
 for ASSOCFLOW_INVITATION_TTL.
 
 What a guesser meets: a wrong email and a wrong password are the same failure, taking the same
-time (an unknown email is checked against a dummy hash); five failures in a row (passwords or
-codes) lock the person's sign-in for fifteen minutes, which only time lifts; and attempts are
-rate limited per client address and per email. Passwords are kept as argon2id hashes, computed in
+time (an unknown email is checked against a dummy hash); five wrong passwords in a row from one
+address for one email lock that address out of that email for fifteen minutes, and a hundred in
+a row from anywhere lock the email for an hour (domain/lockout.py), known or unknown alike, so
+no answer tells whether an email has an account, and a stranger's failures never keep its owner
+out from another address before the hundredth; five wrong codes in a row lock the person's
+sign-in for fifteen minutes (only someone with the password learns of it); only time lifts a
+lock. Attempts are rate limited per client address and per address and email. Passwords are kept as argon2id hashes, computed in
 the CPU pool (application.cpu), never on the event loop. Tokens (the cookie's, the link's) are
 kept only as SHA-256 hashes.
 """
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
@@ -100,21 +105,26 @@ def cookie_secure(settings: Settings) -> bool:
 async def sign_in(svc: Services, email: str, password: str, *, client: str) -> SignedIn:
     """A session for the person with this email and password: working at once, or after their
     authenticator's code (`needs_code`). Fails with `sign_in_failed` (either is wrong),
-    `sign_in_locked` or `rate_limited`."""
+    `sign_in_locked` (too many failures from this address for this email, or for this email from
+    anywhere) or `rate_limited`; each the same whether an account has the email or not."""
     email = email.strip()
     await _within_rate(svc, client, email)
+    at = now()
+    keys = _throttle_keys(client, email)
+    await _not_throttled(svc, keys, at)
     async with svc.pool.connection() as conn:
         person = await sessions.candidate(conn, email) if email else None
-    at = now()
-    if person is not None:
-        await _not_locked(svc, person.id, at)
     stored = person.password_hash if person else None
     if person is None or stored is None or not await off_loop(_matches, stored, password):
         if stored is None:  # as long as a wrong password takes
             await off_loop(_matches, None, password)
-        locked = await _count_failure(svc, person.id, at) if person else None
+        locked = await _count_password_failure(svc, keys, person.id if person else None, at)
         log.info("sign-in failed", person_id=str(person.id) if person else None, client=client)
         raise locked or _wrong()
+    async with svc.pool.connection() as conn:
+        await failure_runs.clear_throttles(conn, list(keys), at)
+    # Only someone who knows the password learns of a lock from wrong codes.
+    await _not_locked(svc, person.id, at)
     await _rehash_if_needed(svc, person.id, stored, password)
     signed_in = await _open_session(svc, person.id, verified=not person.enrolled, at=at)
     if not person.enrolled:
@@ -151,9 +161,10 @@ async def complete_sign_in(svc: Services, token: str, code: str) -> None:
     log.info("signed in with a code", person_id=str(row.person_id))
 
 
-async def session(svc: Services, token: str) -> ConsoleSession | None:
+async def session(svc: Services, token: str, *, touch: bool = True) -> ConsoleSession | None:
     """The signed-in person of a cookie's token; None when the token is unknown, signed out, not
-    yet verified by a code, idle too long or past its absolute expiry."""
+    yet verified by a code, idle too long or past its absolute expiry. A page the person opens
+    `touch`es the session (it is not idle); an open page's event stream only looks."""
     async with svc.pool.connection() as conn:
         row = await sessions.find(conn, token)
         at = now()
@@ -162,7 +173,7 @@ async def session(svc: Services, token: str) -> ConsoleSession | None:
         who = principal_of(row)
         if who is None:  # the person's account no longer exists
             return None
-        if at - row.last_seen_at >= SEEN_EVERY:
+        if touch and at - row.last_seen_at >= SEEN_EVERY:
             await sessions.seen(conn, token, at, unless_since=at - SEEN_EVERY)
     return ConsoleSession(
         principal=who,
@@ -345,15 +356,70 @@ async def _rehash_if_needed(svc: Services, person_id: UUID, stored: str, passwor
 
 
 async def _within_rate(svc: Services, client: str, email: str) -> None:
+    """Attempts per client address, and per address and email: never per email alone, which
+    would let a stranger keep the email's owner out."""
     rate = svc.settings.rate_limit_sign_in
+    # Hashed: rate_limits is no place for emails.
+    pair = _digest("client-email", client, email).hex()
+    await within_limit(
+        svc.pool, f"sign-in:client-email:{pair}", rate, "Too many sign-in attempts for this email"
+    )
     await within_limit(
         svc.pool, f"sign-in:client:{client}", rate, "Too many sign-in attempts from this address"
     )
-    # The email as a hash: rate_limits is no place for addresses.
-    digest = sessions.token_hash(email.casefold()).hex()
-    await within_limit(
-        svc.pool, f"sign-in:email:{digest}", rate, "Too many sign-in attempts for this email"
-    )
+
+
+@dataclass(frozen=True)
+class ThrottleKeys:
+    """Where a failed password counts: from this address for this email, and for this email."""
+
+    from_address: bytes
+    for_email: bytes
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter((self.from_address, self.for_email))
+
+
+def _throttle_keys(client: str, email: str) -> ThrottleKeys:
+    return ThrottleKeys(_digest("client-email", client, email), _digest("email", email))
+
+
+def _digest(kind: str, *parts: str) -> bytes:
+    return sessions.token_hash("\n".join((kind, *parts)).casefold())
+
+
+async def _not_throttled(svc: Services, keys: ThrottleKeys, at: datetime) -> None:
+    async with svc.pool.connection() as conn:
+        runs = [await failure_runs.read_throttle(conn, key) for key in keys]
+    remaining = [left for run in runs if (left := lockout.lock_remaining(run, at)) is not None]
+    if remaining:
+        raise _locked(max(remaining))
+
+
+async def _count_password_failure(
+    svc: Services, keys: ThrottleKeys, person_id: UUID | None, at: datetime
+) -> Failure | None:
+    """Count a failed password from this address and for this email; returns the lock's failure
+    when either run locks now. An account's email locked from everywhere goes on the audit log."""
+    rules = ((keys.from_address, lockout.FROM_ADDRESS), (keys.for_email, lockout.FOR_EMAIL))
+    locks: list[timedelta] = []
+    async with svc.pool.connection() as conn, conn.transaction():
+        for key, rule in rules:
+            run = lockout.after_failure(
+                await failure_runs.read_throttle(conn, key, lock=True), at, rule
+            )
+            await failure_runs.write_throttle(conn, key, run, at)
+            if run.locked_until is not None:
+                locks.append(rule.lock)
+        if person_id is not None and lockout.FOR_EMAIL.lock in locks:
+            await audit.record(
+                conn, SYSTEM.ref, "person.sign_in_locked", "person", person_id,
+                after={
+                    "failed_attempts": lockout.FOR_EMAIL.max_failures,
+                    "locked_until": (at + lockout.FOR_EMAIL.lock).isoformat(),
+                },
+            )  # fmt: skip
+    return _locked(max(locks)) if locks else None
 
 
 async def _not_locked(svc: Services, person_id: UUID, at: datetime) -> None:
@@ -364,13 +430,13 @@ async def _not_locked(svc: Services, person_id: UUID, at: datetime) -> None:
 
 
 async def _count_failure(svc: Services, person_id: UUID, at: datetime) -> Failure | None:
-    """Count a failed sign-in; the fifth in a row locks signing in (on the audit log). Returns
-    the lock's failure when the person is locked."""
+    """Count a person's wrong code at sign-in; the fifth in a row locks signing in (on the audit
+    log). Returns the lock's failure when the person is locked."""
     async with svc.pool.connection() as conn, conn.transaction():
         state = await failure_runs.read(conn, "sign_in", person_id, lock=True)
         if (remaining := lockout.lock_remaining(state, at)) is not None:
             return _locked(remaining)
-        run = lockout.after_failure(state, at)
+        run = lockout.after_failure(state, at, lockout.CODES)
         await failure_runs.write(conn, "sign_in", person_id, run)
         if run.locked_until is None:
             return None
@@ -381,7 +447,7 @@ async def _count_failure(svc: Services, person_id: UUID, at: datetime) -> Failur
                 "locked_until": run.locked_until.isoformat(),
             },
         )  # fmt: skip
-    return _locked(lockout.LOCK)
+    return _locked(lockout.CODES.lock)
 
 
 def _wrong() -> Failure:
@@ -392,8 +458,8 @@ def _locked(remaining: timedelta) -> Failure:
     minutes = max(1, round(remaining.total_seconds() / 60))
     return Failure(
         ProblemCode.SIGN_IN_LOCKED,
-        f"Signing in is locked after {lockout.MAX_FAILURES} failed attempts. Try again in about"
-        f" {minutes} minute(s).",
+        f"Signing in is paused after too many failed attempts. Try again in about {minutes}"
+        " minute(s).",
         retry_after=remaining,
     )
 

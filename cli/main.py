@@ -350,13 +350,19 @@ def invite_person(person_id: UUID) -> None:
 
 @people_app.command("reset-mfa")
 def reset_mfa(person_id: UUID) -> None:
-    """Forget a person's authenticator (a lost phone): they enrol again. On the audit log."""
+    """Forget a person's authenticator (a lost phone) and end their console sessions; where the
+    account requires verification, their password too (send a new invitation). On the audit
+    log."""
     try:
         _admin_command(lambda pool, who: admin.reset_mfa(pool, who, person_id))
     except Failure as failure:
         typer.echo(f"{failure.code}: {failure.detail}", err=True)
         raise typer.Exit(1) from None
-    typer.echo(f"Reset the second factor of {person_id}; they enrol again.")
+    typer.echo(
+        f"Reset the second factor of {person_id} and ended their console sessions; they enrol"
+        " again (where their account requires verification, through a new invitation:"
+        f" assocflow people invite {person_id})."
+    )
 
 
 @secrets_app.command("rotate")

@@ -56,6 +56,31 @@ async def set_password(conn: Connection, person_id: UUID, password_hash: str, at
     )
 
 
+async def forget_password(conn: Connection, person_id: UUID) -> None:
+    """No password signs the person in any more: only a new invitation sets one."""
+    await conn.execute(
+        "UPDATE people SET password_hash = NULL, password_set_at = NULL WHERE id = %s",
+        (person_id,),
+    )
+
+
+async def verification_required(conn: Connection, person_id: UUID) -> bool:
+    """Whether the person's account requires verification (a second factor) of its people."""
+    required = await fetch_value(
+        conn,
+        bool,
+        "SELECT coalesce(p.verification_required, c.verification_required, false)"
+        " FROM people pe"
+        " LEFT JOIN partner_users u ON pe.kind = 'partner_user' AND u.id = pe.id"
+        " LEFT JOIN customer_users cu ON pe.kind = 'customer_user' AND cu.id = pe.id"
+        " LEFT JOIN partners p ON p.id = u.partner_id"
+        " LEFT JOIN customers c ON c.id = cu.customer_id"
+        " WHERE pe.id = %s",
+        (person_id,),
+    )
+    return bool(required)
+
+
 async def rehash_password(conn: Connection, person_id: UUID, old: str, new: str) -> None:
     """Keep the same password under new parameters, unless it changed meanwhile."""
     await conn.execute(

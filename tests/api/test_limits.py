@@ -32,7 +32,7 @@ async def test_submits_are_rate_limited_per_account(
         assert (await submit(api, other.customer, other.association_id)).status_code == 201
 
 
-async def test_verification_attempts_are_rate_limited_per_account(
+async def test_verification_attempts_are_rate_limited_per_person(
     database_url, task_queue, dev_env, dev_worker, factory, clock
 ):
     settings = make_settings(
@@ -52,6 +52,11 @@ async def test_verification_attempts_are_rate_limited_per_account(
         )
         assert_problem(limited, 429, "rate_limited")
         assert "retry-after" in limited.headers
+        # A colleague of the same partner is not held up by it.
+        _, colleague = await factory.user(world.partner_id, ["admin"])
+        await enrol(api, colleague, clock)
+        theirs = await submit(api, colleague, world.association_id, verification_code="000000")
+        assert_problem(theirs, 422, "verification_code_incorrect")
 
 
 async def test_bodies_are_capped(api, factory):

@@ -1,7 +1,8 @@
 """People signing in to the console (application/sessions.py), one rule at a time: email and
 password, then the authenticator's code when the person has one; the same failure, and the same
 work, for a wrong email as for a wrong password; five failures lock signing in for fifteen
-minutes; attempts rate limited per address and per email; sessions that end when signed out, idle
+minutes from that address, a hundred from anywhere for an hour, the same for an unknown email;
+five wrong codes lock the person; attempts rate limited per address and per address and email; sessions that end when signed out, idle
 or old; invitations that work once, expire and replace each other; the password policy; the admin
 route and the CLI that invite; hashing off the event loop; and the trigger that announces each
 notification to the console's live updates."""
@@ -21,12 +22,13 @@ import pytest
 from argon2 import PasswordHasher
 
 from api.observability import ObservabilityMiddleware
-from application import cpu, sessions
+from application import admin, cpu, sessions
 from application.errors import Failure
 from application.identity import identify
 from application.principal import Principal
 from application.services import Services
 from assocflow import logs
+from domain import lockout
 from store.accounts import PostgresStanding
 from tests.api.test_disassociations import assert_problem
 from tests.factories import bearer
@@ -194,45 +196,101 @@ async def test_a_person_whose_account_requires_verification_enrols_first(api, sv
     assert found is not None and not found.must_enrol
 
 
-async def test_five_failures_lock_sign_in_for_fifteen_minutes_and_only_time_unlocks(
-    api, svc, factory, clock
+def answer(failure: Failure) -> tuple[str, str, timedelta | None]:
+    """What a caller sees of a refusal: its code (and so its status), its words, its Retry-After."""
+    return failure.code, failure.detail, failure.retry_after
+
+
+async def test_a_known_and_an_unknown_email_get_the_same_answer_at_every_attempt(
+    svc, factory, clock
 ):
     someone = await person(factory)
     await with_password(svc, someone)
-    sign_in = lambda password: sessions.sign_in(  # noqa: E731
-        svc, someone.email, password, client=client()
+    unknown = f"nobody-{uuid.uuid4().hex}@example.test"
+    address = client()
+    for attempt in range(1, 9):
+        known = await refused_any(sessions.sign_in(svc, someone.email, "wrong!!", client=address))
+        other = await refused_any(sessions.sign_in(svc, unknown, "wrong!!", client=address))
+        assert answer(known) == answer(other), attempt
+        expected = "sign_in_failed" if attempt < 5 else "sign_in_locked"
+        assert known.code == expected, attempt
+    # Even the right password gets what a wrong one for an unknown email gets, while locked.
+    right = await refused_any(sessions.sign_in(svc, someone.email, PASSWORD, client=address))
+    other = await refused_any(sessions.sign_in(svc, unknown, PASSWORD, client=address))
+    assert answer(right) == answer(other) and right.code == "sign_in_locked"
+
+
+async def refused_any(attempt) -> Failure:
+    with pytest.raises(Failure) as raised:
+        await attempt
+    return raised.value
+
+
+async def test_a_strangers_failures_lock_their_address_and_never_the_owner_elsewhere(
+    svc, factory, clock
+):
+    someone = await person(factory)
+    await with_password(svc, someone)
+    stranger, owner = client(), client()
+    sign_in = lambda password, address: sessions.sign_in(  # noqa: E731
+        svc, someone.email, password, client=address
     )
     # A success ends a run of failures.
     for _ in range(4):
-        await refused("sign_in_failed", sign_in("wrong password!"))
-    await sign_in(PASSWORD)
+        await refused("sign_in_failed", sign_in("wrong password!", stranger))
+    await sign_in(PASSWORD, stranger)
     for _ in range(4):
-        await refused("sign_in_failed", sign_in("wrong password!"))
-    locked = await refused("sign_in_locked", sign_in("wrong password!"))
+        await refused("sign_in_failed", sign_in("wrong password!", stranger))
+    locked = await refused("sign_in_locked", sign_in("wrong password!", stranger))
     assert locked.retry_after == timedelta(minutes=15) and "15 minute(s)" in locked.detail
-    await refused("sign_in_locked", sign_in(PASSWORD))  # the right password waits too
+    await refused("sign_in_locked", sign_in(PASSWORD, stranger))  # the right password waits too
+    # The owner, from their own address, is not kept out.
+    assert not (await sign_in(PASSWORD, owner)).needs_code
     clock.at += timedelta(minutes=14)
-    still = await refused("sign_in_locked", sign_in(PASSWORD))
+    still = await refused("sign_in_locked", sign_in(PASSWORD, stranger))
     assert timedelta(0) < still.retry_after <= timedelta(minutes=1)
     clock.at += timedelta(minutes=1, seconds=1)
-    assert not (await sign_in(PASSWORD)).needs_code
+    assert not (await sign_in(PASSWORD, stranger)).needs_code
+
+
+async def test_a_hundred_failures_in_a_row_from_anywhere_lock_the_email_for_an_hour(
+    svc, factory, clock, monkeypatch
+):
+    # The bound is NIST SP 800-63B's 100 (tests/unit/test_lockout.py); ten here, for time.
+    monkeypatch.setattr(lockout, "FOR_EMAIL", lockout.Rule(10, timedelta(hours=1)))
+    someone = await person(factory)
+    await with_password(svc, someone)
+    unknown = f"nobody-{uuid.uuid4().hex}@example.test"
+    for email in (someone.email, unknown):
+        for address in (client(), client()):  # four per address: none locks on its own
+            for _ in range(4):
+                await refused("sign_in_failed", sessions.sign_in(svc, email, "no!", client=address))
+        answers = [
+            answer(await refused_any(sessions.sign_in(svc, email, "no!", client=client())))
+            for _ in range(3)
+        ]
+        assert answers[0][0] == "sign_in_failed" and answers[1][0] == "sign_in_locked"
+        assert answers[1][2] == timedelta(hours=1)
+    # Locked from everywhere, for the owner too, even with the right password, until the hour ends.
+    await refused("sign_in_locked", sessions.sign_in(svc, someone.email, PASSWORD, client=client()))
+    clock.at += timedelta(hours=1, seconds=1)
+    assert await sessions.sign_in(svc, someone.email, PASSWORD, client=client())
     [entry] = await factory.fetch(
         "SELECT actor, after FROM audit_log WHERE action = 'person.sign_in_locked'"
         " AND target_id = %s",
         str(someone.id),
     )
-    assert entry["actor"] == "system:assocflow" and entry["after"]["failed_attempts"] == 5
+    assert entry["actor"] == "system:assocflow" and entry["after"]["failed_attempts"] == 10
 
-    # Wrong codes count toward the same lock: two wrong passwords and three wrong codes.
-    other = await person(factory)
-    await with_password(svc, other)
-    app, _ = await enrol(api, other.token, clock)
-    for _ in range(2):
-        await refused(
-            "sign_in_failed", sessions.sign_in(svc, other.email, "wrong!!", client=client())
-        )
-    signed_in = await sessions.sign_in(svc, other.email, PASSWORD, client=client())
-    for _ in range(2):
+
+async def test_five_wrong_codes_lock_sign_in_and_only_the_password_holder_learns_it(
+    api, svc, factory, clock
+):
+    someone = await person(factory)
+    await with_password(svc, someone)
+    app, _ = await enrol(api, someone.token, clock)
+    signed_in = await sessions.sign_in(svc, someone.email, PASSWORD, client=client())
+    for _ in range(4):
         await refused(
             "verification_code_incorrect",
             sessions.complete_sign_in(svc, signed_in.token, "000000"),
@@ -241,9 +299,16 @@ async def test_five_failures_lock_sign_in_for_fifteen_minutes_and_only_time_unlo
     await refused(
         "sign_in_locked", sessions.complete_sign_in(svc, signed_in.token, app.code(clock.at))
     )
+    # A wrong password meets the plain failure; only the right one hears of the lock.
+    await refused("sign_in_failed", sessions.sign_in(svc, someone.email, "wrong!", client=client()))
+    await refused("sign_in_locked", sessions.sign_in(svc, someone.email, PASSWORD, client=client()))
+    clock.at += timedelta(minutes=15, seconds=1)
+    assert (await sessions.sign_in(svc, someone.email, PASSWORD, client=client())).needs_code
 
 
-async def test_sign_in_attempts_are_rate_limited_per_address_and_per_email(svc, factory, clock):
+async def test_sign_in_attempts_are_rate_limited_per_address_and_per_address_and_email(
+    svc, factory, clock
+):
     limited = with_settings(svc, rate_limit_sign_in="3/hour")
     address = client()
     for _ in range(3):
@@ -257,14 +322,61 @@ async def test_sign_in_attempts_are_rate_limited_per_address_and_per_email(svc, 
     )
     assert "from this address" in too_many.detail and too_many.retry_after is not None
 
+    # Per address and email: one email from one address, never the email from everywhere.
     someone = await person(factory)
     await with_password(svc, someone)
+    office = client()
+    per_pair = with_settings(svc, rate_limit_sign_in="3/hour")
     for _ in range(3):
-        await sessions.sign_in(limited, someone.email, PASSWORD, client=client())
+        await sessions.sign_in(per_pair, someone.email, PASSWORD, client=office)
     for_the_email = await refused(
-        "rate_limited", sessions.sign_in(limited, someone.email, PASSWORD, client=client())
+        "rate_limited", sessions.sign_in(per_pair, someone.email, PASSWORD, client=office)
     )
     assert "for this email" in for_the_email.detail
+    assert await sessions.sign_in(per_pair, someone.email, PASSWORD, client=client())
+
+
+async def test_an_mfa_reset_ends_every_session_and_only_a_new_invitation_lets_them_in(
+    api, svc, factory, clock
+):
+    someone = await person(factory)
+    await with_password(svc, someone)
+    app, _ = await enrol(api, someone.token, clock)
+    await require_verification(api, someone.token)
+    opened = await sessions.sign_in(svc, someone.email, PASSWORD, client=client())
+    await sessions.complete_sign_in(svc, opened.token, app.code(clock.at))
+    assert await sessions.session(svc, opened.token) is not None
+
+    await admin.reset_mfa(svc.pool, OPERATOR, someone.id)
+    assert await sessions.session(svc, opened.token) is None
+    # The password alone no longer signs them in (nor lets them enrol an authenticator).
+    await refused("sign_in_failed", sessions.sign_in(svc, someone.email, PASSWORD, client=client()))
+    [entry] = await factory.fetch(
+        "SELECT after FROM audit_log WHERE action = 'mfa.reset' AND target_id = %s", str(someone.id)
+    )
+    # The invitation's session and this one.
+    assert entry["after"] == {"sessions_ended": 2, "password_cleared": True}
+    # A new invitation: a password, and enrolment before anything else.
+    link = await sessions.invite(svc, OPERATOR, someone.id)
+    signed_in = await sessions.accept_invitation(
+        svc, token_of(link.url), "a new password here", client=client()
+    )
+    found = await sessions.session(svc, signed_in.token)
+    assert found is not None and found.must_enrol
+
+
+async def test_an_mfa_reset_where_verification_is_not_required_ends_sessions_and_keeps_the_password(
+    api, svc, factory, clock
+):
+    someone = await person(factory)
+    await with_password(svc, someone)
+    app, _ = await enrol(api, someone.token, clock)
+    opened = await sessions.sign_in(svc, someone.email, PASSWORD, client=client())
+    await sessions.complete_sign_in(svc, opened.token, app.code(clock.at))
+    await admin.reset_mfa(svc.pool, OPERATOR, someone.id)
+    assert await sessions.session(svc, opened.token) is None
+    again = await sessions.sign_in(svc, someone.email, PASSWORD, client=client())
+    assert not again.needs_code  # no authenticator any more, and none required
 
 
 # --- sessions --------------------------------------------------------------------------------
