@@ -22,6 +22,12 @@ def logged_path(path: str) -> str:
     return _SECRET_IN_PATH.sub(r"\1[redacted]", path)
 
 
+def secrets_in(path: str) -> list[str]:
+    """The secrets a path carries, for every log line of its request to mask."""
+    found = _SECRET_IN_PATH.match(path)
+    return [path[found.end(1) : found.end()]] if found else []
+
+
 class ObservabilityMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -48,7 +54,8 @@ class ObservabilityMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            with logs.redacting(*secrets_in(scope["path"])):
+                await self.app(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", None) or "unmatched"

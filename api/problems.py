@@ -14,11 +14,10 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from application.errors import Failure
-from domain.problems import ProblemCode
+from domain.problems import MEDIA_TYPE, ProblemCode, document
 
 log = logging.getLogger(__name__)
 
-MEDIA_TYPE = "application/problem+json"
 
 # HTTP errors raised by the framework itself (unknown route, wrong method, ...).
 _CODE_OF_STATUS = {
@@ -63,6 +62,7 @@ STATUS_OF_CODE = {
     ProblemCode.RATE_LIMITED: 429,
     ProblemCode.TEMPORARILY_UNAVAILABLE: 503,
     ProblemCode.WEBHOOKS_UNAVAILABLE: 503,
+    ProblemCode.WEBHOOK_ENDPOINT_LIMIT_REACHED: 409,
 }
 
 # Codes the API's edges answer with before a use case runs (api/deps.py, api/bodylimit.py,
@@ -113,15 +113,7 @@ def problem_response(
     headers: Mapping[str, str] | None = None,
     **extra: Any,
 ) -> JSONResponse:
-    body: dict[str, Any] = {
-        "type": f"urn:assocflow:problem:{code}",
-        "title": title or HTTPStatus(status_code).phrase,
-        "status": status_code,
-        "code": code,
-    }
-    if detail:
-        body["detail"] = detail
-    body.update(extra)
+    body = document(status_code, code, detail, title=title, **extra)
     return JSONResponse(
         jsonable_encoder(body), status_code=status_code, media_type=MEDIA_TYPE, headers=headers
     )

@@ -11,6 +11,9 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import structlog
 import temporalio.activity
@@ -22,12 +25,31 @@ from structlog.typing import EventDict, Processor, WrappedLogger
 _SECRETS = re.compile(r"(\baf_|\bwhsec_|/console/invitation/)[A-Za-z0-9_\-+/=]{8,}")
 
 
+# Secrets of what is being done now (a request's invitation token), masked wherever they appear:
+# in an error's message or traceback as much as in a path.
+_SECRETS_NOW: ContextVar[tuple[str, ...]] = ContextVar("assocflow_log_secrets", default=())
+
+
+@contextmanager
+def redacting(*secrets: str) -> Iterator[None]:
+    """Mask `secrets` in every log line written inside (in this task and those it starts)."""
+    reset = _SECRETS_NOW.set(_SECRETS_NOW.get() + tuple(s for s in secrets if s))
+    try:
+        yield
+    finally:
+        _SECRETS_NOW.reset(reset)
+
+
 def _mask_secrets(_: WrappedLogger, __: str, event: EventDict) -> EventDict:
+    now = _SECRETS_NOW.get()
     for key, value in event.items():
-        if isinstance(value, str) and (
-            "af_" in value or "whsec_" in value or "/console/invitation/" in value
-        ):
-            event[key] = _SECRETS.sub(r"\1[redacted]", value)
+        if not isinstance(value, str):
+            continue
+        for secret in now:
+            value = value.replace(secret, "[redacted]")
+        if "af_" in value or "whsec_" in value or "/console/invitation/" in value:
+            value = _SECRETS.sub(r"\1[redacted]", value)
+        event[key] = value
     return event
 
 

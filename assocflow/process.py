@@ -22,6 +22,8 @@ import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, NoReturn, TypeVar
 
+from pydantic import ValidationError
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -60,10 +62,20 @@ def run_main(main: Callable[[], object]) -> NoReturn:
         code = 0
     except SystemExit as exc:
         code = exit_code(exc)
+    except ValidationError as refused:  # the configuration: its reasons, with no traceback
+        reasons = "; ".join(_reason(error) for error in refused.errors())
+        log.error("assocflow cannot start, the configuration is refused: %s", reasons)
+        code = 2
     except Exception:
         log.exception("the process failed")
         code = 1
     exit_process(code)
+
+
+def _reason(error: Any) -> str:
+    where = ".".join(str(part) for part in error.get("loc", ()))
+    setting = f"ASSOCFLOW_{where.upper()}: " if where else ""
+    return f"{setting}{error.get('msg', '')}"
 
 
 def stop_signals_interrupt() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import timedelta
 from typing import Literal
 
@@ -54,8 +55,18 @@ class Settings(BaseSettings):
     operator_token: SecretStr | None = None
 
     # Where people reach assocflow (invitation links, the console's cookies: https makes them
-    # Secure). Unset: the API's own address, http://ASSOCFLOW_API_HOST:ASSOCFLOW_API_PORT.
+    # Secure and __Host- prefixed). Unset: the API's own address,
+    # http://ASSOCFLOW_API_HOST:ASSOCFLOW_API_PORT.
     public_url: str = ""
+    # The proxies whose X-Forwarded-For / X-Forwarded-Proto the API believes: comma-separated
+    # addresses or networks ("172.30.80.10", "10.0.0.0/8"). Empty: none; the peer is the client.
+    trusted_proxies: str = ""
+    # The scheme people use at the proxy in front ("http" or "https"; empty: no proxy, or not
+    # said). The API refuses to start when it disagrees with ASSOCFLOW_PUBLIC_URL: cookies would be
+    # sent in the clear, or not at all. The compose proxy's public name (ASSOCFLOW_SITE, for
+    # which Caddy serves https) says https.
+    proxy_scheme: Literal["", "http", "https"] = ""
+    site: str = ""
     # A console session ends after this long without a page, and this long after signing in.
     console_idle_timeout: timedelta = timedelta(minutes=30)
     console_session_lifetime: timedelta = timedelta(hours=12)
@@ -78,6 +89,8 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     webhook_allow_private: bool = False
+    # How many webhook endpoints one account may register.
+    webhook_endpoints_max: int = Field(default=10, ge=1)
     # Encrypts webhook signing secrets and people's TOTP secrets at rest: Fernet keys,
     # comma-separated, newest first (the newest encrypts, any decrypts; `assocflow secrets rotate`
     # moves stored secrets to the newest). Webhooks and MFA are unavailable without one.
@@ -149,10 +162,36 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        for item in trusted_addresses(value):
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{item!r} is not an address or a network (e.g. 172.30.80.10 or 10.0.0.0/8)"
+                ) from None
+        return value
+
     @model_validator(mode="after")
     def _public_url_defaults_to_the_api(self) -> Settings:
         if not self.public_url:
             self.public_url = f"http://{self.api_host}:{self.api_port}"
+        return self
+
+    @model_validator(mode="after")
+    def _public_url_matches_the_proxy(self) -> Settings:
+        scheme = self.public_url.split("://", 1)[0]
+        proxy = self.proxy_scheme or ("https" if self.site.strip() else "")
+        if proxy and scheme != proxy:
+            said_by = "ASSOCFLOW_PROXY_SCHEME" if self.proxy_scheme else "ASSOCFLOW_SITE"
+            raise ValueError(
+                f"ASSOCFLOW_PUBLIC_URL is {self.public_url} but people reach assocflow through a"
+                f" proxy by {proxy} ({said_by}): set ASSOCFLOW_PUBLIC_URL to the {proxy}://"
+                " address people use, or the console's cookies would be sent in the clear or not"
+                " at all"
+            )
         return self
 
     def policy(self) -> Policy:
@@ -168,6 +207,11 @@ class Settings(BaseSettings):
             partner_limit_scope=self.partner_limit_scope,
             type_change_limit=self.type_change_limit,
         )
+
+
+def trusted_addresses(value: str) -> list[str]:
+    """ASSOCFLOW_TRUSTED_PROXIES as a list."""
+    return [item.strip() for item in value.split(",") if item.strip()]
 
 
 _RATE_UNITS = {"second": 1, "minute": 60, "hour": 3600}

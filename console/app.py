@@ -1,32 +1,25 @@
 """Installing the console into the FastAPI app: its pages, its static files (htmx ships in the
-package: no build step, nothing fetched from elsewhere), CSRF protection for its forms, and a
-page for any console address that does not exist."""
+package: no build step, nothing fetched from elsewhere), CSRF protection for its forms
+(console/csrf.py), and a page for any console address that does not exist."""
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-from typing import Any
 from urllib.parse import urlsplit
 
-from asgi_csrf import asgi_csrf
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
 from application import sessions
 from assocflow.settings import Settings
+from console.csrf import PREFIX as PREFIX  # where the console lives, for server/app.py
+from console.csrf import ConsoleCsrf, signing_secret
 from console.errors import WORDS_OF_CODE, FormErrors
 from console.pages import ask, customers, events, incoming, messages, records, requests, signin
 from console.pages import settings as settings_pages
 from console.web import HERE, render, templates
 from domain.problems import ProblemCode
-
-PREFIX = "/console"
-# Forms that must carry a CSRF token even without a cookie yet (a forged sign-in would sign the
-# victim in as the attacker).
-ALWAYS_PROTECT = {"/console/sign-in"}
 
 
 def install(app: FastAPI, settings: Settings) -> None:
@@ -37,8 +30,13 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.add_api_route(
         f"{PREFIX}/{{path:path}}", _not_found, methods=["GET"], include_in_schema=False
     )
+
+
+def protect(app: FastAPI, settings: Settings) -> None:
+    """The console's forms carry their CSRF token (console/csrf.py). The composition root says
+    where among the middleware this runs."""
     app.add_middleware(
-        ConsoleCsrf, secret=_csrf_secret(settings), secure=sessions.cookie_secure(settings)
+        ConsoleCsrf, secret=signing_secret(settings), secure=sessions.cookie_secure(settings)
     )
 
 
@@ -74,51 +72,3 @@ def _retry_url(request: Request) -> str:
     if sent_from.netloc == request.url.netloc and sent_from.path.startswith(PREFIX):
         return sent_from.path + (f"?{sent_from.query}" if sent_from.query else "")
     return f"{PREFIX}/"
-
-
-def _csrf_secret(settings: Settings) -> str:
-    """The key CSRF tokens are signed with: the same in every API process (derived from the
-    encryption key when there is one), so that a form from one is accepted by another."""
-    key = settings.encryption_key
-    if key is None:
-        return secrets.token_urlsafe(32)  # one process, locally
-    first = key.get_secret_value().split(",")[0].strip()
-    return hashlib.sha256(b"assocflow console csrf\n" + first.encode()).hexdigest()
-
-
-class ConsoleCsrf:
-    """asgi-csrf (signed double-submit cookie) on the console's forms only: the JSON API
-    authenticates with bearer tokens, which a browser never sends on its own."""
-
-    def __init__(self, app: ASGIApp, *, secret: str, secure: bool) -> None:
-        self._app = app
-        self._protected = asgi_csrf(
-            app,
-            signing_secret=secret,
-            always_protect=ALWAYS_PROTECT,
-            cookie_path=PREFIX,
-            cookie_secure=secure,
-            send_csrf_failed=_refused,
-        )
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(PREFIX):
-            await self._protected(scope, receive, send)
-        else:
-            await self._app(scope, receive, send)
-
-
-async def _refused(scope: Scope, send: Send, message_id: Any) -> None:
-    """A form without its token (or with another's): a page that says what to do."""
-    body = templates.get_template("csrf_refused.html").render().encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 403,
-            "headers": [
-                (b"content-type", b"text/html; charset=utf-8"),
-                (b"cache-control", b"no-store"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})

@@ -5,6 +5,10 @@ One enum, so that a code is written once and a misspelt one does not type-check.
 from __future__ import annotations
 
 from enum import StrEnum
+from http import HTTPStatus
+from typing import Any
+
+MEDIA_TYPE = "application/problem+json"
 
 
 class ProblemCode(StrEnum):
@@ -34,6 +38,7 @@ class ProblemCode(StrEnum):
     RATE_LIMITED = "rate_limited"
     TEMPORARILY_UNAVAILABLE = "temporarily_unavailable"
     WEBHOOKS_UNAVAILABLE = "webhooks_unavailable"
+    WEBHOOK_ENDPOINT_LIMIT_REACHED = "webhook_endpoint_limit_reached"
     # What `assocflow secrets rotate` (the CLI) answers.
     ENCRYPTION_KEY_INVALID = "encryption_key_invalid"
     ENCRYPTION_KEY_MISSING = "encryption_key_missing"
@@ -52,3 +57,20 @@ class ProblemCode(StrEnum):
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     ERROR = "error"  # another HTTP error of the framework's, with no code of its own
     INTERNAL_ERROR = "internal_error"
+
+
+def document(
+    status: int, code: ProblemCode, detail: str | None = None, *, title: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:  # fmt: skip
+    """An RFC 9457 problem document: the same shape from every edge that answers with one."""
+    body: dict[str, Any] = {
+        "type": f"urn:assocflow:problem:{code}",
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+        "code": code,
+    }
+    if detail:
+        body["detail"] = detail
+    body.update(extra)
+    return body

@@ -5,13 +5,13 @@ exits 0."""
 from __future__ import annotations
 
 import contextlib
-from typing import NoReturn
+from typing import NoReturn, TypedDict
 
 import uvicorn
 
 from assocflow import logs
 from assocflow.process import run_main, stop_signals_interrupt
-from assocflow.settings import Settings
+from assocflow.settings import Settings, trusted_addresses
 
 
 def serve() -> None:
@@ -28,8 +28,20 @@ def serve() -> None:
             port=settings.api_port,
             access_log=False,
             log_config=None,  # keep the JSON logging configured by the caller
-            proxy_headers=True,
+            **proxy_options(settings),
         )
+
+
+class ProxyOptions(TypedDict):
+    proxy_headers: bool
+    forwarded_allow_ips: list[str] | None
+
+
+def proxy_options(settings: Settings) -> ProxyOptions:
+    """X-Forwarded-For and X-Forwarded-Proto believed from ASSOCFLOW_TRUSTED_PROXIES only (the
+    client's address counts toward per-address limits; anyone else could claim any address)."""
+    trusted = trusted_addresses(settings.trusted_proxies)
+    return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted or None}
 
 
 def run() -> NoReturn:

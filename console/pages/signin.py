@@ -10,12 +10,8 @@ from fastapi.responses import Response
 
 from application import sessions
 from application.errors import Failure
-from console.auth import (
-    SESSION_COOKIE,
-    Svc,
-    clear_session_cookie,
-    set_session_cookie,
-)
+from console.auth import Svc, clear_session_cookie, session_token, set_session_cookie
+from console.csrf import forget_csrf_cookie
 from console.errors import FormErrors
 from console.routing import ConsoleRoute
 from console.web import redirect, render
@@ -34,10 +30,6 @@ def _next(target: str | None) -> str:
 
 def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
-
-
-def _secure(svc: Svc) -> bool:
-    return sessions.cookie_secure(svc.settings)
 
 
 @router.get("/console/sign-in")
@@ -71,7 +63,8 @@ async def sign_in(
                 f"/console/sign-in/code?next={_next(next)}" if signed_in.needs_code else _next(next)
             )
             response = redirect(request, target)
-            set_session_cookie(response, signed_in, secure=_secure(svc))
+            set_session_cookie(request, response, signed_in)
+            forget_csrf_cookie(request, response)
             return response
     context = {"next": _next(next), "email": email, "errors": errors}
     return render(request, "sign_in.html", context, status_code=_status(errors))
@@ -79,7 +72,7 @@ async def sign_in(
 
 @router.get("/console/sign-in/code")
 async def code_page(request: Request, next: str | None = None) -> Response:
-    if not request.cookies.get(SESSION_COOKIE):
+    if not session_token(request):
         return redirect(request, "/console/sign-in")
     return render(request, "sign_in_code.html", {"next": _next(next)})
 
@@ -88,7 +81,7 @@ async def code_page(request: Request, next: str | None = None) -> Response:
 async def code(
     request: Request, svc: Svc, verification_code: Text = "", next: Text = "/console/"
 ) -> Response:
-    token = request.cookies.get(SESSION_COOKIE)
+    token = session_token(request)
     if not token:
         return redirect(request, "/console/sign-in")
     errors = FormErrors()
@@ -107,10 +100,11 @@ async def code(
 
 @router.post("/console/sign-out")
 async def sign_out(request: Request, svc: Svc) -> Response:
-    if token := request.cookies.get(SESSION_COOKIE):
+    if token := session_token(request):
         await sessions.sign_out(svc, token)
     response = redirect(request, "/console/sign-in?signed_out=1")
-    clear_session_cookie(response, secure=_secure(svc))
+    clear_session_cookie(request, response)
+    forget_csrf_cookie(request, response)
     return response
 
 
@@ -141,7 +135,8 @@ async def accept_invitation(
             errors = FormErrors.of(failure, ("password",))
         else:
             response = redirect(request, "/console/settings/mfa?welcome=1")
-            set_session_cookie(response, signed_in, secure=_secure(svc))
+            set_session_cookie(request, response, signed_in)
+            forget_csrf_cookie(request, response)
             return response
     context = {"invitee": invitee, "errors": errors}
     return render(request, "invitation.html", context, status_code=_status(errors))
