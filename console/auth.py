@@ -19,6 +19,9 @@ from application.sessions import ConsoleSession, SignedIn
 from console.routing import GoTo, SignInRequired
 
 SESSION_COOKIE = "assocflow_session"
+# Under https the `__Host-` prefix makes browsers refuse the cookie unless it is Secure, for this
+# host only and for the whole site: no other subdomain can plant or overwrite it.
+SECURE_SESSION_COOKIE = "__Host-assocflow_session"
 COOKIE_PATH = "/console"
 
 
@@ -36,7 +39,7 @@ class Viewer:
 
     session: ConsoleSession
     account_name: str
-    unread: int
+    unread: int | None  # None: not the person's to know (no message center)
 
     @property
     def who(self) -> Principal:
@@ -51,15 +54,54 @@ class Viewer:
 
     @property
     def may_manage(self) -> bool:
-        """Settings and webhooks: a partner's admins, or a customer's people."""
-        return self.who.kind == "customer" or self.who.admin
+        """The account's settings and webhooks, to read or change: a partner's admins, or a
+        customer's people (as the use cases judge)."""
+        return self.who.runs_account
+
+    @property
+    def may_read_messages(self) -> bool:
+        """The message center and its unread count (as the use cases judge)."""
+        return self.who.reads_notifications
+
+
+def secure_cookies(request: Request) -> bool:
+    """Whether people reach the console by https (ASSOCFLOW_PUBLIC_URL): its cookies are then
+    Secure and `__Host-` prefixed."""
+    return sessions.cookie_secure(request.app.state.settings)
+
+
+def _cookie(secure: bool) -> tuple[str, str]:
+    """The session cookie's name and path."""
+    return (SECURE_SESSION_COOKIE, "/") if secure else (SESSION_COOKIE, COOKIE_PATH)
+
+
+def session_cookie(secure: bool) -> str:
+    """The session cookie's name."""
+    return _cookie(secure)[0]
+
+
+def session_token(request: Request) -> str:
+    """The session token the browser sent ("" when none)."""
+    name, _ = _cookie(secure_cookies(request))
+    return request.cookies.get(name, "")
 
 
 async def _session(request: Request, svc: Svc) -> ConsoleSession:
-    token = request.cookies.get(SESSION_COOKIE)
+    """A page the person opened: the session is in use."""
+    return await _load_session(request, svc, touch=True)
+
+
+async def _looked_at(request: Request, svc: Svc) -> ConsoleSession:
+    """A page's own refresh (polling, or told by its event stream): not the person's doing, so
+    it never keeps the session from going idle."""
+    return await _load_session(request, svc, touch=False)
+
+
+async def _load_session(request: Request, svc: Svc, *, touch: bool) -> ConsoleSession:
+    token = session_token(request)
     if not token:
         raise SignInRequired(expired=False)
-    found = await sessions.session(svc, token)
+    found = await sessions.session(svc, token, touch=touch)
     if found is None:
         raise SignInRequired(expired=True)
     who = found.principal
@@ -76,6 +118,16 @@ ENROLMENT_PAGES = ("/console/settings/mfa", "/console/sign-out")
 async def viewer(
     request: Request, svc: Svc, session: Annotated[ConsoleSession, Depends(_session)]
 ) -> Viewer:
+    return await _viewer(request, svc, session)
+
+
+async def refreshing_viewer(
+    request: Request, svc: Svc, session: Annotated[ConsoleSession, Depends(_looked_at)]
+) -> Viewer:
+    return await _viewer(request, svc, session)
+
+
+async def _viewer(request: Request, svc: Services, session: ConsoleSession) -> Viewer:
     if session.must_enrol and not request.url.path.startswith(ENROLMENT_PAGES):
         raise GoTo("/console/settings/mfa")
     found = Viewer(
@@ -88,21 +140,20 @@ async def viewer(
 
 
 SignedInViewer = Annotated[Viewer, Depends(viewer)]
+# For the parts a page refreshes by itself (the badge, a request's status).
+RefreshingViewer = Annotated[Viewer, Depends(refreshing_viewer)]
 
 
-def set_session_cookie(response: Response, signed_in: SignedIn, *, secure: bool) -> None:
-    response.set_cookie(
-        SESSION_COOKIE,
-        signed_in.token,
-        expires=signed_in.expires_at,
-        path=COOKIE_PATH,
-        secure=secure,
-        httponly=True,
-        samesite="lax",
-    )
+def set_session_cookie(request: Request, response: Response, signed_in: SignedIn) -> None:
+    """A browser-session cookie (no expiry of its own: it goes when the browser closes); the
+    session's idle and absolute limits are kept on the server."""
+    secure = secure_cookies(request)
+    name, path = _cookie(secure)
+    response.set_cookie(name, signed_in.token, path=path, secure=secure, httponly=True,
+                        samesite="lax")  # fmt: skip
 
 
-def clear_session_cookie(response: Response, *, secure: bool) -> None:
-    response.delete_cookie(
-        SESSION_COOKIE, path=COOKIE_PATH, secure=secure, httponly=True, samesite="lax"
-    )
+def clear_session_cookie(request: Request, response: Response) -> None:
+    secure = secure_cookies(request)
+    name, path = _cookie(secure)
+    response.delete_cookie(name, path=path, secure=secure, httponly=True, samesite="lax")

@@ -38,9 +38,11 @@ from api.routers import (
 from application.housekeeping import run_forever as housekeeping_rounds
 from application.live import Hub
 from application.services import Services
+from application.sessions import cookie_secure
 from assocflow.settings import Settings
 from assocflow.temporal import connect
 from assocflow.temporal import runtime as temporal_runtime
+from console import headers as security_headers
 from store.accounts import AccountStandingSource, PostgresStanding
 from store.db import migrate, open_pool
 from store.presence import Presence
@@ -114,13 +116,22 @@ def create_app(
     )
     app.state.settings = settings
     problems.install(app)
+    # Middleware runs in the reverse of the order it is added: the last added runs first.
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(RateLimitHeadersMiddleware)
+    # The console's CSRF check reads form bodies: inside the cap, the log and the boundary.
+    console.protect(app, settings)
     # Around everything that reads PostgreSQL, inside what logs and counts the answer.
     app.add_middleware(ErrorBoundary, pages_prefix=console.PREFIX, page=console.unavailable_page)
     app.add_middleware(ObservabilityMiddleware)
-    # Added last, so it runs first: nothing reads more than the cap.
+    # Nothing reads more than the cap.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    # First of all: every answer has its headers, the cap's and the outage page's included.
+    app.add_middleware(
+        security_headers.SecurityHeaders,
+        console_prefix=console.PREFIX,
+        https=cookie_secure(settings),
+    )
     for module in (
         associations,
         disassociations,

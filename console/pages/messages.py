@@ -1,5 +1,6 @@
 """The message center: the account's notifications, newest first, with the unread ones marked and
-a badge in the navigation that counts them (kept current by the live events)."""
+a badge in the navigation that counts them (kept current by the live events). For who may read
+the associations (the use cases refuse the others; the navigation does not offer it to them)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from application import account
-from console.auth import SignedInViewer, Svc
+from console.auth import RefreshingViewer, SignedInViewer, Svc
 from console.routing import ConsoleRoute
 from console.web import redirect, render
 
@@ -35,7 +36,7 @@ async def messages(
 
 
 @router.get("/console/messages/badge")
-async def badge(request: Request, viewer: SignedInViewer) -> Response:
+async def badge(request: Request, viewer: RefreshingViewer) -> Response:
     return render(request, "_badge.html", {"viewer": viewer})
 
 

@@ -13,7 +13,7 @@ from fastapi.responses import Response
 
 from application import requests
 from application.errors import Failure
-from console.auth import SignedInViewer, Svc, Viewer
+from console.auth import RefreshingViewer, SignedInViewer, Svc, Viewer
 from console.errors import FormErrors
 from console.pages.records import TAB_OF_KIND
 from console.routing import ConsoleRoute
@@ -113,7 +113,7 @@ def _done(view: Shown, action: str | None) -> str | None:
 
 @router.get("/console/requests/{request_id}/live")
 async def live_part(
-    request: Request, svc: Svc, viewer: SignedInViewer, request_id: UUID
+    request: Request, svc: Svc, viewer: RefreshingViewer, request_id: UUID
 ) -> Response:
     view = await request_view(svc, viewer.who, request_id)
     return render(request, "_request_status.html", {"view": view})

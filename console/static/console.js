@@ -49,8 +49,11 @@
     polling = null;
   });
 
-  // The session ended while the page was open: to sign in, and back here after.
+  // The session ended while the page was open: to sign in, and back here after. The stream is
+  // closed first: the server ends it, and an EventSource left open would connect again.
   document.addEventListener("sse:signed-out", function (event) {
+    var source = event.detail && event.detail.target;
+    if (source && typeof source.close === "function") source.close();
     var here = window.location.pathname + window.location.search;
     window.location.assign(event.detail.data + "&next=" + encodeURIComponent(here));
   });
