@@ -187,6 +187,11 @@ PROBLEMS: dict[str, tuple[str, dict[str, Any]]] = {
         {},
     ),
     "webhooks_unavailable": ("Webhooks need ASSOCFLOW_ENCRYPTION_KEY on the server.", {}),
+    "webhook_endpoint_limit_reached": (
+        "This account has 10 webhook endpoints, as many as it may"
+        " (ASSOCFLOW_WEBHOOK_ENDPOINTS_MAX): remove one first.",
+        {"limit": 10},
+    ),
     "gone": (
         "Verification codes are no longer sent to the message center. Enrol an authenticator app"
         " (POST /v1/mfa/enrolment) and send its current code as `verification_code`.",
@@ -447,7 +452,7 @@ OPERATIONS: dict[str, Operation] = {
     "createWebhookEndpoint": Operation(
         "Register a webhook endpoint",
         "The endpoint with its `whsec_` signing secret, shown only here.",
-        AUTH + BODY + ("webhooks_unavailable",),
+        AUTH + BODY + ("webhooks_unavailable", "webhook_endpoint_limit_reached"),
         body="Where to deliver, and optionally which events.",
     ),
     "listWebhookEndpoints": Operation(

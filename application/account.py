@@ -7,7 +7,7 @@ from uuid import UUID
 
 from application.errors import not_found, paged
 from application.guards import verified
-from application.principal import Principal
+from application.principal import READ_NOTIFICATIONS, Principal
 from application.services import Services
 from store import accounts, audit, notifications
 from store.rows import AccountSettings
@@ -16,7 +16,10 @@ from store.rows import Notification as Notification  # what the message center l
 
 async def get_settings(svc: Services, who: Principal) -> AccountSettings:
     """The caller's account's settings: whether verification guards sensitive operations, and
-    whether its service tokens may do them anyway."""
+    whether its service tokens may do them anyway. For who may change them (the account's
+    admins): the others learn what concerns them where it does (a person's own principal says
+    whether their account requires verification; a refused action says a code is needed)."""
+    who.require_admin()
     account = who.account
     async with svc.pool.connection() as conn:
         return await accounts.account_settings(conn, account.kind, account.id)
@@ -73,7 +76,9 @@ async def update_settings(
 async def list_notifications(
     svc: Services, who: Principal, *, unread: bool | None, limit: int, cursor: str | None
 ) -> tuple[list[Notification], str | None]:
-    """The account's message center, newest first; `unread=True` for the unread ones."""
+    """The account's message center, newest first; `unread=True` for the unread ones. For who
+    may read the associations it tells of."""
+    who.require(READ_NOTIFICATIONS)
     account = who.account
     async with svc.pool.connection() as conn:
         return await notifications.list_for(
@@ -82,7 +87,8 @@ async def list_notifications(
 
 
 async def mark_read(svc: Services, who: Principal, notification_id: UUID) -> Notification:
-    """Mark one of the account's notifications read (again is fine)."""
+    """Mark one of the account's notifications read (again is fine): who may read them."""
+    who.require(READ_NOTIFICATIONS)
     account = who.account
     async with svc.pool.connection() as conn:
         row = await notifications.mark_read(conn, account.kind, account.id, notification_id)

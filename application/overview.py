@@ -142,8 +142,12 @@ def actions_for(
     return frozenset(allowed)
 
 
-async def unread(svc: Services, who: Principal) -> int:
-    """How many of the caller's account's notifications are unread."""
+async def unread(svc: Services, who: Principal) -> int | None:
+    """How many of the caller's account's notifications are unread; None for a caller who may
+    not read the message center (what it counts is not theirs to know). Not a refusal: every
+    console page asks, for its header, whoever the person is."""
+    if not who.reads_notifications:
+        return None
     account = who.account
     async with svc.pool.connection() as conn:
         return await overview.unread(conn, account.kind, account.id)

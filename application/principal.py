@@ -25,6 +25,9 @@ READ_REQUESTS = (
     Permission.TYPE_CHANGES_PROCESS,
     Permission.PARTNER_CHANGES_PROCESS,
 )
+# The message center tells of associations and their requests (who asked what, and why): it is
+# for who may read the associations, not for everyone of the account.
+READ_NOTIFICATIONS = Permission.ASSOCIATIONS_READ
 
 # The side the caller acts for (`partner_user`: the partner side, person or service token).
 PrincipalKind = Literal["operator", "partner_user", "customer"]
@@ -120,16 +123,30 @@ class Principal:
         for their whole account and need none)."""
         return self.kind != "partner_user" or permission.value in self.permissions
 
+    @property
+    def reads_notifications(self) -> bool:
+        """Whether the caller may read the account's message center (`READ_NOTIFICATIONS`)."""
+        return self.holds(READ_NOTIFICATIONS)
+
     def require(self, *permissions: Permission) -> None:
         """403 unless the caller holds one of `permissions`."""
         if not any(self.holds(p) for p in permissions):
             needed = " or ".join(f"`{p.value}`" for p in permissions)
             raise forbidden(f"This action needs the {needed} permission.")
 
+    @property
+    def runs_account(self) -> bool:
+        """Whether a person may run the account (its settings, its webhooks): a partner's admin,
+        or a customer user. Never a service token, nor an operator (who has no account)."""
+        if self.service:
+            return False
+        return self.kind == "customer" or (self.kind == "partner_user" and self.admin)
+
     def require_admin(self) -> None:
-        """403 unless a person may run the account: a partner's admin, or a customer user. An
-        account's service token never changes its settings or webhooks."""
+        """403 unless a person may run the account (`runs_account`). An account's service token
+        never reads or changes its settings or webhooks."""
+        if self.runs_account:
+            return
         if self.service:
             raise forbidden("A service token may not do this: one of the account's people does.")
-        if self.kind == "partner_user" and not self.admin:
-            raise forbidden("This action needs the partner's `admin` role.")
+        raise forbidden("This action needs the partner's `admin` role.")

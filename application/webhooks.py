@@ -1,5 +1,12 @@
 """Webhook endpoints of the caller's account: register, list, read, remove, and what was
-delivered to each."""
+delivered to each.
+
+All of it is the account's admins' (a partner's `admin`, a customer's people), reading included:
+an endpoint's address and its delivery log say where the account's events go and what they were,
+which is for who may change where they go. Nobody else learns whether an endpoint exists (the
+role is judged before any lookup). An account has at most ASSOCFLOW_WEBHOOK_ENDPOINTS_MAX live
+endpoints: each costs the relay a delivery per event.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +26,8 @@ from webhooks.urls import UnsafeURL, check_url
 
 # Webhooks need an encryption key on the server for the endpoints' signing secrets (503).
 WEBHOOKS_UNAVAILABLE = ProblemCode.WEBHOOKS_UNAVAILABLE
+# One more endpoint than ASSOCFLOW_WEBHOOK_ENDPOINTS_MAX (409).
+LIMIT_REACHED = ProblemCode.WEBHOOK_ENDPOINT_LIMIT_REACHED
 
 
 async def create_endpoint(
@@ -28,8 +37,8 @@ async def create_endpoint(
     description: str | None,
     event_types: list[EventType] | None,
 ) -> tuple[WebhookEndpoint, str]:
-    """Register an endpoint (the account's admins) at a public http(s) address; returns it
-    with its `whsec_` signing secret, which is never shown again."""
+    """Register an endpoint (the account's admins) at a public http(s) address, within the
+    account's cap; returns it with its `whsec_` signing secret, which is never shown again."""
     who.require_admin()
     key = svc.settings.encryption_key
     box = SecretBox(key.get_secret_value() if key else None)
@@ -41,21 +50,39 @@ async def create_endpoint(
         raise invalid("url", str(exc)) from exc
     secret = new_secret()
     account = who.account
+    limit = svc.settings.webhook_endpoints_max
     async with svc.pool.connection() as conn:
         row = await webhooks.create_endpoint(
-            conn, account.kind, account.id, url, description, event_types, box.seal(secret)
+            conn,
+            account.kind,
+            account.id,
+            url,
+            description,
+            event_types,
+            box.seal(secret),
+            limit=limit,
+        )
+    if row is None:
+        raise Failure(
+            LIMIT_REACHED,
+            f"This account has {limit} webhook endpoints, as many as it may"
+            " (ASSOCFLOW_WEBHOOK_ENDPOINTS_MAX): remove one first.",
+            limit=limit,
         )
     return row, secret
 
 
 async def list_endpoints(svc: Services, who: Principal) -> list[WebhookEndpoint]:
+    """The account's endpoints (the account's admins)."""
+    who.require_admin()
     account = who.account
     async with svc.pool.connection() as conn:
         return await webhooks.list_endpoints(conn, account.kind, account.id)
 
 
 async def get_endpoint(svc: Services, who: Principal, endpoint_id: UUID) -> WebhookEndpoint:
-    """One of the account's endpoints; any other is not found."""
+    """One of the account's endpoints (the account's admins); any other is not found."""
+    who.require_admin()
     account = who.account
     async with svc.pool.connection() as conn:
         row = await webhooks.get_endpoint(conn, account.kind, account.id, endpoint_id)
@@ -67,7 +94,6 @@ async def get_endpoint(svc: Services, who: Principal, endpoint_id: UUID) -> Webh
 async def delete_endpoint(svc: Services, who: Principal, endpoint_id: UUID) -> None:
     """Remove an endpoint (the account's admins); what it still had to receive is cancelled."""
     await get_endpoint(svc, who, endpoint_id)
-    who.require_admin()
     account = who.account
     async with svc.pool.connection() as conn:
         await webhooks.delete_endpoint(conn, account.kind, account.id, endpoint_id)
@@ -77,7 +103,8 @@ async def delete_endpoint(svc: Services, who: Principal, endpoint_id: UUID) -> N
 async def list_deliveries(
     svc: Services, who: Principal, endpoint_id: UUID, *, limit: int, cursor: str | None
 ) -> tuple[list[WebhookDelivery], str | None]:
-    """What was sent to one of the account's endpoints, newest first, each with its attempts."""
+    """What was sent to one of the account's endpoints, newest first, each with its attempts
+    (the account's admins, as `get_endpoint` judges)."""
     await get_endpoint(svc, who, endpoint_id)
     async with svc.pool.connection() as conn:
         return await webhooks.list_deliveries(conn, endpoint_id, limit=limit, cursor=cursor)

@@ -25,6 +25,8 @@ CHANNEL = "assocflow_webhook_deliveries"
 ENDPOINT_COLUMNS = (
     "id, owner_kind, owner_id, url, description, event_types, enabled, disabled_reason, created_at"
 )
+# The table of each kind of owner, whose row is locked while an endpoint is counted and added.
+_OWNER_TABLES = {"partner": "partners", "customer": "customers"}
 
 
 async def create_endpoint(
@@ -35,16 +37,41 @@ async def create_endpoint(
     description: str | None,
     event_types: list[EventType] | None,
     secret_encrypted: bytes,
-) -> WebhookEndpoint:
-    row = await fetch_one(
-        conn,
-        WebhookEndpoint,
-        "INSERT INTO webhook_endpoints (owner_kind, owner_id, url, description, event_types,"
-        f" secret_encrypted) VALUES (%s, %s, %s, %s, %s, %s) RETURNING {ENDPOINT_COLUMNS}",
-        (owner_kind, owner_id, url, description, event_types, secret_encrypted),
+    *,
+    limit: int | None = None,
+) -> WebhookEndpoint | None:
+    """Add an endpoint unless the owner has `limit` live (not deleted) ones already: None then.
+    The use case always passes its cap; None (no cap) is for tests and tools that set endpoints
+    up directly."""
+    async with conn.transaction():
+        if limit is not None and await _live_endpoints(conn, owner_kind, owner_id) >= limit:
+            return None
+        return await fetch_one(
+            conn,
+            WebhookEndpoint,
+            "INSERT INTO webhook_endpoints (owner_kind, owner_id, url, description, event_types,"
+            f" secret_encrypted) VALUES (%s, %s, %s, %s, %s, %s) RETURNING {ENDPOINT_COLUMNS}",
+            (owner_kind, owner_id, url, description, event_types, secret_encrypted),
+        )
+
+
+async def _live_endpoints(conn: Connection, owner_kind: str, owner_id: UUID) -> int:
+    """How many live (not deleted) endpoints the owner has, its row locked until the transaction
+    ends: a second registration counts only once the first has committed (or rolled back), so
+    two at once cannot both take the last place. FOR NO KEY UPDATE: rows that only refer to the
+    owner are not held up."""
+    await conn.execute(
+        f"SELECT 1 FROM {_OWNER_TABLES[owner_kind]} WHERE id = %s FOR NO KEY UPDATE",
+        (owner_id,),
     )
-    assert row is not None  # an INSERT ... RETURNING returns the row it inserted
-    return row
+    live = await fetch_value(
+        conn,
+        int,
+        "SELECT count(*) FROM webhook_endpoints WHERE owner_kind = %s AND owner_id = %s"
+        " AND deleted_at IS NULL",
+        (owner_kind, owner_id),
+    )
+    return live or 0
 
 
 async def list_endpoints(

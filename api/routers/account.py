@@ -39,7 +39,8 @@ class SettingsPatch(Body):
 @router.get("/v1/settings", response_model=AccountSettings, operation_id="getAccountSettings")
 async def get_settings(who: Party, app: App) -> AccountSettings:
     """The account's settings: whether verification is required, and whether its service
-    tokens may do what verification guards."""
+    tokens may do what verification guards. For the account's admins (the partner's `admin`
+    role, or a customer's people), who may change them; not for a service token."""
     return await account.get_settings(app, who)
 
 
@@ -85,7 +86,8 @@ async def list_notifications(
     limit: Limit = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
-    """The account's message center, newest first; `unread=true` for the unread ones."""
+    """The account's message center, newest first; `unread=true` for the unread ones. Needs
+    `associations:read` (a customer's people and token hold it)."""
     rows, next_cursor = await account.list_notifications(
         app, who, unread=unread, limit=limit, cursor=cursor
     )
@@ -98,5 +100,5 @@ async def list_notifications(
     operation_id="markNotificationRead",
 )
 async def mark_read(notification_id: UUID, who: Party, app: App) -> Notification:
-    """Mark one of the account's notifications read."""
+    """Mark one of the account's notifications read. Needs `associations:read`."""
     return await account.mark_read(app, who, notification_id)

@@ -1,4 +1,5 @@
-"""Webhook endpoints: register, list, remove, and read what was delivered."""
+"""Webhook endpoints: register, list, remove, and read what was delivered. Every route is for the
+account's admins (the partner's `admin` role, or a customer's people), reading included."""
 
 from __future__ import annotations
 
@@ -70,9 +71,9 @@ class Delivery(BaseModel):
 async def create_endpoint(
     body: EndpointIn, who: Party, app: App, response: Response
 ) -> NewEndpoint:
-    """Register an endpoint (the partner's `admin` role, or a customer). The answer holds
-    the `whsec_` signing secret, once; events are delivered per Standard Webhooks (see the
-    document's `webhooks`)."""
+    """Register an endpoint (the partner's `admin` role, or a customer's people), up to
+    ASSOCFLOW_WEBHOOK_ENDPOINTS_MAX per account. The answer holds the `whsec_` signing secret,
+    once; events are delivered per Standard Webhooks (see the document's `webhooks`)."""
     row, secret = await webhooks.create_endpoint(
         app, who, str(body.url), body.description, body.event_types
     )
@@ -83,13 +84,13 @@ async def create_endpoint(
 
 @router.get("", response_model=list[Endpoint], operation_id="listWebhookEndpoints")
 async def list_endpoints(who: Party, app: App) -> list[WebhookEndpoint]:
-    """The account's webhook endpoints."""
+    """The account's webhook endpoints (its admins)."""
     return await webhooks.list_endpoints(app, who)
 
 
 @router.get("/{endpoint_id}", response_model=Endpoint, operation_id="getWebhookEndpoint")
 async def get_endpoint(endpoint_id: UUID, who: Party, app: App) -> WebhookEndpoint:
-    """One of the account's webhook endpoints."""
+    """One of the account's webhook endpoints (its admins)."""
     return await webhooks.get_endpoint(app, who, endpoint_id)
 
 
@@ -110,7 +111,8 @@ async def list_deliveries(
     limit: Limit = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
-    """What was sent to this endpoint, newest first, each with its attempts."""
+    """What was sent to this endpoint, newest first, each with its attempts (the account's
+    admins)."""
     rows, next_cursor = await webhooks.list_deliveries(
         app, who, endpoint_id, limit=limit, cursor=cursor
     )

@@ -1,6 +1,8 @@
 """Settings: whether the account requires verification (and lets service tokens through), the
 person's own authenticator (enrol with a QR code, confirm, recovery codes shown once), and the
-account's webhook endpoints with their delivery log."""
+account's webhook endpoints with their delivery log. Everyone has the page for their own
+authenticator; the account's settings and webhooks are shown to its admins only (the use cases
+refuse the others)."""
 
 from __future__ import annotations
 
@@ -68,11 +70,14 @@ async def _settings(
     notice: str | None = None,
     status_code: int = 200,
 ) -> Response:
+    # The account's settings and webhooks are its admins' to read; everyone has their own
+    # authenticator, and their session says whether their account requires verification.
+    manages = viewer.may_manage
     context = {
         "nav": "settings",
-        "settings": await account.get_settings(svc, viewer.who),
+        "settings": await account.get_settings(svc, viewer.who) if manages else None,
         "mfa": await mfa.status(svc, viewer.who),
-        "endpoints": await webhooks.list_endpoints(svc, viewer.who),
+        "endpoints": await webhooks.list_endpoints(svc, viewer.who) if manages else [],
         "errors": errors,
         "notice": notice,
         "event_types": OFFERED_EVENTS,

@@ -173,42 +173,47 @@ EXPECTED: dict[tuple[str, str], dict[str, int]] = {
         operator=403, partner_admin=409, partner_user_without_permission=409, other_partner=409,
         distributor_of_the_partner=409, customer_service=403, other_customer=409,
         customer_user=409, partner_service=403),
+    # The account's settings and webhooks, read as well as written: its admins' (a partner's
+    # `admin`, a customer's people), never a service token's.
     ("GET", "/v1/settings"): row(
-        operator=403, partner_admin=200, partner_user_without_permission=200, other_partner=200,
-        distributor_of_the_partner=200, customer_service=200, other_customer=200,
-        customer_user=200, partner_service=200),
+        operator=403, partner_admin=200, partner_user_without_permission=403, other_partner=200,
+        distributor_of_the_partner=200, customer_service=403, other_customer=200,
+        customer_user=200, partner_service=403),
     ("PATCH", "/v1/settings"): row(
         operator=403, partner_admin=200, partner_user_without_permission=403, other_partner=200,
         distributor_of_the_partner=200, customer_service=403, other_customer=200,
         customer_user=200, partner_service=403),
+    # The message center tells of associations: `associations:read`, as the associations.
     ("GET", "/v1/notifications"): row(
-        operator=403, partner_admin=200, partner_user_without_permission=200, other_partner=200,
+        operator=403, partner_admin=200, partner_user_without_permission=403, other_partner=200,
         distributor_of_the_partner=200, customer_service=200, other_customer=200,
         customer_user=200, partner_service=200),
     ("POST", "/v1/notifications/{notification_id}/read"): row(
-        operator=403, partner_admin=200, partner_user_without_permission=200, other_partner=404,
+        operator=403, partner_admin=200, partner_user_without_permission=403, other_partner=404,
         distributor_of_the_partner=404, customer_service=404, other_customer=404,
         customer_user=404, partner_service=200),
     ("POST", "/v1/webhook-endpoints"): row(
         operator=403, partner_admin=201, partner_user_without_permission=403, other_partner=201,
         distributor_of_the_partner=201, customer_service=403, other_customer=201,
         customer_user=201, partner_service=403),
+    # The role is judged before the endpoint is looked up: who may not run an account learns
+    # nothing of any endpoint (403); another account's admins find it not found (404).
     ("GET", "/v1/webhook-endpoints"): row(
-        operator=403, partner_admin=200, partner_user_without_permission=200, other_partner=200,
-        distributor_of_the_partner=200, customer_service=200, other_customer=200,
-        customer_user=200, partner_service=200),
+        operator=403, partner_admin=200, partner_user_without_permission=403, other_partner=200,
+        distributor_of_the_partner=200, customer_service=403, other_customer=200,
+        customer_user=200, partner_service=403),
     ("GET", "/v1/webhook-endpoints/{endpoint_id}"): row(
-        operator=403, partner_admin=200, partner_user_without_permission=200, other_partner=404,
-        distributor_of_the_partner=404, customer_service=404, other_customer=404,
-        customer_user=404, partner_service=200),
+        operator=403, partner_admin=200, partner_user_without_permission=403, other_partner=404,
+        distributor_of_the_partner=404, customer_service=403, other_customer=404,
+        customer_user=404, partner_service=403),
     ("DELETE", "/v1/webhook-endpoints/{endpoint_id}"): row(
         operator=403, partner_admin=204, partner_user_without_permission=403, other_partner=404,
-        distributor_of_the_partner=404, customer_service=404, other_customer=404,
+        distributor_of_the_partner=404, customer_service=403, other_customer=404,
         customer_user=404, partner_service=403),
     ("GET", "/v1/webhook-endpoints/{endpoint_id}/deliveries"): row(
-        operator=403, partner_admin=200, partner_user_without_permission=200, other_partner=404,
-        distributor_of_the_partner=404, customer_service=404, other_customer=404,
-        customer_user=404, partner_service=200),
+        operator=403, partner_admin=200, partner_user_without_permission=403, other_partner=404,
+        distributor_of_the_partner=404, customer_service=403, other_customer=404,
+        customer_user=404, partner_service=403),
     ("GET", "/v1/admin/partners"): admin(200),
     ("POST", "/v1/admin/partners"): admin(201),
     ("GET", "/v1/admin/partners/{partner_id}"): admin(200),

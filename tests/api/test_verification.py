@@ -26,10 +26,13 @@ async def second_association(factory, world):
 
 async def test_off_by_default_and_only_partner_admins_switch_it(api, factory):
     world = await factory.world()
-    assert (await api.get("/v1/settings", headers=bearer(world.partner_reader))).json() == {
+    assert (await api.get("/v1/settings", headers=bearer(world.partner_admin))).json() == {
         "verification_required": False,
         "service_tokens_may_decide": False,
     }
+    # The settings are the admins' to read, as to change.
+    read = await api.get("/v1/settings", headers=bearer(world.partner_reader))
+    assert_problem(read, 403, "forbidden")
     assert (await submit(api, world.partner_admin, world.association_id)).status_code == 201
     denied = await api.patch(
         "/v1/settings",
@@ -38,7 +41,7 @@ async def test_off_by_default_and_only_partner_admins_switch_it(api, factory):
     )
     assert_problem(denied, 403, "forbidden")
     await require_verification(api, world.partner_admin)
-    assert (await api.get("/v1/settings", headers=bearer(world.partner_reader))).json()[
+    assert (await api.get("/v1/settings", headers=bearer(world.partner_admin))).json()[
         "verification_required"
     ]
 

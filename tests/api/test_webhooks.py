@@ -259,8 +259,13 @@ async def test_a_decision_never_waits_on_a_webhook(api, relay, factory):
 async def test_only_the_owner_sees_and_removes_its_endpoints(api, factory, receiver):
     world, other = await factory.world(), await factory.world()
     endpoint = await register(api, world.partner_admin, receiver.url)
-    listed = await api.get("/v1/webhook-endpoints", headers=bearer(world.partner_reader))
+    listed = await api.get("/v1/webhook-endpoints", headers=bearer(world.partner_admin))
     assert [e["id"] for e in listed.json()] == [endpoint["id"]]
+    assert_problem(  # the account's admins' alone, reading included
+        await api.get("/v1/webhook-endpoints", headers=bearer(world.partner_reader)),
+        403,
+        "forbidden",
+    )
     for token in (other.partner_admin, world.customer_person, world.distributor_admin):
         assert_problem(
             await api.get(f"/v1/webhook-endpoints/{endpoint['id']}", headers=bearer(token)),
@@ -619,3 +624,82 @@ async def test_a_queued_delivery_wakes_the_relay_when_its_transaction_commits(
     assert len(await queue_for(world.customer_id)) == 1
     nobody_listens, _ = await factory.customer()
     assert await queue_for(nobody_listens) == []
+
+
+# --- a cap on each account's endpoints (ASSOCFLOW_WEBHOOK_ENDPOINTS_MAX) ----------------------
+
+
+async def test_one_endpoint_over_the_cap_is_refused_until_one_is_removed(
+    database_url, task_queue, dev_env, factory, receiver
+):
+    from tests.conftest import WEBHOOKS
+
+    settings = make_settings(database_url, task_queue, **{**WEBHOOKS, "webhook_endpoints_max": 2})
+    world = await factory.world()
+    async with api_client(settings, dev_env.client) as api:
+        first = await register(api, world.partner_admin, receiver.url)
+        await register(api, world.partner_admin, receiver.url)
+        over = await api.post(
+            "/v1/webhook-endpoints", json={"url": receiver.url}, headers=bearer(world.partner_admin)
+        )
+        problem = assert_problem(over, 409, "webhook_endpoint_limit_reached")
+        assert problem["limit"] == 2 and "ASSOCFLOW_WEBHOOK_ENDPOINTS_MAX" in problem["detail"]
+        live = "SELECT count(*) FROM webhook_endpoints WHERE owner_id = %s AND deleted_at IS NULL"
+        assert await factory.count(live, world.partner_id) == 2
+        await register(api, world.customer_person, receiver.url)  # each account has its own cap
+        removed = await api.delete(
+            f"/v1/webhook-endpoints/{first['id']}", headers=bearer(world.partner_admin)
+        )
+        assert removed.status_code == 204
+        await register(api, world.partner_admin, receiver.url)  # a removed one counts no more
+
+
+async def test_registrations_at_once_never_pass_the_cap_together(
+    database_url, task_queue, dev_env, factory, receiver
+):
+    from tests.conftest import WEBHOOKS
+
+    settings = make_settings(database_url, task_queue, **{**WEBHOOKS, "webhook_endpoints_max": 3})
+    world = await factory.world()
+    async with api_client(settings, dev_env.client) as api:
+        for _ in range(2):
+            await register(api, world.customer_person, receiver.url)
+        answers = await asyncio.gather(
+            *(
+                api.post(
+                    "/v1/webhook-endpoints",
+                    json={"url": receiver.url},
+                    headers=bearer(world.customer_person),
+                )
+                for _ in range(6)
+            )
+        )
+    assert sorted(a.status_code for a in answers) == [201, 409, 409, 409, 409, 409]
+    live = "SELECT count(*) FROM webhook_endpoints WHERE owner_id = %s AND deleted_at IS NULL"
+    assert await factory.count(live, world.customer_id) == 3
+
+
+async def test_a_registration_waits_for_one_under_way_before_it_counts(factory, pool):
+    """The account's row is locked for the count and the insert: a second registration counts
+    only once the first has committed, so both cannot see room for one."""
+    customer_id, _ = await factory.customer()
+
+    def register_one(conn):
+        return store_webhooks.create_endpoint(
+            conn, "customer", customer_id, "http://127.0.0.1:9/hooks", None, None, b"sealed",
+            limit=1,
+        )  # fmt: skip
+
+    async with pool.connection() as first, pool.connection() as second:
+        async with first.transaction():
+            assert await register_one(first) is not None
+            racing = asyncio.create_task(register_one(second))
+            await asyncio.sleep(0.5)
+            assert not racing.done()  # waits for the first, which has not committed yet
+        assert await asyncio.wait_for(racing, 10) is None  # then finds the account full
+    assert (
+        await factory.count(
+            "SELECT count(*) FROM webhook_endpoints WHERE owner_id = %s", customer_id
+        )
+        == 1
+    )
