@@ -29,6 +29,14 @@ def token_hash(token: str) -> bytes:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
 
 
+# A person (`pe`) with their partner user (`u`) and partner (`p`), or customer user (`cu`) and
+# customer (`c`).
+_ACCOUNT_OF_PERSON = (
+    "LEFT JOIN partner_users u ON pe.kind = 'partner_user' AND u.id = pe.id"
+    " LEFT JOIN customer_users cu ON pe.kind = 'customer_user' AND cu.id = pe.id"
+    " LEFT JOIN partners p ON p.id = u.partner_id"
+    " LEFT JOIN customers c ON c.id = cu.customer_id"
+)
 _ENROLLED = (
     "EXISTS (SELECT 1 FROM mfa_enrolments e WHERE e.person_id = pe.id"
     " AND e.confirmed_at IS NOT NULL) AS enrolled"
@@ -70,11 +78,7 @@ async def verification_required(conn: Connection, person_id: UUID) -> bool:
         conn,
         bool,
         "SELECT coalesce(p.verification_required, c.verification_required, false)"
-        " FROM people pe"
-        " LEFT JOIN partner_users u ON pe.kind = 'partner_user' AND u.id = pe.id"
-        " LEFT JOIN customer_users cu ON pe.kind = 'customer_user' AND cu.id = pe.id"
-        " LEFT JOIN partners p ON p.id = u.partner_id"
-        " LEFT JOIN customers c ON c.id = cu.customer_id"
+        f" FROM people pe {_ACCOUNT_OF_PERSON}"
         " WHERE pe.id = %s",
         (person_id,),
     )
@@ -139,11 +143,7 @@ async def find(conn: Connection, token: str) -> SessionSubject | None:
         " pe.id AS person_id, coalesce(u.name, cu.name, '') AS name,"
         f" coalesce(pe.email, '') AS email, {_ENROLLED},"
         " s.verified, s.last_seen_at, s.expires_at, s.signed_out_at"
-        " FROM console_sessions s JOIN people pe ON pe.id = s.person_id"
-        " LEFT JOIN partner_users u ON pe.kind = 'partner_user' AND u.id = pe.id"
-        " LEFT JOIN customer_users cu ON pe.kind = 'customer_user' AND cu.id = pe.id"
-        " LEFT JOIN partners p ON p.id = u.partner_id"
-        " LEFT JOIN customers c ON c.id = cu.customer_id"
+        f" FROM console_sessions s JOIN people pe ON pe.id = s.person_id {_ACCOUNT_OF_PERSON}"
         " WHERE s.id = %s",
         (token_hash(token),),
     )

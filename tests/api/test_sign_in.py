@@ -33,7 +33,7 @@ from store.accounts import PostgresStanding
 from tests.api.test_disassociations import assert_problem
 from tests.factories import bearer
 from tests.integration.test_cli import run as run_cli
-from tests.mfa import Clock, enrol, require_verification
+from tests.mfa import Authenticator, Clock, enrol, require_verification
 from workflows.gateway import Gateway
 
 pytestmark = pytest.mark.devserver
@@ -81,6 +81,16 @@ async def with_password(svc: Services, someone: Person, password: str = PASSWORD
     """The person accepts an invitation and sets `password`."""
     link = await sessions.invite(svc, OPERATOR, someone.id)
     await sessions.accept_invitation(svc, token_of(link.url), password, client="tests")
+
+
+async def enrolled_person(
+    api, svc: Services, factory, clock: Clock
+) -> tuple[Person, Authenticator]:
+    """A person with a password and an authenticator (its app)."""
+    someone = await person(factory)
+    await with_password(svc, someone)
+    app, _ = await enrol(api, someone.token, clock)
+    return someone, app
 
 
 def token_of(url: str) -> str:
@@ -286,9 +296,7 @@ async def test_a_hundred_failures_in_a_row_from_anywhere_lock_the_email_for_an_h
 async def test_five_wrong_codes_lock_sign_in_and_only_the_password_holder_learns_it(
     api, svc, factory, clock
 ):
-    someone = await person(factory)
-    await with_password(svc, someone)
-    app, _ = await enrol(api, someone.token, clock)
+    someone, app = await enrolled_person(api, svc, factory, clock)
     signed_in = await sessions.sign_in(svc, someone.email, PASSWORD, client=client())
     for _ in range(4):
         await refused(
@@ -339,9 +347,7 @@ async def test_sign_in_attempts_are_rate_limited_per_address_and_per_address_and
 async def test_an_mfa_reset_ends_every_session_and_only_a_new_invitation_lets_them_in(
     api, svc, factory, clock
 ):
-    someone = await person(factory)
-    await with_password(svc, someone)
-    app, _ = await enrol(api, someone.token, clock)
+    someone, app = await enrolled_person(api, svc, factory, clock)
     await require_verification(api, someone.token)
     opened = await sessions.sign_in(svc, someone.email, PASSWORD, client=client())
     await sessions.complete_sign_in(svc, opened.token, app.code(clock.at))
@@ -368,9 +374,7 @@ async def test_an_mfa_reset_ends_every_session_and_only_a_new_invitation_lets_th
 async def test_an_mfa_reset_where_verification_is_not_required_ends_sessions_and_keeps_the_password(
     api, svc, factory, clock
 ):
-    someone = await person(factory)
-    await with_password(svc, someone)
-    app, _ = await enrol(api, someone.token, clock)
+    someone, app = await enrolled_person(api, svc, factory, clock)
     opened = await sessions.sign_in(svc, someone.email, PASSWORD, client=client())
     await sessions.complete_sign_in(svc, opened.token, app.code(clock.at))
     await admin.reset_mfa(svc.pool, OPERATOR, someone.id)
