@@ -20,7 +20,12 @@ COPY webhooks ./webhooks
 COPY devstack ./devstack
 COPY worker.py ./
 # Bytecode compiled now: the workflow sandbox imports the workflow module for every workflow.
-RUN pip install . && python -m compileall -q /app && useradd --system --uid 10001 assocflow
+# The catalogues are compiled from their .po sources (never committed compiled) before the
+# package is installed with them.
+RUN pip install "Babel>=2.14" \
+    && pybabel -q compile -d assocflow/locale -D console \
+    && pybabel -q compile -d assocflow/locale -D assocflow \
+    && pip install . && python -m compileall -q /app && useradd --system --uid 10001 assocflow
 USER assocflow
 
 EXPOSE 8000

@@ -11,7 +11,7 @@ PYTEST = tmp=$$(mktemp -d "$${TMPDIR:-/tmp}/assocflow-test.XXXXXX") \
   && { $(PY) -m pytest --basetemp="$$tmp/pytest"
 PYTEST_END = ; rc=$$?; rm -rf "$$tmp"; exit $$rc; }
 
-.PHONY: run test browser-tests lint install reset compose-tool chromium histories openapi-snapshot proof bench
+.PHONY: run test browser-tests lint install reset compose-tool chromium histories openapi-snapshot proof bench catalogues translations
 
 # The first run says what it is doing: pip prints each package as it fetches and installs it.
 # A new top-level package (its __init__.py) is installed again too: the editable install maps
@@ -24,19 +24,38 @@ $(STAMP): pyproject.toml $(wildcard */__init__.py)
 	touch $(STAMP)
 	@echo "assocflow: installed."
 
-install: $(STAMP)
+install: $(STAMP) catalogues
 
-run: $(STAMP)
+# The words in English and Simplified Chinese (assocflow/i18n.py): the .po files are the source,
+# compiled here into the .mo files the processes read (never committed).
+PO_FILES := $(wildcard assocflow/locale/*/LC_MESSAGES/*.po)
+catalogues: $(PO_FILES:.po=.mo)
+
+assocflow/locale/%.mo: assocflow/locale/%.po $(STAMP)
+	$(VENV)/bin/pybabel -q compile --statistics -i $< -o $@
+
+# After changing words: extract them again and bring the catalogues up to date (then translate
+# what `make test` says is missing).
+translations: $(STAMP)
+	for domain in console assocflow; do \
+	  $(VENV)/bin/pybabel -q extract -F babel-$$domain.cfg -k Text -k N_ --no-location \
+	    --sort-output --project=assocflow --copyright-holder=assocflow \
+	    -o assocflow/locale/$$domain.pot . \
+	  && $(VENV)/bin/pybabel -q update -i assocflow/locale/$$domain.pot -d assocflow/locale \
+	    -D $$domain --no-fuzzy-matching --ignore-obsolete || exit 1; \
+	done
+
+run: $(STAMP) catalogues
 	$(PY) -m devstack run
 
-test: $(STAMP) compose-tool chromium
+test: $(STAMP) catalogues compose-tool chromium
 	$(VENV)/bin/ruff check --quiet .
 	$(VENV)/bin/ruff format --check --quiet .
 	$(VENV)/bin/mypy
 	$(PYTEST) $(PYTEST_ARGS) $(PYTEST_END)
 
 # The console's browser tests alone (they are part of `make test` too).
-browser-tests: $(STAMP) chromium
+browser-tests: $(STAMP) catalogues chromium
 	$(PYTEST) tests/console $(PYTEST_ARGS) $(PYTEST_END)
 
 # The compose file is checked with `docker-compose config` (no Docker engine needed): install
