@@ -4,7 +4,7 @@ FROM python:3.11-slim
 ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
 
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY assocflow ./assocflow
 COPY application ./application
 COPY cli ./cli
@@ -20,12 +20,9 @@ COPY webhooks ./webhooks
 COPY devstack ./devstack
 COPY worker.py ./
 # Bytecode compiled now: the workflow sandbox imports the workflow module for every workflow.
-# The catalogues are compiled from their .po sources (never committed compiled) before the
-# package is installed with them.
-RUN pip install "Babel>=2.14" \
-    && pybabel -q compile -d assocflow/locale -D console \
-    && pybabel -q compile -d assocflow/locale -D assocflow \
-    && pip install . && python -m compileall -q /app && useradd --system --uid 10001 assocflow
+# The catalogues are compiled from their .po sources (never committed compiled) as the package
+# is built (setup.py).
+RUN pip install . && python -m compileall -q /app && useradd --system --uid 10001 assocflow
 USER assocflow
 
 EXPOSE 8000

@@ -80,12 +80,15 @@ def test_every_package_is_in_the_wheel_and_imports_from_it(installed, tmp_path):
          " console.pages.records\n"
          "import importlib.resources as r\n"
          "print(server.app.__file__, worker.__file__, webhooks.relay.__file__)\n"
-         "print(sorted(p.name for p in r.files('store.migrations').iterdir() if p.name.endswith('.sql')))"],
+         "print(sorted(p.name for p in r.files('store.migrations').iterdir() if p.name.endswith('.sql')))\n"
+         "print(sorted(p.name for p in r.files('assocflow').joinpath('locale/zh_Hans/LC_MESSAGES').iterdir()))"],
         cwd=tmp_path, env=_clean_env(),
     )  # fmt: skip
-    files, migrations = out.splitlines()
+    files, migrations, catalogues = out.splitlines()
     assert all(path.startswith(str(installed.parent)) for path in files.split())
     assert migrations.startswith("['0001_")
+    # The compiled catalogues are built with the wheel (setup.py), never taken from git.
+    assert catalogues == str(["assocflow.mo", "assocflow.po", "console.mo", "console.po"])
 
 
 def test_the_installed_api_worker_and_cli_run_a_request(
