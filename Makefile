@@ -67,12 +67,15 @@ compose-tool:
 	  || echo "docker-compose is not installed: the compose file check will be skipped"
 
 # The console's browser tests drive Debian's chromium with Playwright (Playwright's own browser
-# download is never used): install it where we may; elsewhere they say they were skipped and why.
+# download is never used), with Debian's Noto CJK fonts for the Chinese pages and their pictures:
+# install them where we may; elsewhere they say they were skipped and why.
 # ASSOCFLOW_CHROMIUM names another Chromium binary.
+BROWSER_PACKAGES = chromium fonts-noto-cjk
 chromium:
-	@[ -x "$${ASSOCFLOW_CHROMIUM:-/usr/bin/chromium}" ] || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
-	  && { apt-get install -y -qq chromium >/dev/null 2>&1 \
-	       || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1; }; }; } \
+	@{ [ -x "$${ASSOCFLOW_CHROMIUM:-/usr/bin/chromium}" ] && [ -n "$$(fc-list :lang=zh 2>/dev/null)" ]; } \
+	  || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	  && { apt-get install -y -qq $(BROWSER_PACKAGES) >/dev/null 2>&1 \
+	       || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq $(BROWSER_PACKAGES) >/dev/null 2>&1; }; }; } \
 	  || echo "chromium is not installed (needs root and apt-get): the console's browser tests will be skipped"
 
 lint: $(STAMP)
