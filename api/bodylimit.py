@@ -7,8 +7,9 @@ from __future__ import annotations
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.problems import problem_response
+from api.problems import language_of, problem_response
 from domain.problems import ProblemCode
+from domain.text import Text
 
 
 class _TooLarge(Exception):
@@ -28,7 +29,8 @@ class BodyLimitMiddleware:
             response = problem_response(
                 422,
                 ProblemCode.VALIDATION_ERROR,
-                "The query string must not contain the NUL character.",
+                Text("The query string must not contain the NUL character."),
+                language=language_of(scope),
             )
             await response(scope, receive, send)
             return
@@ -64,6 +66,7 @@ class BodyLimitMiddleware:
         response = problem_response(
             413,
             ProblemCode.PAYLOAD_TOO_LARGE,
-            f"The request body is larger than {self.max_bytes} bytes.",
+            Text("The request body is larger than {max_bytes} bytes.", max_bytes=self.max_bytes),
+            language=language_of(scope),
         )
         await response(scope, receive, send)

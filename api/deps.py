@@ -21,6 +21,7 @@ from application.principal import Principal as Principal  # the routers' name fo
 from application.services import Services
 from assocflow.settings import Settings
 from domain.problems import ProblemCode
+from domain.text import Text
 
 
 # Plain `def` dependencies would each be sent to a thread by FastAPI: these are all `async`.
@@ -54,7 +55,7 @@ async def principal(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     if credentials is None or not credentials.credentials:
-        raise _unauthorized("Send a token: `Authorization: Bearer <token>`.")
+        raise _unauthorized(Text("Send a token: `Authorization: Bearer <token>`."))
     # The idempotency middleware may have identified the caller already for this request.
     who = getattr(request.state, "principal", None)
     if who is None:
@@ -63,7 +64,7 @@ async def principal(
         async with (await pool_dep(request)).connection() as conn:
             who = await identify(await settings_dep(request), conn, credentials.credentials)
     if who is None:
-        raise _unauthorized("The token is unknown, expired or revoked.")
+        raise _unauthorized(Text("The token is unknown, expired or revoked."))
     structlog.contextvars.bind_contextvars(caller=who.ref)
     if who.kind != "operator":
         structlog.contextvars.bind_contextvars(account=f"{who.account.kind}:{who.account.id}")
@@ -73,13 +74,13 @@ async def principal(
 async def party(who: Annotated[Principal, Depends(principal)]) -> Principal:
     """A partner user or a customer: the callers of the product API."""
     if who.kind == "operator":
-        raise forbidden("Operators use the /v1/admin API and the Temporal UI.")
+        raise forbidden(Text("Operators use the /v1/admin API and the Temporal UI."))
     return who
 
 
 async def operator(who: Annotated[Principal, Depends(principal)]) -> Principal:
     if who.kind != "operator":
-        raise forbidden("Only operators may use the /v1/admin API.")
+        raise forbidden(Text("Only operators may use the /v1/admin API."))
     return who
 
 

@@ -33,9 +33,10 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.openapi import OPERATIONS
-from api.problems import problem_response
+from api.problems import language_of, problem_response
 from application.identity import identify
 from domain.problems import ProblemCode
+from domain.text import Text
 from store import idempotency
 from store.presence import Presence
 
@@ -97,9 +98,10 @@ class IdempotencyMiddleware:
                 scope,
                 send,
                 _problem(
+                    scope,
                     422,
                     ProblemCode.VALIDATION_ERROR,
-                    "Idempotency-Key must be 1 to 200 visible ASCII characters.",
+                    Text("Idempotency-Key must be 1 to 200 visible ASCII characters."),
                 ),
             )
             return
@@ -141,14 +143,14 @@ class IdempotencyMiddleware:
                 return
             if outcome == "mismatch":
                 await _send(scope, send, _problem(
-                    422, ProblemCode.IDEMPOTENCY_KEY_REUSED,
-                    "This Idempotency-Key was used for a different request; use a new key.",
+                    scope, 422, ProblemCode.IDEMPOTENCY_KEY_REUSED,
+                    Text("This Idempotency-Key was used for a different request; use a new key."),
                 ))  # fmt: skip
                 return
             if time.monotonic() > deadline:
                 await _send(scope, send, _problem(
-                    409, ProblemCode.IDEMPOTENCY_KEY_IN_USE,
-                    "A request with this Idempotency-Key is still running; retry shortly.",
+                    scope, 409, ProblemCode.IDEMPOTENCY_KEY_IN_USE,
+                    Text("A request with this Idempotency-Key is still running; retry shortly."),
                     headers={"Retry-After": "1"},
                 ))  # fmt: skip
                 return
@@ -262,9 +264,14 @@ def _canonical_hash(body: bytes) -> bytes:
 
 
 def _problem(
-    status: int, code: ProblemCode, detail: str, headers: dict[str, str] | None = None
+    scope: Scope,
+    status: int,
+    code: ProblemCode,
+    detail: str,
+    headers: dict[str, str] | None = None,
 ) -> Response:
-    return problem_response(status, code, detail, headers=headers)
+    """A problem in the caller's language."""
+    return problem_response(status, code, detail, headers=headers, language=language_of(scope))
 
 
 async def _send(scope: Scope, send: Send, response: Response) -> None:

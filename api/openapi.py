@@ -26,7 +26,8 @@ from api.routers.disassociations import DISASSOCIATIONS
 from api.routers.partner_changes import PARTNER_CHANGES
 from api.routers.requests import Resource
 from api.routers.type_changes import TYPE_CHANGES
-from api.schemas import ProblemDetail
+from api.schemas import ProblemDetail, Record
+from application import records
 from domain.types import DecisionAction
 
 REF = "#/components/schemas/"
@@ -61,7 +62,8 @@ TAGS: list[dict[str, str]] = [
     },
     {
         "name": "account",
-        "description": "The caller's account: its settings (verification) and message center.",
+        "description": "The caller's account: its settings (verification, the language of its"
+        " messages) and message center.",
     },
     {
         "name": "mfa",
@@ -197,6 +199,7 @@ PROBLEMS: dict[str, tuple[str, dict[str, Any]]] = {
         " (POST /v1/mfa/enrolment) and send its current code as `verification_code`.",
         {"replacement": "/v1/mfa/enrolment"},
     ),
+    "not_acceptable": ("Accept application/json or text/csv (or any: `*/*`).", {}),
     "not_ready": (
         "A dependency is unavailable.",
         {"checks": {"postgres": "ok", "temporal": "unavailable: RPCError"}},
@@ -208,6 +211,7 @@ MEANING = {
     401: "No token, or an unknown, expired or revoked one.",
     403: "Visible, but not for this caller.",
     404: "Nothing with this id is visible to the caller.",
+    406: "The `Accept` header accepts none of the media types the operation answers with.",
     409: "The state forbids it now.",
     410: "This route went away; `replacement` names the one to use.",
     413: "The body is larger than the server takes (ASSOCFLOW_MAX_BODY_BYTES).",
@@ -239,6 +243,8 @@ VERIFIED = (
     "rate_limited",
 )
 TEMPORAL = ("temporarily_unavailable",)
+# An operation that answers more than one media type (`Accept`).
+NEGOTIATED = ("not_acceptable",)
 DECISION = ("not_pending",)
 
 
@@ -403,8 +409,9 @@ OPERATIONS: dict[str, Operation] = {
     # records
     "listAssociationRecords": Operation(
         "List association records",
-        "A page of records, newest first.",
-        AUTH + QUERY,
+        "A page of records, newest first (JSON); with `Accept: text/csv`, every record the"
+        " filters match, newest first, as one CSV download (`Content-Disposition: attachment`).",
+        AUTH + QUERY + NEGOTIATED,
     ),
     # account
     "getAccountSettings": Operation("Read the account's settings", "The settings.", AUTH),
@@ -754,8 +761,12 @@ EXAMPLES: dict[str, Any] = {
         "after": None,
         "occurred_at": "2026-03-03T14:05:00Z",
     },
-    "AccountSettings": {"verification_required": True, "service_tokens_may_decide": False},
-    "SettingsPatch": {"verification_required": True},
+    "AccountSettings": {
+        "verification_required": True,
+        "service_tokens_may_decide": False,
+        "language": "en",
+    },
+    "SettingsPatch": {"verification_required": True, "language": "zh-Hans"},
     "Notification": {
         "id": "2c1e4b0f-9a8d-4c7e-8b6a-5d4c3b2a1f0e",
         "event_type": "disassociation.requested",
@@ -921,7 +932,7 @@ def _error_responses(operation: Operation) -> dict[str, Any]:
                 }
             },
         }
-        headers: dict[str, Any] = {}
+        headers: dict[str, Any] = {"Content-Language": CONTENT_LANGUAGE}
         if status == 401:
             headers["WWW-Authenticate"] = {
                 "description": "`Bearer`: send a token.",
@@ -931,8 +942,7 @@ def _error_responses(operation: Operation) -> dict[str, Any]:
             headers["Retry-After"] = _integer_header("Seconds to wait before trying again.")
         if status == 429 and operation.rate_limited:
             headers |= {name: _integer_header(text) for name, text in RATE_LIMIT_HEADERS.items()}
-        if headers:
-            response["headers"] = headers
+        response["headers"] = headers
         responses[str(status)] = response
     return responses
 
@@ -945,6 +955,24 @@ IDEMPOTENCY_KEY = {
     " marked `Idempotent-Replayed: true`; kept 24 hours, per caller.",
     "schema": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[!-~]+$"},
     "example": "3f1e9a52-8c1d-4d7b-9b8e-0a6c2d4f5e71",
+}
+
+
+# The words of a problem (`title`, `detail`, a check item's `message`) are in the caller's
+# language (api/problems.py); its `code` and every other member are the same in any.
+ACCEPT_LANGUAGE = {
+    "name": "Accept-Language",
+    "in": "header",
+    "required": False,
+    "description": "The language of the words people read in the answer — a problem's `title`"
+    " and `detail`, an account check's `message`s: Simplified Chinese for `zh-Hans` (or `zh`,"
+    " `zh-CN`), else English. Codes and data are the same in every language.",
+    "schema": {"type": "string"},
+    "example": "zh-CN, en;q=0.8",
+}
+CONTENT_LANGUAGE = {
+    "description": "The language of the problem's words: `en` or `zh-Hans` (`Accept-Language`).",
+    "schema": {"type": "string", "enum": ["en", "zh-Hans"]},
 }
 
 
@@ -972,6 +1000,8 @@ def _document_operation(operation_id: str, spec: dict[str, Any]) -> None:
                 media["example"] = operation.example
             elif media_type == "application/json":
                 media["example"] = example_of(media["schema"])
+            elif media_type == records.CSV_MEDIA_TYPE:
+                media["example"] = records.to_csv([Record.model_validate(EXAMPLES["Record"])])
         if operation.rate_limited:
             response["headers"] = {
                 name: _integer_header(f"{text} Present when a rate limit applied to the request.")
@@ -982,6 +1012,8 @@ def _document_operation(operation_id: str, spec: dict[str, Any]) -> None:
         parameters = spec.setdefault("parameters", [])
         parameters[:] = [p for p in parameters if p["name"].lower() != "idempotency-key"]
         parameters.append(IDEMPOTENCY_KEY)
+    if operation.errors:
+        spec.setdefault("parameters", []).append(ACCEPT_LANGUAGE)
     for parameter in spec.get("parameters", ()):
         if "description" not in parameter:
             parameter["description"] = PARAMETERS.get(parameter["name"], "")

@@ -18,26 +18,29 @@ from collections.abc import Callable
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.problems import problem_response
+from api.problems import UNEXPECTED, language_of, problem_response
 from domain.problems import ProblemCode
+from domain.text import Text
 from store.db import is_unavailable
 
 log = logging.getLogger(__name__)
 
 # How soon to try again: a healthy pool reconnects within a second of PostgreSQL's return.
 RETRY_AFTER_SECONDS = 2
-UNAVAILABLE_DETAIL = "assocflow cannot reach its database right now; try again shortly."
+UNAVAILABLE_DETAIL = Text("assocflow cannot reach its database right now; try again shortly.")
 
 # Makes the page a person sees for an outage, given the request's scope.
 PageRenderer = Callable[[Scope], Response]
 
 
-def unavailable_problem() -> Response:
+def unavailable_problem(language: str) -> Response:
+    """503 in `language`: PostgreSQL is not serving."""
     return problem_response(
         503,
         ProblemCode.TEMPORARILY_UNAVAILABLE,
         UNAVAILABLE_DETAIL,
         headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        language=language,
     )
 
 
@@ -84,6 +87,8 @@ class ErrorBoundary:
             log.warning("database unavailable on %s %s: %r", scope["method"], scope["path"], error)
             if scope["path"].startswith(self.pages_prefix):
                 return self.page(scope)
-            return unavailable_problem()
+            return unavailable_problem(language_of(scope))
         log.error("unhandled error on %s %s", scope["method"], scope["path"], exc_info=error)
-        return problem_response(500, ProblemCode.INTERNAL_ERROR, "An unexpected error occurred.")
+        return problem_response(
+            500, ProblemCode.INTERNAL_ERROR, UNEXPECTED, language=language_of(scope)
+        )

@@ -9,8 +9,9 @@ from application.errors import not_found, paged
 from application.guards import verified
 from application.principal import READ_NOTIFICATIONS, Principal
 from application.services import Services
+from domain.text import Text
 from store import accounts, audit, notifications
-from store.rows import AccountSettings
+from store.rows import AccountLanguage, AccountSettings
 from store.rows import Notification as Notification  # what the message center lists
 
 
@@ -31,12 +32,15 @@ async def update_settings(
     *,
     verification_required: bool | None = None,
     service_tokens_may_decide: bool | None = None,
+    language: AccountLanguage | None = None,
     verification_code: str | None = None,
 ) -> AccountSettings:
     """Change the account's settings (the partner's admins, or the customer). What weakens the
     second factor — turning verification off, letting service tokens through — needs the acting
-    person's code while verification is on: otherwise a stolen token could switch it off. A
-    change is on the audit log; returns the settings as they are now."""
+    person's code while verification is on: otherwise a stolen token could switch it off. The
+    `language` of the account's messages applies to those written from now on: a message keeps
+    the language it was written in. A change is on the audit log; returns the settings as they
+    are now."""
     who.require_admin()
     account = who.account
     async with svc.pool.connection() as conn:
@@ -48,6 +52,7 @@ async def update_settings(
         service_tokens_may_decide=current.service_tokens_may_decide
         if service_tokens_may_decide is None
         else service_tokens_may_decide,
+        language=current.language if language is None else language,
     )
     weakens = current.verification_required and (
         not wanted.verification_required
@@ -56,7 +61,9 @@ async def update_settings(
     if weakens:
         # The account's service tokens never weaken it themselves.
         caller = replace(who, service_tokens_may_decide=False)
-        await verified(svc, caller, "weakening verification", verification_code, required=True)
+        await verified(
+            svc, caller, Text("weakening verification"), verification_code, required=True
+        )
     if wanted != current:
         async with svc.pool.connection() as conn, conn.transaction():
             await accounts.set_account_settings(conn, account.kind, account.id, wanted)
@@ -93,5 +100,5 @@ async def mark_read(svc: Services, who: Principal, notification_id: UUID) -> Not
     async with svc.pool.connection() as conn:
         row = await notifications.mark_read(conn, account.kind, account.id, notification_id)
     if row is None:
-        raise not_found("notification")
+        raise not_found(Text("notification"))
     return row

@@ -20,6 +20,7 @@ from psycopg_pool import AsyncConnectionPool
 from application.errors import Failure, forbidden, invalid, not_found, paged
 from application.principal import Principal
 from domain.problems import ProblemCode
+from domain.text import Text
 from domain.types import (
     AccountStanding,
     Association,
@@ -42,7 +43,7 @@ SubjectKind = Literal[
 def require_operator(who: Principal) -> None:
     """403 unless `who` is an operator: what every use case of /v1/admin checks first."""
     if who.kind != "operator":
-        raise forbidden("Only operators may use the /v1/admin API.")
+        raise forbidden(Text("Only operators may use the /v1/admin API."))
 
 
 # --- partners and their users ----------------------------------------------------------------
@@ -55,12 +56,12 @@ async def _check_parent(
     if parent_id is None:
         return
     if partner_type != "reseller":
-        raise invalid("parent_partner_id", "Only a reseller can have a parent partner.")
+        raise invalid("parent_partner_id", Text("Only a reseller can have a parent partner."))
     parent = await accounts.get_partner(conn, parent_id)
     if parent is None or parent_id == self_id:
-        raise invalid("parent_partner_id", "The parent partner does not exist.")
+        raise invalid("parent_partner_id", Text("The parent partner does not exist."))
     if parent.type not in ("distributor", "psp"):
-        raise invalid("parent_partner_id", "The parent must be a distributor or a PSP.")
+        raise invalid("parent_partner_id", Text("The parent must be a distributor or a PSP."))
 
 
 async def create_partner(
@@ -98,7 +99,7 @@ async def get_partner(pool: AsyncConnectionPool, who: Principal, partner_id: UUI
     async with pool.connection() as conn:
         row = await accounts.get_partner(conn, partner_id)
     if row is None:
-        raise not_found("partner")
+        raise not_found(Text("partner"))
     return row
 
 
@@ -111,13 +112,15 @@ async def update_partner(
     async with pool.connection() as conn, conn.transaction():
         current = await accounts.get_partner(conn, partner_id, lock=True)
         if current is None:
-            raise not_found("partner")
+            raise not_found(Text("partner"))
         stored = current.model_dump()
         merged = {**stored, **changes}
         if "type" in changes or "parent_partner_id" in changes:
             await _check_parent(conn, merged["type"], merged["parent_partner_id"], partner_id)
             if merged["type"] == "reseller" and await accounts.child_partner_ids(conn, partner_id):
-                raise invalid("type", "A partner with resellers under it cannot become a reseller.")
+                raise invalid(
+                    "type", Text("A partner with resellers under it cannot become a reseller.")
+                )
         row = await accounts.update_partner(conn, partner_id, changes)
         assert row is not None  # locked above
         changed = {k: v for k, v in changes.items() if stored.get(k) != v}
@@ -147,7 +150,7 @@ async def create_partner_user(
     require_operator(who)
     async with pool.connection() as conn:
         if await accounts.get_partner(conn, partner_id) is None:
-            raise not_found("partner")
+            raise not_found(Text("partner"))
         async with conn.transaction():
             with _email_free():
                 row = await accounts.create_partner_user(
@@ -166,7 +169,7 @@ async def create_customer_user(
     require_operator(who)
     async with pool.connection() as conn:
         if await accounts.get_customer(conn, customer_id) is None:
-            raise not_found("customer")
+            raise not_found(Text("customer"))
         async with conn.transaction():
             with _email_free():
                 row = await accounts.create_customer_user(conn, customer_id, name, email)
@@ -183,7 +186,7 @@ def _email_free() -> Iterator[None]:
     except accounts.EmailTaken as taken:
         raise Failure(
             ProblemCode.EMAIL_TAKEN,
-            "Another person signs in with this email.",
+            Text("Another person signs in with this email."),
             errors=[{"loc": ["body", "email"]}],
         ) from taken
 
@@ -198,7 +201,7 @@ async def reset_mfa(pool: AsyncConnectionPool, who: Principal, person_id: UUID) 
     at = datetime.now(UTC)
     async with pool.connection() as conn, conn.transaction():
         if await accounts.get_person(conn, person_id) is None:
-            raise not_found("person")
+            raise not_found(Text("person"))
         had = await mfa.reset(conn, person_id)
         ended = await sessions.sign_out_everywhere(conn, person_id, at)
         needs_invitation = await sessions.verification_required(conn, person_id)
@@ -226,7 +229,7 @@ async def get_customer(pool: AsyncConnectionPool, who: Principal, customer_id: U
     async with pool.connection() as conn:
         row = await accounts.get_customer(conn, customer_id)
     if row is None:
-        raise not_found("customer")
+        raise not_found(Text("customer"))
     return row
 
 
@@ -237,7 +240,7 @@ async def put_standing(
     require_operator(who)
     async with pool.connection() as conn:
         if await accounts.get_customer(conn, customer_id) is None:
-            raise not_found("customer")
+            raise not_found(Text("customer"))
         async with conn.transaction():
             before = await accounts.get_standing(conn, customer_id)
             row = await accounts.put_standing(conn, customer_id, standing)
@@ -254,7 +257,7 @@ async def get_standing(
     require_operator(who)
     async with pool.connection() as conn:
         if await accounts.get_customer(conn, customer_id) is None:
-            raise not_found("customer")
+            raise not_found(Text("customer"))
         return await accounts.get_standing(conn, customer_id)
 
 
@@ -272,9 +275,9 @@ async def create_association(
     require_operator(who)
     async with pool.connection() as conn:
         if await accounts.get_partner(conn, partner_id) is None:
-            raise invalid("partner_id", "The partner does not exist.")
+            raise invalid("partner_id", Text("The partner does not exist."))
         if await accounts.get_customer(conn, customer_id) is None:
-            raise invalid("customer_id", "The customer does not exist.")
+            raise invalid("customer_id", Text("The customer does not exist."))
         try:
             async with conn.transaction():
                 row = await associations.create(
@@ -288,7 +291,7 @@ async def create_association(
         except associations.CustomerAlreadyAssociated as exc:
             raise Failure(
                 ProblemCode.CUSTOMER_ALREADY_ASSOCIATED,
-                "The customer already has an active association; end it first.",
+                Text("The customer already has an active association; end it first."),
             ) from exc
 
 
@@ -299,7 +302,7 @@ async def get_association(
     async with pool.connection() as conn:
         row = await associations.get(conn, association_id)
     if row is None:
-        raise not_found("association")
+        raise not_found(Text("association"))
     return row
 
 
@@ -316,7 +319,7 @@ async def change_association_type(
     async with pool.connection() as conn, conn.transaction():
         before = await associations.get(conn, association_id)
         if before is None:
-            raise not_found("association")
+            raise not_found(Text("association"))
         try:
             row = await associations.change_type(
                 conn, association_id, association_type, who.ref, reason
@@ -324,8 +327,11 @@ async def change_association_type(
         except associations.TypeChangePending as pending:
             raise Failure(
                 ProblemCode.REQUEST_PENDING,
-                f"Type change request {pending.request_id} is pending on this association: cancel"
-                " it first, or let the parties decide it.",
+                Text(
+                    "Type change request {request_id} is pending on this association: cancel it"
+                    " first, or let the parties decide it.",
+                    request_id=pending.request_id,
+                ),
             ) from None
         assert row is not None  # it was there a moment ago, and associations are never deleted
         if row.association_type != before.association_type:
@@ -358,10 +364,14 @@ async def create_token(
     try:
         subject_id = tokens.canonical_subject_id(kind, subject_id)
     except ValueError as exc:
-        raise invalid("subject_id", f"Must be the id of the {SUBJECT_NAMES[kind]}.") from exc
+        raise invalid(
+            "subject_id", Text("Must be the id of the {name}.", name=SUBJECT_NAMES[kind])
+        ) from exc
     async with pool.connection() as conn:
         if kind != "operator" and not await _subject_exists(conn, kind, UUID(subject_id)):
-            raise invalid("subject_id", f"No {SUBJECT_NAMES[kind]} with this id exists.")
+            raise invalid(
+                "subject_id", Text("No {name} with this id exists.", name=SUBJECT_NAMES[kind])
+            )
         async with conn.transaction():
             row, token = await tokens.create(
                 conn,
@@ -376,11 +386,11 @@ async def create_token(
 
 
 SUBJECT_NAMES = {
-    "operator": "operator",
-    "partner_user": "partner user",
-    "customer_user": "customer user",
-    "partner_service": "partner",
-    "customer_service": "customer",
+    "operator": Text("operator"),
+    "partner_user": Text("partner user"),
+    "customer_user": Text("customer user"),
+    "partner_service": Text("partner"),
+    "customer_service": Text("customer"),
 }
 
 
@@ -406,7 +416,7 @@ async def revoke_token(pool: AsyncConnectionPool, who: Principal, token_id: UUID
     async with pool.connection() as conn, conn.transaction():
         row = await tokens.revoke(conn, token_id)
         if row is None:
-            raise not_found("token")
+            raise not_found(Text("token"))
         await _audit(
             conn, who, "token.revoked", "token", token_id, after={"revoked_at": row.revoked_at}
         )

@@ -7,6 +7,7 @@ from uuid import UUID
 from application.errors import not_found, paged
 from application.principal import Principal
 from application.services import Services
+from domain.text import Text
 from domain.types import Association, AssociationStatus, AssociationType, Permission
 from store import associations
 
@@ -42,6 +43,6 @@ async def get(svc: Services, who: Principal, association_id: UUID) -> Associatio
     async with svc.pool.connection() as conn:
         row = await associations.get(conn, association_id, scope=who.read_scope())
     if row is None:
-        raise not_found("association")
+        raise not_found(Text("association"))
     who.require(Permission.ASSOCIATIONS_READ)
     return row

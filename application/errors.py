@@ -1,5 +1,9 @@
 """How a use case says no: a `Failure` with a stable code (the API's problem `code`), words for
-people, and what else the caller needs (the failed check items, a status, when to retry)."""
+people, and what else the caller needs (the failed check items, a status, when to retry).
+
+The words are a `Text` (domain/text.py) wherever they are ours: its English, and what renders it
+in the caller's language at the edge that answers (api/problems.py, the console).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from math import ceil
 from typing import Any, ParamSpec, TypeVar
 
 from domain.problems import ProblemCode
+from domain.text import Text
 from store.pagination import InvalidCursor
 
 P = ParamSpec("P")
@@ -17,8 +22,9 @@ T = TypeVar("T")
 
 
 class Failure(Exception):
-    """A use case refused or could not complete. `code` is stable; `extra` goes to the caller
-    as it is (e.g. `items`, `request_status`, `next_allowed_at`)."""
+    """A use case refused or could not complete. `code` is stable; `detail` is words for people
+    (a Text, to be read in the caller's language); `extra` goes to the caller as it is (e.g.
+    `items`, `request_status`, `next_allowed_at`; a Text in it is words too)."""
 
     def __init__(
         self,
@@ -42,7 +48,10 @@ class Failure(Exception):
 
 
 def not_found(what: str) -> Failure:
-    return Failure(ProblemCode.NOT_FOUND, f"No {what} with this id is visible to you.")
+    """`what`: a noun, as a Text ("association") to be read in the caller's language."""
+    return Failure(
+        ProblemCode.NOT_FOUND, Text("No {what} with this id is visible to you.", what=what)
+    )
 
 
 def forbidden(detail: str) -> Failure:
@@ -59,6 +68,10 @@ def unavailable(detail: str, retry_after: timedelta = timedelta(seconds=5)) -> F
     return Failure(ProblemCode.TEMPORARILY_UNAVAILABLE, detail, retry_after=retry_after)
 
 
+# What store/pagination.py says of a cursor it cannot read, as words for the caller's language.
+_CURSOR_REFUSED = Text("the cursor is not one this API returned")
+
+
 def paged(use_case: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
     """A list use case: a cursor it never issued is a `validation_error` on `cursor`."""
 
@@ -68,7 +81,9 @@ def paged(use_case: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
             return await use_case(*args, **kwargs)
         except InvalidCursor as exc:
             raise Failure(
-                ProblemCode.VALIDATION_ERROR, str(exc), errors=[{"loc": ["query", "cursor"]}]
+                ProblemCode.VALIDATION_ERROR,
+                _CURSOR_REFUSED if str(exc) == _CURSOR_REFUSED else str(exc),
+                errors=[{"loc": ["query", "cursor"]}],
             ) from exc
 
     return listing

@@ -17,6 +17,7 @@ from application.principal import Principal
 from application.services import Services
 from assocflow.settings import parse_rate
 from domain.problems import ProblemCode
+from domain.text import Text
 from store import ratelimit
 from store.ratelimit import Usage
 
@@ -43,13 +44,13 @@ async def within_rate(pool: AsyncConnectionPool, who: Principal, what: str, rate
         pool,
         f"{what}:{account.kind}:{account.id}",
         rate,
-        f"Too many {what} requests for this account",
+        Text("Too many {what} requests for this account", what=what),
     )
 
 
 async def within_limit(pool: AsyncConnectionPool, bucket: str, rate: str, too_many: str) -> None:
     """`rate_limited` once the hits on `bucket` exceed `rate`; `too_many` says of what, to the
-    caller."""
+    caller (words: a Text, read in the caller's language)."""
     limit, window = parse_rate(rate)
     async with pool.connection() as conn:
         usage = await ratelimit.take(conn, bucket, limit, window, datetime.now(UTC))
@@ -58,7 +59,11 @@ async def within_limit(pool: AsyncConnectionPool, bucket: str, rate: str, too_ma
         met.append(usage)
     if usage.exceeded:
         failure = Failure(ProblemCode.RATE_LIMITED, "", retry_after=usage.resets_in)
-        failure.detail = f"{too_many}; try again in {failure.retry_after_seconds} s."
+        failure.detail = Text(
+            "{too_many}; try again in {seconds} s.",
+            too_many=too_many,
+            seconds=failure.retry_after_seconds,
+        )
         raise failure
 
 
@@ -84,10 +89,13 @@ async def verified(
             return None
         raise Failure(
             ProblemCode.VERIFICATION_REQUIRED,
-            f"This account requires a person's verification for {operation}: a service token"
-            " may do it only where the account allows service tokens"
-            ' (PATCH /v1/settings {"service_tokens_may_decide": true}).',
-            operation=operation,
+            Text(
+                "This account requires a person's verification for {operation}: a service token"
+                " may do it only where the account allows service tokens"
+                ' (PATCH /v1/settings {{"service_tokens_may_decide": true}}).',
+                operation=operation,
+            ),
+            operation=str(operation),  # a member of the problem: English, like its code
         )
     if not code:
         status = await mfa.status(svc, who)
@@ -95,16 +103,19 @@ async def verified(
             raise mfa.enrolment_required()
         raise Failure(
             ProblemCode.VERIFICATION_REQUIRED,
-            f"This account requires verification for {operation}: send your authenticator's"
-            " current code (or a recovery code) as `verification_code`.",
-            operation=operation,
+            Text(
+                "This account requires verification for {operation}: send your authenticator's"
+                " current code (or a recovery code) as `verification_code`.",
+                operation=operation,
+            ),
+            operation=str(operation),
         )
     # Per person: one person's guesses (or a stolen token's) never hold their colleagues up.
     await within_limit(
         svc.pool,
         f"verification:{who.ref}",
         svc.settings.rate_limit_verification,
-        "Too many verification attempts by you",
+        Text("Too many verification attempts by you"),
     )
     return await mfa.verify(svc, who, code)
 

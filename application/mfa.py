@@ -30,6 +30,7 @@ from application.principal import Principal
 from application.services import Services
 from domain import lockout
 from domain.problems import ProblemCode
+from domain.text import Text
 from store import accounts, failure_runs, mfa
 from store.rows import MfaEnrolment, RecoveryCode
 from webhooks.secrets import SecretBox
@@ -75,7 +76,9 @@ def now() -> datetime:
 def _person(who: Principal) -> UUID:
     person = who.person_id
     if person is None:
-        raise forbidden("A service token has no second factor: people enrol, each for themselves.")
+        raise forbidden(
+            Text("A service token has no second factor: people enrol, each for themselves.")
+        )
     return person
 
 
@@ -83,7 +86,7 @@ def _box(svc: Services) -> SecretBox:
     key = svc.settings.encryption_key
     box = SecretBox(key.get_secret_value() if key else None)
     if not box.available:
-        raise unavailable("Verification needs ASSOCFLOW_ENCRYPTION_KEY on the server.")
+        raise unavailable(Text("Verification needs ASSOCFLOW_ENCRYPTION_KEY on the server."))
     return box
 
 
@@ -157,7 +160,9 @@ async def begin_enrolment(svc: Services, who: Principal) -> Enrolment:
         if not await mfa.begin(conn, person, sealed):
             raise Failure(
                 ProblemCode.MFA_ALREADY_ENROLLED,
-                "You are enrolled already; an operator can reset your enrolment if you lost it.",
+                Text(
+                    "You are enrolled already; an operator can reset your enrolment if you lost it."
+                ),
             )
     label = (found.email if found and found.email else None) or str(person)
     uri = pyotp.TOTP(secret).provisioning_uri(name=label, issuer_name=ISSUER)
@@ -174,7 +179,7 @@ async def confirm_enrolment(svc: Services, who: Principal, code: str) -> list[st
     if enrolment is None or enrolment.confirmed_at is not None:
         raise Failure(
             ProblemCode.MFA_NOT_ENROLLING,
-            "No enrolment waits for confirmation: start one with POST /v1/mfa/enrolment.",
+            Text("No enrolment waits for confirmation: start one with POST /v1/mfa/enrolment."),
         )
     at = now()
     step = await off_loop(_matching_step, enrolment.secret_encrypted, box, _normalized(code), at)
@@ -183,7 +188,9 @@ async def confirm_enrolment(svc: Services, who: Principal, code: str) -> list[st
     codes, hashes = await off_loop(_new_recovery_codes)
     async with svc.pool.connection() as conn, conn.transaction():
         if not await mfa.confirm(conn, person, step, hashes, at):
-            raise Failure(ProblemCode.MFA_NOT_ENROLLING, "This enrolment was confirmed already.")
+            raise Failure(
+                ProblemCode.MFA_NOT_ENROLLING, Text("This enrolment was confirmed already.")
+            )
         await failure_runs.write(conn, "verification", person, lockout.FailureRun(0, None))
     return codes
 
@@ -250,8 +257,10 @@ async def give_back(svc: Services, spent: Spent | None) -> None:
 def enrolment_required() -> Failure:
     return Failure(
         ProblemCode.MFA_ENROLMENT_REQUIRED,
-        "This account requires verification: enrol an authenticator app first"
-        " (POST /v1/mfa/enrolment, then confirm it with a code).",
+        Text(
+            "This account requires verification: enrol an authenticator app first"
+            " (POST /v1/mfa/enrolment, then confirm it with a code)."
+        ),
     )
 
 
@@ -274,18 +283,24 @@ async def _failed(svc: Services, person: UUID, at: datetime) -> Failure:
         return _locked(lockout.LOCK, after_failures=True)
     return Failure(
         ProblemCode.VERIFICATION_CODE_INCORRECT,
-        f"The code is incorrect or was used already;"
-        f" {lockout.MAX_FAILURES - run.failed_attempts} attempt(s) left"
-        " before verification is locked.",
+        Text(
+            "The code is incorrect or was used already; {left} attempt(s) left before"
+            " verification is locked.",
+            left=lockout.MAX_FAILURES - run.failed_attempts,
+        ),
     )
 
 
 def _locked(remaining: timedelta, *, after_failures: bool = False) -> Failure:
     minutes = max(1, round(remaining.total_seconds() / 60))
-    lead = "The code is incorrect. " if after_failures else ""
+    locked = Text(
+        "Verification is locked after {failures} failed codes; try again in about {minutes}"
+        " minute(s).",
+        failures=lockout.MAX_FAILURES,
+        minutes=minutes,
+    )
     return Failure(
         ProblemCode.VERIFICATION_LOCKED,
-        f"{lead}Verification is locked after {lockout.MAX_FAILURES} failed codes; try again in about"
-        f" {minutes} minute(s).",
+        Text("The code is incorrect. {locked}", locked=locked) if after_failures else locked,
         retry_after=remaining,
     )

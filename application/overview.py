@@ -18,6 +18,7 @@ from application.principal import READ_REQUESTS, Principal
 from application.requests import given_of, party_of
 from application.services import Services
 from domain import decisions, kinds
+from domain.text import Text
 from domain.types import (
     AssociationStatus,
     Decision,
@@ -75,7 +76,7 @@ async def association(svc: Services, who: Principal, association_id: UUID) -> As
     async with svc.pool.connection() as conn:
         found = await overview.association(conn, association_id, who.party_scope())
     if found is None:
-        raise not_found("association")
+        raise not_found(Text("association"))
     who.require(*READ_REQUESTS)
     return found
 
@@ -99,7 +100,7 @@ async def request(svc: Services, who: Principal, request_id: UUID) -> RequestVie
         found = await overview.request(conn, request_id, who.party_scope())
         reminded = await overview.reminders(conn, request_id) if found else []
     if found is None:
-        raise not_found("request")
+        raise not_found(Text("request"))
     who.require(*READ_REQUESTS)
     timeline = [TimelineEvent("submitted", found.submitted_at)]
     timeline += [TimelineEvent("reminded", at) for at in reminded]

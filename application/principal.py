@@ -13,6 +13,8 @@ from typing import Literal
 from uuid import UUID
 
 from application.errors import forbidden
+from domain import messages
+from domain.text import Text
 from domain.types import Actor, ActorKind, Permission, Side
 from store.scope import Scope
 
@@ -131,8 +133,8 @@ class Principal:
     def require(self, *permissions: Permission) -> None:
         """403 unless the caller holds one of `permissions`."""
         if not any(self.holds(p) for p in permissions):
-            needed = " or ".join(f"`{p.value}`" for p in permissions)
-            raise forbidden(f"This action needs the {needed} permission.")
+            needed = messages.either([f"`{p.value}`" for p in permissions])
+            raise forbidden(Text("This action needs the {needed} permission.", needed=needed))
 
     @property
     def runs_account(self) -> bool:
@@ -148,5 +150,7 @@ class Principal:
         if self.runs_account:
             return
         if self.service:
-            raise forbidden("A service token may not do this: one of the account's people does.")
-        raise forbidden("This action needs the partner's `admin` role.")
+            raise forbidden(
+                Text("A service token may not do this: one of the account's people does.")
+            )
+        raise forbidden(Text("This action needs the partner's `admin` role."))

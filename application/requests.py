@@ -16,8 +16,9 @@ from application.services import Services
 from assocflow import logs
 from assocflow.metrics import SUBMISSIONS
 from contract import RequestSnapshot, SubmitCommand
-from domain import decisions, kinds
+from domain import checks, decisions, kinds, messages
 from domain.problems import ProblemCode
+from domain.text import Text
 from domain.types import (
     AssociationType,
     CheckResult,
@@ -53,6 +54,16 @@ RECONCILER_RETRY = timedelta(seconds=60)
 _REQUEST_IDS = UUID("5f0c36d2-8a53-4c8e-9a43-6f0b1d3c2a77")
 
 
+# What a person's code is asked for, by the answer it guards ("... for agreeing a request";
+# `f"{action}ing"` made "declineing").
+_DOING = {
+    DecisionAction.AGREE: Text("agreeing a request"),
+    DecisionAction.REJECT: Text("rejecting a request"),
+    DecisionAction.ACCEPT: Text("accepting a request"),
+    DecisionAction.DECLINE: Text("declining a request"),
+}
+
+
 async def _association_to_act_on(
     svc: Services, who: Principal, kind: RequestKind, association_id: UUID
 ) -> NamedAssociation:
@@ -64,14 +75,17 @@ async def _association_to_act_on(
             conn, association_id, scope=who.read_scope()
         )
     if association is None:
-        raise not_found("association")
+        raise not_found(Text("association"))
     rules = kinds.of(kind)
     if not who.may_act_on(association.partner_id, association.customer_id):
         raise forbidden(
-            f"Only the association's own partner or customer may submit a {rules.noun}."
+            Text(
+                "Only the association's own partner or customer may submit a {noun}.",
+                noun=messages.noun(kind),
+            )
         )
     if who.side not in rules.initiators:
-        raise forbidden(f"Only the customer may submit a {rules.noun}.")
+        raise forbidden(Text("Only the customer may submit a {noun}.", noun=messages.noun(kind)))
     if rules.submit is not None:
         who.require(rules.submit)
     return association
@@ -86,23 +100,28 @@ async def _account_check(
     new_type: AssociationType | None,
     new_partner_id: UUID | None = None,
 ) -> CheckResult:
+    """The check as `store.associations.account_check` makes it, its items' words kept as
+    Texts for the caller's language (messages.worded): the store's result keeps their English
+    only."""
     assert who.side is not None
     standing = await svc.standing.standing(association.customer_id)
+    policy = svc.settings.policy()
     async with svc.pool.connection() as conn:
-        checked = await associations.account_check(
+        found = await associations.check_facts(
             conn,
             association.id,
             kind,
             who.side,
             standing,
-            policy=svc.settings.policy(),
-            as_of=now,
-            new_type=new_type,
+            policy=policy,
             new_partner_id=new_partner_id,
         )
-    if checked is None:
-        raise not_found("association")
-    return checked[1]
+    if found is None:
+        raise not_found(Text("association"))
+    facts = found[1]
+    result = checks.evaluate(kind, who.side, facts, policy, now, new_type)
+    wording = messages.CheckWording(kind, who.side, facts, policy, result.next_allowed_at, new_type)
+    return messages.worded(result, wording)
 
 
 async def check(
@@ -128,13 +147,13 @@ def refusal(check_result: CheckResult) -> Failure:
     if check_result.failed("within_request_limit"):
         return Failure(
             ProblemCode.REQUEST_LIMIT_REACHED,
-            "The request limit is reached.",
+            Text("The request limit is reached."),
             next_allowed_at=check_result.next_allowed_at,
             items=failed,
         )
     return Failure(
         ProblemCode.CHECK_FAILED,
-        "The account check failed; fix the failed items and try again.",
+        Text("The account check failed; fix the failed items and try again."),
         items=[item.model_dump() for item in check_result.items],
     )
 
@@ -202,7 +221,7 @@ async def submit(
         if (accepted := await _already_accepted(svc, request_id, idempotency_key)) is not None:
             return accepted
         raise _refused(who, kind, checked)
-    spent = await verified(svc, who, "submitting a request", verification_code)
+    spent = await verified(svc, who, Text("submitting a request"), verification_code)
     cmd = SubmitCommand(
         kind=kind,
         new_type=new_type,
@@ -223,7 +242,10 @@ async def submit(
     outcome = await svc.temporal.submit(cmd, within=WORKFLOW_ANSWER_TIMEOUT)
     if isinstance(outcome, Late):
         raise unavailable(
-            f"Request {cmd.request_id} was started but not yet checked; look it up shortly."
+            Text(
+                "Request {request_id} was started but not yet checked; look it up shortly.",
+                request_id=cmd.request_id,
+            )
         )
     if isinstance(outcome, Unreachable):
         await give_back(svc, spent)
@@ -265,7 +287,7 @@ async def get(svc: Services, who: Principal, kind: RequestKind, request_id: UUID
     async with svc.pool.connection() as conn:
         request = await requests.get(conn, request_id, kind=kind, scope=who.read_scope())
     if request is None:
-        raise not_found(kinds.of(kind).noun)
+        raise not_found(messages.noun(kind))
     who.require(*READ_REQUESTS)
     return request
 
@@ -328,12 +350,12 @@ async def decide(
     async with svc.pool.connection() as conn:
         request = await requests.for_decision(conn, request_id, kind=kind, scope=who.read_scope())
     if request is None:
-        raise not_found(kinds.of(kind).noun)
+        raise not_found(messages.noun(kind))
     party = None
     if who.kind != "operator":
         party = party_of(who, request)
         if party is None:
-            raise forbidden("Only the request's own parties may decide on it.")
+            raise forbidden(Text("Only the request's own parties may decide on it."))
         permission = decisions.permission_for(kind, action)
         if permission is not None:
             who.require(permission)
@@ -355,17 +377,21 @@ async def decide(
     try:
         decisions.authorize(decision, context, datetime.now(UTC))
     except decisions.DecisionRefused as refused:
-        raise _decision_refused(refused.code, str(refused), refused.status) from None
+        # The refusal's words as the domain wrote them (a Text): `str()` would keep the English.
+        raise _decision_refused(refused.code, refused.args[0], refused.status) from None
     spent = None
     if decisions.needs_verification(action) and who.kind != "operator":
-        spent = await verified(svc, who, f"{action.value}ing a request", verification_code)
+        spent = await verified(svc, who, _DOING[action], verification_code)
     workflow_id = workflow_id_for(kind, request_id)
     sent = await svc.temporal.decide(workflow_id, decision, within=WORKFLOW_ANSWER_TIMEOUT)
     if isinstance(sent.outcome, Settled):
         return request_of(sent.outcome.request)
     if isinstance(sent.outcome, Late):
         raise unavailable(
-            "The decision is taking longer than usual; read the request to see if it was applied."
+            Text(
+                "The decision is taking longer than usual; read the request to see if it was"
+                " applied."
+            )
         )
     # Refused, or no answer: the decision may still be the outcome, settled in a workflow task
     # Temporal then refused (docs/PERFORMANCE.md, "Local activities: what they change").
@@ -432,7 +458,7 @@ async def _settled_by(svc: Services, request_id: UUID, update_id: str) -> Reques
     return request if request is not None and request.decision_id == update_id else None
 
 
-TEMPORAL_UNREACHABLE = "Temporal cannot be reached; try again shortly."
+TEMPORAL_UNREACHABLE = Text("Temporal cannot be reached; try again shortly.")
 
 
 async def _failure_of(svc: Services, request_id: UUID, outcome: DecideOutcome) -> Failure:
@@ -444,7 +470,8 @@ async def _failure_of(svc: Services, request_id: UUID, outcome: DecideOutcome) -
         return _decision_refused(outcome.code, outcome.message, status)
     if isinstance(outcome, Failed):
         return Failure(
-            ProblemCode.TEMPORARILY_UNAVAILABLE, "The request's workflow failed the decision."
+            ProblemCode.TEMPORARILY_UNAVAILABLE,
+            Text("The request's workflow failed the decision."),
         )
     if isinstance(outcome, Closed):
         # A closed workflow settled its request, unless it was terminated: then the request
@@ -452,7 +479,9 @@ async def _failure_of(svc: Services, request_id: UUID, outcome: DecideOutcome) -
         status = await _current_status(svc, request_id)
         if status is RequestStatus.PENDING:
             return unavailable(
-                "The request's workflow has ended without settling it; it is being cancelled.",
+                Text(
+                    "The request's workflow has ended without settling it; it is being cancelled."
+                ),
                 retry_after=RECONCILER_RETRY,
             )
         return _decision_refused(decisions.Refusal.NOT_PENDING, "", status)
@@ -472,7 +501,11 @@ def _decision_refused(
         # RFC 9457 reserves `status` for the HTTP code: the request's own is `request_status`.
         return Failure(
             ProblemCode.NOT_PENDING,
-            message or f"The request is no longer pending; it is {status}.",
+            message
+            or Text(
+                "The request is no longer pending; it is {status}.",
+                status=messages.status_word(status),
+            ),
             request_status=status.value if status else None,
         )
     return Failure(ProblemCode(code.value), message)

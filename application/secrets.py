@@ -14,6 +14,7 @@ from psycopg_pool import AsyncConnectionPool
 from application.errors import Failure, forbidden
 from application.principal import Principal
 from domain.problems import ProblemCode
+from domain.text import Text
 from store import audit, secrets
 from store.db import Connection
 from webhooks.secrets import SecretBox
@@ -49,7 +50,7 @@ async def rotate_secrets(
     opens with none of the keys.
     """
     if who.kind != "operator":
-        raise forbidden("Only operators may rotate the encryption key.")
+        raise forbidden(Text("Only operators may rotate the encryption key."))
     try:
         box = SecretBox(encryption_key)
     except ValueError as exc:  # its message names the key by its position, never by its value
@@ -57,7 +58,7 @@ async def rotate_secrets(
     if not box.available:
         raise Failure(
             NO_ENCRYPTION_KEY,
-            "Set ASSOCFLOW_ENCRYPTION_KEY: the new key first, then the keys it replaces.",
+            Text("Set ASSOCFLOW_ENCRYPTION_KEY: the new key first, then the keys it replaces."),
         )
     resealed: dict[str, int] = {}
     unreadable: dict[str, int] = {}
@@ -80,8 +81,11 @@ async def rotate_secrets(
     if unreadable:
         raise Failure(
             SECRETS_UNREADABLE,
-            "Some secrets open with none of the keys in ASSOCFLOW_ENCRYPTION_KEY: add the key that"
-            " sealed them (after the new one) and run the rotation again before dropping any key.",
+            Text(
+                "Some secrets open with none of the keys in ASSOCFLOW_ENCRYPTION_KEY: add the key"
+                " that sealed them (after the new one) and run the rotation again before dropping"
+                " any key."
+            ),
             reencrypted=resealed,
             unreadable=unreadable,
         )

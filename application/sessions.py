@@ -37,7 +37,7 @@ from application.guards import within_limit
 from application.identity import principal_of
 from application.principal import Principal
 from application.services import Services
-from assocflow import logs
+from assocflow import i18n, logs
 from assocflow.settings import Settings
 from domain import lockout
 from domain.problems import ProblemCode
@@ -74,6 +74,7 @@ class ConsoleSession:
     email: str
     must_enrol: bool  # the account requires verification and the person has no authenticator
     expires_at: datetime
+    language: str | None = None  # the console's language the person chose (None: not yet)
 
 
 @dataclass(frozen=True)
@@ -182,6 +183,7 @@ async def session(svc: Services, token: str, *, touch: bool = True) -> ConsoleSe
         email=row.email,
         must_enrol=row.verification_required and not row.enrolled,
         expires_at=row.expires_at,
+        language=row.language,
     )
 
 
@@ -189,6 +191,19 @@ async def sign_out(svc: Services, token: str) -> None:
     """End the session (again is fine)."""
     async with svc.pool.connection() as conn:
         await sessions.sign_out(conn, token, now())
+
+
+async def set_language(svc: Services, person_id: UUID, language: str) -> None:
+    """The language the person reads the console in, wherever they sign in from: one of
+    assocflow/i18n.py's LANGUAGES, by its tag (`zh-Hans`)."""
+    if language not in i18n.LANGUAGES:
+        raise Failure(
+            ProblemCode.VALIDATION_ERROR,
+            f"The console has no language {language!r}.",
+            errors=[{"loc": ["body", "language"], "msg": "Choose one of the languages offered."}],
+        )
+    async with svc.pool.connection() as conn:
+        await sessions.set_language(conn, person_id, language)
 
 
 def _alive(row: SessionSubject, settings: Settings, at: datetime) -> bool:

@@ -16,10 +16,12 @@ from application.errors import Failure, invalid, not_found, paged
 from application.principal import Principal
 from application.services import Services
 from domain.problems import ProblemCode
+from domain.text import Text
 from domain.types import EventType
 from store import webhooks
 from store.rows import WebhookDelivery
 from store.rows import WebhookEndpoint as WebhookEndpoint  # what the endpoint routes show
+from webhooks import urls
 from webhooks.relay import webhook_id as webhook_id  # deliveries are shown with it
 from webhooks.secrets import SecretBox, new_secret
 from webhooks.urls import UnsafeURL, check_url
@@ -28,6 +30,24 @@ from webhooks.urls import UnsafeURL, check_url
 WEBHOOKS_UNAVAILABLE = ProblemCode.WEBHOOKS_UNAVAILABLE
 # One more endpoint than ASSOCFLOW_WEBHOOK_ENDPOINTS_MAX (409).
 LIMIT_REACHED = ProblemCode.WEBHOOK_ENDPOINT_LIMIT_REACHED
+
+# What webhooks/urls.py says of a URL it will not call, as words for the caller's language (its
+# sentences stay English where they are stored: the delivery log).
+_URL_REFUSALS = {
+    urls.NOT_PUBLIC: Text("refused: the address is not public"),
+    urls.COULD_NOT_CONNECT: Text("could not connect"),
+    urls.DOES_NOT_RESOLVE: Text("refused: the host does not resolve"),
+    urls.NOT_HTTP: Text("refused: the URL must be http:// or https:// with a host"),
+    urls.CREDENTIALS: Text("refused: the URL must not carry credentials"),
+    urls.INVALID_HOST: Text("refused: the host is not a valid name or address"),
+    urls.NON_CANONICAL: Text("refused: write an IPv4 address as four decimal numbers (a.b.c.d)"),
+}
+
+
+def _url_refused(words: str) -> str:
+    """webhooks/urls.py's sentence, as a Text where it is one of those above."""
+    text = _URL_REFUSALS.get(words)
+    return text if text is not None and text == words else words
 
 
 async def create_endpoint(
@@ -43,11 +63,13 @@ async def create_endpoint(
     key = svc.settings.encryption_key
     box = SecretBox(key.get_secret_value() if key else None)
     if not box.available:
-        raise Failure(WEBHOOKS_UNAVAILABLE, "Webhooks need ASSOCFLOW_ENCRYPTION_KEY on the server.")
+        raise Failure(
+            WEBHOOKS_UNAVAILABLE, Text("Webhooks need ASSOCFLOW_ENCRYPTION_KEY on the server.")
+        )
     try:
         await check_url(url, allow_private=svc.settings.webhook_allow_private)
     except UnsafeURL as exc:
-        raise invalid("url", str(exc)) from exc
+        raise invalid("url", _url_refused(str(exc))) from exc
     secret = new_secret()
     account = who.account
     limit = svc.settings.webhook_endpoints_max
@@ -65,8 +87,11 @@ async def create_endpoint(
     if row is None:
         raise Failure(
             LIMIT_REACHED,
-            f"This account has {limit} webhook endpoints, as many as it may"
-            " (ASSOCFLOW_WEBHOOK_ENDPOINTS_MAX): remove one first.",
+            Text(
+                "This account has {limit} webhook endpoints, as many as it may"
+                " (ASSOCFLOW_WEBHOOK_ENDPOINTS_MAX): remove one first.",
+                limit=limit,
+            ),
             limit=limit,
         )
     return row, secret
@@ -87,7 +112,7 @@ async def get_endpoint(svc: Services, who: Principal, endpoint_id: UUID) -> Webh
     async with svc.pool.connection() as conn:
         row = await webhooks.get_endpoint(conn, account.kind, account.id, endpoint_id)
     if row is None:
-        raise not_found("webhook endpoint")
+        raise not_found(Text("webhook endpoint"))
     return row
 
 

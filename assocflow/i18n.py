@@ -27,6 +27,9 @@ from babel.dates import format_datetime
 from babel.numbers import format_decimal
 from babel.support import Translations
 
+from domain.text import Text as Text  # the class is the domain's: it words what it decides
+from domain.text import lend_catalogues
+
 ENGLISH = "en"
 CHINESE = "zh-Hans"
 # Each language by its tag (BCP 47, as `<html lang>` and Accept-Language have it), in its own
@@ -105,24 +108,8 @@ def ngettext(
     return translated.format(count=count, **params)
 
 
-class Text(str):
-    """A sentence for a person, written before anyone knows who will read it: its English (it
-    is a str), its message id and its parameters, to be rendered in the reader's language.
-    Parameters that are Texts themselves are rendered in the same language."""
-
-    msgid: str
-    params: dict[str, Any]
-
-    def __new__(cls, msgid: str, **params: Any) -> Text:
-        english = msgid.format(**params) if params else msgid
-        made = super().__new__(cls, english)
-        made.msgid = msgid
-        made.params = params
-        return made
-
-    def to(self, language: str) -> str:
-        params = {k: v.to(language) if isinstance(v, Text) else v for k, v in self.params.items()}
-        return gettext(language, self.msgid, **params)
+# The domain's Texts render with these catalogues (`Text.to`): the domain reads no files.
+lend_catalogues(lambda language, msgid: translations(language, "assocflow").gettext(msgid))
 
 
 def in_language(words: str, language: str) -> str:

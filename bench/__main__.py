@@ -4,6 +4,7 @@ python -m bench lifecycle --lifecycles 1000 --rounds 5 --rate 5 --rate 10 --seco
 python -m bench pending --requests 10000 --requests 100000
 python -m bench records --rows 10000000
 python -m bench pool-check   (what checking pooled connections costs per checkout and per request)
+python -m bench export --records 10000 --records 100000 --records 1000000   (CSV, the API's memory)
 python -m bench all   (make bench: every one, the charts in docs/performance/, the targets)
 """
 
@@ -22,7 +23,7 @@ import typer
 from assocflow.process import run_command, run_main
 from assocflow.settings import Settings
 from assocflow.temporal import connect
-from bench import charts, common, pending, pool_check, records
+from bench import charts, common, export, pending, pool_check, records
 from bench.lifecycle import Assocflow, Baseline, Lifecycle, closed_loop, open_loop
 
 app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True)
@@ -256,6 +257,20 @@ def pool_check_command(
     charts.pool_check(result, charts.CHARTS / "pool-check.png")
 
 
+@app.command("export")
+def export_command(
+    records: Annotated[
+        list[int] | None,
+        typer.Option(help="Records to export; repeatable, a run each as the table grows."),
+    ] = None,
+) -> None:
+    """A reseller's records as one CSV download (`Accept: text/csv`) at each size: the time, and
+    the API process's memory throughout."""
+    result = run_command(export.run(records or list(export.SIZES)))
+    report("export", result)
+    charts.memory_by_export(result["runs"], charts.CHARTS / "memory-by-export.png")
+
+
 @app.command("charts")
 def charts_command() -> None:
     """Draw the charts again from the results in build/bench/ (pending*.json: the newest run of
@@ -271,6 +286,10 @@ def charts_command() -> None:
     checks = RESULTS / "pool-check.json"
     if checks.exists():
         charts.pool_check(json.loads(checks.read_text()), charts.CHARTS / "pool-check.png")
+    exports = RESULTS / "export.json"
+    if exports.exists():
+        runs = json.loads(exports.read_text())["runs"]
+        charts.memory_by_export(runs, charts.CHARTS / "memory-by-export.png")
 
 
 def _pending_runs() -> list[dict[str, Any]]:
@@ -327,6 +346,9 @@ def all_benchmarks(
     checks = run_command(pool_check.run(20_000, 5))
     report("pool-check", checks)
     charts.pool_check(checks, charts.CHARTS / "pool-check.png")
+    exported = run_command(export.run(list(export.SIZES)))
+    report("export", exported)
+    charts.memory_by_export(exported["runs"], charts.CHARTS / "memory-by-export.png")
     typer.echo(table(life, newest, rec))
 
 

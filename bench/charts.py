@@ -1,5 +1,6 @@
 """The benchmarks' pictures (matplotlib, no display): latency against arrival rate, worker
-memory against pending requests, and the cost of checking pooled connections. `make bench` writes them to docs/performance/."""
+memory against pending requests, the cost of checking pooled connections, and the API's memory
+through CSV exports. `make bench` writes them to docs/performance/."""
 
 from __future__ import annotations
 
@@ -65,6 +66,37 @@ def pool_check(result: dict[str, Any], path: Path) -> Path:
     ax.set_xlabel("µs per checkout with a SELECT 1 (median of rounds)")
     ax.set_title("checking that a pooled connection is still open")
     ax.set_xlim(0, max(costs.values()) * 1.25)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def memory_by_export(runs: list[dict[str, Any]], path: Path) -> Path:
+    """The API's RSS (MB) through each export, against seconds into it; and its peak against the
+    records exported, beside what holding the whole file would take (its RSS before plus the
+    CSV's size)."""
+    fig, (during, peaks) = plt.subplots(1, 2, figsize=(11, 4.2))
+    top = max(run["api_rss_mb_peak"] for run in runs) * 1.3
+    for run in runs:
+        points = run["rss_mb_by_second"]
+        label = f"{run['records']:,} records ({run['seconds']:.1f} s)"
+        during.plot([t for t, _ in points], [mb for _, mb in points], label=label)
+    during.set_xlabel("seconds into the export")
+    during.set_ylabel("API RSS (MB)")
+    during.set_title("API memory during a CSV export")
+    during.set_ylim(0, top)
+    during.grid(True, alpha=0.3)
+    during.legend(fontsize=8, loc="lower right")
+    sizes = [run["records"] for run in runs]
+    held = [run["api_rss_mb_before"] + run["mb_sent"] for run in runs]
+    peaks.plot(sizes, [run["api_rss_mb_peak"] for run in runs], marker="o", label="peak, streamed")
+    peaks.plot(sizes, held, ":", marker=".", color="tab:gray", label="before + the CSV's size")
+    peaks.set_xscale("log")
+    peaks.set_ylim(bottom=0)
+    peaks.set_xlabel("records exported")
+    peaks.set_ylabel("API RSS (MB)")
+    peaks.set_title("peak API memory by export size")
+    peaks.grid(True, which="both", alpha=0.3)
+    peaks.legend(fontsize=8)
     fig.tight_layout()
     return _save(fig, path)
 

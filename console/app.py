@@ -16,14 +16,38 @@ from assocflow.settings import Settings
 from console.csrf import PREFIX as PREFIX  # where the console lives, for server/app.py
 from console.csrf import ConsoleCsrf, signing_secret
 from console.errors import WORDS_OF_CODE, FormErrors
-from console.pages import ask, customers, events, incoming, messages, records, requests, signin
+from console.language import N_, ConsoleLanguage
+from console.pages import (
+    ask,
+    customers,
+    events,
+    incoming,
+    languages,
+    live,
+    messages,
+    records,
+    requests,
+    signin,
+)
 from console.pages import settings as settings_pages
-from console.web import HERE, render, templates
+from console.web import HERE, render
 from domain.problems import ProblemCode
 
 
 def install(app: FastAPI, settings: Settings) -> None:
-    pages = (signin, customers, incoming, ask, requests, records, messages, settings_pages, events)
+    pages = (
+        signin,
+        languages,
+        customers,
+        incoming,
+        ask,
+        requests,
+        records,
+        live,
+        messages,
+        settings_pages,
+        events,
+    )
     for module in pages:
         app.include_router(module.router, include_in_schema=False)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=HERE / "static"), name="console-static")
@@ -38,14 +62,13 @@ def protect(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(
         ConsoleCsrf, secret=signing_secret(settings), secure=sessions.cookie_secure(settings)
     )
+    # Around it: its refusal is in the language the request's headers ask for.
+    app.add_middleware(ConsoleLanguage, prefix=PREFIX)
 
 
 async def _not_found(request: Request, path: str) -> Response:
-    errors = FormErrors(form="There is no page at this address.", code="not_found")
-    return templates.TemplateResponse(
-        request, "problem.html", {"errors": errors, "csrf_token": "", "page": request.state},
-        status_code=404,
-    )  # fmt: skip
+    errors = FormErrors(form=N_("There is no page at this address."), code="not_found")
+    return render(request, "problem.html", {"errors": errors}, status_code=404)
 
 
 # How soon a page told of an outage may be tried again (seconds).

@@ -1,11 +1,17 @@
 """A use case's refusal, as words beside the field that caused it (or above the form), with the
-API's problem code kept on the element for whoever needs it."""
+API's problem code kept on the element for whoever needs it.
+
+The words are kept as they came (a use case's Text, the console's Words, or a plain str) and said
+in the page's language where the page shows them (`| t`, console/language.py).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from application.errors import Failure
+from assocflow import i18n
+from console.language import N_, Words
 
 # Which form field a refusal belongs beside; the rest are said above the form.
 FIELD_OF_CODE = {
@@ -21,15 +27,20 @@ FIELD_OF_CODE = {
 
 # Words for people where the use case's own speak of the API.
 WORDS_OF_CODE = {
-    "verification_required": "Enter the code from your authenticator app.",
-    "verification_code_incorrect": "That code is not right, or was used already. Enter the"
-    " current code from your authenticator app, or one of your recovery codes.",
-    "mfa_enrolment_required": "Your account requires verification: set up an authenticator app"
-    " in Settings first.",
-    "temporarily_unavailable": "The service is temporarily unavailable: nothing is wrong with"
-    " what you did. Wait a moment and try again.",
-    "webhooks_unavailable": "Webhooks cannot be set up right now. Try again later.",
-    "not_found": "This item does not exist, or you cannot see it.",
+    "verification_required": N_("Enter the code from your authenticator app."),
+    "verification_code_incorrect": N_(
+        "That code is not right, or was used already. Enter the current code from your"
+        " authenticator app, or one of your recovery codes."
+    ),
+    "mfa_enrolment_required": N_(
+        "Your account requires verification: set up an authenticator app in Settings first."
+    ),
+    "temporarily_unavailable": N_(
+        "The service is temporarily unavailable: nothing is wrong with what you did. Wait a"
+        " moment and try again."
+    ),
+    "webhooks_unavailable": N_("Webhooks cannot be set up right now. Try again later."),
+    "not_found": N_("This item does not exist, or you cannot see it."),
 }
 
 
@@ -57,7 +68,7 @@ class FormErrors:
             loc = error.get("loc") or []
             name = str(loc[-1]) if loc else ""
             if name in fields:
-                errors.add(name, str(error.get("msg") or words))
+                errors.add(name, error.get("msg") or words)
         if target in fields:
             errors.add(target, words)
         elif not errors.fields:
@@ -69,12 +80,36 @@ def _words(failure: Failure) -> str:
     words = WORDS_OF_CODE.get(failure.code) or failure.detail
     seconds = failure.retry_after_seconds
     if failure.code in ("verification_locked", "sign_in_locked", "rate_limited") and seconds:
-        minutes = max(1, round(seconds / 60))
-        unit = "minute" if minutes == 1 else "minutes"
-        return f"{_first_sentence(failure.detail)} Try again in about {minutes} {unit}."
+        return Paused(failure.detail, max(1, round(seconds / 60)))
     return words
 
 
+class Paused(Words):
+    """A lock's or a limit's refusal, with when to try again in whole minutes: the use case's
+    first sentence, then the minutes as people count them."""
+
+    detail: str
+
+    def __new__(cls, detail: str, minutes: int) -> Paused:
+        later = _ONE_MINUTE if minutes == 1 else _MINUTES
+        made = super().__new__(cls, later.msgid, first=_first_sentence(detail), minutes=minutes)
+        made.detail = detail
+        return made
+
+    def to(self, language: str) -> str:
+        first = _first_sentence(i18n.in_language(self.detail, language))
+        return Words(self.msgid, first=first, minutes=self.params["minutes"]).to(language)
+
+
+# The minutes to wait, after the refusal's first sentence.
+_ONE_MINUTE = N_("{first} Try again in about 1 minute.")
+_MINUTES = N_("{first} Try again in about {minutes} minutes.")
+
+
 def _first_sentence(text: str) -> str:
-    head, dot, _ = text.partition(". ")
-    return head + (dot.strip() or "")
+    """Up to the first full stop (Chinese's too)."""
+    for stop in (". ", "。"):
+        head, found, _ = text.partition(stop)
+        if found:
+            return head + found.strip()
+    return text

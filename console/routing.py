@@ -17,6 +17,7 @@ from fastapi.routing import APIRoute
 
 from application.errors import Failure
 from console.errors import FormErrors
+from console.language import N_
 from console.web import redirect, render
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,8 @@ class ConsoleRoute(APIRoute):
                 status = STATUS_OF_CODE.get(failure.code, 409)
                 return render(request, "problem.html", {"errors": errors}, status_code=status)
             except RequestValidationError:
-                errors = FormErrors(form="This page could not read what was sent.", code="invalid")
+                words = N_("This page could not read what was sent.")
+                errors = FormErrors(form=words, code="invalid")
                 return render(request, "problem.html", {"errors": errors}, status_code=400)
 
         return console_handler

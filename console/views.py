@@ -19,6 +19,7 @@ from application.overview import RequestView, TimelineEvent
 from application.principal import Principal
 from application.requests import party_of, reader_of
 from application.services import Services
+from console.language import N_
 from domain.types import (
     AssociationType,
     ConsentGiven,
@@ -59,10 +60,10 @@ class Consent:
 
 
 ANSWER_WORDS = {
-    DecisionAction.AGREE: "Agreed",
-    DecisionAction.REJECT: "Rejected",
-    DecisionAction.ACCEPT: "Accepted",
-    DecisionAction.DECLINE: "Declined",
+    DecisionAction.AGREE: N_("Agreed"),
+    DecisionAction.REJECT: N_("Rejected"),
+    DecisionAction.ACCEPT: N_("Accepted"),
+    DecisionAction.DECLINE: N_("Declined"),
 }
 
 
@@ -152,12 +153,12 @@ def _missing(request: NamedRequest, party: Party) -> str:
     """What a partner's answer not given means now."""
     status = request.status
     if status is RequestStatus.PENDING:
-        return "Awaiting answer"
+        return N_("Awaiting answer")
     if status is RequestStatus.COMPLETED and party is Party.PARTNER:
-        return "No answer in time: counted as agreement"
+        return N_("No answer in time: counted as agreement")
     if status is RequestStatus.EXPIRED and party is Party.NEW_PARTNER:
-        return "No answer in time"
-    return "No answer: the request ended first"
+        return N_("No answer in time")
+    return N_("No answer: the request ended first")
 
 
 def _new(request: NamedRequest) -> set[UUID]:

@@ -2,10 +2,20 @@
 decision is refused, the notifications (message center and webhooks), and what operators read of a
 request in the Temporal UI. A sentence is written once and reads the same wherever it appears;
 moments are written one way everywhere.
+
+What a party reads is a `Text` (domain/text.py): its English, which code compares and stores as
+it is, and its message id and parameters, which the API renders in the caller's language and the
+message center in its recipient's (assocflow/i18n.py, the `assocflow` catalogue). A sentence
+built of parts is one message id with named placeholders; a part that is itself words (an ask, a
+type, a status) is a Text of its own, rendered in the same language. What operators read in the
+Temporal UI stays English: workflows write it, and a workflow's output must not depend on any
+reader. The reason recorded when a request changes an association (`settled_by_request`) stays
+English too: it is stored once for every party and operator, not written to one reader.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,9 +23,11 @@ from uuid import UUID
 
 from domain import kinds
 from domain.kinds import Consenter
+from domain.text import Text
 from domain.types import (
     AssociationType,
     CheckFacts,
+    CheckResult,
     DecisionAction,
     Party,
     Policy,
@@ -27,7 +39,7 @@ from domain.types import (
 
 def stamp(moment: datetime) -> str:
     """A moment as people read it: 2026-11-27 14:05:09 UTC (to the second: a demo's deadlines
-    are seconds apart)."""
+    are seconds apart). The same in every language: digits, and the zone named."""
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
@@ -46,20 +58,93 @@ def outcome_name(status: RequestStatus) -> str:
     return status.value.replace("_", "-")
 
 
+# --- the words inside sentences --------------------------------------------------------------
+# Each is what the code wrote before (a value, a noun of domain/kinds.py), as a Text of its own so
+# that a sentence holding it renders it in the reader's language (tests/api/test_languages.py
+# checks that each still reads as the value it stands for).
+
+# A request's status, as `f"{status}"` writes it.
+STATUS_WORDS: dict[RequestStatus, Text] = {
+    RequestStatus.PENDING: Text("pending"),
+    RequestStatus.AGREED: Text("agreed"),
+    RequestStatus.AUTO_AGREED: Text("auto_agreed"),
+    RequestStatus.REJECTED: Text("rejected"),
+    RequestStatus.EXPIRED: Text("expired"),
+    RequestStatus.WITHDRAWN: Text("withdrawn"),
+    RequestStatus.CANCELLED: Text("cancelled"),
+    RequestStatus.COMPLETED: Text("completed"),
+    RequestStatus.DECLINED: Text("declined"),
+}
+
+# A decision's action, as its value.
+ACTION_WORDS: dict[DecisionAction, Text] = {
+    DecisionAction.AGREE: Text("agree"),
+    DecisionAction.REJECT: Text("reject"),
+    DecisionAction.WITHDRAW: Text("withdraw"),
+    DecisionAction.CANCEL: Text("cancel"),
+    DecisionAction.TIMEOUT: Text("timeout"),
+    DecisionAction.ACCEPT: Text("accept"),
+    DecisionAction.DECLINE: Text("decline"),
+}
+
+SIDE_WORDS: dict[Side, Text] = {Side.PARTNER: Text("partner"), Side.CUSTOMER: Text("customer")}
+
+TYPE_WORDS: dict[AssociationType, Text] = {
+    AssociationType.REFERRAL: Text("referral"),
+    AssociationType.ADVANCE_PAYMENT: Text("advance payment"),
+    AssociationType.RESALE: Text("resale"),
+}
+
+# Each kind's noun (`Kind.noun`), and what its requests are called in the request limit.
+NOUNS: dict[RequestKind, Text] = {
+    RequestKind.DISASSOCIATION: Text("disassociation request"),
+    RequestKind.TYPE_CHANGE: Text("type change request"),
+    RequestKind.PARTNER_CHANGE: Text("partner change request"),
+}
+_COUNTED_NAMES: dict[RequestKind, Text] = {
+    RequestKind.DISASSOCIATION: Text("disassociation"),
+    RequestKind.TYPE_CHANGE: Text("type change"),
+    RequestKind.PARTNER_CHANGE: Text("partner change"),
+}
+
+
+def status_word(status: RequestStatus | None) -> str:
+    """A status as a word for the reader ("None" where a request's status is not known, as
+    `f"{status}"` wrote it)."""
+    return STATUS_WORDS[status] if status is not None else f"{status}"
+
+
+def noun(kind: RequestKind) -> Text:
+    """A kind's noun, "disassociation request", in the reader's language."""
+    return NOUNS[kind]
+
+
+def _noun_named(name: str) -> str:
+    """The noun `Kind.noun` gives, as a Text where it is one of ours."""
+    return next((text for text in NOUNS.values() if text == name), name)
+
+
+def either(names: list[str]) -> str:
+    """a, a or b, a or b or c: in the reader's language where the names are Texts."""
+    return functools.reduce(
+        lambda first, second: Text("{first} or {second}", first=first, second=second), names
+    )
+
+
 # --- the account check ---------------------------------------------------------------------------
 
 _ACROSS = {
-    "association": " for this association",
-    "customer": " across all of the customer's associations",
-    "partner": " across all of the partner's associations",
+    "association": Text("for this association"),
+    "customer": Text("across all of the customer's associations"),
+    "partner": Text("across all of the partner's associations"),
 }
 
 
 # What an ended association means for a request of each kind.
 _ENDED = {
-    RequestKind.DISASSOCIATION: "there is nothing to disassociate.",
-    RequestKind.TYPE_CHANGE: "its type can no longer change.",
-    RequestKind.PARTNER_CHANGE: "the new partner can associate you directly.",
+    RequestKind.DISASSOCIATION: Text("there is nothing to disassociate."),
+    RequestKind.TYPE_CHANGE: Text("its type can no longer change."),
+    RequestKind.PARTNER_CHANGE: Text("the new partner can associate you directly."),
 }
 
 
@@ -75,176 +160,220 @@ class CheckWording:
     allowed_from: datetime | None
     new_type: AssociationType | None = None
 
-    def item(self, code: str, passed: bool) -> str:
+    def item(self, code: str, passed: bool) -> Text:
         passed_text, failed_text = self._texts()[code]
         return passed_text if passed else failed_text()
 
-    def _limit(self) -> str:
+    def _limit(self) -> Text:
         rules = kinds.of(self.kind)
         scope = rules.limit_scope(self.policy, self.initiator).value
-        whose = "" if rules.limit_per_side else ", whoever asks"
-        counted = " or ".join(
-            kinds.of(kind).noun.removesuffix(" request") for kind in sorted(rules.counted_kinds)
-        )
-        return (
-            f"{rules.limit(self.policy)} {counted} request(s) per"
-            f" {self.policy.request_window_months} calendar month(s){_ACROSS[scope]}{whose}"
+        counted = either([_COUNTED_NAMES[kind] for kind in sorted(rules.counted_kinds)])
+        return Text(
+            "{limit} {counted} request(s) per {months} calendar month(s) {across}{whose}",
+            limit=rules.limit(self.policy),
+            counted=counted,
+            months=self.policy.request_window_months,
+            across=_ACROSS[scope],
+            whose="" if rules.limit_per_side else Text(", whoever asks"),
         )
 
-    def _texts(self) -> dict[str, tuple[str, Callable[[], str]]]:
+    def _texts(self) -> dict[str, tuple[Text, Callable[[], Text]]]:
         facts, s, limit = self.facts, self.facts.standing, self._limit()
         pending = facts.pending
         current = _type(facts.association_type)
         return {
             "association_active": (
-                "The association is active.",
-                lambda: "The association has already ended; " + _ENDED[self.kind],
+                Text("The association is active."),
+                lambda: Text(
+                    "The association has already ended; {consequence}",
+                    consequence=_ENDED[self.kind],
+                ),
             ),
             "no_pending_request": (
-                "No other request is pending for this association.",
-                lambda: (
-                    f"A {kinds.of(pending.kind).noun if pending else 'request'}"
-                    f" ({pending.id if pending else ''}) is already pending for this"
-                    " association; wait for its outcome or withdraw it."
+                Text("No other request is pending for this association."),
+                lambda: Text(
+                    "A {noun} ({id}) is already pending for this association; wait for its"
+                    " outcome or withdraw it.",
+                    noun=noun(pending.kind) if pending else Text("request"),
+                    id=pending.id if pending else "",
                 ),
             ),
             "within_request_limit": (
-                f"Within the limit of {limit}.",
-                lambda: (
-                    f"The limit of {limit} is reached; a new request is allowed from"
-                    f" {self.allowed_from.isoformat() if self.allowed_from else ''}."
+                Text("Within the limit of {limit}.", limit=limit),
+                lambda: Text(
+                    "The limit of {limit} is reached; a new request is allowed from"
+                    " {allowed_from}.",
+                    limit=limit,
+                    allowed_from=self.allowed_from.isoformat() if self.allowed_from else "",
                 ),
             ),
             "type_differs": (
-                f"The association is {current}; the new type is {_type(self.new_type)}.",
-                lambda: f"The association is {current} already; choose another type.",
+                Text(
+                    "The association is {current}; the new type is {new_type}.",
+                    current=current,
+                    new_type=_type(self.new_type),
+                ),
+                lambda: Text(
+                    "The association is {current} already; choose another type.", current=current
+                ),
             ),
             "partner_not_frozen": (
-                "The partner account is in good standing.",
+                Text("The partner account is in good standing."),
                 lambda: (
-                    "The partner account is frozen; contact the platform to unfreeze it."
+                    Text("The partner account is frozen; contact the platform to unfreeze it.")
                     if facts.partner_frozen
-                    else "The partner's parent distributor is frozen; it must be unfrozen first."
+                    else Text(
+                        "The partner's parent distributor is frozen; it must be unfrozen first."
+                    )
                 ),
             ),
             "customer_not_frozen": (
-                "The customer account is not frozen.",
-                lambda: "The customer account is frozen; it must be unfrozen first.",
+                Text("The customer account is not frozen."),
+                lambda: Text("The customer account is frozen; it must be unfrozen first."),
             ),
             "no_orders_awaiting_partner_payment": (
-                "No orders await payment by the partner.",
-                lambda: (
-                    f"{s.orders_awaiting_partner_payment} order(s) await payment by the partner;"
-                    " pay or cancel them."
+                Text("No orders await payment by the partner."),
+                lambda: Text(
+                    "{count} order(s) await payment by the partner; pay or cancel them.",
+                    count=s.orders_awaiting_partner_payment,
                 ),
             ),
             "no_active_reserved_instances": (
-                "No active reserved instances.",
-                lambda: (
-                    f"{s.active_reserved_instances} reserved instance(s) are still active; let"
-                    " them expire or release them."
+                Text("No active reserved instances."),
+                lambda: Text(
+                    "{count} reserved instance(s) are still active; let them expire or release"
+                    " them.",
+                    count=s.active_reserved_instances,
                 ),
             ),
             "no_active_support_plan": (
-                "No active support plan.",
-                lambda: "A support plan is active; unsubscribe from it first.",
+                Text("No active support plan."),
+                lambda: Text("A support plan is active; unsubscribe from it first."),
             ),
             "no_unused_vouchers": (
-                "No unused vouchers.",
-                lambda: f"{s.unused_vouchers} voucher(s) are unused; use or reclaim them.",
+                Text("No unused vouchers."),
+                lambda: Text(
+                    "{count} voucher(s) are unused; use or reclaim them.", count=s.unused_vouchers
+                ),
             ),
             "no_special_contract": (
-                "No special contract applies.",
-                lambda: (
+                Text("No special contract applies."),
+                lambda: Text(
                     "A special contract applies to this customer; end it with the platform first."
                 ),
             ),
             "no_independent_accounting_members": (
-                "No independent accounting members.",
-                lambda: (
-                    f"{s.independent_accounting_members} independent accounting member(s) remain;"
-                    " remove them first."
+                Text("No independent accounting members."),
+                lambda: Text(
+                    "{count} independent accounting member(s) remain; remove them first.",
+                    count=s.independent_accounting_members,
                 ),
             ),
             "no_arrears": (
-                "No arrears.",
-                lambda: f"The account is in arrears ({s.arrears}); settle them first.",
+                Text("No arrears."),
+                lambda: Text(
+                    "The account is in arrears ({arrears}); settle them first.", arrears=s.arrears
+                ),
             ),
             "currency_set": (
-                "The account currency is set.",
-                lambda: "The account currency is not set; set it in the billing settings.",
+                Text("The account currency is set."),
+                lambda: Text("The account currency is not set; set it in the billing settings."),
             ),
             "new_partner_accepts_customers": (
-                "The new partner takes customers.",
+                Text("The new partner takes customers."),
                 lambda: self._new_partner_refuses(),
             ),
         }
 
-    def _new_partner_refuses(self) -> str:
+    def _new_partner_refuses(self) -> Text:
         new = self.facts.new_partner
         if new is None or not new.exists:
-            return "No partner has this id; ask the new partner for its partner code."
+            return Text("No partner has this id; ask the new partner for its partner code.")
         if new.is_current:
-            return "This is your current partner; enter the id of the partner you move to."
-        return "The new partner's account is frozen; it takes no customers for now."
+            return Text("This is your current partner; enter the id of the partner you move to.")
+        return Text("The new partner's account is frozen; it takes no customers for now.")
+
+
+def worded(result: CheckResult, wording: CheckWording) -> CheckResult:
+    """`result` with each item's words as their Text, to be rendered in the reader's language:
+    a pydantic model keeps only the English of a Text it validates (`CheckItem.message` is a
+    str), a copy with an update keeps the Text itself."""
+    items = [
+        item.model_copy(update={"message": wording.item(item.code, item.passed)})
+        for item in result.items
+    ]
+    return result.model_copy(update={"items": items})
 
 
 # --- decisions -----------------------------------------------------------------------------------
 
 
-def already(status: RequestStatus) -> str:
-    return f"The request is already {status}."
+def already(status: RequestStatus) -> Text:
+    return Text("The request is already {status}.", status=STATUS_WORDS[status])
 
 
-def past_deadline(respond_by: datetime, on_timeout: RequestStatus | None) -> str:
-    ended = f"The time to answer ended at {stamp(respond_by)}"
+def past_deadline(respond_by: datetime, on_timeout: RequestStatus | None) -> Text:
     if on_timeout is None:
-        return f"{ended}."
-    return f"{ended}: the request is {on_timeout} by its deadline."
-
-
-def only_the_system_times_out() -> str:
-    return "Only assocflow itself applies a timeout."
-
-
-def only_operators_cancel() -> str:
-    return "Only operators may cancel a request."
-
-
-def only_the_initiator_withdraws() -> str:
-    return "Only the initiator may withdraw the request."
-
-
-def only_the_counterpart(counterpart: Side, action: DecisionAction) -> str:
-    return f"Only the counterpart ({counterpart}) may {action} this request."
-
-
-def reject_needs_a_reason() -> str:
-    return "A rejection needs a reason."
-
-
-def already_answered() -> str:
-    return "You have answered this request already; it awaits the other partner's answer."
-
-
-def no_such_answer(noun: str, action: DecisionAction) -> str:
-    return f"A {noun} takes no {action.value}."
-
-
-def only_the_party(action: DecisionAction) -> str:
-    partner = (
-        "new partner"
-        if action in (DecisionAction.ACCEPT, DecisionAction.DECLINE)
-        else ("current partner")
+        return Text("The time to answer ended at {moment}.", moment=stamp(respond_by))
+    return Text(
+        "The time to answer ended at {moment}: the request is {outcome} by its deadline.",
+        moment=stamp(respond_by),
+        outcome=STATUS_WORDS[on_timeout],
     )
-    return f"Only the {partner} may {action.value} this request."
+
+
+def only_the_system_times_out() -> Text:
+    return Text("Only assocflow itself applies a timeout.")
+
+
+def only_operators_cancel() -> Text:
+    return Text("Only operators may cancel a request.")
+
+
+def only_the_initiator_withdraws() -> Text:
+    return Text("Only the initiator may withdraw the request.")
+
+
+def only_the_counterpart(counterpart: Side, action: DecisionAction) -> Text:
+    return Text(
+        "Only the counterpart ({counterpart}) may {action} this request.",
+        counterpart=SIDE_WORDS[counterpart],
+        action=ACTION_WORDS[action],
+    )
+
+
+def reject_needs_a_reason() -> Text:
+    return Text("A rejection needs a reason.")
+
+
+def already_answered() -> Text:
+    return Text("You have answered this request already; it awaits the other partner's answer.")
+
+
+def no_such_answer(noun: str, action: DecisionAction) -> Text:
+    return Text("A {noun} takes no {action}.", noun=_noun_named(noun), action=ACTION_WORDS[action])
+
+
+def only_the_party(action: DecisionAction) -> Text:
+    partner = (
+        Text("new partner")
+        if action in (DecisionAction.ACCEPT, DecisionAction.DECLINE)
+        else Text("current partner")
+    )
+    return Text(
+        "Only the {partner} may {action} this request.",
+        partner=partner,
+        action=ACTION_WORDS[action],
+    )
 
 
 # --- notifications -------------------------------------------------------------------------------
 
 
-def _between(partner: str, customer: str) -> str:
-    return f"the association between {partner} and {customer}"
+def _between(partner: str, customer: str) -> Text:
+    return Text(
+        "the association between {partner} and {customer}", partner=partner, customer=customer
+    )
 
 
 @dataclass(frozen=True)
@@ -258,86 +387,135 @@ class Ask:
     new_partner: str | None = None
     customer: str | None = None
 
-    def to(self, partner: str, customer: str) -> str:
+    def to(self, partner: str, customer: str) -> Text:
         """end the association between P and C; change the association between P and C from
         resale to referral; move C from P to N."""
         between = _between(partner, customer)
         if self.kind is RequestKind.TYPE_CHANGE:
-            return f"change {between} from {_type(self.from_type)} to {_type(self.new_type)}"
+            return Text(
+                "change {between} from {from_type} to {new_type}",
+                between=between,
+                from_type=_type(self.from_type),
+                new_type=_type(self.new_type),
+            )
         if self.kind is RequestKind.PARTNER_CHANGE:
-            return f"move {customer} from {partner} to {self.new_partner}"
-        return f"end {between}"
+            return Text(
+                "move {customer} from {partner} to {new_partner}",
+                customer=customer,
+                partner=partner,
+                new_partner=self.new_partner,
+            )
+        return Text("end {between}", between=between)
 
     @property
-    def unchanged(self) -> str:
+    def unchanged(self) -> Text:
         """What stays as it was when the request does not go through."""
         if self.kind is RequestKind.TYPE_CHANGE:
-            return f"the association stays {_type(self.from_type)}"
+            return Text("the association stays {type}", type=_type(self.from_type))
         if self.kind is RequestKind.PARTNER_CHANGE:
-            return "the customer stays with its partner"
-        return "the association continues"
+            return Text("the customer stays with its partner")
+        return Text("the association continues")
 
 
 def _type(association_type: AssociationType | None) -> str:
     """An association type as people read it: referral, advance payment, resale."""
-    return association_type.value.replace("_", " ") if association_type else "?"
+    return TYPE_WORDS[association_type] if association_type else "?"
 
 
-def requested(ask: Ask, initiator: Side, partner: str, customer: str, respond_by: datetime) -> str:
-    who = f"Partner {partner}" if initiator is Side.PARTNER else f"Customer {customer}"
-    return f"{who} asked to {ask.to(partner, customer)}; agree or reject by {stamp(respond_by)}."
-
-
-def reminder(ask: Ask, partner: str, customer: str, respond_by: datetime) -> str:
-    return (
-        f"Reminder: the request to {ask.to(partner, customer)} awaits your answer until"
-        f" {stamp(respond_by)}."
+def requested(ask: Ask, initiator: Side, partner: str, customer: str, respond_by: datetime) -> Text:
+    who = (
+        Text("Partner {partner}", partner=partner)
+        if initiator is Side.PARTNER
+        else Text("Customer {customer}", customer=customer)
+    )
+    return Text(
+        "{who} asked to {ask}; agree or reject by {respond_by}.",
+        who=who,
+        ask=ask.to(partner, customer),
+        respond_by=stamp(respond_by),
     )
 
 
-def outcome(ask: Ask, status: RequestStatus, partner: str, customer: str) -> str:
-    asked = f"The request to {ask.to(partner, customer)}"
+def reminder(ask: Ask, partner: str, customer: str, respond_by: datetime) -> Text:
+    return Text(
+        "Reminder: the request to {ask} awaits your answer until {respond_by}.",
+        ask=ask.to(partner, customer),
+        respond_by=stamp(respond_by),
+    )
+
+
+def outcome(ask: Ask, status: RequestStatus, partner: str, customer: str) -> Text:
+    asked = ask.to(partner, customer)
     return {
-        RequestStatus.AGREED: f"{asked} was agreed.",
-        RequestStatus.AUTO_AGREED: f"{asked} was agreed automatically: "
-        "no answer came before the deadline.",
-        RequestStatus.REJECTED: f"{asked} was rejected.",
-        RequestStatus.EXPIRED: f"{asked} expired without an answer.",
-        RequestStatus.WITHDRAWN: f"{asked} was withdrawn.",
-        RequestStatus.CANCELLED: f"{asked} was cancelled by the platform; {ask.unchanged}.",
-        RequestStatus.COMPLETED: f"{asked} is complete: both partners consented.",
-        RequestStatus.DECLINED: f"{asked} was declined by the new partner.",
+        RequestStatus.AGREED: Text("The request to {ask} was agreed.", ask=asked),
+        RequestStatus.AUTO_AGREED: Text(
+            "The request to {ask} was agreed automatically: no answer came before the deadline.",
+            ask=asked,
+        ),
+        RequestStatus.REJECTED: Text("The request to {ask} was rejected.", ask=asked),
+        RequestStatus.EXPIRED: Text("The request to {ask} expired without an answer.", ask=asked),
+        RequestStatus.WITHDRAWN: Text("The request to {ask} was withdrawn.", ask=asked),
+        RequestStatus.CANCELLED: Text(
+            "The request to {ask} was cancelled by the platform; {unchanged}.",
+            ask=asked,
+            unchanged=ask.unchanged,
+        ),
+        RequestStatus.COMPLETED: Text(
+            "The request to {ask} is complete: both partners consented.", ask=asked
+        ),
+        RequestStatus.DECLINED: Text(
+            "The request to {ask} was declined by the new partner.", ask=asked
+        ),
     }[status]
 
 
-def association_ended(partner: str, customer: str) -> str:
-    return f"The association between {partner} and {customer} has ended."
+def association_ended(partner: str, customer: str) -> Text:
+    return Text(
+        "The association between {partner} and {customer} has ended.",
+        partner=partner,
+        customer=customer,
+    )
 
 
-def association_started(new_partner: str, customer: str) -> str:
-    return f"The association between {new_partner} and {customer} has begun."
+def association_started(new_partner: str, customer: str) -> Text:
+    return Text(
+        "The association between {partner} and {customer} has begun.",
+        partner=new_partner,
+        customer=customer,
+    )
 
 
-def answered(ask: Ask, who: Consenter, partner: str, customer: str) -> str:
+def answered(ask: Ask, who: Consenter, partner: str, customer: str) -> Text:
     """One partner's consent to a partner change, while the other's is awaited."""
     if who is Consenter.NEW_PARTNER:
-        return (
-            f"{ask.new_partner} accepted {customer} as its customer; {partner}'s answer is awaited."
+        return Text(
+            "{new_partner} accepted {customer} as its customer; {partner}'s answer is awaited.",
+            new_partner=ask.new_partner,
+            customer=customer,
+            partner=partner,
         )
-    return f"{partner} agreed to {customer}'s move to {ask.new_partner}; its answer is awaited."
+    return Text(
+        "{partner} agreed to {customer}'s move to {new_partner}; its answer is awaited.",
+        partner=partner,
+        customer=customer,
+        new_partner=ask.new_partner,
+    )
 
 
 def association_type_changed(
     partner: str, customer: str, from_type: AssociationType, new_type: AssociationType
-) -> str:
-    return (
-        f"The association between {partner} and {customer} is now {_type(new_type)}"
-        f" (was {_type(from_type)})."
+) -> Text:
+    return Text(
+        "The association between {partner} and {customer} is now {new_type} (was {from_type}).",
+        partner=partner,
+        customer=customer,
+        new_type=_type(new_type),
+        from_type=_type(from_type),
     )
 
 
 def settled_by_request(kind: RequestKind, request_id: UUID, status: RequestStatus) -> str:
-    """The reason on record when a request changed its association."""
+    """The reason on record when a request changed its association (English: see above)."""
     return f"{kinds.of(kind).title} request {request_id} was {status.value}."
 
 

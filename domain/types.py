@@ -10,6 +10,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain.text import Text
+
 
 class RequestKind(StrEnum):
     """The kinds of request the consent process runs (the `RequestKind` search attribute)."""
@@ -90,9 +92,13 @@ def reason_problem(reason: str | None) -> str | None:
     """What is wrong with a reason a person gave, in words for them; None if nothing is."""
     text = (reason or "").strip()
     if not text:
-        return "Enter a reason."
+        return Text("Enter a reason.")
     if len(text) > REASON_MAX_LENGTH:
-        return f"The reason is {len(text)} characters; keep it to {REASON_MAX_LENGTH}."
+        return Text(
+            "The reason is {length} characters; keep it to {limit}.",
+            length=len(text),
+            limit=REASON_MAX_LENGTH,
+        )
     return None
 
 

@@ -239,7 +239,7 @@ async def account_settings(
     row = await fetch_one(
         conn,
         AccountSettings,
-        "SELECT verification_required, service_tokens_may_decide"
+        "SELECT verification_required, service_tokens_may_decide, language"
         f" FROM {_ACCOUNT_TABLES[account_kind]} WHERE id = %s{' FOR UPDATE' if lock else ''}",
         (account_id,),
     )
@@ -253,6 +253,11 @@ async def set_account_settings(
 ) -> None:
     await conn.execute(
         f"UPDATE {_ACCOUNT_TABLES[account_kind]} SET verification_required = %s,"
-        " service_tokens_may_decide = %s WHERE id = %s",
-        (settings.verification_required, settings.service_tokens_may_decide, account_id),
+        " service_tokens_may_decide = %s, language = %s WHERE id = %s",
+        (
+            settings.verification_required,
+            settings.service_tokens_may_decide,
+            settings.language,
+            account_id,
+        ),
     )

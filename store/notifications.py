@@ -2,6 +2,10 @@
 
 A notification is written in the transaction of the state change it reports (with an
 `effect_key`, so a retried transaction adds nothing); the message center reads the same rows.
+
+Its summary is written in its recipient account's language at the time it is written
+(`partners.language`, `customers.language`), and stays so if the account's language changes
+later; the webhook payload is the same for every language: codes and data, no words.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from uuid import UUID
 
 from psycopg.types.json import Jsonb
 
+from assocflow import i18n
 from store import webhooks
 from store.db import Connection, fetch_one
 from store.pagination import newest_first
@@ -37,16 +42,27 @@ async def notify(
     caller's transaction, which also wakes the webhook relay when that transaction commits if a
     delivery was queued. A retried transaction adds nothing: the effect keys are taken.
 
+    `summary` (a Text) is rendered in every language, and each row takes its recipient
+    account's, read in the same statement (English for a recipient with no account row).
     The payload is the Standard Webhooks body: `type`, `timestamp`, `data`.
     """
     payload = {"type": event_type, "timestamp": created_at.isoformat(), "data": data}
+    languages = [
+        i18n.DEFAULT_LANGUAGE,
+        *(lang for lang in i18n.LANGUAGES if lang != i18n.DEFAULT_LANGUAGE),
+    ]
     await conn.execute(
         "WITH queued AS ("
         "  INSERT INTO notifications (effect_key, recipient_kind, recipient_id, event_type,"
         "  summary, request_id, association_id, payload, created_at)"
-        "  SELECT r.effect_key, r.kind, r.id, %(event_type)s, %(summary)s, %(request_id)s,"
-        "  %(association_id)s, %(payload)s, %(created_at)s"
+        "  SELECT r.effect_key, r.kind, r.id, %(event_type)s,"
+        # The recipient's language's summary; the first (the default language's) if none.
+        "  (%(summaries)s::text[])[coalesce("
+        "   array_position(%(languages)s::text[], coalesce(p.language, c.language)), 1)],"
+        "  %(request_id)s, %(association_id)s, %(payload)s, %(created_at)s"
         "  FROM unnest(%(keys)s::text[], %(kinds)s::text[], %(ids)s::uuid[]) AS r(effect_key, kind, id)"
+        "  LEFT JOIN partners p ON r.kind = 'partner' AND p.id = r.id"
+        "  LEFT JOIN customers c ON r.kind = 'customer' AND c.id = r.id"
         "  ON CONFLICT (effect_key) DO NOTHING"
         "  RETURNING id, recipient_kind, recipient_id, event_type),"
         " delivered AS ("
@@ -63,7 +79,8 @@ async def notify(
             "kinds": [kind for kind, _, _ in recipients],
             "ids": [recipient for _, recipient, _ in recipients],
             "event_type": event_type,
-            "summary": summary,
+            "languages": languages,
+            "summaries": [i18n.in_language(summary, language) for language in languages],
             "request_id": request_id,
             "association_id": association_id,
             "payload": Jsonb(payload),

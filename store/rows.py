@@ -67,11 +67,20 @@ class Person:
     customer_id: UUID | None
 
 
+# The languages an account's messages can be written in (assocflow/i18n.py LANGUAGES).
+AccountLanguage = Literal["en", "zh-Hans"]
+
+
 class AccountSettings(BaseModel):
     """An account's own settings (GET/PATCH /v1/settings)."""
 
     verification_required: bool
     service_tokens_may_decide: bool = False
+    language: AccountLanguage = Field(
+        default="en",
+        description="The language the account's messages (the message center) are written in,"
+        " each when it is written: `en` (English) or `zh-Hans` (Simplified Chinese).",
+    )
 
 
 @dataclass(frozen=True)
@@ -339,6 +348,7 @@ class SessionSubject(TokenSubject):
     last_seen_at: datetime
     expires_at: datetime
     signed_out_at: datetime | None
+    language: str | None  # the console's language the person chose (None: their browser's)
 
 
 @dataclass(frozen=True)

@@ -93,6 +93,11 @@ async def rehash_password(conn: Connection, person_id: UUID, old: str, new: str)
     )
 
 
+async def set_language(conn: Connection, person_id: UUID, language: str) -> None:
+    """The language the person reads the console in, from now on."""
+    await conn.execute("UPDATE people SET language = %s WHERE id = %s", (language, person_id))
+
+
 # --- failed sign-ins -------------------------------------------------------------------------
 
 
@@ -142,7 +147,7 @@ async def find(conn: Connection, token: str) -> SessionSubject | None:
         "   ORDER BY child.id) ELSE '{}' END AS child_partner_ids,"
         " pe.id AS person_id, coalesce(u.name, cu.name, '') AS name,"
         f" coalesce(pe.email, '') AS email, {_ENROLLED},"
-        " s.verified, s.last_seen_at, s.expires_at, s.signed_out_at"
+        " s.verified, s.last_seen_at, s.expires_at, s.signed_out_at, pe.language"
         f" FROM console_sessions s JOIN people pe ON pe.id = s.person_id {_ACCOUNT_OF_PERSON}"
         " WHERE s.id = %s",
         (token_hash(token),),

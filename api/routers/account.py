@@ -15,7 +15,8 @@ from application import account
 from application.account import Notification
 from application.errors import Failure
 from domain.problems import ProblemCode
-from store.rows import AccountSettings
+from domain.text import Text
+from store.rows import AccountLanguage, AccountSettings
 
 router = APIRouter(tags=["account"])
 
@@ -28,6 +29,11 @@ class SettingsPatch(Body):
         default=None,
         description="Whether the account's service tokens may do those without a person.",
     )
+    language: AccountLanguage | None = Field(
+        default=None,
+        description="The language of the account's messages (`en` or `zh-Hans`): those written"
+        " from now on; a message keeps the language it was written in.",
+    )
     verification_code: str | None = Field(
         default=None,
         max_length=32,
@@ -38,9 +44,10 @@ class SettingsPatch(Body):
 
 @router.get("/v1/settings", response_model=AccountSettings, operation_id="getAccountSettings")
 async def get_settings(who: Party, app: App) -> AccountSettings:
-    """The account's settings: whether verification is required, and whether its service
-    tokens may do what verification guards. For the account's admins (the partner's `admin`
-    role, or a customer's people), who may change them; not for a service token."""
+    """The account's settings: whether verification is required, whether its service tokens
+    may do what verification guards, and the language its messages are written in. For the
+    account's admins (the partner's `admin` role, or a customer's people), who may change them;
+    not for a service token."""
     return await account.get_settings(app, who)
 
 
@@ -54,6 +61,7 @@ async def update_settings(body: SettingsPatch, who: Party, app: App) -> AccountS
         who,
         verification_required=body.verification_required,
         service_tokens_may_decide=body.service_tokens_may_decide,
+        language=body.language,
         verification_code=body.verification_code,
     )
 
@@ -70,8 +78,10 @@ async def verification_codes_are_gone() -> NoReturn:
     account's notifications could read them). Each person now has an authenticator app."""
     raise Failure(
         ProblemCode.GONE,
-        "Verification codes are no longer sent to the message center. Enrol an authenticator"
-        " app (POST /v1/mfa/enrolment) and send its current code as `verification_code`.",
+        Text(
+            "Verification codes are no longer sent to the message center. Enrol an authenticator"
+            " app (POST /v1/mfa/enrolment) and send its current code as `verification_code`."
+        ),
         replacement="/v1/mfa/enrolment",
     )
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.deps import App
-from api.problems import problem_response
+from api.problems import language_of, problem_response
 from application import health
 from domain.problems import ProblemCode
+from domain.text import Text
 
 router = APIRouter(tags=["health"])
 
@@ -27,7 +28,7 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz", operation_id="getReadiness")
-async def readyz(app: App) -> JSONResponse:
+async def readyz(request: Request, app: App) -> JSONResponse:
     """Ready when both PostgreSQL and Temporal answer."""
     results = await health.readiness(app)
     if all(value == "ok" for value in results.values()):
@@ -35,7 +36,8 @@ async def readyz(app: App) -> JSONResponse:
     return problem_response(
         503,
         ProblemCode.NOT_READY,
-        "A dependency is unavailable.",
+        Text("A dependency is unavailable."),
         checks=results,
         headers={"Retry-After": "5"},
+        language=language_of(request.scope),
     )

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel
 
 from api.deps import App, Operator, Party
 from api.pages import page_response
+from api.problems import language_of
 from api.schemas import (
     AcceptBody,
     AgreeBody,
@@ -34,6 +35,7 @@ from api.schemas import (
     WithdrawBody,
 )
 from application import requests
+from assocflow import i18n
 from domain.types import CheckResult, DecisionAction, RequestKind, RequestStatus, Side
 
 
@@ -96,6 +98,15 @@ class Resource:
     )
 
 
+def _in_language(result: CheckResult, language: str) -> CheckResult:
+    """The check with each item's words in the caller's language (`Accept-Language`)."""
+    items = [
+        item.model_copy(update={"message": i18n.in_language(item.message, language)})
+        for item in result.items
+    ]
+    return result.model_copy(update={"items": items})
+
+
 def party_routes(resource: Resource) -> APIRouter:
     """The routes of the parties: check, submit, list, read, agree, reject, withdraw."""
     router = APIRouter(tags=[resource.tag])
@@ -109,10 +120,15 @@ def party_routes(resource: Resource) -> APIRouter:
         description=docs["check"],
     )
     @_body_as(resource.check_body)
-    async def check(body: CheckBody, who: Party, app: App) -> CheckResult:
-        return await requests.check(
+    async def check(
+        body: CheckBody, who: Party, app: App, request: Request, response: Response
+    ) -> CheckResult:
+        result = await requests.check(
             app, who, kind, body.association_id, body.asked_type(), body.asked_partner()
         )
+        language = language_of(request.scope)
+        response.headers.update({"Content-Language": language, "Vary": "Accept-Language"})
+        return _in_language(result, language)
 
     @router.post(
         collection,

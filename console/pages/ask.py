@@ -24,6 +24,7 @@ from application.errors import Failure
 from application.services import Services
 from console.auth import SignedInViewer, Svc, Viewer
 from console.errors import FormErrors
+from console.language import N_, Words
 from console.routing import ConsoleRoute
 from console.views import names_of
 from console.web import ASSOCIATION_TYPE_WORDS, redirect, render
@@ -40,17 +41,17 @@ class Flow:
     # Its pages are /console/associations/{id}/{verb}[/reason].
     verb: str
     # The row action's name, the button that goes on after the check, and the dialog's title.
-    action: str
-    # The end of the acknowledgement "I understand the preceding statement and confirm to ...".
-    confirms: str
+    action: Words
+    # The acknowledgement: "I understand the preceding statement and confirm to ...".
+    confirms: Words
     # Why a person who may not ask is refused.
-    not_allowed: str
+    not_allowed: Words
     # What the person gives before the check, by its field's name: the type a type change asks
     # for, the partner a partner change moves to; None for a flow checked for nothing more.
     asks: Literal["new_type", "new_partner_id"] | None = None
     # The words beside that field when it is left empty, and when what was sent is no choice.
-    choose: str = ""
-    malformed: str = ""
+    choose: Words = Words("")
+    malformed: Words = Words("")
 
     @property
     def asks_type(self) -> bool:
@@ -75,35 +76,45 @@ class Flow:
         path = f"/console/associations/{association_id}/{self.verb}"
         return f"{path}?{query}" if query else path
 
+    def dialog_url(self, association_id: UUID, chosen: str = "") -> str:
+        """The dialog's page, after the acknowledgement, for what was `chosen`."""
+        params = {"acknowledged": "on", self.asks or "": chosen or None}
+        query = urlencode({key: value for key, value in params.items() if key and value})
+        return f"/console/associations/{association_id}/{self.verb}/reason?{query}"
+
 
 FLOWS = (
     Flow(
         kind=RequestKind.DISASSOCIATION,
         verb="disassociate",
-        action="Disassociate",
-        confirms="disassociate",
-        not_allowed="You may not ask to end this association.",
+        action=N_("Disassociate"),
+        confirms=N_("I understand the preceding statement and confirm to disassociate"),
+        not_allowed=N_("You may not ask to end this association."),
     ),
     Flow(
         kind=RequestKind.TYPE_CHANGE,
         verb="change-type",
-        action="Change type",
-        confirms="change the association type",
-        not_allowed="You may not ask to change this association's type.",
+        action=N_("Change type"),
+        confirms=N_(
+            "I understand the preceding statement and confirm to change the association type"
+        ),
+        not_allowed=N_("You may not ask to change this association's type."),
         asks="new_type",
-        choose="Choose the new type.",
-        malformed="Choose the new type.",
+        choose=N_("Choose the new type."),
+        malformed=N_("Choose the new type."),
     ),
     Flow(
         kind=RequestKind.PARTNER_CHANGE,
         verb="change-partner",
-        action="Change partner",
-        confirms="change partner",
-        not_allowed="You may not ask to move to another partner.",
+        action=N_("Change partner"),
+        confirms=N_("I understand the preceding statement and confirm to change partner"),
+        not_allowed=N_("You may not ask to move to another partner."),
         asks="new_partner_id",
-        choose="Enter the new partner's ID: the partner code your new partner gave you.",
-        malformed="A partner ID looks like 3f2b8c1e-5d4a-4e6f-9a7b-1c2d3e4f5a6b: check the"
-        " partner code your new partner gave you.",
+        choose=N_("Enter the new partner's ID: the partner code your new partner gave you."),
+        malformed=N_(
+            "A partner ID looks like {example}: check the partner code your new partner gave you.",
+            example="3f2b8c1e-5d4a-4e6f-9a7b-1c2d3e4f5a6b",
+        ),
     ),
 )
 _BY_VERB = {flow.verb: flow for flow in FLOWS}
@@ -112,7 +123,7 @@ _BY_COLLECTION = {flow.collection: flow for flow in FLOWS}
 
 def _found(flow: Flow | None) -> Flow:
     if flow is None:  # an address under an association that is no flow's
-        raise Failure(ProblemCode.NOT_FOUND, "There is no page at this address.")
+        raise Failure(ProblemCode.NOT_FOUND, N_("There is no page at this address."))
     return flow
 
 
@@ -127,7 +138,7 @@ def _flow_of_collection(collection: str) -> Flow:
 AskFlow = Annotated[Flow, Depends(_flow_of_verb)]
 SubmitFlow = Annotated[Flow, Depends(_flow_of_collection)]
 
-ACKNOWLEDGEMENT_MISSING = "Select the checkbox to confirm that you understand the statement."
+ACKNOWLEDGEMENT_MISSING = N_("Select the checkbox to confirm that you understand the statement.")
 # A refused submit that sends the person back to the check: its items say what to do.
 BACK_TO_THE_CHECK = (
     ProblemCode.CHECK_FAILED,
@@ -280,7 +291,7 @@ async def submit(
     if problem := reason_problem(reason):
         errors.add("reason", problem)
     if viewer.who.verification_required and not verification_code.strip():
-        errors.add("verification_code", "Enter the code from your authenticator app.")
+        errors.add("verification_code", N_("Enter the code from your authenticator app."))
     if errors:
         return _dialog(request, viewer, flow, association, form, errors, status_code=422)
     try:
@@ -377,6 +388,8 @@ def _check(
         "other_types": _other_types(association),
         "errors": errors,
     }
+    if request.method != "GET":  # a refused submit: the language switcher comes back here
+        context["page_url"] = flow.check_url(association.id, chosen.sent)
     return render(request, "ask_check.html", context, status_code=status_code)
 
 
@@ -402,5 +415,7 @@ def _dialog(
         "back": flow.check_url(association.id, form.chosen.sent if form.chosen else ""),
         "form_id": form.form_id,
         "needs_code": viewer.who.verification_required,
+        # The dialog anew (its form sent and refused, it is the page the switcher comes back to).
+        "page_url": flow.dialog_url(association.id, form.chosen.sent if form.chosen else ""),
     }
     return render(request, "ask_dialog.html", context, status_code=status_code)

@@ -11,7 +11,8 @@ from fastapi.responses import Response
 
 from application import overview
 from application.principal import Principal
-from console.auth import SignedInViewer, Svc
+from console.auth import RefreshingViewer, SignedInViewer, Svc, Viewer
+from console.pages.live import live_url
 from console.routing import ConsoleRoute
 from console.views import request_view
 from console.web import redirect, render
@@ -21,6 +22,8 @@ from store.rows import AssociationOverview
 router = APIRouter(route_class=ConsoleRoute)
 
 PAGE_SIZE = 20
+Search = Annotated[str, Query(max_length=200)]
+Cursor = Annotated[str | None, Query(max_length=200)]
 
 
 @router.get("/console/")
@@ -34,24 +37,46 @@ async def customers(
     request: Request,
     svc: Svc,
     viewer: SignedInViewer,
-    q: Annotated[str, Query(max_length=200)] = "",
+    q: Search = "",
     status: str = "active",
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Cursor = None,
 ) -> Response:
+    context = await _listed(request, svc, viewer, q, status, cursor)
+    return render(request, "customers.html", {"nav": "customers", **context})
+
+
+@router.get("/console/customers/live")
+async def customers_live(
+    request: Request,
+    svc: Svc,
+    viewer: RefreshingViewer,
+    q: Search = "",
+    status: str = "active",
+    cursor: Cursor = None,
+) -> Response:
+    """The inside of the page's live region (customers.html): the same search and page, as the
+    account's events say something changed (a request asked or settled, an association ended)."""
+    context = await _listed(request, svc, viewer, q, status, cursor)
+    return render(request, "_live_customers.html", context)
+
+
+async def _listed(
+    request: Request, svc: Svc, viewer: Viewer, q: str, status: str, cursor: str | None
+) -> dict[str, object]:
+    """The page's customers, and where its live region refreshes them from (the same query)."""
     wanted = AssociationStatus(status) if status in ("active", "ended") else None
     rows, next_cursor = await overview.associations(
         svc, viewer.who, search=q or None, status=wanted, limit=PAGE_SIZE, cursor=cursor
     )
-    context = {
-        "nav": "customers",
+    return {
         "rows": [_row(viewer.who, row) for row in rows],
         "q": q,
         "status": status if wanted else "all",
         "next_cursor": next_cursor,
         "first_page": cursor is None,
         "shows_partner": len(viewer.who.readable_partner_ids) > 1,
+        "live_url": live_url("/console/customers/live", request),
     }
-    return render(request, "customers.html", context)
 
 
 @router.get("/console/partner")

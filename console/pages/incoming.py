@@ -15,7 +15,9 @@ from application import overview, requests
 from application.errors import Failure
 from application.principal import Principal
 from application.services import Services
-from console.auth import SignedInViewer, Svc
+from console.auth import RefreshingViewer, SignedInViewer, Svc, Viewer
+from console.language import N_
+from console.pages.live import live_url
 from console.routing import ConsoleRoute
 from console.views import names_of
 from console.web import render
@@ -32,17 +34,33 @@ READ_SIZE = 100
 MAX_READS = 5
 # The new partner's answers (its Operation column).
 ANSWERS = frozenset({DecisionAction.ACCEPT, DecisionAction.DECLINE})
+Cursor = Annotated[str | None, Query(max_length=200)]
 
 
 @router.get("/console/incoming-customers")
 async def incoming(
-    request: Request,
-    svc: Svc,
-    viewer: SignedInViewer,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    request: Request, svc: Svc, viewer: SignedInViewer, cursor: Cursor = None
 ) -> Response:
+    context = await _listed(request, svc, viewer, cursor)
+    return render(request, "incoming.html", {"nav": "incoming", **context})
+
+
+@router.get("/console/incoming-customers/live")
+async def incoming_live(
+    request: Request, svc: Svc, viewer: RefreshingViewer, cursor: Cursor = None
+) -> Response:
+    """The inside of the page's live region (incoming.html): the same page, as the account's
+    events say something changed (a customer asked, a request was answered or settled)."""
+    context = await _listed(request, svc, viewer, cursor)
+    return render(request, "_live_incoming.html", context)
+
+
+async def _listed(
+    request: Request, svc: Svc, viewer: Viewer, cursor: str | None
+) -> dict[str, object]:
+    """The page's rows, and what its live region follows and refreshes from."""
     if not viewer.is_partner:  # a customer has no incoming customers
-        raise Failure(ProblemCode.NOT_FOUND, "There is no page at this address.")
+        raise Failure(ProblemCode.NOT_FOUND, N_("There is no page at this address."))
     who = viewer.who
     # Pending first (all of them, on the first page), then the others, newest first.
     pending: list[AnyRequest] = []
@@ -55,14 +73,22 @@ async def incoming(
     rows: list[dict[str, Any]] = [
         {"r": r, "names": names, "actions": overview.actions_for(who, r) & ANSWERS} for r in found
     ]
-    context = {
-        "nav": "incoming",
+    return {
         "rows": rows,
         "next_cursor": next_cursor,
         "shows_partner": len(who.readable_partner_ids) > 1,
         "partner_names": await _partner_names(svc, found),
+        "live_url": live_url("/console/incoming-customers/live", request),
+        "follows": _follows(viewer, pending),
     }
-    return render(request, "incoming.html", context)
+
+
+def _follows(viewer: Viewer, pending: list[AnyRequest]) -> list[str]:
+    """The events the page's live region follows: the account's, which tell of every request
+    (a new one too), for who may read them; else those of the pending requests it shows."""
+    if viewer.may_read_messages:
+        return ["notification"]
+    return [f"request-{r.id}" for r in pending]
 
 
 async def _incoming(

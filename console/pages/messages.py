@@ -37,7 +37,8 @@ async def messages(
 
 @router.get("/console/messages/badge")
 async def badge(request: Request, viewer: RefreshingViewer) -> Response:
-    return render(request, "_badge.html", {"viewer": viewer})
+    """The inside of the badge's live region (_badge.html): the count, as the page refreshes it."""
+    return render(request, "_live_badge.html", {"viewer": viewer})
 
 
 @router.post("/console/messages/{notification_id}/read")

@@ -7,7 +7,13 @@ The Disassociations and Partner changes tabs list the requests (a partner change
 person's partner is either partner of). The Associations and Type changes tabs list the
 records (the log of what happened); the Type changes tab's records are operators' changes and
 type change requests alike, and the record of a request's asking carries Agree / Reject while the
-request awaits the person's answer."""
+request awaits the person's answer.
+
+Each tab's Export link (templates/_export.html) downloads the records of the tab's kind with the
+tab's filters as CSV (/console/records/export): the JSON API's CSV answer, made by the same use
+case for the signed-in person, since a link cannot send an Accept header. On the Disassociations
+and Partner changes tabs these are the records (every step of every request), not the requests
+the tab lists one per row."""
 
 from __future__ import annotations
 
@@ -18,16 +24,17 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 
 from application import overview, records, requests
 from application.principal import Principal
 from application.services import Services
 from console.auth import SignedInViewer, Svc
 from console.errors import FormErrors
+from console.language import N_
 from console.routing import ConsoleRoute
 from console.views import names_of
-from console.web import render, status_words
+from console.web import query, render, status_words
 from domain import decisions
 from domain.types import Request as AnyRequest
 from domain.types import RequestKind, RequestStatus
@@ -51,16 +58,16 @@ MOVES = (RequestStatus.COMPLETED, RequestStatus.DECLINED)
 # record's status is that of the request when it was written (`pending` when it was asked for),
 # or the association's (`active`) on the record of the change itself.
 STATUS_CHOICES: dict[Tab, list[tuple[str, str]]] = {
-    "associations": [("active", "Active"), ("ended", "Ended")],
+    "associations": [("active", N_("Active")), ("ended", N_("Ended"))],
     "type_changes": [
-        ("pending", "Requested"),
+        ("pending", N_("Requested")),
         *(
             (s.value, status_words(s))
             for s in RequestStatus
             # never auto-agreed
             if s not in (RequestStatus.PENDING, RequestStatus.AUTO_AGREED, *MOVES)
         ),
-        ("active", "Type changed"),
+        ("active", N_("Type changed")),
     ],
     "disassociations": [(s.value, status_words(s)) for s in RequestStatus if s not in MOVES],
     "partner_changes": [
@@ -69,9 +76,19 @@ STATUS_CHOICES: dict[Tab, list[tuple[str, str]]] = {
         if s not in (RequestStatus.AGREED, RequestStatus.AUTO_AGREED)  # it completes instead
     ],
 }
+# The records each tab exports: those of its kind.
+KIND_OF_TAB: dict[Tab, records.RecordKind] = {
+    "associations": "association",
+    "type_changes": "type_change",
+    "disassociations": "disassociation",
+    "partner_changes": "partner_change",
+}
+EXPORT = "/console/records/export"
 # The decisions a records row offers (a withdrawal is the request page's): the answers, Agree /
 # Reject and a partner change's new partner's Accept / Decline.
 ANSWERS = decisions.ANSWERS
+# What a customer ID looks like, where one that is not is refused.
+CUSTOMER_ID_EXAMPLE = "00000000-0000-4000-8000-000000000301"
 
 
 @dataclass(frozen=True)
@@ -98,12 +115,10 @@ async def records_page(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
     errors = FormErrors()
-    customer = _uuid(customer_id, errors)
-    since, until = _day(from_, "from", errors), _day(to, "to", errors, end=True)
+    filters = _filters(customer_id, status, from_, to, errors)
     rows: list[dict[str, Any]] = []
     next_cursor = None
-    if not errors:
-        filters = Filters(customer, status, since, until)
+    if filters is not None:
         rows, next_cursor = await LISTS[tab](svc, viewer.who, filters, cursor)
     context = {
         "nav": "records",
@@ -113,8 +128,49 @@ async def records_page(
         "errors": errors,
         "filters": {"customer_id": customer_id, "status": status, "from": from_, "to": to},
         "statuses": STATUS_CHOICES[tab],
+        "export_url": None if errors else _export_url(request),
     }
     return render(request, "records.html", context, status_code=422 if errors else 200)
+
+
+@router.get(EXPORT)
+async def records_export(
+    request: Request,
+    svc: Svc,
+    viewer: SignedInViewer,
+    tab: Tab = "associations",
+    customer_id: Short = "",
+    status: Short = "",
+    from_: Annotated[str, Query(alias="from", max_length=10)] = "",
+    to: Annotated[str, Query(max_length=10)] = "",
+) -> Response:
+    """The tab's records, with its filters, as the CSV download the API answers with `Accept:
+    text/csv` (application/records.py `export_records`). A wrong filter is the records page
+    with its words, as the Search button would show it."""
+    errors = FormErrors()
+    filters = _filters(customer_id, status, from_, to, errors)
+    if filters is None:
+        return await records_page(request, svc, viewer, tab, customer_id, status, from_, to)
+    export = await records.export_records(
+        svc, viewer.who, kind=KIND_OF_TAB[tab], customer_id=filters.customer_id,
+        status=filters.status or None, from_=filters.since, to=filters.until,
+    )  # fmt: skip
+    headers = {"Content-Disposition": export.disposition, "Cache-Control": "no-store"}
+    return StreamingResponse(export.chunks, media_type=records.CSV_MEDIA_TYPE, headers=headers)
+
+
+def _export_url(request: Request) -> str:
+    """The Export link (_export.html): the tab as it is filtered, every page of it."""
+    return EXPORT + query(request, cursor=None, trail=None).rstrip("?")
+
+
+def _filters(
+    customer_id: str, status: str, from_: str, to: str, errors: FormErrors
+) -> Filters | None:
+    """The filters as the form sends them, read; None (and `errors` say why) when one is wrong."""
+    customer = _uuid(customer_id, errors)
+    since, until = _day(from_, "from", errors), _day(to, "to", errors, end=True)
+    return None if errors else Filters(customer, status, since, until)
 
 
 async def _disassociations(
@@ -205,7 +261,9 @@ def _uuid(text: str, errors: FormErrors) -> UUID | None:
     try:
         return UUID(text.strip())
     except ValueError:
-        errors.add("customer_id", "A customer ID looks like 00000000-0000-4000-8000-000000000301.")
+        errors.add(
+            "customer_id", N_("A customer ID looks like {example}.", example=CUSTOMER_ID_EXAMPLE)
+        )
         return None
 
 
@@ -217,7 +275,7 @@ def _day(text: str, name: str, errors: FormErrors, *, end: bool = False) -> date
     try:
         day = date.fromisoformat(text)
     except ValueError:
-        errors.add(name, "Enter a date as YYYY-MM-DD.")
+        errors.add(name, N_("Enter a date as YYYY-MM-DD."))
         return None
     start = datetime.combine(day, time(), tzinfo=UTC)
     return start + timedelta(days=1) if end else start

@@ -5,7 +5,7 @@ and Withdraw; a partner change's new partner's Accept (choosing the association 
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Self
 from uuid import UUID
 
 from fastapi import APIRouter, Form, Request
@@ -15,6 +15,7 @@ from application import requests
 from application.errors import Failure
 from console.auth import RefreshingViewer, SignedInViewer, Svc, Viewer
 from console.errors import FormErrors
+from console.language import N_, Words
 from console.pages.records import TAB_OF_KIND
 from console.routing import ConsoleRoute
 from console.views import Shown, current_type, request_view
@@ -31,52 +32,74 @@ router = APIRouter(route_class=ConsoleRoute)
 # {customer}, {partner} and {new_partner}: the names.
 DONE = {
     RequestKind.DISASSOCIATION: {
-        "agree": "You agreed. The association has ended; both sides are told.",
-        "reject": "You rejected the request. The association stays; both sides are told.",
-        "withdraw": "You withdrew the request. The association stays.",
+        "agree": N_("You agreed. The association has ended; both sides are told."),
+        "reject": N_("You rejected the request. The association stays; both sides are told."),
+        "withdraw": N_("You withdrew the request. The association stays."),
     },
     RequestKind.TYPE_CHANGE: {
-        "agree": "You agreed. The association is now {new_type}; both sides are told.",
-        "reject": "You rejected the request. The association's type stays {from_type}; both"
-        " sides are told.",
-        "withdraw": "You withdrew the request. The association's type stays {from_type}.",
+        "agree": N_("You agreed. The association is now {new_type}; both sides are told."),
+        "reject": N_(
+            "You rejected the request. The association's type stays {from_type}; both"
+            " sides are told."
+        ),
+        "withdraw": N_("You withdrew the request. The association's type stays {from_type}."),
     },
     RequestKind.PARTNER_CHANGE: {
-        "agree": "You agreed. {customer} moves to {new_partner} once {new_partner} accepts;"
-        " everyone is told.",
-        "agree:completed": "You agreed. {customer} has moved to {new_partner}: its association"
-        " with you has ended. Everyone is told.",
-        "reject": "You rejected the request. {customer} stays with you; everyone is told.",
-        "accept": "You accepted. {customer} becomes your customer ({new_type}) once {partner}"
-        " agrees, or when its time to answer runs out; everyone is told.",
-        "accept:completed": "You accepted. {customer} is now your customer ({new_type});"
-        " everyone is told.",
-        "decline": "You declined. {customer} stays with {partner}; everyone is told.",
-        "withdraw": "You withdrew the request. You stay with {partner}.",
+        "agree": N_(
+            "You agreed. {customer} moves to {new_partner} once {new_partner} accepts;"
+            " everyone is told."
+        ),
+        "agree:completed": N_(
+            "You agreed. {customer} has moved to {new_partner}: its association"
+            " with you has ended. Everyone is told."
+        ),
+        "reject": N_("You rejected the request. {customer} stays with you; everyone is told."),
+        "accept": N_(
+            "You accepted. {customer} becomes your customer ({new_type}) once {partner}"
+            " agrees, or when its time to answer runs out; everyone is told."
+        ),
+        "accept:completed": N_(
+            "You accepted. {customer} is now your customer ({new_type}); everyone is told."
+        ),
+        "decline": N_("You declined. {customer} stays with {partner}; everyone is told."),
+        "withdraw": N_("You withdrew the request. You stay with {partner}."),
     },
 }
 TITLES = {
-    RequestKind.DISASSOCIATION: "Request to disassociate",
-    RequestKind.TYPE_CHANGE: "Type change request",
-    RequestKind.PARTNER_CHANGE: "Partner change request",
+    RequestKind.DISASSOCIATION: N_("Request to disassociate"),
+    RequestKind.TYPE_CHANGE: N_("Type change request"),
+    RequestKind.PARTNER_CHANGE: N_("Partner change request"),
 }
 SUBMITTED = {
-    RequestKind.DISASSOCIATION: "The request has been submitted. After the other side completes"
-    " the processing, you will be notified of the processing result at the first time. Please"
-    " wait.",
-    RequestKind.PARTNER_CHANGE: "The request has been submitted. Both partners are asked to"
-    " answer; once they have, you will be notified of the processing result at the first time."
-    " Please wait.",
+    RequestKind.DISASSOCIATION: N_(
+        "The request has been submitted. After the other side completes the processing, you"
+        " will be notified of the processing result at the first time. Please wait."
+    ),
+    RequestKind.PARTNER_CHANGE: N_(
+        "The request has been submitted. Both partners are asked to answer; once they have,"
+        " you will be notified of the processing result at the first time. Please wait."
+    ),
 }
 # What a decision's dialog is called, by its action.
 DECISION_TITLES = {
-    DecisionAction.AGREE: "Agree",
-    DecisionAction.REJECT: "Reject",
-    DecisionAction.WITHDRAW: "Withdraw",
-    DecisionAction.ACCEPT: "Accept",
-    DecisionAction.DECLINE: "Decline",
+    DecisionAction.AGREE: N_("Agree"),
+    DecisionAction.REJECT: N_("Reject"),
+    DecisionAction.WITHDRAW: N_("Withdraw"),
+    DecisionAction.ACCEPT: N_("Accept"),
+    DecisionAction.DECLINE: N_("Decline"),
 }
-CHOOSE_THE_TYPE = "Choose the association type."
+# An action mid-sentence ("You cannot withdraw this request."): any an address may name.
+ACTION_WORDS = {
+    DecisionAction.AGREE: N_("agree"),
+    DecisionAction.REJECT: N_("reject"),
+    DecisionAction.WITHDRAW: N_("withdraw"),
+    DecisionAction.CANCEL: N_("cancel"),
+    DecisionAction.TIMEOUT: N_("timeout"),
+    DecisionAction.ACCEPT: N_("accept"),
+    DecisionAction.DECLINE: N_("decline"),
+}
+CHOOSE_THE_TYPE = N_("Choose the association type.")
+ENTER_THE_CODE = N_("Enter the code from your authenticator app.")
 
 
 @router.get("/console/requests/{request_id}")
@@ -93,16 +116,19 @@ async def request_page(
     return _page(request, viewer, view, notice=notice)
 
 
-def _submitted(view: Shown) -> str:
+def _submitted(view: Shown) -> Words:
     return SUBMITTED.get(view.request.kind) or SUBMITTED[RequestKind.DISASSOCIATION]
 
 
-def _done(view: Shown, action: str | None) -> str | None:
+def _done(view: Shown, action: str | None) -> Words | None:
     r = view.request
     said = DONE[r.kind]
     words = said.get(f"{action}:{r.status.value}") or said.get(action or "")
+    if words is None:
+        return None
     chosen = r.new_partner_decision.association_type if r.new_partner_decision else None
-    return words and words.format(
+    return Words(
+        words.msgid,
         from_type=type_words(r.from_type),
         new_type=type_words(r.new_type or chosen),
         customer=r.customer,
@@ -112,11 +138,28 @@ def _done(view: Shown, action: str | None) -> str | None:
 
 
 @router.get("/console/requests/{request_id}/live")
-async def live_part(
+async def live_status(
     request: Request, svc: Svc, viewer: RefreshingViewer, request_id: UUID
 ) -> Response:
+    """The inside of the request's status region (_request_status.html), as the page refreshes
+    it: its status, consents and what the person may do now."""
+    return await _live_part(request, svc, viewer, request_id, "_live_request_status.html")
+
+
+@router.get("/console/requests/{request_id}/timeline")
+async def live_timeline(
+    request: Request, svc: Svc, viewer: RefreshingViewer, request_id: UUID
+) -> Response:
+    """The inside of the request page's timeline region, as the page refreshes it."""
+    return await _live_part(request, svc, viewer, request_id, "_live_request_timeline.html")
+
+
+async def _live_part(
+    request: Request, svc: Svc, viewer: Viewer, request_id: UUID, template: str
+) -> Response:
+    """A part of the request's page rendered alone, from the partial the page includes."""
     view = await request_view(svc, viewer.who, request_id)
-    return render(request, "_request_status.html", {"view": view})
+    return render(request, template, {"view": view})
 
 
 @router.get("/console/requests/{request_id}/{action}")
@@ -156,7 +199,7 @@ async def decide(
             errors.add("association_type", CHOOSE_THE_TYPE)
     needs_code = decisions.needs_verification(action) and viewer.who.verification_required
     if needs_code and not verification_code.strip():
-        errors.add("verification_code", "Enter the code from your authenticator app.")
+        errors.add("verification_code", ENTER_THE_CODE)
     if not errors:
         try:
             await requests.decide(
@@ -203,10 +246,31 @@ async def _default_type(svc: Svc, view: Shown, action: DecisionAction) -> Associ
 def _not_now(view: Shown, action: DecisionAction) -> FormErrors:
     status = view.request.status
     if status.value == "pending":
-        words = f"You cannot {action.value} this request."
+        words = N_("You cannot {action} this request.", action=ACTION_WORDS[action])
     else:
-        words = f"This request is no longer awaiting a response: {status_words(status).lower()}."
+        words = N_(
+            "This request is no longer awaiting a response: {status}.",
+            status=_MidSentence(status_words(status)),
+        )
     return FormErrors(form=words, code=ProblemCode.NOT_PENDING)
+
+
+class _MidSentence(Words):
+    """Words in the middle of a sentence, in any language: a status's "Rejected" as
+    "rejected"."""
+
+    def __new__(cls, words: str) -> Self:
+        made = str.__new__(cls, _lower_first(words))
+        made.msgid = words.msgid if isinstance(words, Words) else str(words)
+        made.params = words.params if isinstance(words, Words) else {}
+        return made
+
+    def to(self, language: str) -> str:
+        return _lower_first(super().to(language))
+
+
+def _lower_first(words: str) -> str:
+    return words[:1].lower() + words[1:]
 
 
 def _page(
@@ -214,7 +278,7 @@ def _page(
     viewer: Viewer,
     view: Shown,
     *,
-    notice: str | None = None,
+    notice: Words | None = None,
     errors: FormErrors | None = None,
     status_code: int = 200,
 ) -> Response:

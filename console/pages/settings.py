@@ -6,7 +6,7 @@ refuse the others)."""
 
 from __future__ import annotations
 
-from typing import Annotated, cast
+from typing import Annotated, Any, cast
 from uuid import UUID
 
 from fastapi import APIRouter, Form, Query, Request
@@ -14,11 +14,14 @@ from fastapi.responses import Response
 
 from application import account, mfa, webhooks
 from application.errors import Failure
+from assocflow import i18n
 from console.auth import SignedInViewer, Svc, Viewer
 from console.errors import FormErrors
+from console.language import N_
 from console.routing import ConsoleRoute
 from console.web import redirect, render
 from domain.types import EVENT_TYPES, EventType
+from store.rows import AccountLanguage
 
 router = APIRouter(route_class=ConsoleRoute)
 
@@ -26,8 +29,9 @@ Code = Annotated[str, Form(max_length=64)]
 # The events an endpoint may ask for (verification codes are no longer sent anywhere).
 OFFERED_EVENTS = tuple(e for e in EVENT_TYPES if e != "verification.code")
 SAVED = {
-    "settings": "Settings saved.",
-    "deleted": "The endpoint is removed.",
+    "settings": N_("Settings saved."),
+    "language": N_("From now on, the account's messages are written in this language."),
+    "deleted": N_("The endpoint is removed."),
 }
 
 
@@ -61,6 +65,23 @@ async def save_settings(
     return redirect(request, "/console/settings?saved=settings")
 
 
+@router.post("/console/settings/language")
+async def save_language(
+    request: Request,
+    svc: Svc,
+    viewer: SignedInViewer,
+    language_tag: Annotated[str, Form(alias="language", max_length=20)] = "",
+) -> Response:
+    """The language the account's messages are written in (its admins'): those written from now
+    on; a message keeps the language it was written in."""
+    if language_tag not in i18n.LANGUAGES:
+        errors = FormErrors()
+        errors.add("language", N_("Choose one of the languages offered."))
+        return await _settings(request, svc, viewer, errors, status_code=422)
+    await account.update_settings(svc, viewer.who, language=cast(AccountLanguage, language_tag))
+    return redirect(request, "/console/settings?saved=language")
+
+
 async def _settings(
     request: Request,
     svc: Svc,
@@ -81,6 +102,7 @@ async def _settings(
         "errors": errors,
         "notice": notice,
         "event_types": OFFERED_EVENTS,
+        "account_languages": list(i18n.LANGUAGES.items()),
     }
     return render(request, "settings.html", context, status_code=status_code)
 
@@ -110,8 +132,10 @@ async def confirm_enrolment(
     except Failure as failure:
         errors = FormErrors.of(failure, ("verification_code",))
         context = {"nav": "settings", "enrolment": None, "errors": errors}
+        context["page_url"] = "/console/settings/mfa"  # the enrolment anew
         return render(request, "mfa_enrol.html", context, status_code=422)
-    return render(request, "mfa_recovery_codes.html", {"nav": "settings", "codes": codes})
+    shown: dict[str, Any] = {"nav": "settings", "codes": codes, "shown_once": True}
+    return render(request, "mfa_recovery_codes.html", shown)
 
 
 @router.post("/console/settings/webhooks")
@@ -126,7 +150,7 @@ async def add_endpoint(
     errors = FormErrors()
     wanted = cast(list[EventType], [e for e in event_types or [] if e in OFFERED_EVENTS]) or None
     if not url.strip():
-        errors.add("url", "Enter the address that receives the events (https://…).")
+        errors.add("url", N_("Enter the address that receives the events (https://…)."))
     else:
         try:
             endpoint, secret = await webhooks.create_endpoint(
@@ -136,6 +160,7 @@ async def add_endpoint(
             errors = FormErrors.of(failure, ("url",))
         else:
             context = {"nav": "settings", "endpoint": endpoint, "secret": secret}
+            context["shown_once"] = True
             return render(request, "webhook_created.html", context)
     return await _settings(request, svc, viewer, errors, status_code=422)
 

@@ -13,19 +13,16 @@ from application.errors import Failure
 from console.auth import Svc, clear_session_cookie, session_token, set_session_cookie
 from console.csrf import forget_csrf_cookie
 from console.errors import FormErrors
+from console.language import N_
 from console.routing import ConsoleRoute
-from console.web import redirect, render
+from console.web import only_console, redirect, render
 
 router = APIRouter(route_class=ConsoleRoute)
 
 Text = Annotated[str, Form(max_length=1000)]
 
 
-def _next(target: str | None) -> str:
-    """Only a console page of this site: never another site (an open redirect)."""
-    if target and target.startswith("/console/") and not target.startswith("//"):
-        return target
-    return "/console/"
+_next = only_console  # never another site (an open redirect)
 
 
 def _client(request: Request) -> str:
@@ -34,9 +31,9 @@ def _client(request: Request) -> str:
 
 @router.get("/console/sign-in")
 async def sign_in_page(request: Request, next: str | None = None, ended: bool = False) -> Response:
-    notice = "Your session has ended. Sign in again." if ended else None
+    notice = N_("Your session has ended. Sign in again.") if ended else None
     if request.query_params.get("signed_out"):
-        notice = "You are signed out."
+        notice = N_("You are signed out.")
     return render(request, "sign_in.html", {"next": _next(next), "notice": notice})
 
 
@@ -50,9 +47,9 @@ async def sign_in(
 ) -> Response:
     errors = FormErrors()
     if not email.strip():
-        errors.add("email", "Enter your email address.")
+        errors.add("email", N_("Enter your email address."))
     if not password:
-        errors.add("password", "Enter your password.")
+        errors.add("password", N_("Enter your password."))
     if not errors:
         try:
             signed_in = await sessions.sign_in(svc, email, password, client=_client(request))
@@ -86,7 +83,7 @@ async def code(
         return redirect(request, "/console/sign-in")
     errors = FormErrors()
     if not verification_code.strip():
-        errors.add("verification_code", "Enter the code from your authenticator app.")
+        errors.add("verification_code", N_("Enter the code from your authenticator app."))
     else:
         try:
             await sessions.complete_sign_in(svc, token, verification_code)
@@ -125,7 +122,7 @@ async def accept_invitation(
         return render(request, "invitation.html", {"invitee": None}, status_code=404)
     errors = FormErrors()
     if password != password_again:
-        errors.add("password_again", "The two passwords are not the same.")
+        errors.add("password_again", N_("The two passwords are not the same."))
     else:
         try:
             signed_in = await sessions.accept_invitation(

@@ -29,6 +29,7 @@ async def test_off_by_default_and_only_partner_admins_switch_it(api, factory):
     assert (await api.get("/v1/settings", headers=bearer(world.partner_admin))).json() == {
         "verification_required": False,
         "service_tokens_may_decide": False,
+        "language": "en",
     }
     # The settings are the admins' to read, as to change.
     read = await api.get("/v1/settings", headers=bearer(world.partner_reader))
@@ -245,7 +246,11 @@ async def test_service_tokens_only_where_the_account_allows_them_by_a_persons_co
         json={"service_tokens_may_decide": True, "verification_code": app.code(clock.at)},
         headers=bearer(person),
     )
-    assert allowed.json() == {"verification_required": True, "service_tokens_may_decide": True}
+    assert allowed.json() == {
+        "verification_required": True,
+        "service_tokens_may_decide": True,
+        "language": "en",
+    }
     assert (await submit(api, service, world.association_id)).status_code == 201
     audit = await factory.fetch(
         "SELECT actor, after FROM audit_log WHERE target_id = %s AND action = 'settings.updated'"
@@ -254,7 +259,11 @@ async def test_service_tokens_only_where_the_account_allows_them_by_a_persons_co
     )
     assert audit[-1] == {
         "actor": f"customer_user:{person_id}",
-        "after": {"verification_required": True, "service_tokens_may_decide": True},
+        "after": {
+            "verification_required": True,
+            "service_tokens_may_decide": True,
+            "language": "en",
+        },
     }
 
 
