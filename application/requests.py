@@ -9,6 +9,7 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4, uuid5
 
+from application.admission import admitted
 from application.errors import Failure, forbidden, not_found, paged, unavailable
 from application.guards import give_back, verified, within_rate
 from application.principal import READ_REQUESTS, Principal
@@ -182,6 +183,7 @@ def request_id_for(
     return uuid5(_REQUEST_IDS, f"{who.ref}:{idempotency_key}:{digest}")
 
 
+@admitted("submit")
 async def submit(
     svc: Services,
     who: Principal,
@@ -333,6 +335,7 @@ async def list_requests(
         )
 
 
+@admitted("decide")
 async def decide(
     svc: Services,
     who: Principal,

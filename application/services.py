@@ -3,10 +3,11 @@ account-standing source. Each edge builds one (the API at start, the CLI per com
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from psycopg_pool import AsyncConnectionPool
 
+from application.admission import InFlight
 from assocflow.settings import Settings
 from store.accounts import AccountStandingSource
 from workflows.gateway import Gateway
@@ -18,3 +19,5 @@ class Services:
     temporal: Gateway
     settings: Settings
     standing: AccountStandingSource
+    # Submits and decisions under way in this process, and how many may be (application/admission.py).
+    in_flight: InFlight = field(default_factory=InFlight)

@@ -21,6 +21,12 @@ HTTP_LATENCY = Histogram(
     ["method", "route"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+REFUSED_AT_CAPACITY = Counter(
+    "assocflow_refused_at_capacity_total",
+    "Submits and decisions refused at once (503) because the process had ASSOCFLOW_MAX_IN_FLIGHT"
+    " of them under way, by work (submit, decide).",
+    ["work"],
+)
 SUBMISSIONS = Counter(
     "assocflow_submissions_total",
     "Submits by initiator, result (accepted, check_failed, request_pending,"

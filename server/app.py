@@ -35,6 +35,7 @@ from api.routers import (
     type_changes,
     webhooks,
 )
+from application.admission import InFlight
 from application.housekeeping import run_forever as housekeeping_rounds
 from application.live import Hub
 from application.services import Services
@@ -92,6 +93,7 @@ def create_app(
             temporal=Gateway(app.state.temporal, settings.task_queue),
             settings=settings,
             standing=app.state.standing,
+            in_flight=InFlight(settings.max_in_flight),
         )
         app.state.live = Hub(settings.database_url)
         app.state.presence = Presence(settings.database_url)
