@@ -1,8 +1,9 @@
 """Admission control: above capacity, a submit or a decision is refused at once rather than queued.
 
-Each API process lets so much work be under way at once (`ASSOCFLOW_MAX_IN_FLIGHT` submits and
-decisions, each from its first read to its workflow's answer); one more is refused before it
-reads or writes anything, with 503 `temporarily_unavailable` and a Retry-After of a second. The
+Each API process lets so much work be under way at once (`ASSOCFLOW_MAX_IN_FLIGHT` submits, and
+twice as many submits and decisions together, each from the use case's first read to its
+workflow's answer); one more is refused before the use case reads or writes anything, with 503
+`temporarily_unavailable` and a Retry-After of a second. The
 limit follows the work itself, not a rate: while the worker and the database keep up, work leaves
 as fast as it comes and nothing is refused; when they fall behind, work under way piles up and the
 next is turned away, so that what is admitted is still answered quickly instead of every caller
@@ -32,17 +33,29 @@ RETRY_AFTER = timedelta(seconds=1)
 BUSY = Text("assocflow is at capacity right now; nothing was done. Send the request again shortly.")
 
 
+# Work that finishes what was admitted before (a decision on an accepted request) has places of
+# its own beyond the capacity: shedding new submits first is what lets the work under way drain.
+PLACES = {"submit": 1, "decide": 2}  # times the capacity
+
+
 class InFlight:
-    """The work under way in this process, and how much may be (`capacity`; None: no limit)."""
+    """The work under way in this process, and how much may be (`capacity`; None: no limit).
+
+    A submit is admitted while less than `capacity` is under way; a decision while less than
+    twice that, so that above capacity new requests are turned away before decisions on the
+    requests already accepted."""
 
     def __init__(self, capacity: int | None = None) -> None:
         self.capacity = capacity
         self.now = 0
 
+    def has_room(self, work: str) -> bool:
+        return self.capacity is None or self.now < self.capacity * PLACES[work]
+
     @asynccontextmanager
     async def admit(self, work: str) -> AsyncIterator[None]:
         """Hold a place for `work` (`submit`, `decide`) while it runs, or refuse it at once."""
-        if self.capacity is not None and self.now >= self.capacity:
+        if not self.has_room(work):
             REFUSED_AT_CAPACITY.labels(work=work).inc()
             raise unavailable(BUSY, retry_after=RETRY_AFTER)
         self.now += 1

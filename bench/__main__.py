@@ -24,7 +24,7 @@ from assocflow.process import run_command, run_main
 from assocflow.settings import Settings
 from assocflow.temporal import connect
 from bench import charts, common, export, pending, pool_check, records
-from bench.lifecycle import Assocflow, Baseline, Lifecycle, closed_loop, open_loop
+from bench.lifecycle import Assocflow, Baseline, Latencies, Lifecycle, closed_loop, open_loop
 
 app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True)
 
@@ -50,6 +50,19 @@ def report(name: str, result: dict[str, Any]) -> None:
 
 
 RATES = (5.0, 10.0, 20.0, 40.0)
+
+
+def shed(latency: Latencies) -> dict[str, Any]:
+    """What admission control refused at one rate: the share of submits refused, how fast a
+    refusal came, the decisions sent again, and the slowest answer of all (served or refused)."""
+    arrived = len(latency.submit) + len(latency.refused_submit)
+    answers = latency.submit + latency.refused_submit + latency.decide + latency.refused_decide
+    return {
+        "submits_refused_share": round(len(latency.refused_submit) / arrived, 3) if arrived else 0,
+        "refused_ms": common.summary_ms(latency.refused_submit + latency.refused_decide),
+        "decisions_sent_again": len(latency.refused_decide),
+        "slowest_answer_ms": round(max(answers) * 1000, 1) if answers else 0,
+    }
 
 
 async def _lifecycle(
@@ -99,6 +112,7 @@ async def _lifecycle(
                 sweep[name][str(rate)] = {
                     "submit_ms": common.summary_ms(latency.submit),
                     "decide_ms": common.summary_ms(latency.decide),
+                    **shed(latency),
                 }
         await assocflow.aclose()
     throughput = {name: statistics.median(r) for name, r in rates_of.items()}

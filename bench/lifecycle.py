@@ -25,29 +25,46 @@ WINDOW_SECONDS = 864000.0  # ten days: nothing times out during a run
 class Latencies:
     submit: list[float] = field(default_factory=list)
     decide: list[float] = field(default_factory=list)
+    # Above capacity (admission control, ASSOCFLOW_MAX_IN_FLIGHT): how long each refusal took.
+    refused_submit: list[float] = field(default_factory=list)
+    refused_decide: list[float] = field(default_factory=list)
 
 
 class Assocflow:
     """One lifecycle through the API, as a partner's and a customer's systems would drive it."""
 
     def __init__(self, api: str, population: Population, concurrency: int):
-        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        # No cap on connections: in the open loop each arrival is a caller of its own, and a cap
+        # here would queue them in this client, out of the server's sight (the closed loop keeps
+        # `concurrency` lifecycles going by itself).
+        limits = httpx.Limits(max_connections=None, max_keepalive_connections=concurrency)
         self.http = httpx.AsyncClient(base_url=api, timeout=60, limits=limits)
         self.partner = {"Authorization": f"Bearer {population.partner_token}"}
 
     async def lifecycle(self, party: Party, latencies: Latencies) -> None:
+        """Submit, then agree. A submit refused at capacity (503) is shed: that caller comes back
+        later, outside this run. A decision refused at capacity is sent again after its
+        Retry-After, since the request it decides was accepted and must not be lost."""
         started = time.perf_counter()
         submitted = await self.http.post(
             "/v1/disassociations",
             json={"association_id": party.association_id, "reason": "bench", "acknowledged": True},
             headers={"Authorization": f"Bearer {party.customer_token}"},
         )
+        if submitted.status_code == 503:
+            latencies.refused_submit.append(time.perf_counter() - started)
+            return
         assert submitted.status_code == 201, submitted.text
         latencies.submit.append(time.perf_counter() - started)
-        started = time.perf_counter()
-        agreed = await self.http.post(
-            f"/v1/disassociations/{submitted.json()['id']}/agree", headers=self.partner
-        )
+        while True:
+            started = time.perf_counter()
+            agreed = await self.http.post(
+                f"/v1/disassociations/{submitted.json()['id']}/agree", headers=self.partner
+            )
+            if agreed.status_code != 503:
+                break
+            latencies.refused_decide.append(time.perf_counter() - started)
+            await asyncio.sleep(float(agreed.headers.get("retry-after", "1")))
         assert agreed.status_code == 200 and agreed.json()["status"] == "agreed", agreed.text
         latencies.decide.append(time.perf_counter() - started)
 
