@@ -35,6 +35,7 @@ from contract import REQUEST_WORKFLOW, SubmitCommand
 from devstack.stack import Stack
 from domain.types import Actor, AssociationType, RequestKind, Side, workflow_id_for
 from store.db import migrate, open_pool
+from tests.conftest import ADMITS_ANY_BURST
 from tests.keepalive import Dropped, KeepAliveClient
 from tests.reliability.harness import (
     DROPPED,
@@ -114,7 +115,11 @@ OVERDUE_AT_MOST = 20.0
 async def stack(tmp_path_factory):
     stack = Stack(
         tmp_path_factory.mktemp("faults"),
-        settings={"response_window": "PT120S", "reminder_before": "PT0S"},
+        settings={
+            "response_window": "PT120S",
+            "reminder_before": "PT0S",
+            "max_in_flight": str(ADMITS_ANY_BURST),  # the clients' retries after the fault
+        },
     )
     stack.start_postgres()
     await migrate(stack.database_url)
