@@ -5,6 +5,7 @@ python -m bench pending --requests 10000 --requests 100000
 python -m bench records --rows 10000000
 python -m bench pool-check   (what checking pooled connections costs per checkout and per request)
 python -m bench export --records 10000 --records 100000 --records 1000000   (CSV, the API's memory)
+python -m bench peer --lifecycles 1000 --rate 5 --rate 20   (beside plain FastAPI + PostgreSQL)
 python -m bench all   (make bench: every one, the charts in docs/performance/, the targets)
 """
 
@@ -156,6 +157,83 @@ def lifecycle(
     rates = tuple(rate or RATES)
     result = run_command(_lifecycle(lifecycles, concurrency, rates, seconds, warmup, rounds))
     report("lifecycle", result)
+
+
+async def _peer(
+    lifecycles: int, concurrency: int, rates: tuple[float, ...], seconds: float, rounds: int
+) -> dict[str, Any]:
+    """assocflow beside the peer a user would pick instead (bench/peer.py), on one stack: rounds
+    that alternate the two, then open-loop arrivals at each rate; each with its own customers."""
+    warmup = 40
+    async with (
+        common.running_stack(reminder_before="PT0S") as stack,
+        common.peer_server(stack) as peer_url,
+    ):
+        arrivals = [int(rate * seconds) for rate in rates]
+        size = warmup + lifecycles + sum(arrivals)
+        ours_population = await common.populate(stack.database_url, size)
+        peer_population = await common.populate(stack.database_url, size)
+        ours = Assocflow(stack.api, ours_population, concurrency)
+        peer = Assocflow(peer_url, peer_population, concurrency)
+        # Each system's CPU: its own processes, PostgreSQL and the load generator's.
+        pids = common.stack_pids(stack)
+        shared = ("postgres", "bench client")
+        systems = {
+            "assocflow": (ours, {k: v for k, v in pids.items() if k != "peer"}),
+            "peer": (peer, {k: pids[k] for k in ("peer", *shared)}),
+        }
+        parties = {
+            "assocflow": list(ours_population.parties),
+            "peer": list(peer_population.parties),
+        }
+        for name, (system, _) in systems.items():
+            await closed_loop(system.lifecycle, parties[name][:warmup], concurrency)
+            parties[name] = parties[name][warmup:]
+        rates_of: dict[str, list[float]] = {name: [] for name in systems}
+        cpu_of: dict[str, dict[str, float]] = {name: {} for name in systems}
+        per_round = lifecycles // rounds
+        for _ in range(rounds):
+            for name, (system, its_pids) in systems.items():
+                batch, parties[name] = parties[name][:per_round], parties[name][per_round:]
+                meter = common.CpuMeter(its_pids)
+                rates_of[name].append((await closed_loop(system.lifecycle, batch, concurrency))[0])
+                cpu_of[name] = common.add(cpu_of[name], meter.used())
+        sweep: dict[str, dict[str, Any]] = {name: {} for name in systems}
+        for rate, count in zip(rates, arrivals, strict=True):
+            for name, (system, _) in systems.items():
+                batch, parties[name] = parties[name][:count], parties[name][count:]
+                latency = await open_loop(system.lifecycle, batch, rate)
+                sweep[name][str(rate)] = {
+                    "submit_ms": common.summary_ms(latency.submit),
+                    "decide_ms": common.summary_ms(latency.decide),
+                    **shed(latency),
+                }
+        await ours.aclose()
+        await peer.aclose()
+    return {
+        "lifecycles_per_second": {n: round(statistics.median(r), 1) for n, r in rates_of.items()},
+        "round_rates": {n: [round(x, 1) for x in r] for n, r in rates_of.items()},
+        "cpu_ms_per_lifecycle": {name: common.per(cpu, lifecycles) for name, cpu in cpu_of.items()},
+        "latency_by_rate": sweep,
+        "lifecycles": lifecycles,
+        "concurrency": concurrency,
+        "open_loop_seconds_per_rate": seconds,
+    }
+
+
+@app.command()
+def peer(
+    lifecycles: Annotated[int, typer.Option(help="Lifecycles for the throughput run.")] = 1000,
+    concurrency: Annotated[int, typer.Option(help="Lifecycles in flight (closed loop).")] = 10,
+    rate: Annotated[
+        list[float] | None, typer.Option(help="Arrivals per second (open loop); repeatable.")
+    ] = None,
+    seconds: Annotated[float, typer.Option(help="Length of each open-loop run.")] = 20.0,
+    rounds: Annotated[int, typer.Option(help="Alternating rounds of each (median counts).")] = 5,
+) -> None:
+    """assocflow beside a plain FastAPI + PostgreSQL implementation of the same lifecycle."""
+    rates = tuple(rate or (5.0, 20.0))
+    report("peer", run_command(_peer(lifecycles, concurrency, rates, seconds, rounds)))
 
 
 # Above this many, the dev server keeps its state in a file (common.running_stack).

@@ -230,3 +230,22 @@ async def populate(database_url: str, size: int) -> Population:
         parties = [Party(str(row.id), str(row.customer_id), plain[row.customer_id]) for row in rows]
         await conn.commit()
     return Population(str(partner), partner_token, parties)
+
+
+@asynccontextmanager
+async def peer_server(stack: Stack) -> AsyncIterator[str]:
+    """The peer (bench/peer.py: the same lifecycle on FastAPI and PostgreSQL alone), served by
+    uvicorn in a process of its own like the API, on the stack's database; yields its address."""
+    port = services.free_port()
+    proc = services.spawn_python(
+        ["-m", "bench.peer", stack.database_url, str(port)], stack.workdir / "peer.log"
+    )
+    stack.procs["peer"] = proc
+    try:
+        address = f"http://127.0.0.1:{port}"
+        services.wait_for_http(f"{address}/docs", timeout=60, process=proc)
+        yield address
+    finally:
+        stack.procs.pop("peer", None)
+        proc.terminate()
+        proc.wait(10)
