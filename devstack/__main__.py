@@ -129,7 +129,9 @@ def run(
         _say("worker", f"polling task queue {settings.task_queue!r}")
         asyncio.run(_this_build_runs_every_request(settings, temporal_address))
         stack.start("api", ["-m", "server"], env, log_dir)
-        services.wait_for_http(f"{api}/healthz", timeout=60, process=stack.procs[-1][1])
+        services.wait_for_http(
+            f"{api}/healthz", timeout=60, process=stack.procs[-1][1], media_type="application/json"
+        )
         _say("API", f"ready on {api}")
         _write_env_file(
             data_dir / "demo.env", demo, people, settings, database_url, temporal_address

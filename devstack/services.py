@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -182,14 +183,23 @@ def wait_for_port(
 
 
 def wait_for_http(
-    url: str, *, timeout: float, process: subprocess.Popen[bytes] | None = None
+    url: str,
+    *,
+    timeout: float,
+    process: subprocess.Popen[bytes] | None = None,
+    media_type: str | None = None,
 ) -> None:
-    """Until `url` answers 200."""
+    """Until `url` answers 200 (with `media_type`, if given: another server on the port, such as a
+    web UI that answers every path with its page, is not the one awaited)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         _exited(process)
         try:
-            if httpx.get(url, timeout=2).status_code == 200:
+            answer = httpx.get(url, timeout=2)
+            wanted = media_type is None or answer.headers.get("content-type", "").startswith(
+                media_type
+            )
+            if answer.status_code == 200 and wanted:
                 return
         except httpx.HTTPError:
             pass
@@ -231,10 +241,17 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` ports free now, all different: each socket stays bound until every port is
+    chosen (one port at a time, the kernel may hand out a port it has just given back)."""
+    with contextlib.ExitStack() as held:
+        socks = [held.enter_context(socket.socket()) for _ in range(count)]
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in socks]
 
 
 def stop(proc: subprocess.Popen[bytes], timeout: float = 10) -> bool:

@@ -208,7 +208,7 @@ def assert_logs_are_json_with_ids_and_no_secrets(log_dir: Path, secrets: list[st
 
 def test_make_run_serves_the_walkthrough_stops_cleanly_and_keeps_data(tmp_path):
     data_dir = tmp_path / "data"
-    ports = [services.free_port() for _ in range(4)]
+    ports = services.free_ports(4)
     api = f"http://127.0.0.1:{ports[0]}"
 
     first = Run(data_dir, ports)
@@ -313,7 +313,7 @@ def test_make_run_serves_the_walkthrough_stops_cleanly_and_keeps_data(tmp_path):
 
 @pytest.mark.parametrize("busy", ["API", "Temporal", "metrics"])
 def test_a_busy_port_is_named_before_anything_starts(tmp_path, busy):
-    ports = [services.free_port() for _ in range(4)]
+    ports = services.free_ports(4)
     taken = ports[["API", "Temporal", "UI", "metrics"].index(busy)]
     variable = {
         "API": "ASSOCFLOW_API_PORT",
@@ -332,7 +332,7 @@ def test_a_busy_port_is_named_before_anything_starts(tmp_path, busy):
 
 
 def test_ctrl_c_during_start_up_stops_at_once(tmp_path):
-    ports = [services.free_port() for _ in range(4)]
+    ports = services.free_ports(4)
     run = Run(tmp_path / "data", ports)
     try:
         run.wait_for("Temporal   starting")

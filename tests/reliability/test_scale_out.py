@@ -93,7 +93,7 @@ async def cluster(postgres_server_url, tmp_path_factory):
                 **{k.removeprefix("ASSOCFLOW_").lower(): v for k, v in SETTINGS.items()
                    if k.startswith("ASSOCFLOW_")},
             )  # fmt: skip
-        ports = [services.free_port() for _ in range(APIS)]
+        ports = services.free_ports(APIS)
         for n, port in enumerate(ports):
             env = services.child_env(
                 DATABASE_URL=database_url,
