@@ -144,23 +144,29 @@ async def baseline_worker(stack: Stack) -> AsyncIterator[str]:
 
 
 @asynccontextmanager
-async def floor_server(stack: Stack, partner_id: UUID) -> AsyncIterator[str]:
-    """The framework floor (bench/floor.py) for `partner_id`'s records, served by uvicorn in a
-    process of its own like the API; yields its address."""
+async def _served(stack: Stack, name: str, args: list[str]) -> AsyncIterator[str]:
+    """`python -m bench.<name> <args> PORT` served by uvicorn in a process of its own like the
+    API, counted among the stack's processes while it runs; yields its address."""
     port = services.free_port()
     proc = services.spawn_python(
-        ["-m", "bench.floor", stack.database_url, str(partner_id), str(port)],
-        stack.workdir / "floor.log",
+        ["-m", f"bench.{name}", *args, str(port)], stack.workdir / f"{name}.log"
     )
-    stack.procs["floor"] = proc
+    stack.procs[name] = proc
     try:
         address = f"http://127.0.0.1:{port}"
         services.wait_for_http(f"{address}/docs", timeout=60, process=proc)
         yield address
     finally:
-        stack.procs.pop("floor", None)
+        stack.procs.pop(name, None)
         proc.terminate()
         proc.wait(10)
+
+
+@asynccontextmanager
+async def floor_server(stack: Stack, partner_id: UUID) -> AsyncIterator[str]:
+    """The framework floor (bench/floor.py) for `partner_id`'s records; yields its address."""
+    async with _served(stack, "floor", [stack.database_url, str(partner_id)]) as address:
+        yield address
 
 
 @dataclass
@@ -234,18 +240,7 @@ async def populate(database_url: str, size: int) -> Population:
 
 @asynccontextmanager
 async def peer_server(stack: Stack) -> AsyncIterator[str]:
-    """The peer (bench/peer.py: the same lifecycle on FastAPI and PostgreSQL alone), served by
-    uvicorn in a process of its own like the API, on the stack's database; yields its address."""
-    port = services.free_port()
-    proc = services.spawn_python(
-        ["-m", "bench.peer", stack.database_url, str(port)], stack.workdir / "peer.log"
-    )
-    stack.procs["peer"] = proc
-    try:
-        address = f"http://127.0.0.1:{port}"
-        services.wait_for_http(f"{address}/docs", timeout=60, process=proc)
+    """The peer (bench/peer.py: the same lifecycle on FastAPI and PostgreSQL alone) on the
+    stack's database; yields its address."""
+    async with _served(stack, "peer", [stack.database_url]) as address:
         yield address
-    finally:
-        stack.procs.pop("peer", None)
-        proc.terminate()
-        proc.wait(10)
