@@ -17,7 +17,7 @@ context at all.
 from __future__ import annotations
 
 import contextvars
-from typing import Any, Self
+from typing import Any
 
 from fastapi import Request, Response
 from starlette.requests import cookie_parser
@@ -37,20 +37,11 @@ _current: contextvars.ContextVar[str] = contextvars.ContextVar(
 )
 
 
-class Words(str):
-    """Console words written before the page's language is known: their English, their
-    message id (in the `console` domain) and their parameters. Parameters that are words
-    themselves (Words, a use case's Text) are rendered in the same language."""
-
-    msgid: str
-    params: dict[str, Any]
-
-    def __new__(cls, msgid: str, **params: Any) -> Self:
-        english = msgid.format(**params) if params else msgid
-        made = super().__new__(cls, english)
-        made.msgid = msgid
-        made.params = params
-        return made
+class Words(i18n.Text):
+    """Console words written before the page's language is known: a Text (its English, message
+    id and parameters) whose message id is in the `console` catalogue. Parameters that are words
+    themselves (Words, a use case's Text) are rendered in the same language, each from its own
+    catalogue."""
 
     def to(self, language: str) -> str:
         params = {key: say(value, language) for key, value in self.params.items()}
@@ -66,7 +57,7 @@ def N_(msgid: str, **params: Any) -> Words:  # noqa: N802 (gettext's name for "m
 def say(words: Any, language: str) -> Any:
     """`words` as `language` reads them: Words and a use case's Text translated; anything else
     (a name, an id, a number) as it is."""
-    if isinstance(words, Words | i18n.Text):
+    if isinstance(words, i18n.Text):  # Words too
         return words.to(language)
     return words
 

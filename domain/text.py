@@ -13,7 +13,7 @@ them to `Text.to` when it is imported (`lend_catalogues`), and re-exports this c
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Self
 
 # A message id in a language: (language, message id) -> the words.
 Catalogues = Callable[[str, str], str]
@@ -43,7 +43,7 @@ class Text(str):
     msgid: str
     params: dict[str, Any]
 
-    def __new__(cls, msgid: str, **params: Any) -> Text:
+    def __new__(cls, msgid: str, **params: Any) -> Self:
         english = msgid.format(**params) if params else msgid
         made = super().__new__(cls, english)
         made.msgid = msgid
