@@ -143,15 +143,15 @@ def actions_for(
     return frozenset(allowed)
 
 
-async def unread(svc: Services, who: Principal) -> int | None:
-    """How many of the caller's account's notifications are unread; None for a caller who may
-    not read the message center (what it counts is not theirs to know). Not a refusal: every
-    console page asks, for its header, whoever the person is."""
+async def unread(svc: Services, who: Principal, *, up_to: int) -> int | None:
+    """How many of the caller's account's notifications are unread, up to `up_to`; None for a
+    caller who may not read the message center (what it counts is not theirs to know). Not a
+    refusal: every console page asks, for its header, whoever the person is."""
     if not who.reads_notifications:
         return None
     account = who.account
     async with svc.pool.connection() as conn:
-        return await overview.unread(conn, account.kind, account.id)
+        return await overview.unread(conn, account.kind, account.id, up_to=up_to)
 
 
 async def account_name(svc: Services, who: Principal) -> str:

@@ -33,13 +33,25 @@ async def services(request: Request) -> Services:
 Svc = Annotated[Services, Depends(services)]
 
 
+# The badge counts unread messages up to here, and shows more as "99+".
+BADGE_MAX = 99
+
+
 @dataclass(frozen=True)
 class Viewer:
     """The signed-in person as pages show them."""
 
     session: ConsoleSession
     account_name: str
-    unread: int | None  # None: not the person's to know (no message center)
+    unread: int | None  # None: not the person's to know (no message center); BADGE_MAX + 1: more
+
+    @property
+    def unread_beyond_badge(self) -> bool:
+        return (self.unread or 0) > BADGE_MAX
+
+    @property
+    def badge_max(self) -> int:
+        return BADGE_MAX
 
     @property
     def who(self) -> Principal:
@@ -133,7 +145,7 @@ async def _viewer(request: Request, svc: Services, session: ConsoleSession) -> V
     found = Viewer(
         session=session,
         account_name=await overview.account_name(svc, session.principal),
-        unread=await overview.unread(svc, session.principal),
+        unread=await overview.unread(svc, session.principal, up_to=BADGE_MAX + 1),
     )
     request.state.viewer = found
     return found

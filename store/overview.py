@@ -100,14 +100,15 @@ async def reminders(conn: Connection, request_id: UUID) -> list[datetime]:
     )
 
 
-async def unread(conn: Connection, recipient_kind: str, recipient_id: UUID) -> int:
-    """How many of the recipient's notifications are unread."""
+async def unread(conn: Connection, recipient_kind: str, recipient_id: UUID, *, up_to: int) -> int:
+    """How many of the recipient's notifications are unread, counted up to `up_to`: a count
+    beyond what anyone reads costs a scan of every unread row (notifications_unread)."""
     count = await fetch_value(
         conn,
         int,
-        "SELECT count(*) FROM notifications"
-        " WHERE recipient_kind = %s AND recipient_id = %s AND read_at IS NULL",
-        (recipient_kind, recipient_id),
+        "SELECT count(*) FROM (SELECT 1 FROM notifications"
+        " WHERE recipient_kind = %s AND recipient_id = %s AND read_at IS NULL LIMIT %s) unread",
+        (recipient_kind, recipient_id, up_to),
     )
     return count or 0
 

@@ -71,8 +71,9 @@ async def test_the_unread_count_is_only_for_who_may_read_the_message_center(
         without = await identify(settings, conn, nobody)
         reader = await identify(settings, conn, world.partner_reader)
     assert without is not None and reader is not None
-    assert await overview.unread(svc, without) is None  # not a count of what it may not read
-    assert await overview.unread(svc, reader) == 1
+    # not a count of what it may not read
+    assert await overview.unread(svc, without, up_to=100) is None
+    assert await overview.unread(svc, reader, up_to=100) == 1
 
 
 async def test_webhook_endpoints_and_their_deliveries_are_for_the_accounts_admins(api, factory):
@@ -163,3 +164,18 @@ async def test_the_console_shows_each_person_only_the_messages_and_webhooks_they
     assert (
         await api.get(f"/console/settings/webhooks/{endpoint}", headers=reader)
     ).status_code == 403
+
+
+async def test_the_badge_counts_unread_messages_up_to_99_then_says_99_plus(api, factory):
+    """Every console page shows the badge: it counts no further than it shows, so that an account
+    with a long unread history does not make every page read all of it."""
+    world = await factory.world()
+    reader_id, _ = await factory.user(world.partner_id, ["associations:read"])
+    reader = await _console_as(factory, reader_id)
+    for _ in range(99):
+        await _partner_note(factory, world.partner_id)
+    page = await api.get("/console/messages", headers=reader)
+    assert "99 unread" in page.text and "99+" not in page.text
+    await _partner_note(factory, world.partner_id)
+    page = await api.get("/console/messages", headers=reader)
+    assert '<span aria-hidden="true">99+</span>' in page.text and "99+ unread" in page.text
