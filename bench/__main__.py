@@ -2,10 +2,11 @@
 
 python -m bench lifecycle --lifecycles 1000 --rounds 5 --rate 5 --rate 10 --seconds 30
 python -m bench pending --requests 10000 --requests 100000
-python -m bench records --rows 10000000
+python -m bench records --rows 10000000   (then the console's pages at that scale)
 python -m bench pool-check   (what checking pooled connections costs per checkout and per request)
 python -m bench export --records 10000 --records 100000 --records 1000000   (CSV, the API's memory)
 python -m bench peer --lifecycles 1000 --rate 5 --rate 20   (beside plain FastAPI + PostgreSQL)
+python -m bench profile --lifecycles 300   (where a lifecycle's CPU goes: py-spy, the history)
 python -m bench all   (make bench: every one, the charts in docs/performance/, the targets)
 """
 
@@ -24,8 +25,10 @@ import typer
 from assocflow.process import run_command, run_main
 from assocflow.settings import Settings
 from assocflow.temporal import connect
-from bench import charts, common, export, pending, pool_check, records
+from bench import charts, common, export, pages, pending, pool_check, records
+from bench import profile as profiling
 from bench.lifecycle import Assocflow, Baseline, Latencies, Lifecycle, closed_loop, open_loop
+from domain.types import RequestKind, workflow_id_for
 
 app = typer.Typer(add_completion=False, help=__doc__, no_args_is_help=True)
 
@@ -158,6 +161,67 @@ def lifecycle(
     rates = tuple(rate or RATES)
     result = run_command(_lifecycle(lifecycles, concurrency, rates, seconds, warmup, rounds))
     report("lifecycle", result)
+
+
+async def _profile(lifecycles: int, concurrency: int) -> dict[str, Any]:
+    """Lifecycles in a closed loop with py-spy on the worker and the API; then bare Temporal's
+    (local activities) for the server's share; and one lifecycle's history of each."""
+    warmup = 40
+    async with (
+        common.running_stack(reminder_before="PT0S") as stack,
+        common.baseline_worker(stack) as queue,
+    ):
+        population = await common.populate(stack.database_url, warmup + lifecycles)
+        client = await connect(Settings(temporal_address=stack.temporal_address))
+        ours = Assocflow(stack.api, population, concurrency)
+        bare = Baseline(client, queue, local=True)
+        await closed_loop(ours.lifecycle, population.parties[:warmup], concurrency)
+        await closed_loop(bare.lifecycle, population.parties[:warmup], concurrency)
+        sampled = {"worker": stack.procs["worker"].pid, "API": stack.procs["api"].pid}
+        with profiling.sampled(sampled, RESULTS / "profile") as paths:
+            meter = common.CpuMeter(common.stack_pids(stack))
+            await closed_loop(ours.lifecycle, population.parties[warmup:], concurrency)
+            cpu = common.per(meter.used(), lifecycles)
+        meter = common.CpuMeter(common.stack_pids(stack))
+        await closed_loop(bare.lifecycle, population.parties[warmup:], concurrency)
+        bare_cpu = common.per(meter.used(), lifecycles)
+        ours_history = await profiling.history_of(client, await _a_request_workflow(stack))
+        bare_history = await profiling.history_of(client, bare.last_workflow_id)
+        await ours.aclose()
+    processes = {"worker": "worker", "API": "api"}
+    return {
+        "lifecycles": lifecycles,
+        "cpu_ms_per_lifecycle": cpu,
+        "bare_local_cpu_ms_per_lifecycle": bare_cpu,
+        "processes": {
+            name: profiling.breakdown(
+                profiling.strip_threads(profiling.read_samples(path)), cpu[processes[name]]
+            )
+            for name, path in paths.items()
+        },
+        "history": ours_history,
+        "bare_local_history": bare_history,
+    }
+
+
+async def _a_request_workflow(stack: Any) -> str:
+    """The workflow id of one agreed request of the run."""
+    async with await psycopg.AsyncConnection.connect(stack.database_url) as conn:
+        row = await (
+            await conn.execute("SELECT id FROM requests WHERE status = 'agreed' LIMIT 1")
+        ).fetchone()
+    assert row is not None
+    return workflow_id_for(RequestKind.DISASSOCIATION, row[0])
+
+
+@app.command("profile")
+def profile_command(
+    lifecycles: Annotated[int, typer.Option(help="Lifecycles sampled.")] = 300,
+    concurrency: Annotated[int, typer.Option(help="Lifecycles in flight (closed loop).")] = 10,
+) -> None:
+    """Where a lifecycle's CPU goes: py-spy on the worker and the API (by step and by package),
+    the Temporal server's history events, beside bare Temporal with local activities."""
+    report("profile", run_command(_profile(lifecycles, concurrency)))
 
 
 async def _peer(
@@ -318,13 +382,32 @@ def pending_command(
     report("pending", {"runs": results})
 
 
-async def _records(rows: int, repeat: int, limit: int) -> dict[str, Any]:
+async def _records(
+    rows: int, repeat: int, limit: int, customers: int = records.BIG_PARTNER_CUSTOMERS
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The records API against its floor, then the console's pages against the API, on one
+    fill of `rows` records."""
     async with common.running_stack() as stack:
-        data = await records.fill(stack.database_url, rows)
+        data = await records.fill(stack.database_url, rows, customers)
         async with common.floor_server(stack, data["partner_id"]) as floor:
             results = await records.measure(
                 stack.api, floor, stack.database_url, data, repeat, limit
             )
+        named = await pages.fill(stack.database_url, data)
+        screens = await pages.measure(stack.api, stack.database_url, data, named, repeat)
+    return _records_result(rows, repeat, limit, data, results), {
+        "worst_p95_ratio": max(r["p95_ratio"] for r in screens.values()),
+        "target_p95_ratio": 1.3,
+        "records": rows,
+        "customers": customers,
+        "repeat": repeat,
+        "pages": screens,
+    }
+
+
+def _records_result(
+    rows: int, repeat: int, limit: int, data: dict[str, Any], results: dict[str, Any]
+) -> dict[str, Any]:
     return {
         "worst_p95_ratio_to_floor": max(r["p95_ratio_to_floor"] for r in results.values()),
         "worst_p95_ratio_to_sql": max(r["p95_ratio_to_sql"] for r in results.values()),
@@ -411,9 +494,15 @@ def records_command(
     rows: Annotated[int, typer.Option(help="Association records to create.")] = 10_000_000,
     repeat: Annotated[int, typer.Option(help="Calls per query.")] = 200,
     limit: Annotated[int, typer.Option(help="Page size.")] = 50,
+    customers: Annotated[
+        int, typer.Option(help="The big partner's customers.")
+    ] = records.BIG_PARTNER_CUSTOMERS,
 ) -> None:
-    """GET /v1/association-records at scale, against the framework floor and the bare SQL."""
-    report("records", run_command(_records(rows, repeat, limit)))
+    """GET /v1/association-records at scale, against the framework floor and the bare SQL; then
+    the console's pages at that scale, against the same queries through the JSON API."""
+    rec, screens = run_command(_records(rows, repeat, limit, customers))
+    report("records", rec)
+    report("pages", screens)
 
 
 @app.command("all")
@@ -434,8 +523,9 @@ def all_benchmarks(
     report("pending", {"runs": pend})
     newest = _pending_runs()  # this run's sizes, and any kept in files of their own
     _memory_chart(newest)
-    rec = run_command(_records(records_rows, 200, 50))
+    rec, screens = run_command(_records(records_rows, 200, 50))
     report("records", rec)
+    report("pages", screens)
     checks = run_command(pool_check.run(20_000, 5))
     report("pool-check", checks)
     charts.pool_check(checks, charts.CHARTS / "pool-check.png")

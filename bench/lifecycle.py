@@ -79,6 +79,7 @@ class Baseline:
     def __init__(self, client: Client, task_queue: str, *, local: bool = False):
         self.client = client
         self.task_queue = task_queue
+        self.last_workflow_id = ""
         self.workflow: type[BaselineWorkflow] | type[BaselineLocalWorkflow] = (
             BaselineLocalWorkflow if local else BaselineWorkflow
         )
@@ -101,6 +102,7 @@ class Baseline:
         handle = self.client.get_workflow_handle(workflow_id)
         await handle.execute_update(self.workflow.decide, "agree")
         latencies.decide.append(time.perf_counter() - started)
+        self.last_workflow_id = workflow_id
 
 
 Lifecycle = Callable[[Party, Latencies], Coroutine[Any, Any, None]]

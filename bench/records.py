@@ -20,7 +20,7 @@ from store.db import fetch_one
 from store.pagination import encode_cursor
 from store.scope import Scope
 
-BIG_PARTNER_CUSTOMERS = 2000
+BIG_PARTNER_CUSTOMERS = 50_000
 OTHER_PARTNERS, OTHER_CUSTOMERS_EACH = 99, 10
 START = datetime(2025, 1, 1, tzinfo=UTC)
 DEEP_OFFSET = 50_000  # rows before the deep page (a third of the big partner's at most)
@@ -34,8 +34,10 @@ class _Position:
     id: UUID
 
 
-async def fill(database_url: str, rows: int) -> dict[str, Any]:
-    """One big reseller (60 % of the records, 2000 customers) among 99 others; every kind and
+async def fill(
+    database_url: str, rows: int, big_customers: int = BIG_PARTNER_CUSTOMERS
+) -> dict[str, Any]:
+    """One big reseller (60 % of the records, `big_customers` customers) among 99 others; every kind and
     status; one record every 30 s of history. Set-based SQL, then ANALYZE."""
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
         big = await common.value(conn, UUID,
@@ -59,8 +61,8 @@ async def fill(database_url: str, rows: int) -> dict[str, Any]:
             " INSERT INTO associations (partner_id, customer_id, association_type)"
             " SELECT p.id, numbered.id, 'resale' FROM numbered JOIN partners_numbered p"
             " ON p.k = CASE WHEN numbered.n <= %s THEN 0 ELSE 1 + (numbered.n - %s - 1) / %s END",
-            (BIG_PARTNER_CUSTOMERS + OTHER_PARTNERS * OTHER_CUSTOMERS_EACH, big,
-             BIG_PARTNER_CUSTOMERS, BIG_PARTNER_CUSTOMERS, OTHER_CUSTOMERS_EACH),
+            (big_customers + OTHER_PARTNERS * OTHER_CUSTOMERS_EACH, big,
+             big_customers, big_customers, OTHER_CUSTOMERS_EACH),
         )  # fmt: skip
         await conn.execute(
             "CREATE TEMP TABLE numbered_associations AS SELECT row_number() OVER"
@@ -82,8 +84,8 @@ async def fill(database_url: str, rows: int) -> dict[str, Any]:
             (
                 START,
                 rows,
-                BIG_PARTNER_CUSTOMERS,
-                BIG_PARTNER_CUSTOMERS,
+                big_customers,
+                big_customers,
                 OTHER_PARTNERS * OTHER_CUSTOMERS_EACH,
             ),
         )
@@ -108,6 +110,7 @@ async def fill(database_url: str, rows: int) -> dict[str, Any]:
     return {
         "partner_id": big,
         "token": token,
+        "user_id": user,
         "customer_id": customer,
         "big_partner_rows": big_rows,
         "insert_seconds": round(insert_seconds, 1),
