@@ -1,0 +1,28 @@
+"""What every console page and a request's page read about notifications is served by an index:
+an account's message history grows without end, and a page must not read all of it (bench pages
+found a request's page scanning every notification, and every page counting every unread one)."""
+
+from __future__ import annotations
+
+import uuid
+
+from store import overview
+
+
+async def _plan(pool, query: str, params: tuple) -> str:
+    async with pool.connection() as conn, conn.transaction():
+        # As on a table far too big to scan: on a test's few rows PostgreSQL would rightly scan.
+        await conn.execute("SET LOCAL enable_seqscan = off")
+        cur = await conn.execute(f"EXPLAIN {query}", params)
+        rows = await cur.fetchall()
+    return "\n".join(row[0] for row in rows)
+
+
+async def test_a_requests_reminders_are_read_by_the_request(pool):
+    plan = await _plan(pool, overview.REMINDERS, (uuid.uuid4(),))
+    assert "notifications_reminders" in plan, plan
+
+
+async def test_the_unread_badge_reads_no_more_than_it_counts(pool):
+    plan = await _plan(pool, overview.UNREAD, ("partner", uuid.uuid4(), 100))
+    assert "notifications_unread" in plan and "Limit" in plan, plan
