@@ -49,11 +49,27 @@
     polling = null;
   });
 
+  // A form sent as a whole page (signing out, a decision, the language): the page is being left.
+  // A live refresh must then neither start nor act on its answer: one answered after signing out
+  // has no session, and its redirect to sign in would replace the page the form leads to.
+  // (htmx's own forms are sent by htmx, which prevents their default first.)
+  var leaving = false;
+  document.addEventListener("submit", function (event) {
+    if (!event.defaultPrevented) leaving = true;
+  });
+  window.addEventListener("pageshow", function () { leaving = false; });
+  ["htmx:beforeRequest", "htmx:beforeOnLoad"].forEach(function (name) {
+    document.addEventListener(name, function (event) {
+      if (leaving) event.preventDefault();
+    });
+  });
+
   // The session ended while the page was open: to sign in, and back here after. The stream is
   // closed first: the server ends it, and an EventSource left open would connect again.
   document.addEventListener("sse:signed-out", function (event) {
     var source = event.detail && event.detail.target;
     if (source && typeof source.close === "function") source.close();
+    if (leaving) return;  // signed out by this page's own form: it goes where the form says
     var here = window.location.pathname + window.location.search;
     window.location.assign(event.detail.data + "&next=" + encodeURIComponent(here));
   });
