@@ -29,7 +29,7 @@ from domain.types import (
     RequestStatus,
     Side,
 )
-from store import accounts, overview
+from store import overview
 from store.rows import AssociationOverview, NamedRequest
 
 
@@ -141,28 +141,6 @@ def actions_for(
             continue
         allowed.add(action)
     return frozenset(allowed)
-
-
-async def unread(svc: Services, who: Principal, *, up_to: int) -> int | None:
-    """How many of the caller's account's notifications are unread, up to `up_to`; None for a
-    caller who may not read the message center (what it counts is not theirs to know). Not a
-    refusal: every console page asks, for its header, whoever the person is."""
-    if not who.reads_notifications:
-        return None
-    account = who.account
-    async with svc.pool.connection() as conn:
-        return await overview.unread(conn, account.kind, account.id, up_to=up_to)
-
-
-async def account_name(svc: Services, who: Principal) -> str:
-    """The name of the account the caller acts for (its partner, or the customer)."""
-    account = who.account
-    async with svc.pool.connection() as conn:
-        if account.kind == "partner":
-            partner = await accounts.get_partner(conn, account.id)
-            return partner.name if partner else ""
-        customer = await accounts.get_customer(conn, account.id)
-        return customer.name if customer else ""
 
 
 def awaits_caller(who: Principal, association: AssociationOverview) -> bool:

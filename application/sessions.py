@@ -75,6 +75,10 @@ class ConsoleSession:
     must_enrol: bool  # the account requires verification and the person has no authenticator
     expires_at: datetime
     language: str | None = None  # the console's language the person chose (None: not yet)
+    account_name: str = ""  # the partner's or the customer's the person acts for
+    # The account's unread notifications, counted up to UNREAD_COUNTED_UP_TO; None when the
+    # message center is not the person's to read (what it counts is not theirs to know).
+    unread: int | None = None
 
 
 @dataclass(frozen=True)
@@ -162,12 +166,17 @@ async def complete_sign_in(svc: Services, token: str, code: str) -> None:
     log.info("signed in with a code", person_id=str(row.person_id))
 
 
+# Every console page shows the unread count: counted no further than this (a page would otherwise
+# read all of an account's unread history).
+UNREAD_COUNTED_UP_TO = 100
+
+
 async def session(svc: Services, token: str, *, touch: bool = True) -> ConsoleSession | None:
     """The signed-in person of a cookie's token; None when the token is unknown, signed out, not
     yet verified by a code, idle too long or past its absolute expiry. A page the person opens
     `touch`es the session (it is not idle); an open page's event stream only looks."""
     async with svc.pool.connection() as conn:
-        row = await sessions.find(conn, token)
+        row = await sessions.find(conn, token, unread_up_to=UNREAD_COUNTED_UP_TO)
         at = now()
         if row is None or not row.verified or not _alive(row, svc.settings, at):
             return None
@@ -184,6 +193,8 @@ async def session(svc: Services, token: str, *, touch: bool = True) -> ConsoleSe
         must_enrol=row.verification_required and not row.enrolled,
         expires_at=row.expires_at,
         language=row.language,
+        account_name=row.account_name,
+        unread=row.unread if who.reads_notifications else None,
     )
 
 

@@ -12,7 +12,7 @@ from typing import Annotated
 import structlog
 from fastapi import Depends, Request, Response
 
-from application import overview, sessions
+from application import sessions
 from application.principal import Principal
 from application.services import Services
 from application.sessions import ConsoleSession, SignedIn
@@ -33,8 +33,8 @@ async def services(request: Request) -> Services:
 Svc = Annotated[Services, Depends(services)]
 
 
-# The badge counts unread messages up to here, and shows more as "99+".
-BADGE_MAX = 99
+# The badge shows the unread count up to here, and more as "99+".
+BADGE_MAX = sessions.UNREAD_COUNTED_UP_TO - 1
 
 
 @dataclass(frozen=True)
@@ -144,8 +144,8 @@ async def _viewer(request: Request, svc: Services, session: ConsoleSession) -> V
         raise GoTo("/console/settings/mfa")
     found = Viewer(
         session=session,
-        account_name=await overview.account_name(svc, session.principal),
-        unread=await overview.unread(svc, session.principal, up_to=BADGE_MAX + 1),
+        account_name=session.account_name,
+        unread=session.unread,
     )
     request.state.viewer = found
     return found

@@ -9,7 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from store import requests
-from store.db import Connection, fetch_all, fetch_one, fetch_value, fetch_values
+from store.db import Connection, fetch_all, fetch_one, fetch_values
 from store.pagination import decode_cursor, split_page
 from store.rows import AssociationOverview, NamedRequest
 from store.scope import Scope
@@ -89,28 +89,17 @@ async def request(conn: Connection, request_id: UUID, scope: Scope) -> NamedRequ
     )
 
 
-# A request's page reads these; each is served by an index (notifications_reminders,
-# notifications_unread), whatever the number of notifications.
+# A request's page reads these by an index (notifications_reminders), whatever the number of
+# notifications.
 REMINDERS = (
     "SELECT DISTINCT created_at FROM notifications"
     " WHERE request_id = %s AND event_type LIKE '%%.reminder' ORDER BY created_at"
-)
-UNREAD = (
-    "SELECT count(*) FROM (SELECT 1 FROM notifications"
-    " WHERE recipient_kind = %s AND recipient_id = %s AND read_at IS NULL LIMIT %s) unread"
 )
 
 
 async def reminders(conn: Connection, request_id: UUID) -> list[datetime]:
     """When the counterpart of a request was reminded, oldest first."""
     return await fetch_values(conn, datetime, REMINDERS, (request_id,))
-
-
-async def unread(conn: Connection, recipient_kind: str, recipient_id: UUID, *, up_to: int) -> int:
-    """How many of the recipient's notifications are unread, counted up to `up_to`: a count
-    beyond what anyone reads costs a scan of every unread row (notifications_unread)."""
-    count = await fetch_value(conn, int, UNREAD, (recipient_kind, recipient_id, up_to))
-    return count or 0
 
 
 def _like_escaped(text: str) -> str:

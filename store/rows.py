@@ -349,6 +349,8 @@ class SessionSubject(TokenSubject):
     expires_at: datetime
     signed_out_at: datetime | None
     language: str | None  # the console's language the person chose (None: their browser's)
+    account_name: str = ""  # the person's partner's or customer's
+    unread: int = 0  # the account's unread notifications, up to what was asked for
 
 
 @dataclass(frozen=True)

@@ -130,28 +130,35 @@ async def open_session(
     )
 
 
-async def find(conn: Connection, token: str) -> SessionSubject | None:
+# A session by its token (find).
+FIND = (
+    "SELECT pe.kind AS subject_kind, pe.id::text AS subject_id,"
+    " p.id AS partner_id, p.type AS partner_type, u.permissions, c.id AS customer_id,"
+    " coalesce(p.verification_required, c.verification_required, false)"
+    "   AS verification_required,"
+    " coalesce(p.service_tokens_may_decide, c.service_tokens_may_decide, false)"
+    "   AS service_tokens_may_decide,"
+    " CASE WHEN p.type IN ('distributor', 'psp') THEN ARRAY("
+    "   SELECT child.id FROM partners child WHERE child.parent_partner_id = p.id"
+    "   ORDER BY child.id) ELSE '{}' END AS child_partner_ids,"
+    " pe.id AS person_id, coalesce(u.name, cu.name, '') AS name,"
+    f" coalesce(pe.email, '') AS email, {_ENROLLED},"
+    " s.verified, s.last_seen_at, s.expires_at, s.signed_out_at, pe.language,"
+    " coalesce(p.name, c.name, '') AS account_name,"
+    " (SELECT count(*) FROM (SELECT 1 FROM notifications n WHERE n.read_at IS NULL"
+    "   AND n.recipient_kind = CASE WHEN p.id IS NULL THEN 'customer' ELSE 'partner' END"
+    "   AND n.recipient_id = coalesce(p.id, c.id) LIMIT %s) unread) AS unread"
+    f" FROM console_sessions s JOIN people pe ON pe.id = s.person_id {_ACCOUNT_OF_PERSON}"
+    " WHERE s.id = %s"
+)
+
+
+async def find(conn: Connection, token: str, *, unread_up_to: int = 0) -> SessionSubject | None:
     """The session of `token`, whatever its state, with its person and what authorization needs
-    of them: the same facts store/tokens.py `find_subject` reads for a token of the person."""
-    return await fetch_one(
-        conn,
-        SessionSubject,
-        "SELECT pe.kind AS subject_kind, pe.id::text AS subject_id,"
-        " p.id AS partner_id, p.type AS partner_type, u.permissions, c.id AS customer_id,"
-        " coalesce(p.verification_required, c.verification_required, false)"
-        "   AS verification_required,"
-        " coalesce(p.service_tokens_may_decide, c.service_tokens_may_decide, false)"
-        "   AS service_tokens_may_decide,"
-        " CASE WHEN p.type IN ('distributor', 'psp') THEN ARRAY("
-        "   SELECT child.id FROM partners child WHERE child.parent_partner_id = p.id"
-        "   ORDER BY child.id) ELSE '{}' END AS child_partner_ids,"
-        " pe.id AS person_id, coalesce(u.name, cu.name, '') AS name,"
-        f" coalesce(pe.email, '') AS email, {_ENROLLED},"
-        " s.verified, s.last_seen_at, s.expires_at, s.signed_out_at, pe.language"
-        f" FROM console_sessions s JOIN people pe ON pe.id = s.person_id {_ACCOUNT_OF_PERSON}"
-        " WHERE s.id = %s",
-        (token_hash(token),),
-    )
+    of them: the same facts store/tokens.py `find_subject` reads for a token of the person; and
+    what every console page's header shows, in the same round trip: the account's name and its
+    unread notifications, counted up to `unread_up_to` (notifications_unread)."""
+    return await fetch_one(conn, SessionSubject, FIND, (unread_up_to, token_hash(token)))
 
 
 async def verify(conn: Connection, token: str, at: datetime) -> bool:

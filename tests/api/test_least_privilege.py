@@ -15,8 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from application import overview
-from application.identity import identify
+from application import sessions as app_sessions
 from application.services import Services
 from console.auth import SESSION_COOKIE
 from store import sessions as store_sessions
@@ -65,15 +64,14 @@ async def test_the_unread_count_is_only_for_who_may_read_the_message_center(
 ):
     world = await factory.world()
     await _partner_note(factory, world.partner_id)
-    _, nobody = await factory.user(world.partner_id, [])
+    nobody_id, _ = await factory.user(world.partner_id, [])
+    reader_id, _ = await factory.user(world.partner_id, ["associations:read"])
     svc = Services(pool, None, settings, None)  # type: ignore[arg-type]  # no Temporal here
-    async with pool.connection() as conn:
-        without = await identify(settings, conn, nobody)
-        reader = await identify(settings, conn, world.partner_reader)
+    without = await app_sessions.session(svc, await _session_of(factory, nobody_id))
+    reader = await app_sessions.session(svc, await _session_of(factory, reader_id))
     assert without is not None and reader is not None
-    # not a count of what it may not read
-    assert await overview.unread(svc, without, up_to=100) is None
-    assert await overview.unread(svc, reader, up_to=100) == 1
+    assert without.unread is None  # not a count of what it may not read
+    assert reader.unread == 1 and reader.account_name == world.partner_name
 
 
 async def test_webhook_endpoints_and_their_deliveries_are_for_the_accounts_admins(api, factory):
@@ -122,14 +120,19 @@ async def test_the_account_settings_are_read_by_the_accounts_admins_only(api, fa
         assert answer.status_code == 200 and answer.json()["verification_required"] is False
 
 
-async def _console_as(factory, person_id) -> dict[str, str]:
-    """The cookie of a console session of the person's, signed in now."""
+async def _session_of(factory, person_id) -> str:
+    """The token of a console session of the person's, signed in now."""
     token, at = store_sessions.new_token(), datetime.now(UTC)
     async with factory.pool.connection() as conn:
         await store_sessions.open_session(
             conn, person_id, token=token, verified=True, at=at, expires_at=at + timedelta(hours=1)
         )
-    return {"Cookie": f"{SESSION_COOKIE}={token}"}
+    return token
+
+
+async def _console_as(factory, person_id) -> dict[str, str]:
+    """The cookie of a console session of the person's, signed in now."""
+    return {"Cookie": f"{SESSION_COOKIE}={await _session_of(factory, person_id)}"}
 
 
 async def test_the_console_shows_each_person_only_the_messages_and_webhooks_they_may_use(

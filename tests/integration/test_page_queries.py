@@ -1,4 +1,4 @@
-"""What every console page and a request's page read about notifications is served by an index:
+"""What every console page (its session, with the unread count) and a request's page read about notifications is served by an index:
 an account's message history grows without end, and a page must not read all of it (bench pages
 found a request's page scanning every notification, and every page counting every unread one)."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 
-from store import overview
+from store import overview, sessions
 
 
 async def _plan(pool, query: str, params: tuple) -> str:
@@ -24,5 +24,5 @@ async def test_a_requests_reminders_are_read_by_the_request(pool):
 
 
 async def test_the_unread_badge_reads_no_more_than_it_counts(pool):
-    plan = await _plan(pool, overview.UNREAD, ("partner", uuid.uuid4(), 100))
+    plan = await _plan(pool, sessions.FIND, (100, sessions.token_hash("a session's token")))
     assert "notifications_unread" in plan and "Limit" in plan, plan
