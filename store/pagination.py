@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from datetime import datetime
+from itertools import product
 from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
@@ -99,21 +100,28 @@ async def newest_first(
     if (after_cursor := _keyset_clause(cursor, time_column, id_column, params)) is not None:
         where.append(after_cursor)
     order = f" ORDER BY {time_column} DESC, {id_column} DESC LIMIT %(limit)s"
-    if scope is not None and scope.customer_id is None and len(scope.partner_ids) > 1:
-        # `partner_id = ANY(...)` would read every matching row and sort them: take each
-        # partner's newest rows from its index instead, then merge those few.
+    if (
+        scope is not None
+        and scope.customer_id is None
+        and (len(scope.partner_ids) > 1 or len(partner_columns) > 1)
+    ):
+        # `partner_id = ANY(...)`, or `partner_id = X OR new_partner_id = X`, would read every
+        # matching row and sort them: take the newest rows of each partner in each column from
+        # its own index instead, then merge those few.
         parts = []
-        for n, partner in enumerate(scope.partners()):
-            clause = partner.clause(params, partner_columns=partner_columns).replace(
-                "scope_partner_id", f"scope_partner_{n}"
-            )
-            params[f"scope_partner_{n}"] = params.pop("scope_partner_id")
+        for n, (partner, column) in enumerate(product(scope.partner_ids, partner_columns)):
+            params[f"scope_partner_{n}"] = partner
+            clause = f"{column} = %(scope_partner_{n})s"
             parts.append(
                 f"(SELECT {columns} FROM {table} WHERE {' AND '.join([clause, *where])}{order})"
             )
         merged = f"SELECT * FROM ({' UNION ALL '.join(parts)}) merged"
+        if len(partner_columns) > 1:
+            # A row may name two partners of the scope (a move between two resellers of one
+            # distributor): once.
+            merged = f"SELECT DISTINCT ON (id) * FROM ({merged}) named ORDER BY id"
         outer = f" ORDER BY {time_column.split('.')[-1]} DESC, id DESC LIMIT %(limit)s"
-        rows = await fetch_all(conn, row, merged + outer, params)
+        rows = await fetch_all(conn, row, f"SELECT * FROM ({merged}) once{outer}", params)
     else:
         scoped = (
             ["true"] if scope is None else [scope.clause(params, partner_columns=partner_columns)]

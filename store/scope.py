@@ -33,7 +33,3 @@ class Scope:
             test = "= ANY(%(scope_partner_ids)s)"
         either = " OR ".join(f"{prefix}{column} {test}" for column in partner_columns)
         return either if len(partner_columns) == 1 else f"({either})"
-
-    def partners(self) -> list[Scope]:
-        """One scope per partner of a multi-partner scope (a distributor and its resellers)."""
-        return [Scope(partner_ids=(partner,)) for partner in self.partner_ids]

@@ -289,3 +289,48 @@ async def test_cancelling_the_workflow_in_the_temporal_ui_cancels_it(api, factor
     assert [a["partner_id"] for a in await active_associations(factory, world.customer_id)] == [
         world.partner_id
     ]
+
+
+async def test_a_list_shows_each_move_once_in_order_whichever_side_the_reader_is_on(api, factory):
+    """A partner's list reads the moves away from it and those to it (each from its own index);
+    a distributor's, those of every reseller under it: a move between two of them is one row."""
+    world = await factory.world()
+    sibling = await factory.partner("reseller", parent=world.distributor_id)
+    elsewhere, elsewhere_admin = await new_partner(factory)
+    ids = [(await move(api, world.customer, world, sibling)).json()["id"]]
+    await answer(api, world.customer, ids[0], "withdraw")
+    # A move to the sibling, from a partner outside the distributor.
+    customer_id, customer = await factory.customer()
+    away = await factory.association(elsewhere, customer_id)
+    body = {"association_id": str(away), "new_partner_id": str(sibling)}
+    moved = await api.post(
+        "/v1/partner-changes",
+        json={**body, "reason": "Closer to us", "acknowledged": True},
+        headers=bearer(customer),
+    )
+    ids.append(moved.json()["id"])
+    # A move away from the reseller, to the partner outside.
+    leaving_id, leaving = await factory.customer()
+    association = await factory.association(world.partner_id, leaving_id)
+    body = {"association_id": str(association), "new_partner_id": str(elsewhere)}
+    moved = await api.post(
+        "/v1/partner-changes",
+        json={**body, "reason": "Closer to them", "acknowledged": True},
+        headers=bearer(leaving),
+    )
+    ids.append(moved.json()["id"])
+    for token, expected in (
+        (world.distributor_admin, [ids[2], ids[1], ids[0]]),  # the first: both sides its own
+        (world.partner_admin, [ids[2], ids[0]]),
+        (elsewhere_admin, [ids[2], ids[1]]),
+    ):
+        listed = await api.get("/v1/partner-changes?limit=2", headers=bearer(token))
+        page = [r["id"] for r in listed.json()["items"]]
+        cursor = listed.json()["next_cursor"]
+        while cursor:
+            listed = await api.get(
+                "/v1/partner-changes", params={"limit": 2, "cursor": cursor}, headers=bearer(token)
+            )
+            page += [r["id"] for r in listed.json()["items"]]
+            cursor = listed.json()["next_cursor"]
+        assert page == expected
