@@ -51,7 +51,7 @@ class RequestActivities:
     @activity.defn
     async def accept_request(self, inp: AcceptInput) -> Admission:
         cmd = inp.command
-        standing = await self._standing.standing(cmd.customer_id)
+        standing = cmd.standing or await self._standing.standing(cmd.customer_id)
         new = requests.NewRequest(
             request_id=cmd.request_id,
             association_id=cmd.association_id,

@@ -21,6 +21,7 @@ from domain import checks, decisions, kinds, messages
 from domain.problems import ProblemCode
 from domain.text import Text
 from domain.types import (
+    AccountStanding,
     AssociationType,
     CheckResult,
     Decision,
@@ -100,10 +101,11 @@ async def _account_check(
     now: datetime,
     new_type: AssociationType | None,
     new_partner_id: UUID | None = None,
-) -> CheckResult:
+) -> tuple[AccountStanding, CheckResult]:
     """The check as `store.associations.account_check` makes it, its items' words kept as
     Texts for the caller's language (messages.worded): the store's result keeps their English
-    only."""
+    only. With the customer's standing it was made on, which a submit hands on to the request's
+    acceptance (read once)."""
     assert who.side is not None
     standing = await svc.standing.standing(association.customer_id)
     policy = svc.settings.policy()
@@ -122,7 +124,7 @@ async def _account_check(
     facts = found[1]
     result = checks.evaluate(kind, who.side, facts, policy, now, new_type)
     wording = messages.CheckWording(kind, who.side, facts, policy, result.next_allowed_at, new_type)
-    return messages.worded(result, wording)
+    return standing, messages.worded(result, wording)
 
 
 async def check(
@@ -136,7 +138,8 @@ async def check(
     """The account check on its own, so that failed items can be fixed before submitting."""
     association = await _association_to_act_on(svc, who, kind, association_id)
     now = datetime.now(UTC)
-    return await _account_check(svc, who, kind, association, now, new_type, new_partner_id)
+    _, checked = await _account_check(svc, who, kind, association, now, new_type, new_partner_id)
+    return checked
 
 
 def refusal(check_result: CheckResult) -> Failure:
@@ -207,15 +210,16 @@ async def submit(
         return accepted  # a retry after the first attempt's answer was lost
     # The rate limit and the account check read different rows: both at once, one round trip
     # less on every submit. The rate limit's answer still comes first.
-    limited, checked = await asyncio.gather(
+    limited, made = await asyncio.gather(
         within_rate(svc.pool, who, "submit", svc.settings.rate_limit_submit),
         _account_check(svc, who, kind, association, datetime.now(UTC), new_type, new_partner_id),
         return_exceptions=True,
     )
     if isinstance(limited, BaseException):
         raise limited
-    if isinstance(checked, BaseException):
-        raise checked
+    if isinstance(made, BaseException):
+        raise made
+    standing, checked = made
     # The check comes before the verification code, so that a refused request costs no code.
     if not checked.passed:
         # The first attempt's workflow may have accepted this very request meanwhile (its API
@@ -240,6 +244,7 @@ async def submit(
         requested_by=who.actor,
         reason=reason,
         policy=svc.settings.policy(),
+        standing=standing,
     )
     outcome = await svc.temporal.submit(cmd, within=WORKFLOW_ANSWER_TIMEOUT)
     if isinstance(outcome, Late):

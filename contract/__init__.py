@@ -20,6 +20,7 @@ from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSear
 
 from domain.kinds import Consenter
 from domain.types import (
+    AccountStanding,
     Actor,
     AssociationType,
     CheckResult,
@@ -58,6 +59,10 @@ class SubmitCommand(BaseModel):
     # A partner change: the partner the customer moves to.
     new_partner_id: UUID | None = None
     new_partner_name: str | None = None
+    # The customer's standing as the API's account check read it, a moment before the start:
+    # the acceptance checks the association again under its lock, on this standing, instead of
+    # reading it again (None: the acceptance reads it, as for a command of an earlier build).
+    standing: AccountStanding | None = None
 
 
 class RequestSnapshot(BaseModel):

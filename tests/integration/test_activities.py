@@ -12,7 +12,7 @@ from activities.requests import (
     RequestActivities,
     SettleInput,
 )
-from domain.types import SYSTEM, Actor, RequestStatus, Side
+from domain.types import SYSTEM, AccountStanding, Actor, RequestStatus, Side
 from store import requests
 from store.accounts import PostgresStanding
 from tests.factories import command
@@ -307,3 +307,36 @@ async def test_the_decision_that_settled_a_request_is_known_by_its_id(factory, p
         settled = await requests.get_settled(conn, cmd.request_id)
     assert settled is not None and settled.status is RequestStatus.AGREED
     assert settled.decision_id == "update-1"
+
+
+class CountedStanding:
+    """PostgreSQL's standing, counting the reads."""
+
+    def __init__(self, pool) -> None:
+        self._inner = PostgresStanding(pool)
+        self.reads = 0
+
+    async def standing(self, customer_id):
+        self.reads += 1
+        return await self._inner.standing(customer_id)
+
+
+async def test_the_acceptance_checks_on_the_standing_the_submit_read(factory, pool):
+    """The API's account check read the customer's standing a moment before the start: the
+    acceptance checks the association again under its lock on that standing, without reading
+    it again; a command without one (from an earlier build) has it read."""
+    env = ActivityEnvironment()
+    frozen = AccountStanding(frozen=True)
+    for given, reads, accepted in (
+        (frozen, 0, False),
+        (AccountStanding(), 0, True),
+        (None, 1, True),
+    ):
+        world = await factory.world()
+        source = CountedStanding(pool)
+        acts = RequestActivities(pool, source)
+        cmd = command(world).model_copy(update={"standing": given})
+        admission = await env.run(acts.accept_request, AcceptInput(command=cmd, accepted_at=T0))
+        assert (admission.accepted, source.reads) == (accepted, reads)
+        if not accepted:
+            assert admission.check.failed("customer_not_frozen")
