@@ -312,7 +312,7 @@ async def accept(
             f"{rules.event_prefix}.requested",
             rules.awaited(cmd.initiator),
             messages.requested(
-                await _ask(conn, request),
+                await _ask(conn, request, association.customer_name),
                 cmd.initiator,
                 association.partner_name,
                 association.customer_name,
@@ -390,7 +390,7 @@ async def settle(
             **_types_of(request),
         )
         partner, customer = association.partner_name, association.customer_name
-        ask = await _ask(conn, request)
+        ask = await _ask(conn, request, customer)
         await _notify(
             conn,
             request,
@@ -544,7 +544,7 @@ async def record_consent(
             status=RequestStatus.PENDING.value,
             reason=given.reason,
         )
-        ask = await _ask(conn, request)
+        ask = await _ask(conn, request, association.customer_name)
         await _notify(
             conn,
             request,
@@ -596,16 +596,14 @@ async def _change_type(
     )
 
 
-async def _ask(conn: Connection, request: Request) -> messages.Ask:
-    """What the request asks, with the names its words need."""
+async def _ask(conn: Connection, request: Request, customer: str) -> messages.Ask:
+    """What the request asks, with the names its words need (the customer's, which every
+    caller has read already with the association or the request)."""
     new_partner = None
     if request.new_partner_id is not None:
         new_partner = await fetch_value(
             conn, str, "SELECT name FROM partners WHERE id = %s", (request.new_partner_id,)
         )
-    customer = await fetch_value(
-        conn, str, "SELECT name FROM customers WHERE id = %s", (request.customer_id,)
-    )
     return messages.Ask(request.kind, request.from_type, request.new_type, new_partner, customer)
 
 
@@ -638,7 +636,9 @@ async def remind(conn: Connection, request_id: UUID, at: datetime) -> bool:
             request,
             f"{kinds.of(request.kind).event_prefix}.reminder",
             _still_awaited(request),
-            messages.reminder(await _ask(conn, request), partner, customer, request.respond_by),
+            messages.reminder(
+                await _ask(conn, request, customer), partner, customer, request.respond_by
+            ),
             at,
         )
     return True
