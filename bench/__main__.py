@@ -218,9 +218,21 @@ async def _a_request_workflow(stack: Any) -> str:
 def profile_command(
     lifecycles: Annotated[int, typer.Option(help="Lifecycles sampled.")] = 300,
     concurrency: Annotated[int, typer.Option(help="Lifecycles in flight (closed loop).")] = 10,
+    again: Annotated[
+        bool, typer.Option(help="Attribute the last run's samples again (after changing STEPS).")
+    ] = False,
 ) -> None:
     """Where a lifecycle's CPU goes: py-spy on the worker and the API (by step and by package),
     the Temporal server's history events, beside bare Temporal with local activities."""
+    if again:
+        last = json.loads((RESULTS / "profile.json").read_text())
+        for name, found in last["processes"].items():
+            samples = profiling.read_samples(RESULTS / "profile" / f"{name}.txt")
+            last["processes"][name] = profiling.breakdown(
+                profiling.strip_threads(samples), found["cpu_ms"]
+            )
+        (RESULTS / "profile.json").write_text(json.dumps(last, indent=2))
+        return
     report("profile", run_command(_profile(lifecycles, concurrency)))
 
 
@@ -466,6 +478,29 @@ def charts_command() -> None:
     if exports.exists():
         runs = json.loads(exports.read_text())["runs"]
         charts.memory_by_export(runs, charts.CHARTS / "memory-by-export.png")
+    _drawn_from(RESULTS)
+
+
+def _drawn_from(results: Path) -> None:
+    """The charts of this round's figures: CPU by process and by step, the pages."""
+    life, peered, profiled = (results / f"{n}.json" for n in ("lifecycle", "peer", "profile"))
+    if life.exists() and peered.exists():
+        cpu = json.loads(life.read_text())["cpu_ms_per_lifecycle"]
+        peer_cpu = json.loads(peered.read_text())["cpu_ms_per_lifecycle"]["peer"]
+        charts.cpu_by_process(
+            {
+                **{name: cpu[name] for name in ("assocflow", LOCAL)},
+                "peer (FastAPI + PostgreSQL)": peer_cpu,
+            },
+            charts.CHARTS / "cpu-by-process.png",
+        )
+    if profiled.exists():
+        charts.cpu_by_step(
+            json.loads(profiled.read_text())["processes"], charts.CHARTS / "cpu-by-step.png"
+        )
+    screens = results / "pages.json"
+    if screens.exists():
+        charts.pages_against_api(json.loads(screens.read_text()), charts.CHARTS / "pages.png")
 
 
 def _pending_runs() -> list[dict[str, Any]]:
@@ -536,6 +571,7 @@ def all_benchmarks(
     charts.memory_by_export(exported["runs"], charts.CHARTS / "memory-by-export.png")
     report("peer", run_command(_peer(lifecycles, concurrency, (5.0, 20.0, 54.0), 20.0, 5)))
     report("profile", run_command(_profile(300, concurrency)))
+    _drawn_from(RESULTS)
     result = table(life, newest, rec, screens)
     (RESULTS / "targets.md").write_text(result + "\n")
     typer.echo(result)

@@ -1,6 +1,7 @@
 """The benchmarks' pictures (matplotlib, no display): latency against arrival rate, worker
-memory against pending requests, the cost of checking pooled connections, and the API's memory
-through CSV exports. `make bench` writes them to docs/performance/."""
+memory against pending requests, the cost of checking pooled connections, the API's memory
+through CSV exports, a lifecycle's CPU by process and by step, and the console's pages against
+the API. `make bench` writes them to docs/performance/."""
 
 from __future__ import annotations
 
@@ -97,6 +98,83 @@ def memory_by_export(runs: list[dict[str, Any]], path: Path) -> Path:
     peaks.set_title("peak API memory by export size")
     peaks.grid(True, which="both", alpha=0.3)
     peaks.legend(fontsize=8)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+# Each process as the chart names it (the baseline's worker is a worker, the peer's app an API).
+PROCESSES = {
+    "temporal": ("Temporal server", "tab:purple"),
+    "worker": ("worker", "tab:blue"),
+    "baseline": ("worker", "tab:blue"),
+    "api": ("API", "tab:orange"),
+    "peer": ("API", "tab:orange"),
+    "postgres": ("PostgreSQL", "tab:green"),
+}
+
+
+def cpu_by_process(systems: dict[str, dict[str, float]], path: Path) -> Path:
+    """CPU ms per lifecycle, stacked by process (the load generator left out), one bar a system."""
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    names = list(systems)
+    left = [0.0] * len(names)
+    shown: dict[str, dict[str, float]] = {name: {} for name in names}
+    for name, cpu in systems.items():
+        for process, ms in cpu.items():
+            if process in PROCESSES:
+                label = PROCESSES[process][0]
+                shown[name][label] = shown[name].get(label, 0.0) + ms
+    colours = dict(PROCESSES.values())
+    for label, colour in colours.items():
+        widths = [shown[n].get(label, 0.0) for n in names]
+        ax.barh(names, widths, left=left, label=label, color=colour)
+        left = [a + b for a, b in zip(left, widths, strict=True)]
+    for y, total in enumerate(left):
+        ax.text(total + 0.5, y, f"{total:.1f} ms", va="center", fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("CPU ms per lifecycle (load generator left out)")
+    ax.set_title("what a lifecycle costs, by process")
+    ax.set_xlim(0, max(left) * 1.2)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def cpu_by_step(processes: dict[str, dict[str, Any]], path: Path, top: int = 10) -> Path:
+    """Each sampled process's CPU per lifecycle by step (bench profile), its `top` steps."""
+    fig, axes = plt.subplots(1, len(processes), figsize=(12, 4.2))
+    for ax, (name, found) in zip(axes, processes.items(), strict=True):
+        steps = list(found["by_step"].items())[:top]
+        bars = ax.barh([s for s, _ in steps], [ms for _, ms in steps], color="tab:blue")
+        ax.bar_label(bars, fmt="%.1f", padding=2, fontsize=7)
+        ax.invert_yaxis()
+        ax.tick_params(axis="y", labelsize=7)
+        ax.set_xlabel("CPU ms per lifecycle")
+        ax.set_title(f"{name}: {found['cpu_ms']:.1f} ms a lifecycle")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def pages_against_api(result: dict[str, Any], path: Path) -> Path:
+    """p95 of each console page beside the same query through the JSON API (or its SQL)."""
+    pages = result["pages"]
+    names = list(pages)
+    fig, ax = plt.subplots(figsize=(9, 0.45 * len(names) + 1.2))
+    ys = range(len(names))
+    page_p95 = [pages[n]["page_ms"]["p95"] for n in names]
+    other_p95 = [pages[n]["against_ms"]["p95"] for n in names]
+    ax.barh([y - 0.2 for y in ys], page_p95, height=0.4, label="console page", color="tab:blue")
+    ax.barh(
+        [y + 0.2 for y in ys], other_p95, height=0.4, label="JSON API (or SQL)", color="tab:gray"
+    )
+    for y, n in zip(ys, names, strict=True):
+        ax.text(page_p95[y] + 0.2, y - 0.2, f"{pages[n]['p95_ratio']}×", va="center", fontsize=7)
+    ax.set_yticks(list(ys), names, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("p95 ms")
+    title = f"{result['customers']:,} customers, {result['records']:,} records"
+    ax.set_title(f"the console's pages against the API: {title}")
+    ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     return _save(fig, path)
 

@@ -32,9 +32,15 @@ _FRAME = re.compile(r"^(?P<function>.*) \((?P<file>[^():]+)(?::\d+)?\)$")
 STEPS: tuple[tuple[str, str, str | None], ...] = (
     ("authentication", "api/deps.py", "principal"),
     ("authentication", "api/idempotency.py", "_caller"),
+    ("authentication", "application/identity.py", None),
     ("rate limit", "application/guards.py", "within_rate"),
     ("account check (API)", "application/requests.py", "_account_check"),
-    ("submit: start the workflow, await its admission", "workflows/gateway.py", None),
+    ("the association's read (API)", "application/requests.py", "_association_to_act_on"),
+    ("decide: the request's read (API)", "store/requests.py", "for_decision"),
+    ("submit: start the workflow, await its admission", "workflows/starter.py", "submit"),
+    ("submit: start the workflow, await its admission", "workflows/gateway.py", "submit"),
+    ("decide: send the Update, await its answer", "workflows/starter.py", "decide"),
+    ("decide: send the Update, await its answer", "workflows/gateway.py", "decide"),
     ("use case, other", "application/", None),
     ("idempotency", "api/idempotency.py", None),
     ("rate limit headers", "api/ratelimits.py", None),
@@ -101,10 +107,15 @@ def _frames(stack: str) -> list[tuple[str, str]]:
     return found
 
 
+def _in(file_part: str, file: str) -> bool:
+    """Whether `file` is, or is in, `file_part` ("api/" is not fastapi's)."""
+    return f"/{file_part}" in f"/{file}"
+
+
 def _named(frame: tuple[str, str], steps: tuple[tuple[str, str, str | None], ...]) -> str | None:
     fn, file = frame
     for name, file_part, function in steps:
-        if file_part in file and (function is None or fn.rpartition(".")[2] == function):
+        if _in(file_part, file) and (function is None or fn.rpartition(".")[2] == function):
             return name
     return None
 
@@ -124,7 +135,7 @@ def code_of(stack: str) -> str:
         return "other"
     _, leaf = frames[-1]
     for name, file_part in CODE:
-        if file_part in leaf:
+        if _in(file_part, leaf):
             return name
     return "Python standard library" if "python3" in leaf else "other"
 
