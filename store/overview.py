@@ -39,27 +39,39 @@ async def associations(
     cursor: str | None,
 ) -> tuple[list[AssociationOverview], str | None]:
     """A page of the associations in `scope`, newest first, with names and any pending request;
-    `search` matches the customer's name (any part, any case) or its id."""
+    `search` is a customer's id, or matches the customer's name (any part, any case). Each is
+    one index's read (associations_by_customer, customers_name_trigrams): an id or a name, never
+    either, which no index serves."""
+    query, params = associations_query(scope, search, status, limit, cursor)
+    rows = await fetch_all(conn, AssociationOverview, query, params)
+    return split_page(rows, limit, "associated_at")
+
+
+def associations_query(
+    scope: Scope, search: str | None, status: str | None, limit: int, cursor: str | None
+) -> tuple[str, dict[str, Any]]:
+    """The SQL of `associations` and its parameters."""
     params: dict[str, Any] = {"limit": limit + 1}
     where = [scope.clause(params, alias="a")]
     if status is not None:
         params["status"] = status
         where.append("a.status = %(status)s")
-    if search:
+    if search and (customer_id := _as_id(search)) is not None:
+        params["search_id"] = customer_id
+        where.append("a.customer_id = %(search_id)s")
+    elif search:
+        # The names first, by their trigrams, then those customers' associations: a test of each
+        # row's name, as PostgreSQL would otherwise plan it for a page ordered by time, reads every
+        # association of the partner when few names match.
         params["search"] = f"%{_like_escaped(search)}%"
-        params["search_text"] = search.strip().lower()
-        where.append("(c.name ILIKE %(search)s OR a.customer_id::text = %(search_text)s)")
+        where.append(
+            "a.customer_id = ANY(ARRAY(SELECT id FROM customers WHERE name ILIKE %(search)s))"
+        )
     if cursor is not None:
         params["cursor_at"], params["cursor_id"] = decode_cursor(cursor)
         where.append("(a.associated_at, a.id) < (%(cursor_at)s, %(cursor_id)s)")
-    rows = await fetch_all(
-        conn,
-        AssociationOverview,
-        f"{_OVERVIEW} WHERE {' AND '.join(where)}"
-        " ORDER BY a.associated_at DESC, a.id DESC LIMIT %(limit)s",
-        params,
-    )
-    return split_page(rows, limit, "associated_at")
+    order = " ORDER BY a.associated_at DESC, a.id DESC LIMIT %(limit)s"
+    return f"{_OVERVIEW} WHERE {' AND '.join(where)}{order}", params
 
 
 async def association(
@@ -100,6 +112,13 @@ REMINDERS = (
 async def reminders(conn: Connection, request_id: UUID) -> list[datetime]:
     """When the counterpart of a request was reminded, oldest first."""
     return await fetch_values(conn, datetime, REMINDERS, (request_id,))
+
+
+def _as_id(text: str) -> UUID | None:
+    try:
+        return UUID(text.strip())
+    except ValueError:
+        return None
 
 
 def _like_escaped(text: str) -> str:

@@ -5,11 +5,13 @@ found a request's page scanning every notification, and every page counting ever
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from store import overview, sessions
+from store.scope import Scope
 
 
-async def _plan(pool, query: str, params: tuple) -> str:
+async def _plan(pool, query: str, params: Any) -> str:
     async with pool.connection() as conn, conn.transaction():
         # As on a table far too big to scan: on a test's few rows PostgreSQL would rightly scan.
         await conn.execute("SET LOCAL enable_seqscan = off")
@@ -26,3 +28,14 @@ async def test_a_requests_reminders_are_read_by_the_request(pool):
 async def test_the_unread_badge_reads_no_more_than_it_counts(pool):
     plan = await _plan(pool, sessions.FIND, (100, sessions.token_hash("a session's token")))
     assert "notifications_unread" in plan and "Limit" in plan, plan
+
+
+async def test_customer_management_searches_names_by_their_trigrams_and_ids_by_their_index(pool):
+    scope = Scope(partner_ids=(uuid.uuid4(),))
+    by_name = overview.associations_query(scope, "contoso", "active", 20, None)
+    plan = await _plan(pool, *by_name)
+    # The names by their trigrams, then the associations of those customers by an index.
+    assert "customers_name_trigrams" in plan and "Index Cond: (customer_id = ANY" in plan, plan
+    by_id = overview.associations_query(scope, str(uuid.uuid4()).upper(), "active", 20, None)
+    plan = await _plan(pool, *by_id)
+    assert "associations_by_customer" in plan and "ILIKE" not in plan, plan
