@@ -37,7 +37,8 @@ class _Position:
 async def fill(
     database_url: str, rows: int, big_customers: int = BIG_PARTNER_CUSTOMERS
 ) -> dict[str, Any]:
-    """One big reseller (60 % of the records, `big_customers` customers) among 99 others; every kind and
+    """One big reseller (60 % of the records, `big_customers` customers, each with a name of its
+    own, as customers' names are: not a common stem and a number) among 99 others; every kind and
     status; one record every 30 s of history. Set-based SQL, then ANALYZE."""
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
         big = await common.value(conn, UUID,
@@ -55,7 +56,7 @@ async def fill(
             (OTHER_PARTNERS,),
         )
         await conn.execute(
-            "WITH c AS (INSERT INTO customers (name) SELECT 'customer ' || g FROM generate_series(1, %s) g"
+            "WITH c AS (INSERT INTO customers (name) SELECT 'customer ' || substr(md5(g::text), 1, 12) FROM generate_series(1, %s) g"
             " RETURNING id), numbered AS (SELECT id, row_number() OVER () AS n FROM c),"
             " partners_numbered AS (SELECT id, row_number() OVER (ORDER BY (id = %s) DESC, id) - 1 AS k FROM partners)"
             " INSERT INTO associations (partner_id, customer_id, association_type)"
