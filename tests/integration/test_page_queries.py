@@ -34,8 +34,10 @@ async def test_customer_management_searches_names_by_their_trigrams_and_ids_by_t
     scope = Scope(partner_ids=(uuid.uuid4(),))
     by_name = overview.associations_query(scope, "contoso", "active", 20, None)
     plan = await _plan(pool, *by_name)
-    # The names by their trigrams, then the associations of those customers by an index.
-    assert "customers_name_trigrams" in plan and "Index Cond: (customer_id = ANY" in plan, plan
+    # The names by their trigrams first (which index then reads the associations of those
+    # customers, the partner's or the customers', depends on the tables' numbers).
+    assert "Bitmap Index Scan on customers_name_trigrams" in plan, plan
+    assert "Seq Scan" not in plan, plan
     by_id = overview.associations_query(scope, str(uuid.uuid4()).upper(), "active", 20, None)
     plan = await _plan(pool, *by_id)
-    assert "associations_by_customer" in plan and "ILIKE" not in plan, plan
+    assert "~~*" not in plan and "customer_id)::text" not in plan and "Seq Scan" not in plan, plan
