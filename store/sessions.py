@@ -16,6 +16,7 @@ from uuid import UUID
 
 from store.db import Connection, fetch_one, fetch_value
 from store.rows import OpenInvitation, SessionSubject, SignInCandidate
+from store.tokens import SUBJECT_FACTS
 
 
 def new_token() -> str:
@@ -132,15 +133,7 @@ async def open_session(
 
 # A session by its token (find).
 FIND = (
-    "SELECT pe.kind AS subject_kind, pe.id::text AS subject_id,"
-    " p.id AS partner_id, p.type AS partner_type, u.permissions, c.id AS customer_id,"
-    " coalesce(p.verification_required, c.verification_required, false)"
-    "   AS verification_required,"
-    " coalesce(p.service_tokens_may_decide, c.service_tokens_may_decide, false)"
-    "   AS service_tokens_may_decide,"
-    " CASE WHEN p.type IN ('distributor', 'psp') THEN ARRAY("
-    "   SELECT child.id FROM partners child WHERE child.parent_partner_id = p.id"
-    "   ORDER BY child.id) ELSE '{}' END AS child_partner_ids,"
+    f"SELECT pe.kind AS subject_kind, pe.id::text AS subject_id,{SUBJECT_FACTS},"
     " pe.id AS person_id, coalesce(u.name, cu.name, '') AS name,"
     f" coalesce(pe.email, '') AS email, {_ENROLLED},"
     " s.verified, s.last_seen_at, s.expires_at, s.signed_out_at, pe.language,"

@@ -76,6 +76,21 @@ async def find_valid(conn: Connection, token: str) -> Token | None:
     )
 
 
+# What authorization needs of a caller (TokenSubject's fields beside its kind and id), from the
+# rows `p` (its partner), `u` (the partner user) and `c` (its customer): a token's lookup and a
+# console session's read the same.
+SUBJECT_FACTS = (
+    " p.id AS partner_id, p.type AS partner_type, u.permissions, c.id AS customer_id,"
+    " coalesce(p.verification_required, c.verification_required, false)"
+    "   AS verification_required,"
+    " coalesce(p.service_tokens_may_decide, c.service_tokens_may_decide, false)"
+    "   AS service_tokens_may_decide,"
+    " CASE WHEN p.type IN ('distributor', 'psp') THEN ARRAY("
+    "   SELECT child.id FROM partners child WHERE child.parent_partner_id = p.id"
+    "   ORDER BY child.id) ELSE '{}' END AS child_partner_ids"
+)
+
+
 async def find_subject(conn: Connection, token: str) -> TokenSubject | None:
     """For a valid token, in one query: its subject and what authorization needs of it (the
     partner and the user's permissions and the resellers under the partner; or the customer;
@@ -88,15 +103,7 @@ async def find_subject(conn: Connection, token: str) -> TokenSubject | None:
         conn,
         TokenSubject,
         "SELECT t.subject_kind, coalesce(t.subject_uuid::text, t.subject_id) AS subject_id,"
-        " p.id AS partner_id, p.type AS partner_type, u.permissions, c.id AS customer_id,"
-        " coalesce(p.verification_required, c.verification_required, false)"
-        "   AS verification_required,"
-        " coalesce(p.service_tokens_may_decide, c.service_tokens_may_decide, false)"
-        "   AS service_tokens_may_decide,"
-        " CASE WHEN p.type IN ('distributor', 'psp') THEN ARRAY("
-        "   SELECT child.id FROM partners child WHERE child.parent_partner_id = p.id"
-        "   ORDER BY child.id) ELSE '{}' END AS child_partner_ids"
-        " FROM api_tokens t"
+        f"{SUBJECT_FACTS} FROM api_tokens t"
         " LEFT JOIN partner_users u ON t.subject_kind = 'partner_user' AND u.id = t.subject_uuid"
         " LEFT JOIN customer_users cu ON t.subject_kind = 'customer_user' AND cu.id = t.subject_uuid"
         " LEFT JOIN partners p ON p.id = CASE t.subject_kind WHEN 'partner_user' THEN u.partner_id"
