@@ -42,8 +42,15 @@ class Viewer:
     """The signed-in person as pages show them."""
 
     session: ConsoleSession
-    account_name: str
-    unread: int | None  # None: not the person's to know (no message center); BADGE_MAX + 1: more
+
+    @property
+    def account_name(self) -> str:
+        return self.session.account_name
+
+    @property
+    def unread(self) -> int | None:
+        """None: not the person's to know (no message center); BADGE_MAX + 1: more."""
+        return self.session.unread
 
     @property
     def unread_beyond_badge(self) -> bool:
@@ -127,26 +134,20 @@ async def _load_session(request: Request, svc: Svc, *, touch: bool) -> ConsoleSe
 ENROLMENT_PAGES = ("/console/settings/mfa", "/console/sign-out")
 
 
-async def viewer(
-    request: Request, svc: Svc, session: Annotated[ConsoleSession, Depends(_session)]
-) -> Viewer:
-    return await _viewer(request, svc, session)
+async def viewer(request: Request, session: Annotated[ConsoleSession, Depends(_session)]) -> Viewer:
+    return _viewer(request, session)
 
 
 async def refreshing_viewer(
-    request: Request, svc: Svc, session: Annotated[ConsoleSession, Depends(_looked_at)]
+    request: Request, session: Annotated[ConsoleSession, Depends(_looked_at)]
 ) -> Viewer:
-    return await _viewer(request, svc, session)
+    return _viewer(request, session)
 
 
-async def _viewer(request: Request, svc: Services, session: ConsoleSession) -> Viewer:
+def _viewer(request: Request, session: ConsoleSession) -> Viewer:
     if session.must_enrol and not request.url.path.startswith(ENROLMENT_PAGES):
         raise GoTo("/console/settings/mfa")
-    found = Viewer(
-        session=session,
-        account_name=session.account_name,
-        unread=session.unread,
-    )
+    found = Viewer(session)
     request.state.viewer = found
     return found
 
