@@ -51,7 +51,9 @@ class RequestActivities:
     @activity.defn
     async def accept_request(self, inp: AcceptInput) -> Admission:
         cmd = inp.command
-        standing = cmd.standing or await self._standing.standing(cmd.customer_id)
+        standing = cmd.standing
+        if standing is None:  # a command of an earlier build: read it here
+            standing = await self._standing.standing(cmd.customer_id)
         new = requests.NewRequest(
             request_id=cmd.request_id,
             association_id=cmd.association_id,

@@ -115,13 +115,13 @@ async def newest_first(
             parts.append(
                 f"(SELECT {columns} FROM {table} WHERE {' AND '.join([clause, *where])}{order})"
             )
-        merged = f"SELECT * FROM ({' UNION ALL '.join(parts)}) merged"
+        each = " UNION ALL ".join(parts)
         if len(partner_columns) > 1:
             # A row may name two partners of the scope (a move between two resellers of one
             # distributor): once.
-            merged = f"SELECT DISTINCT ON (id) * FROM ({merged}) named ORDER BY id"
+            each = f"SELECT DISTINCT ON (id) * FROM ({each}) named ORDER BY id"
         outer = f" ORDER BY {time_column.split('.')[-1]} DESC, id DESC LIMIT %(limit)s"
-        rows = await fetch_all(conn, row, f"SELECT * FROM ({merged}) once{outer}", params)
+        rows = await fetch_all(conn, row, f"SELECT * FROM ({each}) merged{outer}", params)
     else:
         scoped = (
             ["true"] if scope is None else [scope.clause(params, partner_columns=partner_columns)]
