@@ -225,7 +225,9 @@ def profile_command(
     """Where a lifecycle's CPU goes: py-spy on the worker and the API (by step and by package),
     the Temporal server's history events, beside bare Temporal with local activities."""
     if again:
-        last = json.loads((RESULTS / "profile.json").read_text())
+        last = _result("profile")
+        if last is None:
+            raise typer.BadParameter("no profile in build/bench/ to attribute again")
         for name, found in last["processes"].items():
             samples = profiling.read_samples(RESULTS / "profile" / f"{name}.txt")
             last["processes"][name] = profiling.breakdown(
@@ -466,41 +468,38 @@ def charts_command() -> None:
     runs = _pending_runs()
     if runs:
         _memory_chart(runs)
-    life = RESULTS / "lifecycle.json"
-    if life.exists():
-        charts.latency_by_rate(
-            json.loads(life.read_text())["latency_by_rate"], charts.CHARTS / "latency-by-rate.png"
-        )
-    checks = RESULTS / "pool-check.json"
-    if checks.exists():
-        charts.pool_check(json.loads(checks.read_text()), charts.CHARTS / "pool-check.png")
-    exports = RESULTS / "export.json"
-    if exports.exists():
-        runs = json.loads(exports.read_text())["runs"]
-        charts.memory_by_export(runs, charts.CHARTS / "memory-by-export.png")
-    _drawn_from(RESULTS)
+    if life := _result("lifecycle"):
+        charts.latency_by_rate(life["latency_by_rate"], charts.CHARTS / "latency-by-rate.png")
+    if checks := _result("pool-check"):
+        charts.pool_check(checks, charts.CHARTS / "pool-check.png")
+    if exports := _result("export"):
+        charts.memory_by_export(exports["runs"], charts.CHARTS / "memory-by-export.png")
+    _round_charts()
 
 
-def _drawn_from(results: Path) -> None:
+def _result(name: str) -> dict[str, Any] | None:
+    """The last result of benchmark `name` in build/bench/, if it ran."""
+    path = RESULTS / f"{name}.json"
+    found: dict[str, Any] | None = json.loads(path.read_text()) if path.exists() else None
+    return found
+
+
+def _round_charts() -> None:
     """The charts of this round's figures: CPU by process and by step, the pages."""
-    life, peered, profiled = (results / f"{n}.json" for n in ("lifecycle", "peer", "profile"))
-    if life.exists() and peered.exists():
-        cpu = json.loads(life.read_text())["cpu_ms_per_lifecycle"]
-        peer_cpu = json.loads(peered.read_text())["cpu_ms_per_lifecycle"]["peer"]
+    life, peered = _result("lifecycle"), _result("peer")
+    if life and peered:
+        cpu = life["cpu_ms_per_lifecycle"]
         charts.cpu_by_process(
             {
                 **{name: cpu[name] for name in ("assocflow", LOCAL)},
-                "peer (FastAPI + PostgreSQL)": peer_cpu,
+                "peer (FastAPI + PostgreSQL)": peered["cpu_ms_per_lifecycle"]["peer"],
             },
             charts.CHARTS / "cpu-by-process.png",
         )
-    if profiled.exists():
-        charts.cpu_by_step(
-            json.loads(profiled.read_text())["processes"], charts.CHARTS / "cpu-by-step.png"
-        )
-    screens = results / "pages.json"
-    if screens.exists():
-        charts.pages_against_api(json.loads(screens.read_text()), charts.CHARTS / "pages.png")
+    if profiled := _result("profile"):
+        charts.cpu_by_step(profiled["processes"], charts.CHARTS / "cpu-by-step.png")
+    if screens := _result("pages"):
+        charts.pages_against_api(screens, charts.CHARTS / "pages.png")
 
 
 def _pending_runs() -> list[dict[str, Any]]:
@@ -519,11 +518,10 @@ def _pending_runs() -> list[dict[str, Any]]:
 @app.command("table")
 def table_command() -> None:
     """The targets table from the results in build/bench/ (each benchmark run on its own)."""
-    life = json.loads((RESULTS / "lifecycle.json").read_text())
-    rec = json.loads((RESULTS / "records.json").read_text())
-    screens = RESULTS / "pages.json"
-    shown = json.loads(screens.read_text()) if screens.exists() else None
-    typer.echo(table(life, _pending_runs(), rec, shown))
+    life, rec = _result("lifecycle"), _result("records")
+    if life is None or rec is None:
+        raise typer.BadParameter("run `bench lifecycle` and `bench records` first")
+    typer.echo(table(life, _pending_runs(), rec, _result("pages")))
 
 
 @app.command("records")
@@ -571,7 +569,7 @@ def all_benchmarks(
     charts.memory_by_export(exported["runs"], charts.CHARTS / "memory-by-export.png")
     report("peer", run_command(_peer(lifecycles, concurrency, (5.0, 20.0, 54.0), 20.0, 5)))
     report("profile", run_command(_profile(300, concurrency)))
-    _drawn_from(RESULTS)
+    _round_charts()
     result = table(life, newest, rec, screens)
     (RESULTS / "targets.md").write_text(result + "\n")
     typer.echo(result)

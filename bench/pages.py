@@ -120,7 +120,7 @@ async def _notifications(conn: psycopg.AsyncConnection[Any], partner: UUID) -> N
     )
 
 
-def pairs(data: dict[str, Any], pages: dict[str, Any]) -> dict[str, tuple[str, str | None]]:
+def pairs(pages: dict[str, Any]) -> dict[str, tuple[str, str | None]]:
     """Each page, and the same query through the JSON API (None: the API has no such query;
     the page is then set beside its own SQL)."""
     late = httpx.QueryParams({"cursor": pages["late_cursor"]})
@@ -182,7 +182,7 @@ async def measure(
         httpx.AsyncClient(base_url=api, timeout=60) as http,
         await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn,
     ):
-        for name, (page, query) in pairs(data, pages).items():
+        for name, (page, query) in pairs(pages).items():
             page_times: list[float] = []
             other_times: list[float] = []
             # Once each unmeasured: a template's first rendering compiles it.

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 # A frame in py-spy's raw (collapsed) output: "function (path/to/file.py:line)".
@@ -230,6 +231,4 @@ async def history_of(client: Client, workflow_id: str) -> dict[str, Any]:
 
 
 def _event_type_name(event_type: int) -> str:
-    from temporalio.api.enums.v1 import EventType
-
     return EventType.Name(EventType.ValueType(event_type)).removeprefix("EVENT_TYPE_")
