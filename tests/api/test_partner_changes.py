@@ -12,6 +12,7 @@ import pytest
 
 from domain.types import Actor, Decision, DecisionAction, Party, RequestKind, RequestStatus, Side
 from tests.api.test_disassociations import assert_problem
+from tests.api.test_records import walk
 from tests.factories import bearer, command
 from workflows import starter
 
@@ -291,6 +292,21 @@ async def test_cancelling_the_workflow_in_the_temporal_ui_cancels_it(api, factor
     ]
 
 
+async def new_customer_moves(api, factory, partner_id, new_partner_id) -> str:
+    """A new customer of `partner_id` asks to move to `new_partner_id`: the request's id."""
+    customer_id, customer = await factory.customer()
+    association = await factory.association(partner_id, customer_id)
+    body = {
+        "association_id": str(association),
+        "new_partner_id": str(new_partner_id),
+        "reason": "Closer to us",
+        "acknowledged": True,
+    }
+    moved = await api.post("/v1/partner-changes", json=body, headers=bearer(customer))
+    assert moved.status_code == 201, moved.text
+    return moved.json()["id"]
+
+
 async def test_a_list_shows_each_move_once_in_order_whichever_side_the_reader_is_on(api, factory):
     """A partner's list reads the moves away from it and those to it (each from its own index);
     a distributor's, those of every reseller under it: a move between two of them is one row."""
@@ -299,38 +315,13 @@ async def test_a_list_shows_each_move_once_in_order_whichever_side_the_reader_is
     elsewhere, elsewhere_admin = await new_partner(factory)
     ids = [(await move(api, world.customer, world, sibling)).json()["id"]]
     await answer(api, world.customer, ids[0], "withdraw")
-    # A move to the sibling, from a partner outside the distributor.
-    customer_id, customer = await factory.customer()
-    away = await factory.association(elsewhere, customer_id)
-    body = {"association_id": str(away), "new_partner_id": str(sibling)}
-    moved = await api.post(
-        "/v1/partner-changes",
-        json={**body, "reason": "Closer to us", "acknowledged": True},
-        headers=bearer(customer),
-    )
-    ids.append(moved.json()["id"])
-    # A move away from the reseller, to the partner outside.
-    leaving_id, leaving = await factory.customer()
-    association = await factory.association(world.partner_id, leaving_id)
-    body = {"association_id": str(association), "new_partner_id": str(elsewhere)}
-    moved = await api.post(
-        "/v1/partner-changes",
-        json={**body, "reason": "Closer to them", "acknowledged": True},
-        headers=bearer(leaving),
-    )
-    ids.append(moved.json()["id"])
+    ids.append(await new_customer_moves(api, factory, elsewhere, sibling))
+    ids.append(await new_customer_moves(api, factory, world.partner_id, elsewhere))
     for token, expected in (
         (world.distributor_admin, [ids[2], ids[1], ids[0]]),  # the first: both sides its own
         (world.partner_admin, [ids[2], ids[0]]),
         (elsewhere_admin, [ids[2], ids[1]]),
     ):
-        listed = await api.get("/v1/partner-changes?limit=2", headers=bearer(token))
-        page = [r["id"] for r in listed.json()["items"]]
-        cursor = listed.json()["next_cursor"]
-        while cursor:
-            listed = await api.get(
-                "/v1/partner-changes", params={"limit": 2, "cursor": cursor}, headers=bearer(token)
-            )
-            page += [r["id"] for r in listed.json()["items"]]
-            cursor = listed.json()["next_cursor"]
+        listed = await walk(api, token, "", path="/v1/partner-changes", limit=2)
+        page = [r["id"] for r in listed]
         assert page == expected

@@ -48,10 +48,13 @@ async def seed_records(factory, pool, world) -> None:
         )
 
 
-async def walk(api, token, query: str) -> list[dict]:
+async def walk(
+    api, token, query: str, *, path: str = "/v1/association-records", limit: int = 100
+) -> list[dict]:
+    """Every item of a list, page by page along its cursors."""
     items, cursor = [], None
     while True:
-        url = f"/v1/association-records?limit=100&{query}" + (f"&cursor={cursor}" if cursor else "")
+        url = f"{path}?limit={limit}&{query}" + (f"&cursor={cursor}" if cursor else "")
         response = await api.get(url, headers=bearer(token))
         assert response.status_code == 200, response.text
         items += response.json()["items"]
