@@ -48,12 +48,15 @@ async def within_rate(pool: AsyncConnectionPool, who: Principal, what: str, rate
     )
 
 
-async def within_limit(pool: AsyncConnectionPool, bucket: str, rate: str, too_many: str) -> None:
+async def within_limit(
+    pool: AsyncConnectionPool, bucket: str, rate: str, too_many: str, at: datetime | None = None
+) -> None:
     """`rate_limited` once the hits on `bucket` exceed `rate`; `too_many` says of what, to the
-    caller (words: a Text, read in the caller's language)."""
+    caller (words: a Text, read in the caller's language). The hit counts in the window of `at`
+    (now unless given: a use case with a clock of its own passes its time)."""
     limit, window = parse_rate(rate)
     async with pool.connection() as conn:
-        usage = await ratelimit.take(conn, bucket, limit, window, datetime.now(UTC))
+        usage = await ratelimit.take(conn, bucket, limit, window, at or datetime.now(UTC))
     met = _met.get()
     if met is not None:
         met.append(usage)

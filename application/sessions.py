@@ -113,8 +113,8 @@ async def sign_in(svc: Services, email: str, password: str, *, client: str) -> S
     `sign_in_locked` (too many failures from this address for this email, or for this email from
     anywhere) or `rate_limited`; each the same whether an account has the email or not."""
     email = email.strip()
-    await _within_rate(svc, client, email)
     at = now()
+    await _within_rate(svc, client, email, at)
     keys = _throttle_keys(client, email)
     await _not_throttled(svc, keys, at)
     async with svc.pool.connection() as conn:
@@ -381,17 +381,26 @@ async def _rehash_if_needed(svc: Services, person_id: UUID, stored: str, passwor
 # --- limits and locks ------------------------------------------------------------------------
 
 
-async def _within_rate(svc: Services, client: str, email: str) -> None:
+async def _within_rate(svc: Services, client: str, email: str, at: datetime) -> None:
     """Attempts per client address, and per address and email: never per email alone, which
-    would let a stranger keep the email's owner out."""
+    would let a stranger keep the email's owner out. Counted at the sign-in's time `at`, the
+    one its locks are judged at."""
     rate = svc.settings.rate_limit_sign_in
     # Hashed: rate_limits is no place for emails.
     pair = _digest("client-email", client, email).hex()
     await within_limit(
-        svc.pool, f"sign-in:client-email:{pair}", rate, "Too many sign-in attempts for this email"
+        svc.pool,
+        f"sign-in:client-email:{pair}",
+        rate,
+        "Too many sign-in attempts for this email",
+        at,
     )
     await within_limit(
-        svc.pool, f"sign-in:client:{client}", rate, "Too many sign-in attempts from this address"
+        svc.pool,
+        f"sign-in:client:{client}",
+        rate,
+        "Too many sign-in attempts from this address",
+        at,
     )
 
 

@@ -344,6 +344,26 @@ async def test_sign_in_attempts_are_rate_limited_per_address_and_per_address_and
     assert await sessions.sign_in(per_pair, someone.email, PASSWORD, client=client())
 
 
+async def test_sign_in_attempts_count_in_the_window_of_the_time_the_attempt_is_judged_at(
+    svc, clock
+):
+    """The rate limit and the locks read one clock: attempts made at one moment share a window
+    whatever the wall clock does meanwhile, and the next window opens when that clock says."""
+    limited = with_settings(svc, rate_limit_sign_in="2/minute")
+    address = client()
+    clock.at = clock.at.replace(second=59, microsecond=900_000)
+
+    async def guess() -> None:
+        await sessions.sign_in(limited, f"{uuid.uuid4().hex}@x.test", "guess", client=address)
+
+    for _ in range(2):
+        await refused("sign_in_failed", guess())
+    too_many = await refused("rate_limited", guess())
+    assert too_many.retry_after == timedelta(milliseconds=100)
+    clock.at += timedelta(milliseconds=100)
+    await refused("sign_in_failed", guess())
+
+
 async def test_an_mfa_reset_ends_every_session_and_only_a_new_invitation_lets_them_in(
     api, svc, factory, clock
 ):
