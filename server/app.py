@@ -7,7 +7,6 @@ uvicorn --factory server.app:create_app   (what `python -m server` runs)
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -98,8 +97,8 @@ def create_app(
         app.state.live = Hub(settings.database_url)
         app.state.presence = Presence(settings.database_url)
         app.state.presence.start()
-        with contextlib.suppress(TimeoutError):  # until then, claims fall back on their expiry
-            await asyncio.wait_for(app.state.presence.present.wait(), PRESENCE_WITHIN)
+        # Not back by then: each claim waits for it a while, then falls back on its expiry.
+        await app.state.presence.holder_within(PRESENCE_WITHIN)
         housekeeping = asyncio.create_task(housekeeping_rounds(app.state.services))
         try:
             yield

@@ -24,8 +24,10 @@ log = logging.getLogger(__name__)
 # holder id. Other advisory locks of assocflow use the one-key form (store/db.py's migration
 # lock), so they never meet these.
 LOCK_SPACE = 0x61667072
-# How soon to connect again after the presence connection was lost.
+# How soon to connect again after the presence connection was lost, unless a claim is waiting
+# for it (`holder_within`); and the least time between two attempts, however many claims wait.
 RECONNECT_AFTER = 0.5
+RECONNECT_GAP = 0.05
 
 
 def gone_sql(column: str) -> str:
@@ -48,6 +50,7 @@ class Presence:
         self._task: asyncio.Task[None] | None = None
         self.holder: int | None = None
         self.present = asyncio.Event()
+        self._wanted = asyncio.Event()
 
     def start(self) -> None:
         if self._task is None:
@@ -60,9 +63,20 @@ class Presence:
                 await self._task
             self._task = None
 
+    async def holder_within(self, seconds: float) -> int | None:
+        """This process's holder id; while the presence is being made again (PostgreSQL just
+        restarted), it is made at once and waited for up to `seconds`: a claim tagged with no
+        holder could only be taken over once it expires. None if it is not back by then."""
+        if self.holder is None:
+            self._wanted.set()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.present.wait(), seconds)
+        return self.holder
+
     async def _hold(self) -> None:
         lost = False
         while True:
+            self._wanted.clear()  # whoever waits now is served by this attempt
             try:
                 async with await dedicated_connection(self._database_url) as conn:
                     self.holder = await _lock_new_id(conn)
@@ -83,7 +97,13 @@ class Presence:
             finally:
                 self.holder = None
                 self.present.clear()
-            await asyncio.sleep(RECONNECT_AFTER)
+            await self._pause()
+
+    async def _pause(self) -> None:
+        """Until the next attempt: RECONNECT_AFTER, or RECONNECT_GAP once a claim waits."""
+        await asyncio.sleep(RECONNECT_GAP)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wanted.wait(), RECONNECT_AFTER - RECONNECT_GAP)
 
 
 async def _lock_new_id(conn: psycopg.AsyncConnection[tuple[object, ...]]) -> int:

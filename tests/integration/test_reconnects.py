@@ -14,6 +14,7 @@ from application.live import RESUMED, Hub
 from application.principal import Principal
 from devstack import services
 from store import idempotency, listen
+from store import presence as presence_module
 from store import webhooks as webhook_store
 from store.db import migrate, open_pool
 from store.presence import Presence
@@ -95,6 +96,39 @@ async def test_a_claim_whose_process_lost_its_presence_is_taken_over_at_once(dat
         await until(present_again, BACK_WITHIN, "a new presence")
     finally:
         await presence.close()
+
+
+async def test_a_claim_made_as_postgresql_comes_back_waits_for_the_presence_not_the_pause(
+    database_url, pool, monkeypatch
+):
+    """A request right after a restart, before the presence's next attempt, would claim its key
+    with no holder, and a retry after its process died would wait out the claim's expiry
+    (15 s). Asking for the holder makes the presence connect at once."""
+    monkeypatch.setattr(presence_module, "RECONNECT_AFTER", 60.0)
+    presence = Presence(database_url)
+    presence.start()
+    try:
+        first_holder = await presence.holder_within(5)
+        assert first_holder is not None
+        async with pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = %s::oid",
+                (first_holder,),
+            )
+            [(pid,)] = await cur.fetchall()
+        await terminate(pool, pid)
+        await until(lambda: _absent(presence), 5.0, "the presence noticing its loss")
+
+        started = time.monotonic()
+        holder = await presence.holder_within(5)
+        assert holder is not None and holder != first_holder
+        assert time.monotonic() - started < 2.0  # not the minute's pause
+    finally:
+        await presence.close()
+
+
+async def _absent(presence: Presence) -> bool:
+    return presence.holder is None
 
 
 async def _is_new(claim) -> bool:
