@@ -128,6 +128,9 @@ def actions_for(
         kind=request.kind,
         given=given_of(request),
     )
+    now = now or datetime.now(UTC)
+    if not decisions.open_to_parties(context, now):  # most rows of a list: settled
+        return frozenset()
     allowed = set()
     for action in decisions.PARTY_ACTIONS:
         permission = decisions.permission_for(request.kind, action)
@@ -136,7 +139,7 @@ def actions_for(
         # A reason stands in for the one the person will give: only whether they may matters.
         decision = Decision(action=action, actor=who.actor, reason="-", party=party)
         try:
-            decisions.authorize(decision, context, now or datetime.now(UTC))
+            decisions.authorize(decision, context, now)
         except decisions.DecisionRefused:
             continue
         allowed.add(action)

@@ -142,14 +142,11 @@ def authorize(decision: Decision, request: DecisionContext, now: datetime) -> No
     consent = _may_decide(decision, request.kind, request.initiator)
     if request.status is not RequestStatus.PENDING:
         raise DecisionRefused(Refusal.NOT_PENDING, messages.already(request.status), request.status)
-    if (
-        decision.action is not DecisionAction.TIMEOUT
-        and request.respond_by is not None
-        and now >= request.respond_by
-    ):
+    passed = _passed_deadline(request, now)
+    if decision.action is not DecisionAction.TIMEOUT and passed is not None:
         raise DecisionRefused(
             Refusal.NOT_PENDING,
-            messages.past_deadline(request.respond_by, request.on_timeout),
+            messages.past_deadline(passed, request.on_timeout),
             request.on_timeout,
         )
     if consent is not None and consent.who in request.given:
@@ -160,6 +157,20 @@ def authorize(decision: Decision, request: DecisionContext, now: datetime) -> No
         and not (decision.reason or "").strip()
     ):
         raise DecisionRefused(Refusal.VALIDATION_ERROR, messages.reject_needs_a_reason())
+
+
+def open_to_parties(request: DecisionContext, now: datetime) -> bool:
+    """Whether any party's decision could still take effect on `request` at `now`: it is pending
+    and its deadline has not come (`authorize`'s first two refusals, without their words). What
+    is not open refuses every party's action, whoever asks."""
+    return request.status is RequestStatus.PENDING and _passed_deadline(request, now) is None
+
+
+def _passed_deadline(request: DecisionContext, now: datetime) -> datetime | None:
+    """The request's deadline, if `now` is at or after it."""
+    if request.respond_by is not None and now >= request.respond_by:
+        return request.respond_by
+    return None
 
 
 def _may_decide(decision: Decision, kind: RequestKind, initiator: Side) -> kinds.Consent | None:

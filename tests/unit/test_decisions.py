@@ -3,9 +3,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from domain.decisions import (
+    PARTY_ACTIONS,
     DecisionContext,
     DecisionRefused,
     authorize,
+    open_to_parties,
     outcome_of,
     timeout_outcome,
 )
@@ -297,3 +299,38 @@ def test_on_the_deadline_the_current_partners_silence_agrees_and_the_new_partner
             timeout_outcome(PARTNER_CHANGE, p, Side.CUSTOMER, frozenset({Consenter.NEW_PARTNER}))
             is RequestStatus.COMPLETED
         )
+
+
+ACTORS = (
+    PARTNER_USER,
+    CUSTOMER,
+    OPERATOR,
+    IN_THE_UI,
+    Actor(kind="partner", id="p2", side=Side.PARTNER),
+)
+
+
+@pytest.mark.parametrize("kind", list(RequestKind))
+@pytest.mark.parametrize("initiator", [Side.PARTNER, Side.CUSTOMER])
+@pytest.mark.parametrize("status", list(RequestStatus))
+@pytest.mark.parametrize(
+    "respond_by", [None, NOW - timedelta(seconds=1), NOW, NOW + timedelta(days=1)]
+)
+def test_a_request_not_open_to_parties_refuses_every_party_action_and_an_open_one_not_all(
+    kind, initiator, status, respond_by
+):
+    """What the console offers reads `open_to_parties` first: it must agree with `authorize`."""
+    asked = DecisionContext(initiator=initiator, status=status, respond_by=respond_by, kind=kind)
+    allowed = set()
+    for action in PARTY_ACTIONS:
+        for actor in ACTORS:
+            decision = Decision(action=action, actor=actor, reason="-", party=actor.side)
+            try:
+                authorize(decision, asked, NOW)
+            except DecisionRefused:
+                continue
+            allowed.add((action, actor))
+    if not open_to_parties(asked, NOW):
+        assert allowed == set()
+    else:
+        assert allowed, "an open request takes some party's decision"
