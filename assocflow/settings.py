@@ -82,7 +82,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     # Admission control: submits under way at once in one API process (decisions: twice as many);
     # one more is refused at once (503 temporarily_unavailable, Retry-After) instead of queueing.
-    max_in_flight: int = Field(default=16, ge=1)
+    max_in_flight: int = Field(default=12, ge=1)
     # Worker tuning: each running activity holds a database connection, so keep
     # ASSOCFLOW_DB_POOL_MAX near ASSOCFLOW_WORKER_MAX_CONCURRENT_ACTIVITIES.
     worker_max_concurrent_activities: int = Field(default=100, ge=1)
