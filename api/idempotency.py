@@ -65,8 +65,9 @@ KEPT_HEADERS = ("content-type", "location", "retry-after", "cache-control")
 # and a claim not renewed for STALE_AFTER may be taken over too.
 HEARTBEAT = 5.0
 STALE_AFTER = timedelta(seconds=15)
-# How long a claim waits for its process's presence to come back after PostgreSQL restarted.
-PRESENCE_WITHIN = 2.0
+# At most how long a claim waits for its process's presence to be made again (just after a
+# PostgreSQL restart): one connection attempt, in life a few milliseconds.
+CLAIM_WAITS_FOR_PRESENCE = 2.0
 WAIT_FOR_FIRST = 40.0  # longer than the API waits on a workflow
 
 
@@ -131,11 +132,11 @@ class IdempotencyMiddleware:
         presence: Presence = scope["app"].state.presence
         body_hash = _canonical_hash(body)
         deadline = time.monotonic() + WAIT_FOR_FIRST
+        await presence.holder_within(CLAIM_WAITS_FOR_PRESENCE)
         while True:
-            holder = await presence.holder_within(PRESENCE_WITHIN)
             async with pool.connection() as conn:
                 outcome, stored = await idempotency.claim(
-                    conn, caller, key, route, body_hash, STALE_AFTER, ttl, holder
+                    conn, caller, key, route, body_hash, STALE_AFTER, ttl, presence.holder
                 )
             if outcome == "new":
                 await self._run_and_keep(scope, send, pool, caller, key, body)

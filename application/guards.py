@@ -56,7 +56,9 @@ async def within_limit(
     (now unless given: a use case with a clock of its own passes its time)."""
     limit, window = parse_rate(rate)
     async with pool.connection() as conn:
-        usage = await ratelimit.take(conn, bucket, limit, window, at or datetime.now(UTC))
+        usage = await ratelimit.take(
+            conn, bucket, limit, window, at if at is not None else datetime.now(UTC)
+        )
     met = _met.get()
     if met is not None:
         met.append(usage)

@@ -51,7 +51,7 @@ from workflows.gateway import Gateway
 log = logging.getLogger(__name__)
 
 # How long a starting API waits for its presence (store/presence.py) before serving anyway.
-PRESENCE_WITHIN = 5.0
+PRESENCE_AT_START = 5.0
 
 DESCRIPTION = """
 Durable approval of the end of a partner–customer association.
@@ -98,7 +98,7 @@ def create_app(
         app.state.presence = Presence(settings.database_url)
         app.state.presence.start()
         # Not back by then: each claim waits for it a while, then falls back on its expiry.
-        await app.state.presence.holder_within(PRESENCE_WITHIN)
+        await app.state.presence.holder_within(PRESENCE_AT_START)
         housekeeping = asyncio.create_task(housekeeping_rounds(app.state.services))
         try:
             yield

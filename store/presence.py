@@ -24,10 +24,10 @@ log = logging.getLogger(__name__)
 # holder id. Other advisory locks of assocflow use the one-key form (store/db.py's migration
 # lock), so they never meet these.
 LOCK_SPACE = 0x61667072
-# How soon to connect again after the presence connection was lost, unless a claim is waiting
-# for it (`holder_within`); and the least time between two attempts, however many claims wait.
+# How soon to connect again after the presence connection was lost, unless a claim asks for it
+# (`holder_within`); and the least time between two attempts, however many claims ask.
 RECONNECT_AFTER = 0.5
-RECONNECT_GAP = 0.05
+RECONNECT_GAP = 0.1
 
 
 def gone_sql(column: str) -> str:
@@ -50,6 +50,9 @@ class Presence:
         self._task: asyncio.Task[None] | None = None
         self.holder: int | None = None
         self.present = asyncio.Event()
+        self.attempts = 0  # connection attempts begun
+        self._ended = 0  # ... and ended, made or failed
+        self._attempt_ended = asyncio.Event()  # set as each attempt ends, then a new one
         self._wanted = asyncio.Event()
 
     def start(self) -> None:
@@ -64,23 +67,30 @@ class Presence:
             self._task = None
 
     async def holder_within(self, seconds: float) -> int | None:
-        """This process's holder id; while the presence is being made again (PostgreSQL just
-        restarted), it is made at once and waited for up to `seconds`: a claim tagged with no
-        holder could only be taken over once it expires. None if it is not back by then."""
+        """This process's holder id. While the presence is being made again (PostgreSQL just
+        restarted) a claim tagged with no holder could only be taken over once it expires: an
+        attempt is made at once (not after the pause) and waited for, up to `seconds`. None if
+        that attempt fails (PostgreSQL down, or refusing connections): the claim falls back on
+        its expiry, as it would have."""
         if self.holder is None:
+            mine = self.attempts + 1  # one that begins from now on: not one already under way
             self._wanted.set()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.present.wait(), seconds)
+                async with asyncio.timeout(seconds):
+                    while self.holder is None and self._ended < mine:
+                        await self._attempt_ended.wait()
         return self.holder
 
     async def _hold(self) -> None:
         lost = False
         while True:
-            self._wanted.clear()  # whoever waits now is served by this attempt
+            self._wanted.clear()  # whoever asks from now on is answered by this attempt
+            self.attempts += 1
             try:
                 async with await dedicated_connection(self._database_url) as conn:
                     self.holder = await _lock_new_id(conn)
                     self.present.set()
+                    self._end_attempt()
                     if lost:
                         log.info("present again, as %s", self.holder)
                     lost = False
@@ -97,10 +107,17 @@ class Presence:
             finally:
                 self.holder = None
                 self.present.clear()
+                if self._ended < self.attempts:  # the attempt itself failed
+                    self._end_attempt()
             await self._pause()
 
+    def _end_attempt(self) -> None:
+        self._ended += 1
+        ended, self._attempt_ended = self._attempt_ended, asyncio.Event()
+        ended.set()
+
     async def _pause(self) -> None:
-        """Until the next attempt: RECONNECT_AFTER, or RECONNECT_GAP once a claim waits."""
+        """Until the next attempt: RECONNECT_AFTER, or RECONNECT_GAP once a claim asks."""
         await asyncio.sleep(RECONNECT_GAP)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wanted.wait(), RECONNECT_AFTER - RECONNECT_GAP)

@@ -10,6 +10,8 @@ import time
 import uuid
 from datetime import timedelta
 
+from psycopg.conninfo import make_conninfo
+
 from application.live import RESUMED, Hub
 from application.principal import Principal
 from devstack import services
@@ -61,6 +63,16 @@ async def terminate(pool, pid: int) -> None:
         assert await cur.fetchone() == (True,)
 
 
+async def holding_pid(pool, holder: int) -> int:
+    """The backend whose session holds presence `holder`'s advisory lock."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = %s::oid", (holder,)
+        )
+        [(pid,)] = await cur.fetchall()
+    return pid
+
+
 async def test_a_claim_whose_process_lost_its_presence_is_taken_over_at_once(database_url, pool):
     presence = Presence(database_url)
     presence.start()
@@ -80,13 +92,7 @@ async def test_a_claim_whose_process_lost_its_presence_is_taken_over_at_once(dat
         assert await claim(first_holder) == "new"
         assert await claim(None) == "in_progress"  # its process is present: it is running
 
-        async with pool.connection() as conn:
-            cur = await conn.execute(
-                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = %s::oid",
-                (first_holder,),
-            )
-            [(pid,)] = await cur.fetchall()
-        await terminate(pool, pid)
+        await terminate(pool, await holding_pid(pool, first_holder))
         # The very next look sees the claim abandoned, long before it would expire.
         assert await until(lambda: _is_new(claim), 1.0, "the takeover")
 
@@ -110,14 +116,12 @@ async def test_a_claim_made_as_postgresql_comes_back_waits_for_the_presence_not_
     try:
         first_holder = await presence.holder_within(5)
         assert first_holder is not None
-        async with pool.connection() as conn:
-            cur = await conn.execute(
-                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND objid = %s::oid",
-                (first_holder,),
-            )
-            [(pid,)] = await cur.fetchall()
-        await terminate(pool, pid)
-        await until(lambda: _absent(presence), 5.0, "the presence noticing its loss")
+        await terminate(pool, await holding_pid(pool, first_holder))
+
+        async def absent() -> bool:
+            return presence.holder is None
+
+        await until(absent, 5.0, "the presence noticing its loss")
 
         started = time.monotonic()
         holder = await presence.holder_within(5)
@@ -127,8 +131,25 @@ async def test_a_claim_made_as_postgresql_comes_back_waits_for_the_presence_not_
         await presence.close()
 
 
-async def _absent(presence: Presence) -> bool:
-    return presence.holder is None
+async def test_a_claim_waits_no_longer_than_a_failed_attempt_when_the_presence_cannot_be_made(
+    database_url, monkeypatch
+):
+    """PostgreSQL answers but refuses the presence's connection (here: no such database; in life,
+    too many clients): a claim waits for the one attempt it asked for, not its whole bound, and
+    falls back on its expiry; asking again and again does not make attempts back to back."""
+    monkeypatch.setattr(presence_module, "RECONNECT_AFTER", 60.0)
+    presence = Presence(make_conninfo(database_url, dbname="no_such_database"))
+    presence.start()
+    try:
+        started = time.monotonic()
+        answers = [await presence.holder_within(5) for _ in range(5)]
+        elapsed = time.monotonic() - started
+        assert answers == [None] * 5
+        assert elapsed < 2.0, f"five claims waited {elapsed:.1f}s for a presence that cannot be"
+        assert presence.attempts <= 6, presence.attempts  # one per claim at most, and the first
+        assert elapsed >= 4 * presence_module.RECONNECT_GAP  # ... each after a gap
+    finally:
+        await presence.close()
 
 
 async def _is_new(claim) -> bool:

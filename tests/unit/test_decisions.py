@@ -316,7 +316,7 @@ ACTORS = (
 @pytest.mark.parametrize(
     "respond_by", [None, NOW - timedelta(seconds=1), NOW, NOW + timedelta(days=1)]
 )
-def test_a_request_not_open_to_parties_refuses_every_party_action_and_an_open_one_not_all(
+def test_a_request_not_open_to_parties_refuses_every_party_action_and_an_open_one_takes_some(
     kind, initiator, status, respond_by
 ):
     """What the console offers reads `open_to_parties` first: it must agree with `authorize`."""
