@@ -37,6 +37,12 @@ def rate_limits_met() -> Iterator[list[Usage]]:
         _met.reset(token)
 
 
+def now() -> datetime:
+    """The time a rate limit counts a hit at, where the use case has no clock of its own (tests
+    hold it still, so that no window turns inside a test)."""
+    return datetime.now(UTC)
+
+
 async def within_rate(pool: AsyncConnectionPool, who: Principal, what: str, rate: str) -> None:
     """`rate_limited` once the caller's account exceeds `rate` for `what`."""
     account = who.account
@@ -53,12 +59,10 @@ async def within_limit(
 ) -> None:
     """`rate_limited` once the hits on `bucket` exceed `rate`; `too_many` says of what, to the
     caller (words: a Text, read in the caller's language). The hit counts in the window of `at`
-    (now unless given: a use case with a clock of its own passes its time)."""
+    (`now()` unless given: a use case with a clock of its own passes its time)."""
     limit, window = parse_rate(rate)
     async with pool.connection() as conn:
-        usage = await ratelimit.take(
-            conn, bucket, limit, window, at if at is not None else datetime.now(UTC)
-        )
+        usage = await ratelimit.take(conn, bucket, limit, window, at if at is not None else now())
     met = _met.get()
     if met is not None:
         met.append(usage)
@@ -116,11 +120,13 @@ async def verified(
             operation=str(operation),
         )
     # Per person: one person's guesses (or a stolen token's) never hold their colleagues up.
+    # Counted at the time the code and its lock are judged at.
     await within_limit(
         svc.pool,
         f"verification:{who.ref}",
         svc.settings.rate_limit_verification,
         Text("Too many verification attempts by you"),
+        mfa.now(),
     )
     return await mfa.verify(svc, who, code)
 

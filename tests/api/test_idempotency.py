@@ -4,11 +4,12 @@ their caller and outlive 24 hours, and concurrent retries make one request."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
 import pytest
 
+from application import guards
 from application.principal import Principal
 from application.requests import request_id_for
 from domain.types import AccountStanding, Side
@@ -177,11 +178,14 @@ async def test_bad_keys_are_422(api, factory):
 
 
 async def test_a_rate_limited_answer_is_not_kept_so_a_later_retry_runs(
-    database_url, task_queue, dev_env, dev_worker, factory, pool
+    database_url, task_queue, dev_env, dev_worker, factory, pool, monkeypatch
 ):
     """429 `rate_limited` is not the answer to the request, only "not now": once the window has
     passed, a retry with the same key runs; and the released key may even carry another body."""
     settings = make_settings(database_url, task_queue, rate_limit_submit="1/minute")
+    # One moment throughout: the window passes when the test says, not when a minute turns.
+    moment = datetime.now(UTC)
+    monkeypatch.setattr(guards, "now", lambda: moment)
     world = await factory.world()
     customers = [(await factory.customer())[0] for _ in range(3)]
     associations = [await factory.association(world.partner_id, c) for c in customers]
