@@ -23,13 +23,12 @@ from application.errors import not_found
 from application.principal import Principal
 from application.services import Services
 from console.auth import RefreshingViewer, Svc
-from console.pages.records import TAB_OF_KIND
+from console.pages.records import TAB_OF_KIND, row_answers
 from console.routing import ConsoleRoute
 from console.views import names_of
 from console.web import render
-from domain import decisions
-from domain.types import DecisionAction, RequestKind, RequestStatus
 from domain.types import Request as AnyRequest
+from domain.types import RequestKind, RequestStatus
 from store.rows import Record
 
 router = APIRouter(route_class=ConsoleRoute)
@@ -68,14 +67,14 @@ async def _request_row(svc: Services, who: Principal, r: AnyRequest) -> dict[str
     names = await overview.names_of(svc, [r])
     if r.new_partner_id:
         names = {**names, **await names_of(svc, partners={r.new_partner_id})}
-    return {"r": r, "names": names, "actions": _answers(who, r)}
+    return {"r": r, "names": names, "actions": row_answers(who, r)}
 
 
 async def _asking_row(svc: Services, who: Principal, asked: AnyRequest) -> dict[str, Any]:
     """The row of the record of a type change's asking (Type changes), with the request."""
     record = await _asking(svc, who, asked)
     names = await overview.names_of(svc, [record])
-    return {"r": record, "names": names, "request": asked, "actions": _answers(who, asked)}
+    return {"r": record, "names": names, "request": asked, "actions": row_answers(who, asked)}
 
 
 async def _asking(svc: Services, who: Principal, asked: AnyRequest) -> Record:
@@ -90,8 +89,3 @@ async def _asking(svc: Services, who: Principal, asked: AnyRequest) -> Record:
         if record.request_id == asked.id and record.action == "requested":
             return record
     raise not_found("record")
-
-
-def _answers(who: Principal, r: AnyRequest) -> frozenset[DecisionAction]:
-    """What a records row offers (records.py's ANSWERS): the answers the person may give now."""
-    return overview.actions_for(who, r) & decisions.ANSWERS

@@ -36,8 +36,8 @@ from console.routing import ConsoleRoute
 from console.views import names_of
 from console.web import query, render, status_words
 from domain import decisions
+from domain.types import DecisionAction, RequestKind, RequestStatus
 from domain.types import Request as AnyRequest
-from domain.types import RequestKind, RequestStatus
 from store.rows import Record
 
 router = APIRouter(route_class=ConsoleRoute)
@@ -87,6 +87,14 @@ EXPORT = "/console/records/export"
 # The decisions a records row offers (a withdrawal is the request page's): the answers, Agree /
 # Reject and a partner change's new partner's Accept / Decline.
 ANSWERS = decisions.ANSWERS
+
+
+def row_answers(who: Principal, r: AnyRequest) -> frozenset[DecisionAction]:
+    """What a records row offers: the answers the person may give now (the page's rows and the
+    live row alike)."""
+    return overview.actions_for(who, r) & ANSWERS
+
+
 # What a customer ID looks like, where one that is not is refused.
 CUSTOMER_ID_EXAMPLE = "00000000-0000-4000-8000-000000000301"
 
@@ -200,9 +208,7 @@ async def _requests(
         submitted_to=filters.until, limit=PAGE_SIZE, cursor=cursor,
     )  # fmt: skip
     names = await overview.names_of(svc, found)
-    rows = [
-        {"r": r, "names": names, "actions": overview.actions_for(who, r) & ANSWERS} for r in found
-    ]
+    rows = [{"r": r, "names": names, "actions": row_answers(who, r)} for r in found]
     return rows, next_cursor
 
 
@@ -223,7 +229,7 @@ async def _type_changes(
     rows = []
     for r in kept:
         now = asked.get(r.request_id) if r.action == "requested" and r.request_id else None
-        actions = overview.actions_for(who, now) & ANSWERS if now else frozenset()
+        actions = row_answers(who, now) if now else frozenset()
         rows.append({"r": r, "names": names, "request": now, "actions": actions})
     return rows, next_cursor
 
