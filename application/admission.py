@@ -17,14 +17,11 @@ import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
+from typing import Concatenate, ParamSpec, Protocol, TypeVar
 
 from application.errors import unavailable
 from assocflow.metrics import REFUSED_AT_CAPACITY
 from domain.text import Text
-
-if TYPE_CHECKING:
-    from application.services import Services
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -65,19 +62,29 @@ class InFlight:
             self.now -= 1
 
 
+class Admits(Protocol):
+    """What a use case admitted here runs on: the services, as far as admission sees them."""
+
+    @property
+    def in_flight(self) -> InFlight: ...
+
+
+S = TypeVar("S", bound=Admits)
+
+
 def admitted(
     work: str,
 ) -> Callable[
-    [Callable[Concatenate[Services, P], Awaitable[R]]],
-    Callable[Concatenate[Services, P], Awaitable[R]],
+    [Callable[Concatenate[S, P], Awaitable[R]]],
+    Callable[Concatenate[S, P], Awaitable[R]],
 ]:
     """A use case that runs only with a place in its process's work under way (`svc.in_flight`)."""
 
     def wrap(
-        use_case: Callable[Concatenate[Services, P], Awaitable[R]],
-    ) -> Callable[Concatenate[Services, P], Awaitable[R]]:
+        use_case: Callable[Concatenate[S, P], Awaitable[R]],
+    ) -> Callable[Concatenate[S, P], Awaitable[R]]:
         @functools.wraps(use_case)
-        async def admitted_use_case(svc: Services, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        async def admitted_use_case(svc: S, /, *args: P.args, **kwargs: P.kwargs) -> R:
             async with svc.in_flight.admit(work):
                 return await use_case(svc, *args, **kwargs)
 
