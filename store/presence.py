@@ -49,7 +49,6 @@ class Presence:
         self._database_url = database_url
         self._task: asyncio.Task[None] | None = None
         self.holder: int | None = None
-        self.present = asyncio.Event()
         self.attempts = 0  # connection attempts begun
         self._ended = 0  # ... and ended, made or failed
         self._attempt_ended = asyncio.Event()  # set as each attempt ends, then a new one
@@ -89,7 +88,6 @@ class Presence:
             try:
                 async with await dedicated_connection(self._database_url) as conn:
                     self.holder = await _lock_new_id(conn)
-                    self.present.set()
                     self._end_attempt()
                     if lost:
                         log.info("present again, as %s", self.holder)
@@ -106,7 +104,6 @@ class Presence:
                 lost = True
             finally:
                 self.holder = None
-                self.present.clear()
                 if self._ended < self.attempts:  # the attempt itself failed
                     self._end_attempt()
             await self._pause()

@@ -77,8 +77,8 @@ async def test_a_claim_whose_process_lost_its_presence_is_taken_over_at_once(dat
     presence = Presence(database_url)
     presence.start()
     try:
-        await asyncio.wait_for(presence.present.wait(), 5)
-        first_holder = presence.holder
+        first_holder = await presence.holder_within(5)
+        assert first_holder is not None
         caller, key, body = f"customer:{uuid.uuid4()}", str(uuid.uuid4()), b"h"
         stale, ttl = timedelta(seconds=15), timedelta(hours=24)
 
