@@ -12,6 +12,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
+import uvloop
 from temporalio import activity, workflow
 from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
@@ -101,4 +102,5 @@ async def main(address: str, task_queue: str) -> None:
 
 
 if __name__ == "__main__":
-    run_main(lambda: asyncio.run(main(sys.argv[1], sys.argv[2])))
+    # The same event loop as worker.py's.
+    run_main(lambda: uvloop.run(main(sys.argv[1], sys.argv[2])))

@@ -17,6 +17,7 @@ from fastapi import FastAPI, Query, Request, Response
 
 from api.schemas import Page, Record
 from assocflow.process import run_main
+from server.__main__ import SERVING
 from store import records
 from store.db import open_pool
 from store.scope import Scope
@@ -58,14 +59,13 @@ def create_app(database_url: str, partner_id: UUID) -> FastAPI:
 
 
 def serve(database_url: str, partner_id: str, port: int) -> None:
-    # The same uvicorn settings as `python -m server`.
+    # Served as `python -m server` serves.
     with contextlib.suppress(KeyboardInterrupt):
         uvicorn.run(
             create_app(database_url, UUID(partner_id)),
             host="127.0.0.1",
             port=port,
-            access_log=False,
-            log_config=None,
+            **SERVING,
             proxy_headers=True,
         )
 

@@ -41,6 +41,7 @@ from domain.types import (
     RequestStatus,
     Side,
 )
+from server.__main__ import SERVING
 from store import tokens
 from store.db import open_pool
 
@@ -301,14 +302,13 @@ def create_app(database_url: str) -> FastAPI:
 
 
 def serve(database_url: str, port: int) -> None:
-    # The same uvicorn settings as `python -m server`.
+    # Served as `python -m server` serves.
     with contextlib.suppress(KeyboardInterrupt):
         uvicorn.run(
             create_app(database_url),
             host="127.0.0.1",
             port=port,
-            access_log=False,
-            log_config=None,
+            **SERVING,
         )
 
 

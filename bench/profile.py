@@ -59,8 +59,7 @@ STEPS: tuple[tuple[str, str, str | None], ...] = (
     ("response: JSON, headers", "fastapi/routing.py", "serialize_response"),
     ("FastAPI routing and validation", "fastapi/", None),
     ("Starlette middleware", "starlette/", None),
-    ("HTTP parsing (h11)", "h11/", None),
-    ("HTTP server (uvicorn)", "uvicorn/", None),
+    ("HTTP server (uvicorn, httptools)", "uvicorn/", None),
 )
 # When no frame names a step: the innermost of these.
 FALLBACK: tuple[tuple[str, str, str | None], ...] = (
@@ -68,6 +67,7 @@ FALLBACK: tuple[tuple[str, str, str | None], ...] = (
     ("Temporal core bridge", "temporalio/bridge/", None),
     ("logging", "logging/", None),
     ("event loop", "asyncio/", None),
+    ("event loop", "uvloop/", None),
     ("threads", "threading.py", None),
     ("threads", "concurrent/futures", None),
 )
@@ -80,12 +80,12 @@ CODE: tuple[tuple[str, str], ...] = (
     ("protobuf", "google/protobuf"),
     ("FastAPI", "fastapi/"),
     ("Starlette", "starlette/"),
-    ("uvicorn + h11", "uvicorn/"),
-    ("uvicorn + h11", "h11/"),
+    ("uvicorn", "uvicorn/"),
     ("structlog", "structlog/"),
     ("logging", "logging/"),
     ("json", "json/"),
     ("asyncio", "asyncio/"),
+    ("asyncio", "uvloop/"),
     ("threads", "concurrent/futures"),
     ("threads", "threading.py"),
     ("assocflow", "assocflow/"),

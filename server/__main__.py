@@ -5,7 +5,7 @@ exits 0."""
 from __future__ import annotations
 
 import contextlib
-from typing import NoReturn, TypedDict
+from typing import Literal, NoReturn, TypedDict
 
 import uvicorn
 
@@ -26,10 +26,29 @@ def serve() -> None:
             factory=True,
             host=settings.api_host,
             port=settings.api_port,
-            access_log=False,
-            log_config=None,  # keep the JSON logging configured by the caller
+            **SERVING,
             **proxy_options(settings),
         )
+
+
+class Serving(TypedDict):
+    access_log: bool
+    log_config: None
+    loop: Literal["uvloop"]
+    http: Literal["httptools"]
+
+
+# How uvicorn serves: no access log of its own (the API logs each request), the JSON logging
+# configured by the caller kept; libuv's event loop and the C HTTP parser, named rather than
+# left to "auto" so that a build without them fails at start instead of serving on asyncio's loop
+# and the pure-Python parser at a tenth more CPU (docs/PERFORMANCE.md). The benchmarks' plain
+# FastAPI apps serve the same way.
+SERVING: Serving = {
+    "access_log": False,
+    "log_config": None,
+    "loop": "uvloop",
+    "http": "httptools",
+}
 
 
 class ProxyOptions(TypedDict):
