@@ -32,7 +32,7 @@ async def notify(
     recipients: Sequence[tuple[str, UUID, str]],
     event_type: str,
     summary: str,
-    data: dict[str, Any],
+    data: dict[str, Any] | Sequence[dict[str, Any]],
     created_at: datetime,
     request_id: UUID | None = None,
     association_id: UUID | None = None,
@@ -44,9 +44,14 @@ async def notify(
 
     `summary` (a Text) is rendered in every language, and each row takes its recipient
     account's, read in the same statement (English for a recipient with no account row).
-    The payload is the Standard Webhooks body: `type`, `timestamp`, `data`.
+    The payload is the Standard Webhooks body: `type`, `timestamp`, `data` — one `data` for
+    every recipient, or one per recipient in their order (what each party may read of it).
     """
-    payload = {"type": event_type, "timestamp": created_at.isoformat(), "data": data}
+    if not recipients:
+        return
+    each = [data] * len(recipients) if isinstance(data, dict) else list(data)
+    assert len(each) == len(recipients), "one data per recipient"
+    timestamp = created_at.isoformat()
     languages = [
         i18n.DEFAULT_LANGUAGE,
         *(lang for lang in i18n.LANGUAGES if lang != i18n.DEFAULT_LANGUAGE),
@@ -59,8 +64,9 @@ async def notify(
         # The recipient's language's summary; the first (the default language's) if none.
         "  (%(summaries)s::text[])[coalesce("
         "   array_position(%(languages)s::text[], coalesce(p.language, c.language)), 1)],"
-        "  %(request_id)s, %(association_id)s, %(payload)s, %(created_at)s"
-        "  FROM unnest(%(keys)s::text[], %(kinds)s::text[], %(ids)s::uuid[]) AS r(effect_key, kind, id)"
+        "  %(request_id)s, %(association_id)s, r.payload, %(created_at)s"
+        "  FROM unnest(%(keys)s::text[], %(kinds)s::text[], %(ids)s::uuid[], %(payloads)s::jsonb[])"
+        "   AS r(effect_key, kind, id, payload)"
         "  LEFT JOIN partners p ON r.kind = 'partner' AND p.id = r.id"
         "  LEFT JOIN customers c ON r.kind = 'customer' AND c.id = r.id"
         "  ON CONFLICT (effect_key) DO NOTHING"
@@ -83,7 +89,9 @@ async def notify(
             "summaries": [i18n.in_language(summary, language) for language in languages],
             "request_id": request_id,
             "association_id": association_id,
-            "payload": Jsonb(payload),
+            "payloads": [
+                Jsonb({"type": event_type, "timestamp": timestamp, "data": one}) for one in each
+            ],
             "created_at": created_at,
             "channel": webhooks.CHANNEL,
         },

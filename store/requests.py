@@ -662,16 +662,18 @@ async def _notify(
     summary: str,
     at: datetime,
 ) -> None:
-    """Tell `parties` of the request's event, each with what it may read of the request."""
-    for party in parties:
-        kind, recipient = _recipient(request, party)
-        await notifications.notify(
-            conn,
-            recipients=[(kind, recipient, f"request:{request.id}:{event_type}:{party.value}")],
-            event_type=event_type,
-            summary=summary,
-            data=events.request_event(request, party),
-            created_at=at,
-            request_id=request.id,
-            association_id=request.association_id,
-        )
+    """Tell `parties` of the request's event, each with what it may read of the request (one
+    statement for them all)."""
+    await notifications.notify(
+        conn,
+        recipients=[
+            (*_recipient(request, party), f"request:{request.id}:{event_type}:{party.value}")
+            for party in parties
+        ],
+        event_type=event_type,
+        summary=summary,
+        data=[events.request_event(request, party) for party in parties],
+        created_at=at,
+        request_id=request.id,
+        association_id=request.association_id,
+    )
