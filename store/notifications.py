@@ -50,7 +50,10 @@ async def notify(
     if not recipients:
         return
     each = [data] * len(recipients) if isinstance(data, dict) else list(data)
-    assert len(each) == len(recipients), "one data per recipient"
+    if len(each) != len(recipients):
+        raise ValueError(
+            f"{len(each)} data for {len(recipients)} recipients: one each, or one for all"
+        )
     timestamp = created_at.isoformat()
     languages = [
         i18n.DEFAULT_LANGUAGE,

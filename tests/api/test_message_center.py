@@ -93,3 +93,29 @@ async def test_pages_walk_every_notification_once_newest_first(api, factory, poo
     assert len(seen) == len({n["id"] for n in seen}) == 57
     keys = [(n["created_at"], n["id"]) for n in seen]
     assert keys == sorted(keys, reverse=True)
+
+
+async def test_one_event_told_to_several_recipients_carries_each_ones_own_data(factory, pool):
+    """A request's event reaches its parties in one statement, each with what it may read."""
+    first, _ = await factory.customer()
+    second, _ = await factory.customer()
+    key = f"test:{uuid.uuid4()}"
+    recipients = [("customer", first, f"{key}:first"), ("customer", second, f"{key}:second")]
+    async with pool.connection() as conn:
+        await notifications.notify(
+            conn, recipients=recipients, event_type="disassociation.agreed", summary="s",
+            data=[{"for": "first"}, {"for": "second"}], created_at=datetime.now(UTC),
+        )  # fmt: skip
+        with pytest.raises(ValueError, match="one each, or one for all"):
+            await notifications.notify(
+                conn, recipients=recipients, event_type="disassociation.agreed", summary="s",
+                data=[{"for": "first"}], created_at=datetime.now(UTC),
+            )  # fmt: skip
+    told = await factory.fetch(
+        "SELECT recipient_id, payload FROM notifications WHERE effect_key LIKE %s",
+        f"{key}:%",
+    )
+    assert {row["recipient_id"]: row["payload"]["data"] for row in told} == {
+        first: {"for": "first"},
+        second: {"for": "second"},
+    }
