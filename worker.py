@@ -188,7 +188,7 @@ def serve() -> None:
     stop_signals_interrupt()  # until main() installs its own handlers: stop at once
     with contextlib.suppress(KeyboardInterrupt):
         # libuv's event loop: the activities' PostgreSQL I/O and the SDK's polls run on it, at
-        # about a fifth less CPU than asyncio's own (docs/PERFORMANCE.md).
+        # a tenth to a fifth less of the worker's CPU than on asyncio's own (docs/PERFORMANCE.md).
         uvloop.run(main())
 
 
