@@ -29,7 +29,13 @@ NOTIFICATIONS = 500_000  # the big partner's messages
 LATE = 40_000  # customers before Customer Management's late page
 
 
-async def fill(database_url: str, data: dict[str, Any]) -> dict[str, Any]:
+async def fill(
+    database_url: str,
+    data: dict[str, Any],
+    *,
+    requests_each: int = REQUESTS_EACH,
+    notifications: int = NOTIFICATIONS,
+) -> dict[str, Any]:
     """The big partner's console person and session, its closed requests of two kinds and its
     messages; what each page names (a request, a customer, a late cursor)."""
     partner, user = data["partner_id"], data["user_id"]
@@ -42,8 +48,8 @@ async def fill(database_url: str, data: dict[str, Any]) -> dict[str, Any]:
         await sessions.open_session(
             conn, user, token=token, verified=True, at=at, expires_at=at + timedelta(days=1)
         )
-        await _requests(conn, partner)
-        await _notifications(conn, partner)
+        await _requests(conn, partner, requests_each)
+        await _notifications(conn, partner, notifications)
         await conn.execute("ANALYZE")
         request = await common.value(conn, UUID,
             "SELECT id FROM requests WHERE partner_id = %s AND kind = 'disassociation'"
@@ -72,7 +78,7 @@ async def fill(database_url: str, data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def _requests(conn: psycopg.AsyncConnection[Any], partner: UUID) -> None:
+async def _requests(conn: psycopg.AsyncConnection[Any], partner: UUID, each: int) -> None:
     """Closed requests on the partner's associations: rejected disassociations, and partner
     changes to another reseller that it declined."""
     common_columns = (
@@ -93,7 +99,7 @@ async def _requests(conn: psycopg.AsyncConnection[Any], partner: UUID) -> None:
         " 'rejected', 'bench', r.at, r.at + interval '30 days', r.at + interval '1 day',"
         " 'partner_user:bench', 'disassociation-' || r.id, '{\"passed\": true, \"items\": []}',"
         f" 'auto_agreed' FROM ({chosen}) r",
-        {"n": REQUESTS_EACH, "p": partner},
+        {"n": each, "p": partner},
     )
     other = await common.value(
         conn, UUID, "SELECT id FROM partners WHERE id <> %s LIMIT 1", (partner,)
@@ -104,11 +110,11 @@ async def _requests(conn: psycopg.AsyncConnection[Any], partner: UUID) -> None:
         " 'declined', 'bench', r.at, r.at + interval '30 days', r.at + interval '1 day',"
         " 'partner_user:bench', 'partner-change-' || r.id, '{\"passed\": true, \"items\": []}',"
         f" 'expired', %(o)s FROM ({chosen}) r",
-        {"n": REQUESTS_EACH, "p": partner, "o": other},
+        {"n": each, "p": partner, "o": other},
     )
 
 
-async def _notifications(conn: psycopg.AsyncConnection[Any], partner: UUID) -> None:
+async def _notifications(conn: psycopg.AsyncConnection[Any], partner: UUID, count: int) -> None:
     await conn.execute(
         "INSERT INTO notifications (recipient_kind, recipient_id, event_type, summary, payload,"
         " created_at, read_at, effect_key) SELECT 'partner', %s, 'disassociation.rejected',"
@@ -116,7 +122,7 @@ async def _notifications(conn: psycopg.AsyncConnection[Any], partner: UUID) -> N
         " timestamptz '2025-01-01' + g * interval '1 minute',"
         " CASE WHEN g %% 3 = 0 THEN NULL ELSE timestamptz '2026-01-01' END, 'bench:' || g"
         " FROM generate_series(1, %s) g",
-        (partner, NOTIFICATIONS),
+        (partner, count),
     )
 
 

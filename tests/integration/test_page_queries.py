@@ -1,13 +1,22 @@
 """What every console page (its session, with the unread count) and a request's page read about notifications is served by an index:
 an account's message history grows without end, and a page must not read all of it (bench pages
-found a request's page scanning every notification, and every page counting every unread one)."""
+found a request's page scanning every notification, and every page counting every unread one);
+and what every page reads is planned once per connection, not at every call."""
 
 from __future__ import annotations
 
+import os
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
-from store import overview, sessions
+import pytest
+
+from bench import pages as bench_pages
+from bench import records as bench_records
+from devstack import services
+from store import db, overview, sessions
+from store.db import migrate
 from store.scope import Scope
 
 
@@ -26,7 +35,7 @@ async def test_a_requests_reminders_are_read_by_the_request(pool):
 
 
 async def test_the_unread_badge_reads_no_more_than_it_counts(pool):
-    plan = await _plan(pool, sessions.FIND, (100, sessions.token_hash("a session's token")))
+    plan = await _plan(pool, sessions.find_query(100), (sessions.token_hash("a session's token"),))
     assert "notifications_unread" in plan and "Limit" in plan, plan
 
 
@@ -41,3 +50,52 @@ async def test_customer_management_searches_names_by_their_trigrams_and_ids_by_t
     by_id = overview.associations_query(scope, str(uuid.uuid4()).upper(), "active", 20, None)
     plan = await _plan(pool, *by_id)
     assert "~~*" not in plan and "customer_id)::text" not in plan and "Seq Scan" not in plan, plan
+
+
+# What the pages read at every call that PostgreSQL plans once per connection, each by words
+# of its statement. (A records tab's and a partner's requests are planned for each call's values
+# whichever way their LIMIT is written, the partner's share of the rows deciding; bench/pages.py
+# measured no difference.)
+PLANNED_ONCE = {
+    "the session, with the unread count (every page)": "FROM console_sessions",
+    "Customer Management": "FROM associations a",
+}
+
+
+@pytest.fixture(scope="module")
+async def at_scale(postgres_server_url: str) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+    """A database of its own with enough rows that a plan's estimates matter: the pages
+    benchmark's partner (bench/records.py, bench/pages.py), smaller."""
+    name = f"assocflow_plans_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    url = services.ensure_database(postgres_server_url, name)
+    await migrate(url)
+    data = await bench_records.fill(url, 50_000, 5_000)
+    named = await bench_pages.fill(url, data, requests_each=10_000, notifications=50_000)
+    yield url, {**data, "session": named["cookie"]["Cookie"].partition("=")[2]}
+    services.drop_database(postgres_server_url, name)
+
+
+async def test_what_every_page_reads_is_planned_once_per_connection_not_at_every_call(at_scale):
+    """A statement whose one plan PostgreSQL finds dearer than a plan for each call's values is
+    planned at every call: 0.3 ms of every page's time for the session's query alone, when the
+    unread count's LIMIT was a parameter (store/sessions.py `find_query`). Customer Management's
+    LIMIT stays a parameter: written in, its plan for each call's values was dearer still."""
+    url, data = at_scale
+    scope = Scope(partner_ids=(data["partner_id"],))
+    calls = 15  # psycopg prepares a statement at its 6th call on a connection
+    async with await db.dedicated_connection(url) as conn:  # these statements only
+        for _ in range(calls):
+            assert await sessions.find(conn, data["session"], unread_up_to=100) is not None
+            await overview.associations(
+                conn, scope, search=None, status="active", limit=20, cursor=None
+            )
+        cur = await conn.execute(
+            "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements"
+        )
+        prepared = await cur.fetchall()
+    for page, words in PLANNED_ONCE.items():
+        found = [(generic, custom) for statement, generic, custom in prepared if words in statement]
+        assert len(found) == 1, (page, prepared)
+        generic, custom = found[0]
+        # PostgreSQL plans for the values five times before it weighs one plan for all.
+        assert custom <= 5 and generic == calls - 5 - custom, (page, generic, custom)
