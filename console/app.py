@@ -4,12 +4,15 @@ package: no build step, nothing fetched from elsewhere), CSRF protection for its
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
-from starlette.types import Scope
+from starlette.datastructures import URLPath
+from starlette.routing import BaseRoute, Match, NoMatchFound
+from starlette.types import Receive, Scope, Send
 
 from application import sessions
 from assocflow.settings import Settings
@@ -48,8 +51,10 @@ def install(app: FastAPI, settings: Settings) -> None:
         settings_pages,
         events,
     )
+    first = len(app.router.routes)
     for module in pages:
         app.include_router(module.router, include_in_schema=False)
+    app.router.routes.insert(0, ConsoleFirst(app.router.routes[first:]))
     app.mount(f"{PREFIX}/static", StaticFiles(directory=HERE / "static"), name="console-static")
     app.add_api_route(
         f"{PREFIX}/{{path:path}}", _not_found, methods=["GET"], include_in_schema=False
@@ -64,6 +69,48 @@ def protect(app: FastAPI, settings: Settings) -> None:
     )
     # Around it: its refusal is in the language the request's headers ask for.
     app.add_middleware(ConsoleLanguage, prefix=PREFIX)
+
+
+class ConsoleFirst(BaseRoute):
+    """The console's pages, found without trying the JSON API's routes first.
+
+    The app's router tries its routes in order, and an included router has no prefix check: a
+    console address was tried against each of the API's 72 routes before its own (about 0.13 ms of
+    a page's CPU, an eighth of the message center's). First in the app's list, this tries the
+    console's routers for a console address and nothing for any other. The routers stay where they
+    were in the list too, so a console address this does not match (the static files, a wrong
+    method, no such page) goes on as before, to the same answer."""
+
+    def __init__(self, routers: list[BaseRoute]) -> None:
+        self.routers = routers
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope["type"] == "http" and _is_console(_route_path(scope)):
+            for router in self.routers:
+                match, child_scope = router.matches(scope)
+                if match is Match.FULL:
+                    return Match.FULL, {**child_scope, _CHOSEN: router}
+        return Match.NONE, {}
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        router: BaseRoute = scope.pop(_CHOSEN)
+        await router.handle(scope, receive, send)
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> URLPath:
+        raise NoMatchFound(name, path_params)  # the routers themselves answer, later in the list
+
+
+_CHOSEN = "assocflow.console_router"
+
+
+def _route_path(scope: Scope) -> str:
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
+
+
+def _is_console(path: str) -> bool:
+    return path == PREFIX or path.startswith(f"{PREFIX}/")
 
 
 async def _not_found(request: Request, path: str) -> Response:
