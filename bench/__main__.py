@@ -4,6 +4,7 @@ python -m bench lifecycle --lifecycles 1000 --rounds 5 --rate 5 --rate 10 --seco
 python -m bench pending --requests 10000 --requests 100000
 python -m bench records --rows 10000000   (then the console's pages at that scale)
 python -m bench pool-check   (what checking pooled connections costs per checkout and per request)
+python -m bench routing   (how long finding an address's route takes, console pages found first and not)
 python -m bench export --records 10000 --records 100000 --records 1000000   (CSV, the API's memory)
 python -m bench peer --lifecycles 1000 --rate 5 --rate 20   (beside plain FastAPI + PostgreSQL)
 python -m bench profile --lifecycles 300   (where a lifecycle's CPU goes: py-spy, the history)
@@ -25,7 +26,7 @@ import typer
 from assocflow.process import run_command, run_main
 from assocflow.settings import Settings
 from assocflow.temporal import connect
-from bench import charts, common, export, pages, pending, pool_check, records
+from bench import charts, common, export, pages, pending, pool_check, records, routing
 from bench import profile as profiling
 from bench.lifecycle import Assocflow, Baseline, Latencies, Lifecycle, closed_loop, open_loop
 from domain.types import RequestKind, workflow_id_for
@@ -447,6 +448,15 @@ def pool_check_command(
     charts.pool_check(result, charts.CHARTS / "pool-check.png")
 
 
+@app.command("routing")
+def routing_command(
+    repeat: Annotated[int, typer.Option(help="Searches timed per address and round.")] = 2_000,
+    rounds: Annotated[int, typer.Option(help="Alternating rounds (the median is kept).")] = 5,
+) -> None:
+    """How long the app takes to find an address's route, console pages found first and not."""
+    report("routing", routing.run(repeat, rounds))
+
+
 @app.command("export")
 def export_command(
     records: Annotated[
@@ -564,6 +574,7 @@ def all_benchmarks(
     checks = run_command(pool_check.run(20_000, 5))
     report("pool-check", checks)
     charts.pool_check(checks, charts.CHARTS / "pool-check.png")
+    report("routing", routing.run(2_000, 5))
     exported = run_command(export.run(list(export.SIZES)))
     report("export", exported)
     charts.memory_by_export(exported["runs"], charts.CHARTS / "memory-by-export.png")
