@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from typing import Any
 
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -28,6 +29,29 @@ def secrets_in(path: str) -> list[str]:
     return [path[found.end(1) : found.end()]] if found else []
 
 
+# Where the route a request was given is found once it has been answered. The console's CSRF
+# middlewares hand a copy of the scope inward, so the router's `scope["route"]` never reaches the
+# scope this middleware holds (every console page was counted as "unmatched"); a holder put in the
+# scope first is shared by every copy, and RouteSeen, innermost, fills it.
+SEEN = "assocflow.route_seen"
+
+
+class RouteSeen:
+    """The innermost middleware: after the router has run, it notes the route it chose where
+    ObservabilityMiddleware reads it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            seen = scope.get(SEEN)
+            if seen is not None and "route" in scope:
+                seen["route"] = scope["route"]
+
+
 class ObservabilityMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -41,6 +65,8 @@ class ObservabilityMiddleware:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
         status = 500
+        seen: dict[str, Any] = {}
+        scope[SEEN] = seen
         started = time.perf_counter()
 
         async def send_with_id(message: Message) -> None:
@@ -58,7 +84,7 @@ class ObservabilityMiddleware:
                 await self.app(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
-            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            route = getattr(seen.get("route"), "path", None) or "unmatched"
             method = scope["method"]
             metrics.HTTP_REQUESTS.labels(method, route, str(status)).inc()
             metrics.HTTP_LATENCY.labels(method, route).observe(elapsed)

@@ -19,7 +19,7 @@ import console.app as console
 from api import openapi, problems, webhook_events
 from api.bodylimit import BodyLimitMiddleware
 from api.idempotency import IdempotencyMiddleware
-from api.observability import ObservabilityMiddleware
+from api.observability import ObservabilityMiddleware, RouteSeen
 from api.outages import ErrorBoundary
 from api.ratelimits import RateLimitHeadersMiddleware
 from api.routers import (
@@ -118,6 +118,8 @@ def create_app(
     app.state.settings = settings
     problems.install(app)
     # Middleware runs in the reverse of the order it is added: the last added runs first.
+    # Innermost: the route the router chose, for the request log and metrics.
+    app.add_middleware(RouteSeen)
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(RateLimitHeadersMiddleware)
     # The console's CSRF check reads form bodies: inside the cap, the log and the boundary.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import uuid
 
 import httpx
 import pytest
@@ -62,6 +63,24 @@ async def test_api_metrics_count_requests_by_route_status_and_outcome(api, facto
         delta("assocflow_http_requests_total", method="GET", route="unmatched", status="404") == 1
     )
     assert request["id"] not in after
+
+
+async def test_console_pages_are_counted_by_their_route_too(api):
+    """The console's pages pass through its CSRF middlewares, which hand a copy of the request's
+    scope inward: their route is counted all the same, not as "unmatched"."""
+    before = (await api.get("/metrics")).text
+    await api.get("/console/sign-in")
+    await api.get(f"/console/requests/{uuid.uuid4()}")  # not signed in: sent to sign in
+    after = (await api.get("/metrics")).text
+
+    def delta(**labels):
+        return sample(after, "assocflow_http_requests_total", **labels) - sample(
+            before, "assocflow_http_requests_total", **labels
+        )
+
+    assert delta(method="GET", route="/console/sign-in") == 1
+    assert delta(method="GET", route="/console/requests/{request_id}") == 1
+    assert delta(method="GET", route="unmatched") == 0
 
 
 async def test_worker_metrics_follow_the_lifecycle(api, factory, dev_worker, worker_metrics_url):
