@@ -133,7 +133,7 @@ async def open_session(
 
 
 # A session by its token (find).
-FIND = (
+_FIND = (
     f"SELECT pe.kind AS subject_kind, pe.id::text AS subject_id,{SUBJECT_FACTS},"
     " pe.id AS person_id, coalesce(u.name, cu.name, '') AS name,"
     f" coalesce(pe.email, '') AS email, {_ENROLLED},"
@@ -149,14 +149,14 @@ FIND = (
 
 @cache
 def find_query(unread_up_to: int) -> str:
-    """FIND, counting the unread up to `unread_up_to`.
+    """The session's query, counting the unread up to `unread_up_to`.
 
     The count's limit is written into the statement, not sent as a parameter: PostgreSQL takes a
     LIMIT it is not told for a tenth of the notifications, so the one plan it would keep for the
     statement looked dearer than a plan made for each call, and it planned the session's query
     anew for every page, 0.3 ms each time however often the connection had run it
     (tests/integration/test_page_queries.py)."""
-    return FIND.replace("{up_to}", f" LIMIT {int(unread_up_to)}")
+    return _FIND.replace("{up_to}", f" LIMIT {int(unread_up_to)}")
 
 
 async def find(conn: Connection, token: str, *, unread_up_to: int = 0) -> SessionSubject | None:
