@@ -28,8 +28,9 @@ ADDRESSES = {
 
 
 def _search(routes: list[BaseRoute], scope: dict[str, Any]) -> BaseRoute:
+    scope = dict(scope)  # one request's scope, handed to each route in turn as the router does
     for route in routes:
-        match, _ = route.matches(dict(scope))
+        match, _ = route.matches(scope)
         if match is Match.FULL:
             return route
     raise LookupError(scope["path"])
