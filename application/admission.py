@@ -1,26 +1,36 @@
 """Admission control: above capacity, a submit or a decision is refused at once rather than queued.
 
-Each API process lets so much work be under way at once (`ASSOCFLOW_MAX_IN_FLIGHT` submits, and
-twice as many submits and decisions together, each from the use case's first read to its
+Each API process lets so much work be under way at once (up to `ASSOCFLOW_MAX_IN_FLIGHT` submits,
+and twice as many submits and decisions together, each from the use case's first read to its
 workflow's answer); one more is refused before the use case reads or writes anything, with 503
-`temporarily_unavailable` and a Retry-After of a second. The
-limit follows the work itself, not a rate: while the worker and the database keep up, work leaves
-as fast as it comes and nothing is refused; when they fall behind, work under way piles up and the
-next is turned away, so that what is admitted is still answered quickly instead of every caller
-waiting behind a queue that only grows. A refusal takes nothing: the caller sends the same request
-again (with its Idempotency-Key) and it is served as if it came then.
+`temporarily_unavailable` and a Retry-After of a second. The limit follows the work itself, not a
+rate: while the worker and the database keep up, work leaves as fast as it comes and nothing is
+refused; when they fall behind, work under way piles up and the next is turned away, so that what
+is admitted is still answered quickly instead of every caller waiting behind a queue that only
+grows. A refusal takes nothing: the caller sends the same request again (with its
+Idempotency-Key) and it is served as if it came then.
+
+How much is "so much" follows the answers too. A fixed count keeps answers quick only on the
+machine it was chosen for: the same twelve submits take twice as long to drain when the machine
+runs at half speed. So the count is a ceiling, and below it the process admits less after
+admitted work took longer than `ASSOCFLOW_ANSWER_WITHIN` to answer, and more again, a little at a
+time, while it answers within it (`Limit`: additive increase, multiplicative decrease, as TCP
+finds how much a network carries).
 """
 
 from __future__ import annotations
 
 import functools
+import math
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Concatenate, ParamSpec, Protocol, TypeVar
 
 from application.errors import unavailable
-from assocflow.metrics import REFUSED_AT_CAPACITY
+from assocflow.metrics import ADMISSION_LIMIT, REFUSED_AT_CAPACITY
 from domain.text import Text
 
 P = ParamSpec("P")
@@ -32,22 +42,63 @@ BUSY = Text("assocflow is at capacity right now; nothing was done. Send the requ
 
 # Work that finishes what was admitted before (a decision on an accepted request) has places of
 # its own beyond the capacity: shedding new submits first is what lets the work under way drain.
-PLACES = {"submit": 1, "decide": 2}  # times the capacity
+PLACES = {"submit": 1, "decide": 2}  # times the limit
+
+# After a slow answer the limit is cut to this share of itself; answers that come back slow
+# together are one sign of one backlog, so it is cut at most once per `within`.
+BACK_OFF = 0.75
+
+
+@dataclass
+class Limit:
+    """How many submits may be under way, learnt from how long admitted work took to answer.
+
+    Starts at the `ceiling`. An answer slower than `within` cuts it to `BACK_OFF` of itself (not
+    below one, and not again until `within` has passed, so one backlog is one cut); an answer
+    within it adds `1 / limit`, about one place for each limit's worth of quick answers, never
+    above the ceiling."""
+
+    ceiling: int
+    within: float  # seconds
+    value: float = field(init=False)
+    _cut_at: float = field(init=False, default=-math.inf)
+
+    def __post_init__(self) -> None:
+        self.value = float(self.ceiling)
+
+    @property
+    def places(self) -> int:
+        return max(1, math.floor(self.value))
+
+    def answered(self, took: float, at: float) -> None:
+        """Admitted work answered at `at`, `took` seconds after it was admitted."""
+        if took <= self.within:
+            self.value = min(float(self.ceiling), self.value + 1 / self.value)
+        elif at - self._cut_at >= self.within:
+            self.value = max(1.0, self.value * BACK_OFF)
+            self._cut_at = at
 
 
 class InFlight:
-    """The work under way in this process, and how much may be (`capacity`; None: no limit).
+    """The work under way in this process, and how much may be (`limit`; None: no limit).
 
-    A submit is admitted while less than `capacity` is under way; a decision while less than
-    twice that, so that above capacity new requests are turned away before decisions on the
-    requests already accepted."""
+    A submit is admitted while less than the limit's places are under way; a decision while less
+    than twice that, so that above capacity new requests are turned away before decisions on the
+    requests already accepted. `clock` is monotonic seconds."""
 
-    def __init__(self, capacity: int | None = None) -> None:
-        self.capacity = capacity
+    def __init__(
+        self,
+        capacity: int | None = None,
+        answer_within: timedelta = timedelta(seconds=1),
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.limit = Limit(capacity, answer_within.total_seconds()) if capacity else None
         self.now = 0
+        self._clock = clock
+        self._show()
 
     def has_room(self, work: str) -> bool:
-        return self.capacity is None or self.now < self.capacity * PLACES[work]
+        return self.limit is None or self.now < self.limit.places * PLACES[work]
 
     @asynccontextmanager
     async def admit(self, work: str) -> AsyncIterator[None]:
@@ -56,10 +107,22 @@ class InFlight:
             REFUSED_AT_CAPACITY.labels(work=work).inc()
             raise unavailable(BUSY, retry_after=RETRY_AFTER)
         self.now += 1
+        admitted_at = self._clock()
         try:
             yield
         finally:
             self.now -= 1
+            self._answered(admitted_at)
+
+    def _answered(self, admitted_at: float) -> None:
+        if self.limit is not None:
+            at = self._clock()
+            self.limit.answered(at - admitted_at, at)
+            self._show()
+
+    def _show(self) -> None:
+        if self.limit is not None:
+            ADMISSION_LIMIT.set(self.limit.places)
 
 
 class Admits(Protocol):

@@ -6,7 +6,7 @@ runtime's Prometheus exporter on ASSOCFLOW_WORKER_METRICS_ADDRESS.
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 # --- API (prometheus-client, the process's default registry) ---------------------------------
 
@@ -23,9 +23,14 @@ HTTP_LATENCY = Histogram(
 )
 REFUSED_AT_CAPACITY = Counter(
     "assocflow_refused_at_capacity_total",
-    "Submits and decisions refused at once (503) because the process had ASSOCFLOW_MAX_IN_FLIGHT"
-    " of them under way, by work (submit, decide).",
+    "Submits and decisions refused at once (503) because the process had as many under way as"
+    " it admits (assocflow_admission_limit), by work (submit, decide).",
     ["work"],
+)
+ADMISSION_LIMIT = Gauge(
+    "assocflow_admission_limit",
+    "Submits this process admits at once now (decisions: twice as many): at most"
+    " ASSOCFLOW_MAX_IN_FLIGHT, lower after admitted work took longer than ASSOCFLOW_ANSWER_WITHIN.",
 )
 SUBMISSIONS = Counter(
     "assocflow_submissions_total",

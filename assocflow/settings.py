@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     # Admission control: submits under way at once in one API process (decisions: twice as many);
     # one more is refused at once (503 temporarily_unavailable, Retry-After) instead of queueing.
     max_in_flight: int = Field(default=12, ge=1)
+    # Below that ceiling the process admits less after admitted work took longer than this to
+    # answer, and more again while it answers within it.
+    answer_within: timedelta = timedelta(seconds=1)
     # Worker tuning: each running activity holds a database connection, so keep
     # ASSOCFLOW_DB_POOL_MAX near ASSOCFLOW_WORKER_MAX_CONCURRENT_ACTIVITIES.
     worker_max_concurrent_activities: int = Field(default=100, ge=1)
@@ -125,6 +128,7 @@ class Settings(BaseSettings):
         "console_idle_timeout",
         "console_session_lifetime",
         "invitation_ttl",
+        "answer_within",
         mode="before",
     )
     @classmethod
@@ -148,7 +152,9 @@ class Settings(BaseSettings):
             raise ValueError("the response window must be longer than zero")
         return value
 
-    @field_validator("console_idle_timeout", "console_session_lifetime", "invitation_ttl")
+    @field_validator(
+        "console_idle_timeout", "console_session_lifetime", "invitation_ttl", "answer_within"
+    )
     @classmethod
     def _positive(cls, value: timedelta) -> timedelta:
         if value <= timedelta(0):

@@ -92,7 +92,7 @@ def create_app(
             temporal=Gateway(app.state.temporal, settings.task_queue),
             settings=settings,
             standing=app.state.standing,
-            in_flight=InFlight(settings.max_in_flight),
+            in_flight=InFlight(settings.max_in_flight, settings.answer_within),
         )
         app.state.live = Hub(settings.database_url)
         app.state.presence = Presence(settings.database_url)

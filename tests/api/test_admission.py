@@ -4,12 +4,16 @@ request, sent again with its Idempotency-Key, is served.
 
 The API here lets two submits or decisions be under way at once (ASSOCFLOW_MAX_IN_FLIGHT=2). The
 account check's source of standing holds the first two submits on purpose, so that the process is
-full for as long as the test needs and the burst's outcome does not depend on timing."""
+full for as long as the test needs and the burst's outcome does not depend on timing.
+
+The ceiling is not the whole rule: after admitted work answered slower than
+ASSOCFLOW_ANSWER_WITHIN, the process admits fewer than its ceiling (the second test)."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import timedelta
 from uuid import UUID
 
 import pytest
@@ -30,24 +34,31 @@ BURST = 6
 
 class HeldStanding:
     """PostgreSQL's standing, held while `hold` is set: the submits that reach the account check
-    wait there, keeping their places, until `release`."""
+    wait there, keeping their places, until `release`. `full` is set when `full_at` are held."""
 
-    def __init__(self, pool) -> None:
+    def __init__(self, pool, full_at: int = CAPACITY) -> None:
         self._inner = PostgresStanding(pool)
         self.hold = False
         self.held = 0
+        self.full_at = full_at
         self._released = asyncio.Event()
         self.full = asyncio.Event()
 
     async def standing(self, customer_id: UUID) -> AccountStanding:
         if self.hold:
             self.held += 1
-            if self.held == CAPACITY:
+            if self.held == self.full_at:
                 self.full.set()
             await self._released.wait()
         return await self._inner.standing(customer_id)
 
+    def hold_until_released(self, full_at: int) -> None:
+        """Hold the next submits again, counting afresh."""
+        self.hold, self.held, self.full_at = True, 0, full_at
+        self._released, self.full = asyncio.Event(), asyncio.Event()
+
     def release(self) -> None:
+        self.hold = False
         self._released.set()
 
 
@@ -110,7 +121,6 @@ async def test_a_burst_beyond_capacity_is_refused_at_once_and_nothing_accepted_i
     assert decided.status_code == 200, decided.text
 
     # The work under way finishes; each refused request, sent again, is served.
-    standing.hold = False
     standing.release()
     results = await asyncio.gather(*burst)
     assert sorted(r.status_code for r in results) == [201] * CAPACITY + [503] * (BURST - CAPACITY)
@@ -129,3 +139,72 @@ async def test_a_burst_beyond_capacity_is_refused_at_once_and_nothing_accepted_i
         str(w.association_id) for w in worlds
     )
     assert {r["status"] for r in rows} == {"pending"}
+
+
+ANSWER_WITHIN = 0.2  # seconds
+ROOMY = 4
+
+
+@pytest.fixture
+async def learning_api(database_url, task_queue, pool, dev_env, dev_worker):
+    standing = HeldStanding(pool)
+    settings = make_settings(
+        database_url,
+        task_queue,
+        max_in_flight=ROOMY,
+        answer_within=timedelta(seconds=ANSWER_WITHIN),
+    )
+    app = create_app(settings, temporal=dev_env.client, standing=standing)
+    async with _LifespanClient(app) as client:
+        yield client, standing, app
+
+
+async def test_after_slow_answers_the_api_admits_fewer_submits_than_its_ceiling(
+    learning_api, factory
+):
+    api, standing, app = learning_api
+
+    async def send(world, key):
+        return await api.post(
+            "/v1/disassociations",
+            json=submit_body(world),
+            headers={**bearer(world.customer), "Idempotency-Key": key},
+        )
+
+    async def held_burst(worlds, keys, held):
+        standing.hold_until_released(full_at=held)
+        burst = [asyncio.create_task(send(w, k)) for w, k in zip(worlds, keys, strict=True)]
+        await asyncio.wait_for(standing.full.wait(), 15)
+        await asyncio.wait_for(answered(burst, len(burst) - held), 15)
+        return burst
+
+    # Four submits, the ceiling, all admitted; each answers well after ANSWER_WITHIN.
+    slow = [await factory.world() for _ in range(ROOMY)]
+    slow_keys = [str(uuid.uuid4()) for _ in slow]
+    burst = await held_burst(slow, slow_keys, held=ROOMY)
+    await asyncio.sleep(ANSWER_WITHIN * 2)
+    standing.release()
+    assert [r.status_code for r in await asyncio.gather(*burst)] == [201] * ROOMY
+    places = app.state.services.in_flight.limit.places
+    assert 1 <= places < ROOMY  # cut at least once, however the four answers fell in time
+    metrics = (await api.get("/metrics")).text
+    assert f"assocflow_admission_limit {float(places)}" in metrics
+
+    # The same burst again: only the places of the moment are admitted, the rest refused at once.
+    worlds = [await factory.world() for _ in range(ROOMY)]
+    keys = [str(uuid.uuid4()) for _ in worlds]
+    burst = await held_burst(worlds, keys, held=places)
+    assert standing.held == places
+    for refused in [t.result() for t in burst if t.done()]:
+        assert_problem(refused, 503, "temporarily_unavailable")
+        assert refused.headers["retry-after"] == "1"
+    standing.release()
+    results = await asyncio.gather(*burst)
+    assert sorted(r.status_code for r in results) == [201] * places + [503] * (ROOMY - places)
+    # Nothing lost: each refused one, sent again, is served.
+    again = [
+        await send(world, key)
+        for world, key, first in zip(worlds, keys, results, strict=True)
+        if first.status_code == 503
+    ]
+    assert [r.status_code for r in again] == [201] * (ROOMY - places)

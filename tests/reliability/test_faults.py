@@ -35,7 +35,7 @@ from contract import REQUEST_WORKFLOW, SubmitCommand
 from devstack.stack import Stack
 from domain.types import Actor, AssociationType, RequestKind, Side, workflow_id_for
 from store.db import migrate, open_pool
-from tests.conftest import ADMITS_ANY_BURST
+from tests.conftest import ADMITS_ANYTHING
 from tests.keepalive import Dropped, KeepAliveClient
 from tests.reliability.harness import (
     DROPPED,
@@ -118,7 +118,8 @@ async def stack(tmp_path_factory):
         settings={
             "response_window": "PT120S",
             "reminder_before": "PT0S",
-            "max_in_flight": str(ADMITS_ANY_BURST),  # the clients' retries after the fault
+            # the clients' retries after the fault
+            **{k: str(v) for k, v in ADMITS_ANYTHING.items()},
         },
     )
     stack.start_postgres()

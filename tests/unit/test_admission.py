@@ -4,10 +4,12 @@ capacity new requests are shed before the decisions that finish accepted ones.""
 from __future__ import annotations
 
 from contextlib import AsyncExitStack
+from datetime import timedelta
 
 import pytest
+from prometheus_client import REGISTRY
 
-from application.admission import InFlight
+from application.admission import InFlight, Limit
 from application.errors import Failure
 
 
@@ -43,3 +45,84 @@ async def test_without_a_capacity_nothing_is_refused():
     async with AsyncExitStack() as held:
         for _ in range(1000):
             await held.enter_async_context(in_flight.admit("submit"))
+
+
+class Clock:
+    """Monotonic seconds that the test moves."""
+
+    def __init__(self) -> None:
+        self.at = 100.0
+
+    def __call__(self) -> float:
+        return self.at
+
+
+async def answer(in_flight: InFlight, clock: Clock, took: float, work: str = "submit") -> None:
+    async with in_flight.admit(work):
+        clock.at += took
+
+
+def test_the_limit_starts_at_the_ceiling_and_quick_answers_keep_it_there():
+    limit = Limit(ceiling=12, within=1.0)
+    for at in range(100):
+        limit.answered(0.05, at=float(at))
+    assert limit.places == 12
+
+
+def test_a_slow_answer_cuts_the_limit_by_a_quarter_once_per_window():
+    limit = Limit(ceiling=12, within=1.0)
+    limit.answered(1.5, at=10.0)
+    assert limit.places == 9
+    # The rest of the same backlog answers slow too, within the same second: one cut, not twelve.
+    for late in (10.1, 10.5, 10.99):
+        limit.answered(1.6, at=late)
+    assert limit.places == 9
+    limit.answered(1.4, at=11.0)  # still slow a window later: cut again
+    assert limit.places == 6  # 12 * 0.75 * 0.75 = 6.75
+
+
+def test_slow_answers_never_close_the_door():
+    limit = Limit(ceiling=12, within=1.0)
+    for second in range(60):
+        limit.answered(30.0, at=float(second))
+    assert limit.places == 1
+
+
+def test_quick_answers_win_the_places_back_about_one_per_limits_worth():
+    limit = Limit(ceiling=12, within=1.0)
+    for second in range(60):
+        limit.answered(30.0, at=float(second))
+    quick = 0
+    while limit.places < 12:
+        limit.answered(0.05, at=100.0)
+        quick += 1
+    # Adding 1/limit at each: from one place to twelve in about (12² - 1) / 2 = 71.5 quick answers
+    # (two and a half seconds at this machine's capacity).
+    assert 65 <= quick <= 75
+    for _ in range(100):
+        limit.answered(0.05, at=100.0)
+    assert limit.places == 12  # never above the ceiling
+
+
+async def test_after_slow_answers_fewer_submits_are_admitted_and_decisions_keep_twice_as_many():
+    clock = Clock()
+    in_flight = InFlight(4, answer_within=timedelta(seconds=1), clock=clock)
+    await answer(in_flight, clock, took=2.5)  # 4 → 3 places
+    async with AsyncExitStack() as held:
+        for _ in range(3):
+            await held.enter_async_context(in_flight.admit("submit"))
+        with pytest.raises(Failure) as refused:
+            await held.enter_async_context(in_flight.admit("submit"))
+        assert refused.value.code == "temporarily_unavailable"
+        for _ in range(3):
+            await held.enter_async_context(in_flight.admit("decide"))
+        with pytest.raises(Failure):
+            await held.enter_async_context(in_flight.admit("decide"))
+
+
+async def test_the_limit_of_the_moment_is_published_for_operators():
+    clock = Clock()
+    in_flight = InFlight(12, answer_within=timedelta(seconds=1), clock=clock)
+    assert REGISTRY.get_sample_value("assocflow_admission_limit") == 12
+    await answer(in_flight, clock, took=1.2)
+    assert REGISTRY.get_sample_value("assocflow_admission_limit") == 9

@@ -18,6 +18,7 @@ def test_defaults_follow_the_spec(monkeypatch):
     assert settings.on_timeout_partner is TimeoutOutcome.EXPIRE
     assert (settings.request_limit, settings.request_window_months) == (1, 3)
     assert settings.api_port == 8000
+    assert (settings.max_in_flight, settings.answer_within) == (12, timedelta(seconds=1))
 
 
 @pytest.mark.parametrize(
@@ -27,6 +28,15 @@ def test_defaults_follow_the_spec(monkeypatch):
 def test_response_window_takes_iso_8601_or_seconds(monkeypatch, raw, expected):
     monkeypatch.setenv("ASSOCFLOW_RESPONSE_WINDOW", raw)
     assert Settings().response_window == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("0.5", timedelta(milliseconds=500)), ("PT2S", timedelta(seconds=2))],
+)
+def test_admission_answers_within_seconds_or_iso_8601(monkeypatch, raw, expected):
+    monkeypatch.setenv("ASSOCFLOW_ANSWER_WITHIN", raw)
+    assert Settings().answer_within == expected
 
 
 def test_policy_carries_the_env_vars(monkeypatch):
@@ -47,6 +57,8 @@ def test_policy_carries_the_env_vars(monkeypatch):
         ("ASSOCFLOW_RESPONSE_WINDOW", "soon"),
         ("ASSOCFLOW_ON_TIMEOUT_CUSTOMER", "maybe"),
         ("ASSOCFLOW_REQUEST_LIMIT", "0"),
+        ("ASSOCFLOW_MAX_IN_FLIGHT", "0"),
+        ("ASSOCFLOW_ANSWER_WITHIN", "0"),
     ],
 )
 def test_bad_values_are_refused_at_start(monkeypatch, name, value):
