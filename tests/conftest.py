@@ -7,6 +7,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -65,14 +66,23 @@ def postgres_server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return server.get_uri()
 
 
+@asynccontextmanager
+async def fresh_database(server_url: str, prefix: str) -> AsyncIterator[str]:
+    """A database of its own on `server_url`, migrated; dropped afterwards."""
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    url = services.ensure_database(server_url, name)
+    try:
+        await migrate(url)
+        yield url
+    finally:
+        services.drop_database(server_url, name)
+
+
 @pytest.fixture(scope="session")
 async def database_url(postgres_server_url: str) -> AsyncIterator[str]:
     """A fresh database for this session, migrated; dropped at the end."""
-    name = f"assocflow_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    url = services.ensure_database(postgres_server_url, name)
-    await migrate(url)
-    yield url
-    services.drop_database(postgres_server_url, name)
+    async with fresh_database(postgres_server_url, "assocflow_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

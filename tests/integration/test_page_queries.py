@@ -5,7 +5,6 @@ and what every page reads is planned once per connection, not at every call."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -14,10 +13,9 @@ import pytest
 
 from bench import pages as bench_pages
 from bench import records as bench_records
-from devstack import services
 from store import db, overview, sessions
-from store.db import migrate
 from store.scope import Scope
+from tests.conftest import fresh_database
 
 
 async def _plan(pool, query: str, params: Any) -> str:
@@ -66,13 +64,10 @@ PLANNED_ONCE = {
 async def at_scale(postgres_server_url: str) -> AsyncIterator[tuple[str, dict[str, Any]]]:
     """A database of its own with enough rows that a plan's estimates matter: the pages
     benchmark's partner (bench/records.py, bench/pages.py), smaller."""
-    name = f"assocflow_plans_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    url = services.ensure_database(postgres_server_url, name)
-    await migrate(url)
-    data = await bench_records.fill(url, 50_000, 5_000)
-    named = await bench_pages.fill(url, data, requests_each=10_000, notifications=50_000)
-    yield url, {**data, "session": named["cookie"]["Cookie"].partition("=")[2]}
-    services.drop_database(postgres_server_url, name)
+    async with fresh_database(postgres_server_url, "assocflow_plans") as url:
+        data = await bench_records.fill(url, 50_000, 5_000)
+        named = await bench_pages.fill(url, data, requests_each=10_000, notifications=50_000)
+        yield url, {**data, "session": named["cookie"]["Cookie"].partition("=")[2]}
 
 
 async def test_what_every_page_reads_is_planned_once_per_connection_not_at_every_call(at_scale):

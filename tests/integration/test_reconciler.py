@@ -18,7 +18,8 @@ from psycopg_pool import AsyncConnectionPool
 
 from devstack import services
 from domain.types import RequestKind, Side
-from store.db import migrate, open_pool
+from store.db import open_pool
+from tests.conftest import fresh_database
 from tests.factories import Factory, command
 from tests.processes import json_log_lines, start_worker, wait_until_polling
 from workflows import starter
@@ -28,13 +29,10 @@ pytestmark = [pytest.mark.devserver, pytest.mark.timeout(180)]
 
 @pytest.fixture
 async def own_database(postgres_server_url: str) -> AsyncIterator[tuple[str, AsyncConnectionPool]]:
-    name = f"reconciler_{uuid.uuid4().hex[:8]}"
-    url = services.ensure_database(postgres_server_url, name)
-    await migrate(url)
-    pool = await open_pool(url)
-    yield url, pool
-    await pool.close()
-    services.drop_database(postgres_server_url, name)
+    async with fresh_database(postgres_server_url, "reconciler") as url:
+        pool = await open_pool(url)
+        yield url, pool
+        await pool.close()
 
 
 async def until(predicate, *, within: float = 60.0, every: float = 0.2):

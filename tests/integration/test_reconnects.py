@@ -14,13 +14,12 @@ from psycopg.conninfo import make_conninfo
 
 from application.live import RESUMED, Hub
 from application.principal import Principal
-from devstack import services
 from store import idempotency, listen
 from store import presence as presence_module
 from store import webhooks as webhook_store
-from store.db import migrate, open_pool
+from store.db import open_pool
 from store.presence import Presence
-from tests.conftest import make_settings
+from tests.conftest import fresh_database, make_settings
 from webhooks.relay import WebhookRelay
 
 BACK_WITHIN = 5.0  # the hub waits 2 s before listening again; the relay 2 s; the presence 0.5 s
@@ -184,29 +183,28 @@ async def test_open_pages_are_told_to_refresh_once_the_live_updates_are_back(
 
 async def test_the_relays_wake_up_comes_back(postgres_server_url, task_queue):
     """On a database of its own, so the relay delivers nothing of other tests'."""
-    name = f"assocflow_relay_{uuid.uuid4().hex[:8]}"
-    url = services.ensure_database(postgres_server_url, name)
-    await migrate(url)
-    own = await open_pool(url, max_size=3)
-    relay = WebhookRelay(own, make_settings(url, task_queue))
-    stop = asyncio.Event()
-    running = asyncio.create_task(relay.run(stop))
-    try:
-        channel = webhook_store.CHANNEL
-        first = await until(lambda: listening_pid(own, channel), BACK_WITHIN, "the relay's LISTEN")
-        await terminate(own, first)
+    async with fresh_database(postgres_server_url, "assocflow_relay") as url:
+        own = await open_pool(url, max_size=3)
+        relay = WebhookRelay(own, make_settings(url, task_queue))
+        stop = asyncio.Event()
+        running = asyncio.create_task(relay.run(stop))
+        try:
+            channel = webhook_store.CHANNEL
+            first = await until(
+                lambda: listening_pid(own, channel), BACK_WITHIN, "the relay's LISTEN"
+            )
+            await terminate(own, first)
 
-        async def listening_anew():
-            pid = await listening_pid(own, channel)
-            return pid if pid not in (None, first) else None
+            async def listening_anew():
+                pid = await listening_pid(own, channel)
+                return pid if pid not in (None, first) else None
 
-        await until(listening_anew, BACK_WITHIN, "the relay's LISTEN again")
-    finally:
-        stop.set()
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.wait_for(running, 10)
-        await own.close()
-        services.drop_database(postgres_server_url, name)
+            await until(listening_anew, BACK_WITHIN, "the relay's LISTEN again")
+        finally:
+            stop.set()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(running, 10)
+            await own.close()
 
 
 async def test_a_pool_never_hands_out_a_connection_postgres_ended(database_url, pool):

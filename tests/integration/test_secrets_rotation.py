@@ -7,7 +7,6 @@ with the key their relay is given."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import uuid
@@ -24,7 +23,8 @@ from application.principal import Principal
 from application.secrets import SEALED, rotate_secrets
 from devstack import services
 from store import webhooks
-from store.db import migrate, open_pool
+from store.db import open_pool
+from tests.conftest import fresh_database
 from webhooks.secrets import SecretBox, key_id, new_key, new_secret
 
 CLI = str(Path(sys.executable).parent / "assocflow")
@@ -34,11 +34,8 @@ A, B, C = new_key(), new_key(), new_key()
 
 @pytest.fixture(scope="module")
 async def rotation_db(postgres_server_url: str) -> AsyncIterator[str]:
-    name = f"assocflow_rotation_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    url = services.ensure_database(postgres_server_url, name)
-    await migrate(url)
-    yield url
-    services.drop_database(postgres_server_url, name)
+    async with fresh_database(postgres_server_url, "assocflow_rotation") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
