@@ -10,6 +10,7 @@ from typing import Any
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from application.admission import ARRIVED
 from assocflow import logs, metrics
 
 log = logs.get("assocflow.api.access")
@@ -68,6 +69,7 @@ class ObservabilityMiddleware:
         seen: dict[str, Any] = {}
         scope[SEEN] = seen
         started = time.perf_counter()
+        arrived = ARRIVED.set(time.monotonic())
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -93,3 +95,4 @@ class ObservabilityMiddleware:
                 status=status, duration_ms=round(elapsed * 1000, 1),
             )  # fmt: skip
             structlog.contextvars.clear_contextvars()
+            ARRIVED.reset(arrived)

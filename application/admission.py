@@ -12,10 +12,12 @@ Idempotency-Key) and it is served as if it came then.
 
 How much is "so much" follows the answers too. A fixed count keeps answers quick only on the
 machine it was chosen for: the same twelve submits take twice as long to drain when the machine
-runs at half speed. So the count is a ceiling, and below it the process admits less after
-admitted work took longer than `ASSOCFLOW_ANSWER_WITHIN` to answer, and more again, a little at a
-time, while it answers within it (`Limit`: additive increase, multiplicative decrease, as TCP
-finds how much a network carries).
+runs at half speed. So the count is a ceiling, and below it the process admits less after an
+admitted request took longer than `ASSOCFLOW_ANSWER_WITHIN` (half a second) to answer from its
+arrival, and more again, a little at a time, while answers come within it (`Limit`: additive
+increase, multiplicative decrease, as TCP finds how much a network carries). Half a second, a
+quarter of the two seconds a caller should wait at most, leaves room for what the process does
+not see: the network, and the time a request waits for the process before it arrives.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Concatenate, ParamSpec, Protocol, TypeVar
@@ -43,6 +46,12 @@ BUSY = Text("assocflow is at capacity right now; nothing was done. Send the requ
 # Work that finishes what was admitted before (a decision on an accepted request) has places of
 # its own beyond the capacity: shedding new submits first is what lets the work under way drain.
 PLACES = {"submit": 1, "decide": 2}  # times the limit
+
+# When the request being served reached this process (time.monotonic), set by the HTTP edge. An
+# answer's time is counted from there, not from its admission: what the caller waits for includes
+# the time the request waited for the process before its use case (the event loop, the token's
+# lookup), and when the machine is short of CPU that grows too.
+ARRIVED: ContextVar[float | None] = ContextVar("assocflow_arrived", default=None)
 
 # After a slow answer the limit is cut to this share of itself; answers that come back slow
 # together are one sign of one backlog, so it is cut at most once per `within`.
@@ -71,7 +80,7 @@ class Limit:
         return max(1, math.floor(self.value))
 
     def answered(self, took: float, at: float) -> None:
-        """Admitted work answered at `at`, `took` seconds after it was admitted."""
+        """Admitted work answered at `at`, `took` seconds after its request arrived."""
         if took <= self.within:
             self.value = min(float(self.ceiling), self.value + 1 / self.value)
         elif at - self._cut_at >= self.within:
@@ -107,17 +116,18 @@ class InFlight:
             REFUSED_AT_CAPACITY.labels(work=work).inc()
             raise unavailable(BUSY, retry_after=RETRY_AFTER)
         self.now += 1
-        admitted_at = self._clock()
+        arrived = ARRIVED.get()
+        since = self._clock() if arrived is None else arrived
         try:
             yield
         finally:
             self.now -= 1
-            self._answered(admitted_at)
+            self._answered(since)
 
-    def _answered(self, admitted_at: float) -> None:
+    def _answered(self, since: float) -> None:
         if self.limit is not None:
             at = self._clock()
-            self.limit.answered(at - admitted_at, at)
+            self.limit.answered(at - since, at)
             self._show()
 
     def _show(self) -> None:

@@ -30,7 +30,7 @@ REFUSED_AT_CAPACITY = Counter(
 ADMISSION_LIMIT = Gauge(
     "assocflow_admission_limit",
     "Submits this process admits at once now (decisions: twice as many): at most"
-    " ASSOCFLOW_MAX_IN_FLIGHT, lower after admitted work took longer than ASSOCFLOW_ANSWER_WITHIN.",
+    " ASSOCFLOW_MAX_IN_FLIGHT, lower after an admitted one took longer than ASSOCFLOW_ANSWER_WITHIN.",
 )
 SUBMISSIONS = Counter(
     "assocflow_submissions_total",

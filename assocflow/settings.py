@@ -83,9 +83,9 @@ class Settings(BaseSettings):
     # Admission control: submits under way at once in one API process (decisions: twice as many);
     # one more is refused at once (503 temporarily_unavailable, Retry-After) instead of queueing.
     max_in_flight: int = Field(default=12, ge=1)
-    # Below that ceiling the process admits less after admitted work took longer than this to
-    # answer, and more again while it answers within it.
-    answer_within: timedelta = timedelta(seconds=1)
+    # Below that ceiling the process admits less after an admitted request took longer than this
+    # to answer from its arrival, and more again while answers come within it.
+    answer_within: timedelta = timedelta(milliseconds=500)
     # Worker tuning: each running activity holds a database connection, so keep
     # ASSOCFLOW_DB_POOL_MAX near ASSOCFLOW_WORKER_MAX_CONCURRENT_ACTIVITIES.
     worker_max_concurrent_activities: int = Field(default=100, ge=1)

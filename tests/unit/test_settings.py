@@ -18,7 +18,7 @@ def test_defaults_follow_the_spec(monkeypatch):
     assert settings.on_timeout_partner is TimeoutOutcome.EXPIRE
     assert (settings.request_limit, settings.request_window_months) == (1, 3)
     assert settings.api_port == 8000
-    assert (settings.max_in_flight, settings.answer_within) == (12, timedelta(seconds=1))
+    assert (settings.max_in_flight, settings.answer_within) == (12, timedelta(milliseconds=500))
 
 
 @pytest.mark.parametrize(
