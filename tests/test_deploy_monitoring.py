@@ -12,6 +12,7 @@ from pathlib import Path
 
 import yaml
 from prometheus_client import REGISTRY
+from prometheus_client.metrics import MetricWrapperBase
 
 import contract
 from assocflow import metrics
@@ -21,7 +22,7 @@ RULES = ROOT / "deploy/prometheus/assocflow-alerts.yml"
 DASHBOARD = ROOT / "deploy/grafana/assocflow-dashboard.json"
 
 FUNCTIONS = {"sum", "rate", "increase", "histogram_quantile", "avg", "max", "min", "count",
-             "irate", "delta", "abs", "clamp_min", "topk", "absent"}  # fmt: skip
+             "irate", "delta", "abs", "clamp_min", "topk", "absent", "vector"}  # fmt: skip
 KEYWORDS = {"by", "without", "and", "or", "unless", "on", "ignoring", "bool", "offset"}
 ANY_TARGET = {"job", "instance"}  # Prometheus adds them to every series it scrapes
 # The labels the workers put on their metrics (workflows/operators.py `_count` and `settled`,
@@ -41,8 +42,9 @@ def exported() -> dict[str, set[str]]:
     """Every series name assocflow exports, with the labels each may carry."""
     names: dict[str, set[str]] = {"up": set()}
     api_labels = {
-        collector._name: set(collector._labelnames)  # type: ignore[attr-defined]
-        for collector in (metrics.HTTP_REQUESTS, metrics.HTTP_LATENCY, metrics.SUBMISSIONS)
+        collector._name: set(collector._labelnames)
+        for collector in vars(metrics).values()
+        if isinstance(collector, MetricWrapperBase)
     }
     for family in REGISTRY.collect():
         if family.name not in api_labels:
@@ -53,6 +55,8 @@ def exported() -> dict[str, set[str]]:
         elif family.type == "histogram":
             names[f"{family.name}_bucket"] = labels | {"le"}
             names[f"{family.name}_sum"] = names[f"{family.name}_count"] = labels
+        else:
+            names[family.name] = labels
     assert set(api_labels) <= {n.removesuffix("_total").removesuffix("_bucket") for n in names}
     for name, labels in WORKER_LABELS.items():
         if name in WORKER_HISTOGRAMS:
