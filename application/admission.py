@@ -93,15 +93,17 @@ class InFlight:
 
     A submit is admitted while less than the limit's places are under way; a decision while less
     than twice that, so that above capacity new requests are turned away before decisions on the
-    requests already accepted. `clock` is monotonic seconds."""
+    requests already accepted. Without `answer_within` the count stays at the `capacity`.
+    `clock` is monotonic seconds."""
 
     def __init__(
         self,
         capacity: int | None = None,
-        answer_within: timedelta = timedelta(seconds=1),
+        answer_within: timedelta | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.limit = Limit(capacity, answer_within.total_seconds()) if capacity else None
+        within = math.inf if answer_within is None else answer_within.total_seconds()
+        self.limit = Limit(capacity, within) if capacity else None
         self.now = 0
         self._clock = clock
         self._show()

@@ -162,3 +162,10 @@ async def test_the_http_edge_notes_each_requests_arrival_for_admission():
     [arrived] = seen
     assert arrived is not None and before <= arrived <= time.monotonic()
     assert ARRIVED.get() is None  # and forgets it once answered
+
+
+async def test_without_an_answer_time_the_count_stays_at_the_capacity():
+    clock = Clock()
+    in_flight = InFlight(4, clock=clock)
+    await answer(in_flight, clock, took=3600.0)
+    assert in_flight.limit is not None and in_flight.limit.places == 4
