@@ -62,6 +62,24 @@ class HeldStanding:
         self._released.set()
 
 
+async def submit(api, world, key: str):
+    return await api.post(
+        "/v1/disassociations",
+        json=submit_body(world),
+        headers={**bearer(world.customer), "Idempotency-Key": key},
+    )
+
+
+async def served_when_sent_again(api, worlds, keys, first_answers) -> None:
+    """Each submit refused at first, sent again with its Idempotency-Key, is served."""
+    again = [
+        await submit(api, world, key)
+        for world, key, first in zip(worlds, keys, first_answers, strict=True)
+        if first.status_code == 503
+    ]
+    assert [response.status_code for response in again] == [201] * len(again)
+
+
 async def answered(tasks: list[asyncio.Task], count: int) -> None:
     """Until `count` of `tasks` have their answer."""
     while sum(task.done() for task in tasks) < count:
@@ -94,15 +112,8 @@ async def test_a_burst_beyond_capacity_is_refused_at_once_and_nothing_accepted_i
     worlds = [await factory.world() for _ in range(BURST)]
     keys = [str(uuid.uuid4()) for _ in worlds]
 
-    async def send(world, key):
-        return await api.post(
-            "/v1/disassociations",
-            json=submit_body(world),
-            headers={**bearer(world.customer), "Idempotency-Key": key},
-        )
-
     standing.hold = True
-    burst = [asyncio.create_task(send(w, k)) for w, k in zip(worlds, keys, strict=True)]
+    burst = [asyncio.create_task(submit(api, w, k)) for w, k in zip(worlds, keys, strict=True)]
     # Two submits hold the process's places; every other one is answered without waiting.
     await asyncio.wait_for(standing.full.wait(), 15)
     await asyncio.wait_for(answered(burst, BURST - CAPACITY), 15)
@@ -124,12 +135,7 @@ async def test_a_burst_beyond_capacity_is_refused_at_once_and_nothing_accepted_i
     standing.release()
     results = await asyncio.gather(*burst)
     assert sorted(r.status_code for r in results) == [201] * CAPACITY + [503] * (BURST - CAPACITY)
-    again = [
-        await send(world, key)
-        for world, key, first in zip(worlds, keys, results, strict=True)
-        if first.status_code == 503
-    ]
-    assert [response.status_code for response in again] == [201] * (BURST - CAPACITY)
+    await served_when_sent_again(api, worlds, keys, results)
     # One request per association, each pending: none lost, none twice.
     rows = await factory.fetch(
         "SELECT association_id, status FROM requests WHERE association_id = ANY(%s)",
@@ -164,16 +170,9 @@ async def test_after_slow_answers_the_api_admits_fewer_submits_than_its_ceiling(
 ):
     api, standing, app = learning_api
 
-    async def send(world, key):
-        return await api.post(
-            "/v1/disassociations",
-            json=submit_body(world),
-            headers={**bearer(world.customer), "Idempotency-Key": key},
-        )
-
     async def held_burst(worlds, keys, held):
         standing.hold_until_released(full_at=held)
-        burst = [asyncio.create_task(send(w, k)) for w, k in zip(worlds, keys, strict=True)]
+        burst = [asyncio.create_task(submit(api, w, k)) for w, k in zip(worlds, keys, strict=True)]
         await asyncio.wait_for(standing.full.wait(), 15)
         await asyncio.wait_for(answered(burst, len(burst) - held), 15)
         return burst
@@ -201,10 +200,4 @@ async def test_after_slow_answers_the_api_admits_fewer_submits_than_its_ceiling(
     standing.release()
     results = await asyncio.gather(*burst)
     assert sorted(r.status_code for r in results) == [201] * places + [503] * (ROOMY - places)
-    # Nothing lost: each refused one, sent again, is served.
-    again = [
-        await send(world, key)
-        for world, key, first in zip(worlds, keys, results, strict=True)
-        if first.status_code == 503
-    ]
-    assert [r.status_code for r in again] == [201] * (ROOMY - places)
+    await served_when_sent_again(api, worlds, keys, results)  # nothing lost

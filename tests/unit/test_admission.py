@@ -16,19 +16,26 @@ from application.admission import ARRIVED, InFlight, Limit
 from application.errors import Failure
 
 
+async def fill(in_flight: InFlight, held: AsyncExitStack, places: int) -> Failure:
+    """Admit `places` submits, then as many decisions again, checking that one more of each is
+    refused; the submit's refusal."""
+    for _ in range(places):
+        await held.enter_async_context(in_flight.admit("submit"))
+    with pytest.raises(Failure) as refused:
+        await held.enter_async_context(in_flight.admit("submit"))
+    assert refused.value.code == "temporarily_unavailable"
+    for _ in range(places):
+        await held.enter_async_context(in_flight.admit("decide"))
+    with pytest.raises(Failure):
+        await held.enter_async_context(in_flight.admit("decide"))
+    return refused.value
+
+
 async def test_submits_are_refused_at_capacity_and_decisions_at_twice_it():
     in_flight = InFlight(2)
     async with AsyncExitStack() as held:
-        for _ in range(2):
-            await held.enter_async_context(in_flight.admit("submit"))
-        with pytest.raises(Failure) as refused:
-            await held.enter_async_context(in_flight.admit("submit"))
-        assert refused.value.code == "temporarily_unavailable"
-        assert refused.value.retry_after_seconds == 1
-        for _ in range(2):
-            await held.enter_async_context(in_flight.admit("decide"))
-        with pytest.raises(Failure):
-            await held.enter_async_context(in_flight.admit("decide"))
+        refused = await fill(in_flight, held, places=2)
+        assert refused.retry_after_seconds == 1
         assert in_flight.now == 4
     assert in_flight.now == 0  # every place is given back, refused or not
     async with in_flight.admit("submit"):
@@ -84,17 +91,19 @@ def test_a_slow_answer_cuts_the_limit_by_a_quarter_once_per_window():
     assert limit.places == 6  # 12 * 0.75 * 0.75 = 6.75
 
 
-def test_slow_answers_never_close_the_door():
+def after_a_minute_of_slow_answers() -> Limit:
     limit = Limit(ceiling=12, within=1.0)
     for second in range(60):
         limit.answered(30.0, at=float(second))
-    assert limit.places == 1
+    return limit
+
+
+def test_slow_answers_never_close_the_door():
+    assert after_a_minute_of_slow_answers().places == 1
 
 
 def test_quick_answers_win_the_places_back_about_one_per_limits_worth():
-    limit = Limit(ceiling=12, within=1.0)
-    for second in range(60):
-        limit.answered(30.0, at=float(second))
+    limit = after_a_minute_of_slow_answers()
     quick = 0
     while limit.places < 12:
         limit.answered(0.05, at=100.0)
@@ -112,15 +121,7 @@ async def test_after_slow_answers_fewer_submits_are_admitted_and_decisions_keep_
     in_flight = InFlight(4, answer_within=timedelta(seconds=1), clock=clock)
     await answer(in_flight, clock, took=2.5)  # 4 → 3 places
     async with AsyncExitStack() as held:
-        for _ in range(3):
-            await held.enter_async_context(in_flight.admit("submit"))
-        with pytest.raises(Failure) as refused:
-            await held.enter_async_context(in_flight.admit("submit"))
-        assert refused.value.code == "temporarily_unavailable"
-        for _ in range(3):
-            await held.enter_async_context(in_flight.admit("decide"))
-        with pytest.raises(Failure):
-            await held.enter_async_context(in_flight.admit("decide"))
+        await fill(in_flight, held, places=3)
 
 
 async def test_the_limit_of_the_moment_is_published_for_operators():
