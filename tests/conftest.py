@@ -177,6 +177,7 @@ WEBHOOKS = {
 # ASSOCFLOW_MAX_IN_FLIGHT and admits less after answers slower than ASSOCFLOW_ANSWER_WITHIN, has
 # tests of its own (tests/api/test_admission.py, tests/unit/test_admission.py).
 ADMITS_ANYTHING = {"max_in_flight": 10_000, "answer_within": 3600}  # settings; 3600 seconds
+ADMITS_ANYTHING_ENV = {f"ASSOCFLOW_{k.upper()}": str(v) for k, v in ADMITS_ANYTHING.items()}
 
 
 @pytest.fixture

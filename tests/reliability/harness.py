@@ -503,7 +503,7 @@ async def start_app_stack(
     process; `settings` are ASSOCFLOW_* variables (without the prefix) for both."""
     from devstack import services
     from store.db import migrate
-    from tests.conftest import ADMITS_ANYTHING, ENCRYPTION_KEY
+    from tests.conftest import ADMITS_ANYTHING_ENV, ENCRYPTION_KEY
 
     database_url = services.ensure_database(
         postgres_server_url, f"assocflow_{uuid.uuid4().hex[:10]}"
@@ -520,7 +520,7 @@ async def start_app_stack(
         ASSOCFLOW_WORKER_METRICS_ADDRESS="",
         ASSOCFLOW_RATE_LIMIT_SUBMIT="100000/minute",
         ASSOCFLOW_RATE_LIMIT_VERIFICATION="100000/minute",
-        **{f"ASSOCFLOW_{k.upper()}": str(v) for k, v in ADMITS_ANYTHING.items()},
+        **ADMITS_ANYTHING_ENV,
         **{f"ASSOCFLOW_{k.upper()}": v for k, v in settings.items()},
     )
     procs = [
