@@ -69,7 +69,7 @@ class ObservabilityMiddleware:
         seen: dict[str, Any] = {}
         scope[SEEN] = seen
         started = time.perf_counter()
-        arrived = ARRIVED.set(time.monotonic())
+        arrived = ARRIVED.set(started)
 
         async def send_with_id(message: Message) -> None:
             nonlocal status

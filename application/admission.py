@@ -47,7 +47,7 @@ BUSY = Text("assocflow is at capacity right now; nothing was done. Send the requ
 # its own beyond the capacity: shedding new submits first is what lets the work under way drain.
 PLACES = {"submit": 1, "decide": 2}  # times the limit
 
-# When the request being served reached this process (time.monotonic), set by the HTTP edge. An
+# When the request being served reached this process (time.perf_counter), set by the HTTP edge. An
 # answer's time is counted from there, not from its admission: what the caller waits for includes
 # the time the request waited for the process before its use case (the event loop, the token's
 # lookup), and when the machine is short of CPU that grows too.
@@ -94,13 +94,13 @@ class InFlight:
     A submit is admitted while less than the limit's places are under way; a decision while less
     than twice that, so that above capacity new requests are turned away before decisions on the
     requests already accepted. Without `answer_within` the count stays at the `capacity`.
-    `clock` is monotonic seconds."""
+    `clock` is monotonic seconds, the HTTP edge's (`ARRIVED`)."""
 
     def __init__(
         self,
         capacity: int | None = None,
         answer_within: timedelta | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         within = math.inf if answer_within is None else answer_within.total_seconds()
         self.limit = Limit(capacity, within) if capacity else None
