@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -29,9 +30,14 @@ def sample(text: str, name: str, **labels: str) -> float:
     return total
 
 
-def delta(before: str, after: str, name: str, **labels: str) -> float:
-    """How far a metric's samples whose labels include `labels` moved between two scrapes."""
-    return sample(after, name, **labels) - sample(before, name, **labels)
+def moved_between(before: str, after: str) -> Callable[..., float]:
+    """`moved(name, **labels)`: how far a metric's samples whose labels include `labels` moved
+    between two scrapes."""
+
+    def moved(name: str, **labels: str) -> float:
+        return sample(after, name, **labels) - sample(before, name, **labels)
+
+    return moved
 
 
 async def scrape(url: str) -> str:
@@ -52,37 +58,18 @@ async def test_api_metrics_count_requests_by_route_status_and_outcome(api, facto
     await api.get("/v1/no-such-route")
     after = (await api.get("/metrics")).text
     route = {"method": "POST", "route": "/v1/disassociations"}
+    moved = moved_between(before, after)
 
-    assert delta(before, after, "assocflow_http_requests_total", **route, status="201") == 1
-    assert delta(before, after, "assocflow_http_requests_total", **route, status="422") == 1
-    assert delta(before, after, "assocflow_http_request_duration_seconds_count", **route) == 2
-    assert (
-        delta(before, after, "assocflow_submissions_total", initiator="customer", result="accepted")
-        == 1
-    )
-    assert (
-        delta(
-            before,
-            after,
-            "assocflow_submissions_total",
-            initiator="customer",
-            result="check_failed",
-        )
-        == 1
-    )
+    assert moved("assocflow_http_requests_total", **route, status="201") == 1
+    assert moved("assocflow_http_requests_total", **route, status="422") == 1
+    assert moved("assocflow_http_request_duration_seconds_count", **route) == 2
+    assert moved("assocflow_submissions_total", initiator="customer", result="accepted") == 1
+    assert moved("assocflow_submissions_total", initiator="customer", result="check_failed") == 1
     # Paths with ids are counted by their template, not one series per id.
     templated = {"method": "GET", "route": "/v1/disassociations/{request_id}", "status": "200"}
-    assert delta(before, after, "assocflow_http_requests_total", **templated) == 1
+    assert moved("assocflow_http_requests_total", **templated) == 1
     assert (
-        delta(
-            before,
-            after,
-            "assocflow_http_requests_total",
-            method="GET",
-            route="unmatched",
-            status="404",
-        )
-        == 1
+        moved("assocflow_http_requests_total", method="GET", route="unmatched", status="404") == 1
     )
     assert request["id"] not in after
 
@@ -95,10 +82,11 @@ async def test_console_pages_are_counted_by_their_route_too(api):
     await api.get(f"/console/requests/{uuid.uuid4()}")  # not signed in: sent to sign in
     after = (await api.get("/metrics")).text
 
+    moved = moved_between(before, after)
     counted = "assocflow_http_requests_total"
-    assert delta(before, after, counted, method="GET", route="/console/sign-in") == 1
-    assert delta(before, after, counted, method="GET", route="/console/requests/{request_id}") == 1
-    assert delta(before, after, counted, method="GET", route="unmatched") == 0
+    assert moved(counted, method="GET", route="/console/sign-in") == 1
+    assert moved(counted, method="GET", route="/console/requests/{request_id}") == 1
+    assert moved(counted, method="GET", route="unmatched") == 0
 
 
 async def test_worker_metrics_follow_the_lifecycle(api, factory, dev_worker, worker_metrics_url):
@@ -108,25 +96,15 @@ async def test_worker_metrics_follow_the_lifecycle(api, factory, dev_worker, wor
     await decide(api, world.partner_admin, request["id"], "agree")
     await asyncio.sleep(1.5)  # the runtime exports metrics periodically
     after = await scrape(worker_metrics_url)
-    assert delta(before, after, "assocflow_requests_accepted", initiator="customer") == 1
+    moved = moved_between(before, after)
+
+    assert moved("assocflow_requests_accepted", initiator="customer") == 1
+    assert moved("assocflow_requests_settled", initiator="customer", outcome="agreed") == 1
     assert (
-        delta(before, after, "assocflow_requests_settled", initiator="customer", outcome="agreed")
+        moved("assocflow_decision_latency_seconds_count", initiator="customer", outcome="agreed")
         == 1
     )
-    assert (
-        delta(
-            before,
-            after,
-            "assocflow_decision_latency_seconds_count",
-            initiator="customer",
-            outcome="agreed",
-        )
-        == 1
-    )
-    assert (
-        delta(before, after, "assocflow_decision_latency_seconds_bucket", outcome="agreed", le="60")
-        == 1
-    )
+    assert moved("assocflow_decision_latency_seconds_bucket", outcome="agreed", le="60") == 1
     # The Temporal SDK's own metrics come from the same endpoint.
     assert "temporal_workflow_completed" in after or "temporal_request" in after
 
